@@ -1,0 +1,39 @@
+# CCPOR Hub developer and CI commands. `make help` lists them.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv demo test lint wsdl bench-submit bench-search clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create the virtualenv and install the hub with its test extras
+
+demo: $(STAMP)  ## migrate a fresh SQLite hub, start it, run the scripted SOAP demo, stop
+	$(VENV)/bin/ccpor-hub demo
+
+test: $(STAMP)  ## run the whole test suite (PostgreSQL tests skip if no server answers)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff
+	$(VENV)/bin/ruff check hub adapters gateway tests bench
+
+wsdl: $(STAMP)  ## regenerate wsdl/ccpor-orders.wsdl from the XSDs (review the diff!)
+	$(PY) -m hub.tools.write_wsdl
+
+bench-submit: $(STAMP)  ## SubmitOrder throughput and latency vs a bare Spyne echo
+	$(PY) bench/submit_bench.py
+
+bench-search: $(STAMP)  ## SearchOrders on 1,000,000 orders, SQLite and PostgreSQL
+	$(PY) bench/search_bench.py
+
+clean:  ## remove the virtualenv and local data
+	rm -rf $(VENV) var .pytest_cache

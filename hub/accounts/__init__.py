@@ -1,0 +1,1 @@
+"""Accounts, organizations, password hashing, authentication and the permission checks."""

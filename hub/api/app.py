@@ -1,0 +1,167 @@
+"""Assembling the hub's WSGI application: hardened entry point -> Spyne -> handlers.
+
+The path of one request::
+
+    gunicorn worker
+      -> SoapEndpoint (hub.api.wsgi): size cap, hardened parse, SOAP 1.1 envelope check,
+         mustUnderstand, known operation, XSD validation of the body      [faults: hub.api.faults]
+      -> Spyne (PreParsedSoap11 takes the tree; never parses bytes itself)
+      -> HubApplication.call_wrapper: authenticate, open the unit of work, call the handler,
+         audit, map HubError -> SOAP fault
+      -> OrdersApi.op_<Operation> -> OrderService / ImageService / search (hub.orders, hub.images)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from spyne import Application, ServiceBase, rpc
+from spyne.model.fault import Fault
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+from sqlalchemy.exc import IntegrityError
+
+from hub import ns
+from hub.accounts.service import Authenticator, Principal
+from hub.api import faults
+from hub.api.bindings import Bindings, orders_bindings
+from hub.api.orders_api import Call, OrdersApi
+from hub.api.wsse import username_token
+from hub.db.engine import Database
+from hub.db.models import AuditEvent
+from hub.errors import AuthenticationError, HubError
+from hub.images.service import ImageService
+from hub.images.store import FileSystemImageStore, ImageStore
+from hub.orders.service import Clock, OrderService, utcnow
+from hub.settings import Settings
+
+log = logging.getLogger("ccpor.api")
+
+
+class PreParsedSoap11(Soap11):
+    """SOAP 1.1 that takes the tree the hardened entry point parsed instead of parsing bytes.
+
+    Spyne never sees the raw request: its own parser (and its MTOM path, which expands internal
+    entities) cannot be reached by hostile input.
+    """
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        root = ctx.transport.req_env.get("ccpor.tree")
+        if root is None:  # pragma: no cover - SoapEndpoint always sets it
+            raise Fault("Client.MalformedRequest", "request did not pass the hub's entry point")
+        ctx.in_document = (root, {})
+
+
+@dataclass
+class Services:
+    """Everything a request needs, built once per process."""
+
+    settings: Settings
+    db: Database
+    orders: OrderService
+    images: ImageService
+    authenticator: Authenticator
+
+    @classmethod
+    def build(cls, settings: Settings, *, db: Database | None = None, store: ImageStore | None = None,
+              clock: Clock = utcnow) -> Services:
+        orders = OrderService(clock)
+        store = store or FileSystemImageStore(settings.resolved_image_dir)
+        return cls(settings=settings, db=db or Database(settings.resolved_database_url), orders=orders,
+                   images=ImageService(store, settings.max_image_bytes, orders, clock),
+                   authenticator=Authenticator())
+
+
+class HubApplication(Application):
+    """Spyne application whose call wrapper is the one place for auth, transactions, audit, faults."""
+
+    def __init__(self, services_: list[type[ServiceBase]], *, hub: Services, api: OrdersApi, **kwargs: Any) -> None:
+        super().__init__(services_, **kwargs)
+        self.hub = hub
+        self.api = api
+
+    def call_wrapper(self, ctx: Any) -> Any:
+        operation = ctx.method_request_string.split("}")[-1]
+        client = ctx.transport.req_env.get("REMOTE_ADDR", "")
+        who: Principal | None = None
+        try:
+            token = username_token(ctx.in_header_doc)
+            for attempt in (1, 2):
+                try:
+                    with self.hub.db.unit_of_work() as session:
+                        who = self.hub.authenticator.authenticate(session, token.username, token.password)
+                        args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
+                        call = Call(session=session, who=who, body=ctx.in_body_doc, args=args)
+                        result = self.api.handler(operation)(call)
+                        _audit(session, who, operation, args, "OK", client)
+                    return result
+                except IntegrityError:
+                    # A concurrent twin (same idempotency key) committed first: run again, which
+                    # now finds its receipt. A second collision is a real error.
+                    if attempt == 2:
+                        raise
+        except HubError as err:
+            self._audit_failure(who, token_user(ctx), operation, err, client)
+            raise faults.to_spyne(err) from err
+        except Exception:
+            log.exception("unexpected failure in %s", operation)
+            self._audit_failure(who, token_user(ctx), operation, None, client)
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _audit_failure(self, who: Principal | None, username: str, operation: str, err: HubError | None,
+                       client: str) -> None:
+        try:
+            with self.hub.db.unit_of_work() as session:
+                session.add(AuditEvent(at=datetime.now(UTC), username=who.username if who else username[:64],
+                                       org_ori=who.ori if who else "", operation=operation, target="",
+                                       outcome=err.code if err else "Server.Internal", client_address=client))
+        except Exception:  # the audit must not turn a client fault into a server error
+            log.exception("could not write the audit event for a failed %s", operation)
+
+
+def token_user(ctx: Any) -> str:
+    try:
+        return username_token(ctx.in_header_doc).username
+    except AuthenticationError:
+        return ""
+
+
+def _audit(session: Any, who: Principal, operation: str, args: dict[str, Any], outcome: str, client: str) -> None:
+    target = args.get("OrderId") or args.get("ImageId") or ""
+    session.add(AuditEvent(at=datetime.now(UTC), username=who.username, org_ori=who.ori, operation=operation,
+                           target=str(target)[:64], outcome=outcome, client_address=client))
+
+
+def _service_class(bindings: Bindings) -> type[ServiceBase]:
+    """A Spyne service with one method per operation of the schema (bodies run in call_wrapper)."""
+    methods: dict[str, Any] = {}
+    for op in bindings.operations():
+        def method(ctx: Any, *args: Any) -> Any:  # pragma: no cover - replaced by call_wrapper
+            raise AssertionError("HubApplication.call_wrapper dispatches every operation")
+
+        method.__name__ = op.name
+        methods[op.name] = rpc(*[t for _, t in op.params], _args=[n for n, _ in op.params],
+                               _returns=op.result_type, _out_variable_name=op.result_name)(method)
+    return type("OrdersService", (ServiceBase,), methods)
+
+
+#: Placeholder address in the checked-in WSDL; replaced by the request's own URL when served.
+WSDL_PLACEHOLDER = "http://localhost:8080/ws/orders"
+
+
+def orders_application(hub: Services) -> WsgiApplication:
+    bindings = orders_bindings()
+    api = OrdersApi(bindings, hub.orders, hub.images, hub.settings)
+    app = HubApplication(
+        [_service_class(bindings)], hub=hub, api=api, tns=ns.ORDERS_SERVICE, name="OrdersService",
+        in_protocol=PreParsedSoap11(validator=None, huge_tree=True), out_protocol=Soap11())
+    app.interface.docs.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
+    return WsgiApplication(app, max_content_length=hub.settings.max_request_bytes)
+
+
+Handler = Callable[[Call], Any]

@@ -1,0 +1,190 @@
+"""The hardened HTTP entry point and the WSGI application the server runs.
+
+``SoapEndpoint`` is the only code that reads request bytes. It answers every problem it finds
+with a SOAP 1.1 fault (HTTP 500, as SOAP 1.1 prescribes; 413 and 415 keep their HTTP meaning),
+so a partner never gets a bare HTTP error page, and only a validated tree reaches Spyne.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from lxml import etree
+
+from hub import ns, xmlsafe
+from hub.api import faults
+from hub.api.app import WSDL_PLACEHOLDER, Services, orders_application
+from hub.api.bindings import orders_bindings
+from hub.contract import validate_request
+from hub.errors import (
+    HubError,
+    MalformedRequest,
+    RequestTooLarge,
+    UnknownOperation,
+    UnsupportedMediaType,
+    ValidationError,
+)
+from hub.settings import Settings
+
+log = logging.getLogger("ccpor.http")
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_MUST_UNDERSTAND_OK = {ns.q(ns.WSSE, "Security")}
+
+
+class MustUnderstand(HubError):
+    """A header block marked mustUnderstand="1" is not one the hub processes."""
+
+    code = "MustUnderstand"
+
+
+class VersionMismatch(HubError):
+    """The envelope is not SOAP 1.1."""
+
+    code = "VersionMismatch"
+
+
+def _status_for(err: HubError) -> str:
+    if isinstance(err, RequestTooLarge):
+        return "413 Request Entity Too Large"
+    if isinstance(err, UnsupportedMediaType):
+        return "415 Unsupported Media Type"
+    return "500 Internal Server Error"
+
+
+class SoapEndpoint:
+    """One SOAP 1.1 service mounted at a path: WSDL on GET ?wsdl, checked calls on POST."""
+
+    def __init__(self, spyne_app: WsgiApp, wsdl: bytes, operations: set[str], namespace: str,
+                 validate: Callable[[etree._Element], list[Any]], settings: Settings) -> None:
+        self.spyne_app = spyne_app
+        self.wsdl = wsdl
+        self.operations = operations
+        self.namespace = namespace
+        self.validate = validate
+        self.limits = xmlsafe.XmlLimits(max_bytes=settings.max_request_bytes, max_depth=settings.max_xml_depth,
+                                        max_elements=settings.max_xml_elements)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method in ("GET", "HEAD"):
+            query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            if "wsdl" in query or "WSDL" in query:
+                return self._wsdl(environ, start_response)
+            start_response("405 Method Not Allowed", [("Content-Type", "text/plain"), ("Allow", "POST")])
+            return [b"POST SOAP 1.1 requests here; the WSDL is at ?wsdl\n"]
+        if method != "POST":
+            start_response("405 Method Not Allowed", [("Content-Type", "text/plain"), ("Allow", "POST")])
+            return [b"POST SOAP 1.1 requests here\n"]
+        try:
+            environ["ccpor.tree"] = self._admit(environ)
+        except HubError as err:
+            log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
+            body = faults.envelope(err)
+            start_response(_status_for(err), [("Content-Type", "text/xml; charset=utf-8"),
+                                              ("Content-Length", str(len(body)))])
+            return [body]
+        return self.spyne_app(environ, start_response)
+
+    def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+        url = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}" \
+              f"{environ.get('PATH_INFO', '')}"
+        body = self.wsdl.replace(WSDL_PLACEHOLDER.encode(), url.encode())
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
+        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
+
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
+        limit = self.limits.max_bytes
+        raw_length = environ.get("CONTENT_LENGTH") or ""
+        stream = environ["wsgi.input"]
+        if raw_length:
+            try:
+                length = int(raw_length)
+            except ValueError as exc:
+                raise MalformedRequest("Content-Length is not a number") from exc
+            if length > limit:
+                raise RequestTooLarge(f"request of {length} bytes exceeds the limit of {limit} bytes")
+            return stream.read(length) if length else b""
+        data = stream.read(limit + 1)  # chunked: read at most one byte past the limit
+        if len(data) > limit:
+            raise RequestTooLarge(f"request exceeds the limit of {limit} bytes")
+        return data
+
+    def _admit(self, environ: dict[str, Any]) -> etree._Element:
+        content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+        if content_type == "application/soap+xml":
+            raise VersionMismatch("SOAP 1.2 is not supported: send a SOAP 1.1 envelope as text/xml")
+        if content_type.startswith("multipart/"):
+            raise UnsupportedMediaType("MTOM/multipart requests are not accepted: send images base64-encoded "
+                                       "in the SOAP body as text/xml")
+        if content_type not in ("text/xml", "application/xml", ""):
+            raise UnsupportedMediaType(f"content type {content_type!r} is not accepted: use text/xml")
+        root = xmlsafe.parse(self._read_body(environ), self.limits)
+        if root.tag == ns.q(ns.SOAP12_ENV, "Envelope"):
+            raise VersionMismatch("SOAP 1.2 envelopes are not supported: send SOAP 1.1")
+        if root.tag != ns.q(ns.SOAP11_ENV, "Envelope"):
+            raise MalformedRequest(f"the document element must be a SOAP 1.1 Envelope, not {root.tag}")
+        header = root.find(ns.q(ns.SOAP11_ENV, "Header"))
+        body = root.find(ns.q(ns.SOAP11_ENV, "Body"))
+        if body is None:
+            raise MalformedRequest("the envelope has no soap:Body")
+        if header is not None:
+            for block in header.iterchildren(etree.Element):
+                if block.get(ns.q(ns.SOAP11_ENV, "mustUnderstand")) in ("1", "true") \
+                        and block.tag not in _MUST_UNDERSTAND_OK:
+                    raise MustUnderstand(f"header {block.tag} is marked mustUnderstand but is not processed here")
+        children = [c for c in body.iterchildren(etree.Element)]
+        if len(children) != 1:
+            raise MalformedRequest(f"the soap:Body must hold exactly one operation element, not {len(children)}")
+        operation = children[0]
+        qname = etree.QName(operation)
+        if qname.namespace != self.namespace or qname.localname not in self.operations:
+            raise UnknownOperation(
+                f"{operation.tag} is not an operation of this service; see the WSDL for "
+                f"{{{self.namespace}}}" + ", ".join(sorted(self.operations)))
+        violations = self.validate(operation)
+        if violations:
+            raise ValidationError(
+                f"{qname.localname} does not match the published schema ({len(violations)} "
+                f"problem{'s' if len(violations) > 1 else ''}); see detail", violations)
+        return root
+
+
+def _not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"no such service; the orders service is at /ws/orders?wsdl\n"]
+
+
+def _health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok\n"]
+
+
+class Router:
+    """Exact-path dispatch to the mounted services."""
+
+    def __init__(self, routes: dict[str, WsgiApp]) -> None:
+        self.routes = routes
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        return self.routes.get(path.rstrip("/") or "/", _not_found)(environ, start_response)
+
+
+def orders_wsdl(hub: Services) -> tuple[WsgiApp, bytes]:
+    spyne_app = orders_application(hub)
+    wsdl = spyne_app.doc.wsdl11.get_interface_document()
+    return spyne_app, wsdl
+
+
+def create_app(hub: Services) -> Router:
+    spyne_app, wsdl = orders_wsdl(hub)
+    operations = {op.name for op in orders_bindings().operations()}
+    orders = SoapEndpoint(spyne_app, wsdl, operations, ns.ORDERS_SERVICE, validate_request, hub.settings)
+    return Router({"/ws/orders": orders, "/health": _health})

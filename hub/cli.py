@@ -1,0 +1,153 @@
+"""``ccpor-hub``: the command line for operators and developers.
+
+    ccpor-hub db upgrade | db check
+    ccpor-hub users add NAME --org ORI --role ROLE [--clets]     (password on stdin)
+    ccpor-hub serve [--bind HOST:PORT] [--workers N]
+    ccpor-hub orders expire
+    ccpor-hub demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from hub.codes import Role
+from hub.settings import load
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from hub.db import migrate
+
+    settings = load()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.resolved_database_url)
+    print(f"database is at the newest schema ({_safe_url(settings.resolved_database_url)})")
+    return 0
+
+
+def _db_check(args: argparse.Namespace) -> int:
+    from hub.db import migrate
+
+    migrate.check(load().resolved_database_url)
+    print("models and migrations agree")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from hub.accounts.service import add_user
+    from hub.db.engine import Database
+    from hub.errors import HubError
+
+    password = sys.stdin.readline().rstrip("\n")
+    db = Database(load().resolved_database_url)
+    try:
+        with db.unit_of_work() as session:
+            account = add_user(session, args.name, ori=args.org, role=Role(args.role), clets=args.clets,
+                               password=password)
+            print(f"created {account.username} ({account.role}{', CLETS certified' if args.clets else ''}) "
+                  f"in {args.org}")
+    except HubError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    argv = [
+        sys.executable, "-m", "gunicorn",
+        "--bind", args.bind,
+        "--workers", str(args.workers),
+        "--worker-class", "sync",
+        # gunicorn 27 opens a control socket under ~/.gunicorn by default; the hub has no use for it.
+        "--no-control-socket",
+        "--graceful-timeout", "30",
+        "--timeout", "120",
+        "--access-logfile", "-",
+        # No request bodies or headers in the access log: they carry passwords and CJI.
+        "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        "hub.server:wsgi_app()",
+    ]
+    os.execv(sys.executable, argv)
+    return 0  # pragma: no cover
+
+
+def _orders_expire(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from hub.accounts.service import Principal
+    from hub.db.engine import Database
+    from hub.orders.service import OrderService
+
+    db = Database(load().resolved_database_url)
+    system = Principal(account_id=_system_account(db), username="ccpor-hub", organization_id=0, ori="CA0000000",
+                       county_code="00", role=Role.ADMINISTRATOR, clets_certified=False)
+    with db.unit_of_work() as session:
+        expired = OrderService().expire_due(session, system, datetime.now(UTC).date())
+    print(f"{len(expired)} order(s) expired" + (": " + ", ".join(expired) if expired else ""))
+    return 0
+
+
+def _system_account(db: object) -> int:
+    from sqlalchemy import select
+
+    from hub.db.models import Account
+
+    with db.unit_of_work() as session:  # type: ignore[attr-defined]
+        first = session.scalar(select(Account.id).where(Account.role == Role.ADMINISTRATOR.value).limit(1))
+    if first is None:
+        raise SystemExit("create an ADMINISTRATOR account first: expiry is recorded in its name")
+    return int(first)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hub import demo
+
+    return demo.main()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ccpor-hub", description="CCPOR Phase II integration hub")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate the database to the newest schema").set_defaults(func=_db_upgrade)
+    db.add_parser("check", help="fail if models and migrations disagree").set_defaults(func=_db_check)
+
+    users = sub.add_parser("users", help="accounts").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="create an account; the password is read from stdin")
+    add.add_argument("name")
+    add.add_argument("--org", required=True, help="ORI of the court or agency (CA + county code + 4)")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--clets", action="store_true", help="the user is CLETS certified")
+    add.set_defaults(func=_users_add)
+
+    serve = sub.add_parser("serve", help="run the hub under gunicorn")
+    serve.add_argument("--bind", default="127.0.0.1:8080")
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(func=_serve)
+
+    orders = sub.add_parser("orders", help="order maintenance").add_subparsers(dest="orders_command", required=True)
+    orders.add_parser("expire", help="mark ACTIVE orders past their expiration date EXPIRED").set_defaults(
+        func=_orders_expire)
+
+    sub.add_parser("demo", help="run the scripted demo against a fresh hub").set_defaults(func=_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

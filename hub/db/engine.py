@@ -1,0 +1,81 @@
+"""The engine factory and the unit of work.
+
+SQLite runs in WAL mode with a busy timeout so that several gunicorn workers can share the file
+(one writer at a time, readers never blocked); foreign keys are switched on per connection.
+PostgreSQL needs nothing special here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the hub's connection settings applied.
+
+    ``immediate`` (SQLite only): transactions start with BEGIN IMMEDIATE, taking the write lock
+    up front; used for the writer engine, never for the reader one.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable across application crashes in WAL mode; an OS crash may lose the
+            # last transactions. Operators wanting more set CCPOR_DATABASE_URL to PostgreSQL.
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(conn: Any) -> None:
+            # Take the write lock at BEGIN: a deferred transaction that reads then writes can fail
+            # with "database is locked" without waiting when another worker writes meanwhile.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        # pysqlite's own transaction handling must step aside for the BEGIN above.
+        @event.listens_for(engine, "connect", insert=True)
+        def _sqlite_autocommit_off(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class Database:
+    """An engine and its session factory; ``unit_of_work()`` is the one way to change data."""
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **kwargs)
+        # SQLite: reads get their own engine with deferred BEGIN so they never queue for the write
+        # lock; PostgreSQL uses one engine for both.
+        self.read_engine = make_engine(url, immediate=False, **kwargs) if url.startswith("sqlite") else self.engine
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; it writes nothing (audit writes go through unit_of_work)."""
+        with self._read_sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

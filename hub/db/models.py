@@ -1,0 +1,232 @@
+"""The hub's tables as SQLAlchemy 2 typed models.
+
+State rules live in the database where it can hold them: unique (order, version) history rows,
+unique idempotency keys per organization, guarded ``UPDATE ... WHERE version = :expected`` in
+:mod:`hub.orders.repository`. Enumerated columns store the enum's wire value.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hub.db.types import UTCDateTime, search_key
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Organization(Base):
+    """A court or agency, known by its ORI. The registry of organizations is configuration data."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ori: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    county_code: Mapped[str] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Account(Base):
+    """A person or a system (court DMS, FACCTS, sheriff RMS) that calls the hub."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    role: Mapped[str] = mapped_column(String(24))
+    clets_certified: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: scrypt hash in PHC-like form (see hub.accounts.passwords); never the password.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    organization: Mapped[Organization] = relationship(lazy="joined")
+
+
+class Order(Base):
+    """The current state of one protective order. Its history is in ``order_versions``."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))
+    version: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    served: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    court_ori: Mapped[str] = mapped_column(String(9))
+    county_code: Mapped[str] = mapped_column(String(2))
+    case_number: Mapped[str] = mapped_column(String(30))
+    case_number_key: Mapped[str] = mapped_column(search_key(30))
+    form_code: Mapped[str | None] = mapped_column(String(8))
+    order_type_code: Mapped[str | None] = mapped_column(String(3))
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    expiration_date: Mapped[date | None] = mapped_column(Date)
+    non_expiring: Mapped[bool] = mapped_column(Boolean, default=False)
+    carpos_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
+    cancel_text: Mapped[str | None] = mapped_column(Text)
+    cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    #: The canonical order XML of the current version (validated, as received).
+    document: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    owner: Mapped[Organization] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index(None, "case_number_key"),
+        Index(None, "court_ori", "issue_date"),
+        Index(None, "county_code", "issue_date"),
+        Index(None, "status", "expiration_date"),
+    )
+
+
+class OrderParty(Base):
+    """A searchable name of the current version: restrained person (and aliases), protected persons.
+
+    ``*_key`` columns hold the upper-cased name; ``*_rkey`` the same reversed, so that a suffix
+    search (``%SE``) becomes a prefix range on the reversed column and uses its index.
+    """
+
+    __tablename__ = "order_parties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    alias: Mapped[bool] = mapped_column(Boolean, default=False)
+    surname_key: Mapped[str] = mapped_column(search_key(40))
+    surname_rkey: Mapped[str] = mapped_column(search_key(40))
+    given_key: Mapped[str] = mapped_column(search_key(40), default="")
+    given_rkey: Mapped[str] = mapped_column(search_key(40), default="")
+    birth_date: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        Index(None, "surname_key", "given_key"),
+        Index(None, "surname_rkey"),
+        Index(None, "given_key"),
+        Index(None, "given_rkey"),
+        Index(None, "birth_date"),
+    )
+
+
+class OrderVersion(Base):
+    """Append-only history: one row per version, with who, when, what."""
+
+    __tablename__ = "order_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(12))
+    document: Mapped[str] = mapped_column(Text)
+    #: Newline-separated element names that changed against the previous version.
+    changed: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    actor_ori: Mapped[str] = mapped_column(String(9))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("order_id", "version"),)
+
+
+class IntakeReceipt(Base):
+    """Idempotency: one row per (organization, source system, source message id)."""
+
+    __tablename__ = "intake_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    source_system: Mapped[str] = mapped_column(String(100))
+    source_message_id: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(24))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("organization_id", "source_system", "source_message_id"),)
+
+
+class Image(Base):
+    """A stored image's metadata; the bytes are in the image store under ``sha256``."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    owner_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class QuickAttach(Base):
+    """A scanned order uploaded before its data: searchable in its county, converted into an order."""
+
+    __tablename__ = "quick_attaches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))
+    owner_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    county_code: Mapped[str] = mapped_column(String(2))
+    case_number: Mapped[str] = mapped_column(String(30))
+    case_number_key: Mapped[str] = mapped_column(search_key(30))
+    surname: Mapped[str | None] = mapped_column(String(40))
+    surname_key: Mapped[str | None] = mapped_column(search_key(40))
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    converted_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    owner: Mapped[Organization] = relationship(lazy="joined")
+    image: Mapped[Image] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index(None, "county_code", "case_number_key"),
+        Index(None, "county_code", "surname_key"),
+    )
+
+
+class AuditEvent(Base):
+    """Who did what to which target, when, from where, with what outcome (CJIS AU-3)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    org_ori: Mapped[str] = mapped_column(String(9))
+    operation: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(40))
+    client_address: Mapped[str] = mapped_column(String(64), default="")

@@ -1,0 +1,1 @@
+"""Order images: content checks, the content-addressed store interface and its backends."""

@@ -1,0 +1,94 @@
+"""Use cases on images: attach to an order, quick attach, read back (verified)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from hub import ids
+from hub.accounts import permissions
+from hub.accounts.service import Principal
+from hub.codes import OrderStatus, QuickAttachStatus
+from hub.db.models import Image, Order, QuickAttach
+from hub.errors import Forbidden, ImageRejected, InvalidState, NotFound
+from hub.images.sniff import media_type_of
+from hub.images.store import ImageStore
+from hub.orders.service import OrderService
+from hub.orders.search import Pattern
+
+
+@dataclass(frozen=True)
+class ImageContent:
+    image: Image
+    data: bytes
+
+
+class ImageService:
+    def __init__(self, store: ImageStore, max_bytes: int, orders: OrderService, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.max_bytes = max_bytes
+        self.orders = orders
+        self.clock = clock
+
+    def _store(self, s: Session, who: Principal, data: bytes, file_name: str | None) -> Image:
+        if len(data) > self.max_bytes:
+            raise ImageRejected(f"the image has {len(data)} bytes; the limit is {self.max_bytes} bytes")
+        media_type = media_type_of(data)
+        sha = self.store.put(data)
+        image = Image(sha256=sha, media_type=media_type, size_bytes=len(data), file_name=file_name,
+                      owner_org_id=who.organization_id, uploaded_by_id=who.account_id, created_at=self.clock())
+        s.add(image)
+        s.flush()
+        return image
+
+    def attach(self, s: Session, who: Principal, order_id: str, data: bytes, file_name: str | None) -> Image:
+        """Attach a scanned image to an order of the caller's organization (a new order version)."""
+        order = self.orders.get(s, who, order_id)
+        permissions.require_change(who, order)
+        if order.status not in (OrderStatus.DRAFT.value, OrderStatus.ACTIVE.value):
+            raise InvalidState(f"order {order_id} is {order.status}; images are attached to DRAFT or ACTIVE orders")
+        image = self._store(s, who, data, file_name)
+        image.order_id = order.id
+        now = self.clock()
+        self.orders._guarded_update(s, order, {OrderStatus(order.status)}, updated_at=now)
+        self.orders._history(s, who, order, "ATTACH_IMAGE", ["Image"], now)
+        return image
+
+    def quick_attach(self, s: Session, who: Principal, case_number: str, surname: str | None, data: bytes,
+                     file_name: str | None) -> QuickAttach:
+        """Add Quick Attach: an image waiting for its order, searchable in the caller's county."""
+        permissions.require_update(who)
+        image = self._store(s, who, data, file_name)
+        qa = QuickAttach(status=QuickAttachStatus.PENDING.value, owner_org_id=who.organization_id,
+                         county_code=who.county_code, case_number=case_number,
+                         case_number_key=Pattern.of(case_number).text, surname=surname,
+                         surname_key=Pattern.of(surname).text if surname else None, image_id=image.id,
+                         created_by_id=who.account_id, created_at=self.clock())
+        qa.image = image
+        s.add(qa)
+        s.flush()
+        return qa
+
+    def get(self, s: Session, who: Principal, image_id: str) -> ImageContent:
+        """An image and its bytes, verified against the SHA-256 recorded at upload."""
+        permissions.require_query(who)
+        image = s.get(Image, ids.parse(ids.IMAGE, image_id))
+        if image is None:
+            raise NotFound(f"no image {image_id}")
+        if image.order_id is not None:
+            order = s.get(Order, image.order_id)
+            assert order is not None
+            permissions.require_visible(who, order, ids.public(ids.ORDER, order.id))
+            if not permissions.may_see_details(who, order.sealed):
+                raise Forbidden("this image belongs to a sealed order; it needs a SEALED role")
+        elif image.owner.county_code if False else None:  # pragma: no cover - placeholder never taken
+            pass
+        else:
+            qa_county = s.query(QuickAttach.county_code).filter(QuickAttach.image_id == image.id).scalar()
+            owner_ok = image.owner_org_id == who.organization_id
+            if not owner_ok and qa_county != who.county_code:
+                raise NotFound(f"no image {image_id}")
+        return ImageContent(image, self.store.get(image.sha256))

@@ -1,0 +1,1 @@
+"""Orders: the canonical document, the rules, the lifecycle services and search."""

@@ -1,0 +1,173 @@
+"""Search Orders with the user guide's rules, on indexes.
+
+The rules users rely on (DOMAIN.md section 1):
+
+* ``%`` matches any run of characters: ``M%`` finds MOUSE and MAJORS, ``%SE`` finds MOUSE and GEESE.
+* ``_`` matches one character **only when the text also contains** ``%``; otherwise the text is
+  matched literally: ``M__SE`` finds only "M__SE", ``M__SE%`` finds MOUSE and MOOSE.
+* Case does not matter; ``*`` and ``?`` are ordinary characters.
+* 25 results a page, with the total, the page number, the next and the last page.
+
+How it stays fast: names are stored upper-cased (``*_key``) and reversed (``*_rkey``) in
+``order_parties``. A pattern's leading literal run becomes a range on the key index
+(``key >= 'MO' AND key < 'MP'``), or, when it starts with ``%``, its trailing literal run becomes
+a range on the reversed index; the full pattern is then checked with LIKE on the few rows the
+range yields. Only a pattern with no literal run at either end (``%A%``) reads every name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from hub.accounts import permissions
+from hub.accounts.service import Principal
+from hub.codes import OrderStatus
+from hub.db.models import Order, OrderParty, QuickAttach
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A user's search text, parsed once by the rules above."""
+
+    text: str  # upper-cased
+
+    @classmethod
+    def of(cls, raw: str) -> Pattern:
+        return cls(" ".join(raw.upper().split()))
+
+    @property
+    def wildcard(self) -> bool:
+        return "%" in self.text
+
+    @property
+    def head(self) -> str:
+        """The literal run before the first wildcard (the whole text when there is none)."""
+        if not self.wildcard:
+            return self.text
+        cut = min(i for i in (self.text.find("%"), self.text.find("_")) if i >= 0)
+        return self.text[:cut]
+
+    @property
+    def tail(self) -> str:
+        """The literal run after the last wildcard."""
+        if not self.wildcard:
+            return self.text
+        cut = max(self.text.rfind("%"), self.text.rfind("_"))
+        return self.text[cut + 1:]
+
+    def like(self) -> str:
+        """The SQL LIKE pattern: %, _ keep their meaning; backslash is the escape character."""
+        return self.text.replace("\\", "\\\\")
+
+    def condition(self, key: InstrumentedAttribute[Any], rkey: InstrumentedAttribute[Any] | None = None
+                  ) -> ColumnElement[bool]:
+        """A WHERE condition that an index on ``key`` (or ``rkey``) can drive."""
+        if not self.wildcard:
+            return key == self.text
+        match = key.like(self.like(), escape="\\")
+        if self.head:
+            return and_(*_prefix_range(key, self.head), match)
+        if self.tail and rkey is not None:
+            return and_(*_prefix_range(rkey, self.tail[::-1]), match)
+        return match
+
+
+def _prefix_range(column: InstrumentedAttribute[Any], prefix: str) -> tuple[ColumnElement[bool], ...]:
+    """``prefix <= column < next(prefix)``: an index range scan on every database (C collation)."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return (column >= prefix, column < upper)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    surname: str | None = None
+    given: str | None = None
+    party_role: str | None = None  # RESTRAINED, PROTECTED or ANY/None
+    birth_date: date | None = None
+    case_number: str | None = None
+    court_ori: str | None = None
+    county_code: str | None = None
+    order_type: str | None = None
+    status: str | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    expires_from: date | None = None
+    expires_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    number: int
+    size: int
+    items: list[Any]
+
+    @property
+    def last(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.last else None
+
+
+def paginate(s: Session, query: Select[Any], number: int, size: int, *order_by: Any) -> Page:
+    total = s.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = list(s.scalars(query.order_by(*order_by).limit(size).offset((number - 1) * size)))
+    return Page(total, number, size, items)
+
+
+def search_orders(s: Session, who: Principal, c: Criteria, page: int, size: int) -> Page:
+    """One page of the orders matching ``c`` that ``who`` may see (sealed ones come back redacted)."""
+    permissions.require_query(who)
+    q = select(Order).where(or_(Order.status != OrderStatus.DRAFT.value, Order.owner_org_id == who.organization_id))
+    party: list[ColumnElement[bool]] = []
+    if c.surname:
+        party.append(Pattern.of(c.surname).condition(OrderParty.surname_key, OrderParty.surname_rkey))
+    if c.given:
+        party.append(Pattern.of(c.given).condition(OrderParty.given_key, OrderParty.given_rkey))
+    if c.birth_date:
+        party.append(OrderParty.birth_date == c.birth_date)
+    if party and c.party_role in ("RESTRAINED", "PROTECTED"):
+        party.append(OrderParty.role == c.party_role)
+    if party:
+        q = q.where(Order.id.in_(select(OrderParty.order_id).where(*party)))
+    if c.case_number:
+        q = q.where(Pattern.of(c.case_number).condition(Order.case_number_key))
+    for column, value in ((Order.court_ori, c.court_ori), (Order.county_code, c.county_code),
+                          (Order.order_type_code, c.order_type), (Order.status, c.status)):
+        if value:
+            q = q.where(column == value)
+    if c.issued_from:
+        q = q.where(Order.issue_date >= c.issued_from)
+    if c.issued_to:
+        q = q.where(Order.issue_date <= c.issued_to)
+    if c.expires_from:
+        q = q.where(Order.expiration_date >= c.expires_from)
+    if c.expires_to:
+        q = q.where(Order.expiration_date <= c.expires_to)
+    return paginate(s, q, page, size, Order.id.desc())
+
+
+def search_quick_attaches(s: Session, who: Principal, *, case_number: str | None, surname: str | None,
+                          status: str | None, uploaded_from: date | None, uploaded_to: date | None,
+                          page: int, size: int) -> Page:
+    """Quick attaches of the caller's county only (DOMAIN.md: searchable within the court's county)."""
+    permissions.require_query(who)
+    q = select(QuickAttach).where(QuickAttach.county_code == who.county_code)
+    if case_number:
+        q = q.where(Pattern.of(case_number).condition(QuickAttach.case_number_key))
+    if surname:
+        q = q.where(Pattern.of(surname).condition(QuickAttach.surname_key))  # type: ignore[arg-type]
+    if status:
+        q = q.where(QuickAttach.status == status)
+    if uploaded_from:
+        q = q.where(func.date(QuickAttach.created_at) >= uploaded_from)
+    if uploaded_to:
+        q = q.where(func.date(QuickAttach.created_at) <= uploaded_to)
+    return paginate(s, q, page, size, QuickAttach.id.desc())

@@ -1,0 +1,402 @@
+"""The order lifecycle: DRAFT -> ACTIVE -> CANCELLED / EXPIRED, with service as a fact.
+
+Each public function is one use case. It receives the session (the unit of work opened by the
+caller), the authenticated principal and validated input; it checks permissions, state and rules,
+writes the new state, the history row and the idempotency receipt together, and returns a
+:class:`Receipt`. Nothing here knows about SOAP.
+
+State changes are guarded in SQL (``UPDATE ... WHERE id = :id AND version = :expected AND status IN
+(...)``) so two writers can never both move the same version; the loser gets ``Client.Conflict``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from lxml import etree
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from hub import ids, ns
+from hub.accounts import permissions
+from hub.accounts.service import Principal
+from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
+from hub.contract import order_child_names, validate_order_profile
+from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
+from hub.errors import Conflict, InvalidState, NotFound, ValidationError, Violation
+from hub.orders import rules
+from hub.orders.document import OrderDocument
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    order_id: str
+    version: int
+    status: OrderStatus
+    served: bool
+    received_at: datetime
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a change came from, for idempotency: the partner system and its message id."""
+
+    system: str | None
+    message_id: str | None
+
+    @property
+    def keyed(self) -> bool:
+        return bool(self.system and self.message_id)
+
+
+def name_key(text: str | None) -> str:
+    """The search form of a name: upper case, inner runs of spaces folded."""
+    return " ".join((text or "").upper().split())
+
+
+class OrderService:
+    """Use cases on orders. ``clock`` is injected so tests can move time."""
+
+    def __init__(self, clock: Clock = utcnow) -> None:
+        self.clock = clock
+
+    # ------------------------------------------------------------------ intake
+
+    def submit(
+        self, s: Session, who: Principal, order_el: etree._Element, *, order_id: str | None = None,
+        version: int | None = None, path: str = "/svc:SubmitOrder/svc:Order",
+    ) -> Receipt:
+        """Add Order (new ACTIVE order) or complete a draft (``order_id`` + ``version``) to ACTIVE."""
+        doc = OrderDocument(order_el)
+        self._check(doc, active=True, path=path)
+        source = Source(doc.source_system, doc.source_message_id)
+        if (replay := self._replay(s, who, source, "SubmitOrder")) is not None:
+            return replay
+        if order_id is None:
+            return self._create(s, who, doc, OrderStatus.ACTIVE, "SUBMIT", source, path=path)
+        order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
+        return self._replace(s, who, order, doc, "SUBMIT", source, {OrderStatus.DRAFT}, OrderStatus.ACTIVE,
+                             path=path)
+
+    def save_draft(
+        self, s: Session, who: Principal, order_el: etree._Element, *, order_id: str | None = None,
+        version: int | None = None, path: str = "/svc:SaveDraft/svc:Order",
+    ) -> Receipt:
+        """Draft Order: save a partial order as DRAFT (new, or a newer version of a draft)."""
+        doc = OrderDocument(order_el)
+        self._check(doc, active=False, path=path)
+        source = Source(doc.source_system, doc.source_message_id)
+        if (replay := self._replay(s, who, source, "SaveDraft")) is not None:
+            return replay
+        if order_id is None:
+            return self._create(s, who, doc, OrderStatus.DRAFT, "SAVE_DRAFT", source, path=path)
+        order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
+        return self._replace(s, who, order, doc, "SAVE_DRAFT", source, {OrderStatus.DRAFT}, OrderStatus.DRAFT,
+                             path=path)
+
+    def modify(
+        self, s: Session, who: Principal, order_id: str, version: int, order_el: etree._Element,
+        *, path: str = "/svc:ModifyOrder/svc:Order",
+    ) -> Receipt:
+        """Modify Order: a new version of a DRAFT or ACTIVE order; an ACTIVE one must stay complete."""
+        doc = OrderDocument(order_el)
+        source = Source(doc.source_system, doc.source_message_id)
+        if (replay := self._replay(s, who, source, "ModifyOrder")) is not None:
+            return replay
+        order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
+        status = OrderStatus(order.status)
+        if status not in (OrderStatus.DRAFT, OrderStatus.ACTIVE):
+            raise InvalidState(f"order {order_id} is {status.value}; only DRAFT and ACTIVE orders can be modified")
+        if order.served and not doc.served:
+            # Service is a fact: a modification that leaves out the proof of service keeps it.
+            previous = OrderDocument.from_xml(order.document)
+            proof = previous.element.find(ns.q(ns.ORDER, "ProofOfService"))
+            if proof is not None:
+                doc = OrderDocument(_with_child(doc.element, copy.deepcopy(proof)))
+        self._check(doc, active=status is OrderStatus.ACTIVE, path=path, profile=True)
+        return self._replace(s, who, order, doc, "MODIFY", source, {status}, status, path=path)
+
+    def clone(self, s: Session, who: Principal, order_id: str, source: Source) -> Receipt:
+        """Clone Order: a new DRAFT copying the parties, conditions and court of an existing order.
+
+        Proof of service, images and the source message ids are not copied; the copy is completed
+        and submitted like any draft.
+        """
+        if (replay := self._replay(s, who, source, "CloneOrder")) is not None:
+            return replay
+        permissions.require_update(who)
+        original = self._visible(s, who, order_id)
+        if not permissions.may_see_details(who, original.sealed):
+            raise permissions.Forbidden("cloning a sealed order needs a SEALED role")
+        element = OrderDocument.from_xml(original.document).element
+        for local in ("ProofOfService", "DocumentReference", "SourceSystemName", "SourceMessageID"):
+            for child in element.findall(ns.q(ns.ORDER, local)):
+                element.remove(child)
+        receipt = self._create(s, who, OrderDocument(element), OrderStatus.DRAFT, "CLONE", source,
+                               path="/svc:CloneOrder", cloned_from=original.id)
+        return receipt
+
+    def serve(
+        self, s: Session, who: Principal, order_id: str, version: int, proof_el: etree._Element, source: Source,
+    ) -> Receipt:
+        """Service Order: record proof of service on an ACTIVE order (replacing an earlier one)."""
+        if (replay := self._replay(s, who, source, "ServeOrder")) is not None:
+            return replay
+        order = self._load_for_change(s, who, order_id, version)
+        if order.status != OrderStatus.ACTIVE.value:
+            raise InvalidState(f"order {order_id} is {order.status}; proof of service is recorded on ACTIVE orders")
+        doc = OrderDocument.from_xml(order.document)
+        proof = copy.deepcopy(proof_el)
+        proof.tag = ns.q(ns.ORDER, "ProofOfService")
+        doc = OrderDocument(_with_child(doc.element, proof))
+        self._check(doc, active=True, path="/svc:ServeOrder", profile=True)
+        return self._replace(s, who, order, doc, "SERVE", source, {OrderStatus.ACTIVE}, OrderStatus.ACTIVE,
+                             path="/svc:ServeOrder")
+
+    def cancel(
+        self, s: Session, who: Principal, order_id: str, version: int, reason: CancelReason,
+        text: str | None, source: Source,
+    ) -> Receipt:
+        """Cancel Order: ACTIVE -> CANCELLED with a reason (OTHER needs its text)."""
+        if reason is CancelReason.OTHER and not (text and text.strip()):
+            raise ValidationError("cancel reason OTHER needs CancelReasonText",
+                                  [Violation("/svc:CancelOrder/svc:CancelReasonText", "required when the reason is OTHER")])
+        if (replay := self._replay(s, who, source, "CancelOrder")) is not None:
+            return replay
+        order = self._load_for_change(s, who, order_id, version)
+        if order.status != OrderStatus.ACTIVE.value:
+            raise InvalidState(f"order {order_id} is {order.status}; only ACTIVE orders can be cancelled")
+        now = self.clock()
+        self._guarded_update(s, order, {OrderStatus.ACTIVE}, status=OrderStatus.CANCELLED.value,
+                             cancel_reason=reason.value, cancel_text=text, updated_at=now)
+        self._history(s, who, order, "CANCEL", ["CancelReason"], now)
+        return self._receipt_for(s, who, order, source, "CancelOrder", now)
+
+    def expire_due(self, s: Session, who: Principal, today: date) -> list[str]:
+        """ACTIVE orders whose expiration date has passed become EXPIRED (a version each)."""
+        due = s.scalars(
+            select(Order).where(Order.status == OrderStatus.ACTIVE.value, Order.expiration_date < today)
+        ).all()
+        now = self.clock()
+        for order in due:
+            self._guarded_update(s, order, {OrderStatus.ACTIVE}, status=OrderStatus.EXPIRED.value, updated_at=now)
+            self._history(s, who, order, "EXPIRE", ["OrderStatus"], now)
+        return [ids.public(ids.ORDER, o.id) for o in due]
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, s: Session, who: Principal, order_id: str) -> Order:
+        permissions.require_query(who)
+        return self._visible(s, who, order_id)
+
+    def history(self, s: Session, order: Order) -> list[OrderVersion]:
+        return list(s.scalars(select(OrderVersion).where(OrderVersion.order_id == order.id)
+                              .order_by(OrderVersion.version)))
+
+    def images(self, s: Session, order: Order) -> list[Image]:
+        return list(s.scalars(select(Image).where(Image.order_id == order.id).order_by(Image.id)))
+
+    # ------------------------------------------------------------------ internals
+
+    def _check(self, doc: OrderDocument, *, active: bool, path: str, profile: bool = False) -> None:
+        found = validate_order_profile(doc.element, active=active, path=path) if profile else []
+        found += rules.check(doc, active=active, today=self.clock().date(), path=path)
+        if found:
+            raise ValidationError(
+                f"the order does not satisfy the {'ACTIVE' if active else 'DRAFT'} profile "
+                f"({len(found)} problem{'s' if len(found) > 1 else ''})", found)
+
+    def _visible(self, s: Session, who: Principal, order_id: str) -> Order:
+        order = s.get(Order, ids.parse(ids.ORDER, order_id))
+        if order is None:
+            raise NotFound(f"no order {order_id}")
+        permissions.require_visible(who, order, order_id)
+        return order
+
+    def _load_for_change(
+        self, s: Session, who: Principal, order_id: str, version: int | None, *, sealed_after: bool = False,
+    ) -> Order:
+        if version is None:
+            raise ValidationError("changing an existing order needs the Version you last read",
+                                  [Violation("Version", "required together with OrderId")])
+        order = self._visible(s, who, order_id)
+        permissions.require_change(who, order, sealed_after=sealed_after)
+        if order.version != version:
+            raise Conflict(f"order {order_id} is at version {order.version}, not {version}: "
+                           "read it again (GetOrder) and re-apply your change")
+        return order
+
+    def _replay(self, s: Session, who: Principal, source: Source, operation: str) -> Receipt | None:
+        if not source.keyed:
+            return None
+        row = s.scalar(select(IntakeReceipt).where(
+            IntakeReceipt.organization_id == who.organization_id,
+            IntakeReceipt.source_system == source.system,
+            IntakeReceipt.source_message_id == source.message_id,
+        ))
+        if row is None:
+            return None
+        if row.operation != operation:
+            raise Conflict(f"message id {source.message_id} from {source.system} was already used for "
+                           f"{row.operation}; every message needs its own id")
+        ver = s.scalar(select(OrderVersion).where(OrderVersion.order_id == row.order_id,
+                                                  OrderVersion.version == row.version))
+        assert ver is not None  # written in the same transaction as the receipt
+        return Receipt(ids.public(ids.ORDER, row.order_id), row.version, OrderStatus(ver.status),
+                       served=_served(ver.document), received_at=row.at, duplicate=True)
+
+    def _create(
+        self, s: Session, who: Principal, doc: OrderDocument, status: OrderStatus, action: str, source: Source,
+        *, path: str, cloned_from: int | None = None,
+    ) -> Receipt:
+        permissions.require_create(who, sealed=doc.sealed)
+        now = self.clock()
+        order = Order(status=status.value, version=1, owner_org_id=who.organization_id,
+                      created_by_id=who.account_id, created_at=now, updated_at=now,
+                      cloned_from_id=cloned_from, **_columns(doc))
+        s.add(order)
+        s.flush()
+        self._link_documents(s, who, order, doc, path)
+        self._replace_parties(s, order, doc)
+        self._history(s, who, order, action, doc.changed_elements(None), now)
+        return self._receipt_for(s, who, order, source, _operation(action), now)
+
+    def _replace(
+        self, s: Session, who: Principal, order: Order, doc: OrderDocument, action: str, source: Source,
+        allowed: set[OrderStatus], new_status: OrderStatus, *, path: str,
+    ) -> Receipt:
+        now = self.clock()
+        previous = OrderDocument.from_xml(order.document)
+        self._guarded_update(s, order, allowed, status=new_status.value, updated_at=now, **_columns(doc))
+        self._link_documents(s, who, order, doc, path)
+        self._replace_parties(s, order, doc)
+        self._history(s, who, order, action, doc.changed_elements(previous), now)
+        return self._receipt_for(s, who, order, source, _operation(action), now)
+
+    def _guarded_update(self, s: Session, order: Order, allowed: Iterable[OrderStatus], **values: object) -> None:
+        expected = order.version
+        result = s.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.version == expected,
+                   Order.status.in_([a.value for a in allowed]))
+            .values(version=expected + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"order {ids.public(ids.ORDER, order.id)} changed meanwhile: read it again and retry")
+        s.refresh(order)
+
+    def _history(self, s: Session, who: Principal, order: Order, action: str, changed: list[str],
+                 now: datetime) -> None:
+        s.add(OrderVersion(order_id=order.id, version=order.version, action=action, status=order.status,
+                           document=order.document, changed="\n".join(changed), actor_id=who.account_id,
+                           actor_name=who.username, actor_ori=who.ori, at=now))
+
+    def _receipt_for(self, s: Session, who: Principal, order: Order, source: Source, operation: str,
+                     now: datetime) -> Receipt:
+        if source.keyed:
+            s.add(IntakeReceipt(organization_id=who.organization_id, source_system=source.system,
+                                source_message_id=source.message_id, operation=operation,
+                                order_id=order.id, version=order.version, at=now))
+        s.flush()
+        return Receipt(ids.public(ids.ORDER, order.id), order.version, OrderStatus(order.status),
+                       order.served, now)
+
+    def _replace_parties(self, s: Session, order: Order, doc: OrderDocument) -> None:
+        s.execute(delete(OrderParty).where(OrderParty.order_id == order.id))
+        for party in doc.parties():
+            surname, given = name_key(party.name.surname), name_key(party.name.given)
+            s.add(OrderParty(order_id=order.id, role=PartyRole(party.role).value, alias=party.alias,
+                             surname_key=surname, surname_rkey=surname[::-1],
+                             given_key=given, given_rkey=given[::-1], birth_date=party.birth_date))
+
+    def _link_documents(self, s: Session, who: Principal, order: Order, doc: OrderDocument, path: str) -> None:
+        """Attach referenced images; convert referenced quick attaches into this order."""
+        problems: list[Violation] = []
+        for i, (image_id, qa_id) in enumerate(doc.document_references, start=1):
+            where = f"{path}/ord:DocumentReference[{i}]"
+            if image_id:
+                image = _find(s, Image, ids.IMAGE, image_id)
+                if image is None or image.owner_org_id != who.organization_id or image.order_id not in (None, order.id):
+                    problems.append(Violation(f"{where}/ord:ImageId",
+                                              f"no unattached image {image_id} of your organization"))
+                    continue
+                image.order_id = order.id
+            elif qa_id:
+                qa = _find(s, QuickAttach, ids.QUICK_ATTACH, qa_id)
+                if qa is None or qa.county_code != who.county_code:
+                    problems.append(Violation(f"{where}/ord:QuickAttachId", f"no quick attach {qa_id} in your county"))
+                    continue
+                if qa.status == QuickAttachStatus.CONVERTED.value and qa.converted_order_id != order.id:
+                    problems.append(Violation(f"{where}/ord:QuickAttachId",
+                                              f"quick attach {qa_id} was already converted into another order"))
+                    continue
+                qa.status, qa.converted_order_id = QuickAttachStatus.CONVERTED.value, order.id
+                qa.image.order_id = order.id
+        if problems:
+            raise ValidationError("a DocumentReference names an image the order cannot use", problems)
+
+
+def _find(s: Session, model: type, kind: str, public_id: str):  # type: ignore[no-untyped-def]
+    try:
+        return s.get(model, ids.parse(kind, public_id))
+    except NotFound:
+        return None
+
+
+def _columns(doc: OrderDocument) -> dict[str, object]:
+    """The searchable columns of ``orders`` derived from the document."""
+    ori = doc.court_ori
+    return dict(
+        document=doc.to_xml(),
+        sealed=doc.sealed,
+        served=doc.served,
+        court_ori=ori,
+        county_code=county_code_of_ori(ori),
+        case_number=doc.case_number,
+        case_number_key=name_key(doc.case_number),
+        form_code=doc.form_code,
+        order_type_code=doc.order_type_code,
+        issue_date=doc.issue_date,
+        expiration_date=doc.expiration_date,
+        non_expiring=doc.non_expiring,
+    )
+
+
+_OPERATIONS = {"SUBMIT": "SubmitOrder", "SAVE_DRAFT": "SaveDraft", "MODIFY": "ModifyOrder", "CLONE": "CloneOrder",
+               "SERVE": "ServeOrder", "CANCEL": "CancelOrder"}
+
+
+def _operation(action: str) -> str:
+    return _OPERATIONS[action]
+
+
+def _served(document: str) -> bool:
+    return OrderDocument.from_xml(document).served
+
+
+def _with_child(order: etree._Element, child: etree._Element) -> etree._Element:
+    """A copy of ``order`` with ``child`` replacing any element of its name, in schema position."""
+    out = copy.deepcopy(order)
+    local = etree.QName(child).localname
+    for old in out.findall(child.tag):
+        out.remove(old)
+    sequence = order_child_names()
+    rank = sequence.index(local)
+    for existing in out.iterchildren(etree.Element):
+        if sequence.index(etree.QName(existing).localname) > rank:
+            existing.addprevious(child)
+            break
+    else:
+        out.append(child)
+    return out
