@@ -160,8 +160,10 @@ def orders_application(hub: Services) -> WsgiApplication:
     app = HubApplication(
         [_service_class(bindings)], hub=hub, api=api, tns=ns.ORDERS_SERVICE, name="OrdersService",
         in_protocol=PreParsedSoap11(validator=None, huge_tree=True), out_protocol=Soap11())
+    wsgi = WsgiApplication(app, max_content_length=hub.settings.max_request_bytes)
+    # Built after WsgiApplication has set the HTTP transport URI on the application.
     app.interface.docs.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
-    return WsgiApplication(app, max_content_length=hub.settings.max_request_bytes)
+    return wsgi
 
 
 Handler = Callable[[Call], Any]

@@ -1,0 +1,68 @@
+"""A running hub per database kind, with accounts of every role, shared by the functional tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import zeep
+from zeep.wsse.username import UsernameToken
+
+from hub.codes import Role
+from hub.db import migrate
+from hub.db.engine import Database
+from tests.conftest import PASSWORD, fresh_pg_database, make_user, pg_or_skip
+from tests.support.server import HubServer
+
+USERS = {
+    "clerk": ("CA019015J", Role.QUERY_UPDATE),
+    "sealed-clerk": ("CA019015J", Role.QUERY_UPDATE_SEALED),
+    "reader": ("CA019015J", Role.QUERY_ONLY),
+    "sealed-reader": ("CA0190000", Role.QUERY_ONLY_SEALED),
+    "admin": ("CA019015J", Role.ADMINISTRATOR),
+    "sd-clerk": ("CA037015J", Role.QUERY_UPDATE),
+}
+
+
+@dataclass
+class RunningHub:
+    server: HubServer
+    db_url: str
+
+    def client(self, user: str = "clerk", password: str = PASSWORD, huge: bool = False) -> zeep.Client:
+        # Partners fetching images over 10 MB need zeep's xml_huge_tree (libxml2's text-node cap).
+        return zeep.Client(self.server.wsdl, wsse=UsernameToken(user, password),
+                           settings=zeep.Settings(xml_huge_tree=huge))
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.server.url}/ws/orders"
+
+
+def _start(data_dir: Path, url: str) -> HubServer:
+    migrate.upgrade(url)
+    db = Database(url)
+    for name, (ori, role) in USERS.items():
+        make_user(db, name, ori=ori, role=role)
+    db.dispose()
+    return HubServer(data_dir, url).start()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    data_dir = tmp_path_factory.mktemp(f"hub-{request.param}")
+    drop = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{data_dir / 'hub.db'}"
+    else:
+        pg_or_skip()
+        url, drop = fresh_pg_database()
+    server = _start(data_dir, url)
+    yield RunningHub(server, url)
+    server.stop()
+    if drop:
+        drop()  # type: ignore[operator]
+    shutil.rmtree(data_dir / "images", ignore_errors=True)

@@ -1,0 +1,224 @@
+"""The orders service over HTTP with zeep, against the real server (gunicorn, 2 workers)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+import zeep
+from lxml import etree
+
+from tests.support.orders import order, restrained, tiny_pdf, tiny_tiff
+
+pytestmark = pytest.mark.functional
+
+
+def fault_code(excinfo: pytest.ExceptionInfo[zeep.exceptions.Fault]) -> str:
+    return excinfo.value.code.split(":")[-1]
+
+
+def violations(excinfo: pytest.ExceptionInfo[zeep.exceptions.Fault]) -> list[tuple[str, str]]:
+    detail = excinfo.value.detail
+    return [(v.findtext("{*}Path"), v.findtext("{*}Message")) for v in detail.iter("{*}Violation")]
+
+
+def test_submit_get_with_history_over_http(hub):
+    c = hub.client()
+    receipt = c.service.SubmitOrder(Order=order(SourceSystemName="DMS", SourceMessageID="F-1"))
+    assert receipt.OrderStatus == "ACTIVE" and receipt.Version == 1 and not receipt.DuplicateIndicator
+    again = c.service.SubmitOrder(Order=order(SourceSystemName="DMS", SourceMessageID="F-1"))
+    assert again.DuplicateIndicator and again.OrderId == receipt.OrderId
+    record = c.service.GetOrder(OrderId=receipt.OrderId, IncludeHistory=True)
+    assert record.Order.ProtectionOrderRestrictedPerson.PersonName.PersonSurName == "MOUSE"
+    assert [h.ActionText for h in record.History] == ["SUBMIT"] and record.History[0].ActorName == "clerk"
+
+
+def test_full_lifecycle_and_conflict(hub):
+    c = hub.client()
+    draft = c.service.SaveDraft(Order={"CourtOrderIssuingCourt": {"OrganizationORIIdentification": "CA019015J"},
+                                       "CaseDocketID": "24FL-DRAFT-1"})
+    assert draft.OrderStatus == "DRAFT"
+    active = c.service.SubmitOrder(Order=order(CaseDocketID="24FL-DRAFT-1"), OrderId=draft.OrderId, Version=1)
+    assert (active.OrderStatus, active.Version) == ("ACTIVE", 2)
+    with pytest.raises(zeep.exceptions.Fault) as stale:
+        c.service.ModifyOrder(OrderId=draft.OrderId, Version=1, Order=order(CaseDocketID="24FL-DRAFT-1"))
+    assert fault_code(stale) == "Client.Conflict"
+    served = c.service.ServeOrder(OrderId=draft.OrderId, Version=2, ProofOfService={
+        "CourtOrderServiceDate": date.today(), "ServingAgencyORIIdentification": "CA0190000",
+        "ServiceTypeCode": "PERSONAL"})
+    assert served.ServedIndicator and served.Version == 3
+    clone = c.service.CloneOrder(OrderId=draft.OrderId)
+    assert clone.OrderStatus == "DRAFT"
+    cancelled = c.service.CancelOrder(OrderId=draft.OrderId, Version=3, CancelReasonCode="TERMINATED-BY-COURT")
+    assert cancelled.OrderStatus == "CANCELLED"
+    with pytest.raises(zeep.exceptions.Fault) as illegal:
+        c.service.ServeOrder(OrderId=draft.OrderId, Version=4, ProofOfService={
+            "CourtOrderServiceDate": date.today(), "ServingAgencyORIIdentification": "CA0190000",
+            "ServiceTypeCode": "MAIL"})
+    assert fault_code(illegal) == "Client.InvalidState"
+
+
+def test_rule_violations_come_back_with_paths(hub):
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client().service.SubmitOrder(Order=order(CourtOrderFormCode="EPO-001", ProtectionOrderTypeCode="EPO"))
+    assert fault_code(f) == "Client.ValidationError"
+    paths = [p for p, _ in violations(f)]
+    assert "/svc:SubmitOrder/svc:Order/ord:CourtOrderExpirationDate" in paths  # 3 years > EPO's 7 days
+
+
+def test_roles_are_enforced_over_http(hub):
+    receipt = hub.client().service.SubmitOrder(Order=order())
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client("reader").service.CancelOrder(OrderId=receipt.OrderId, Version=1,
+                                                 CancelReasonCode="ENTERED-IN-ERROR")
+    assert fault_code(f) == "Client.Forbidden"
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client("sd-clerk").service.CancelOrder(OrderId=receipt.OrderId, Version=1,
+                                                   CancelReasonCode="ENTERED-IN-ERROR")
+    assert fault_code(f) == "Client.Forbidden"
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client("admin").service.GetOrder(OrderId=receipt.OrderId)
+    assert fault_code(f) == "Client.Forbidden"
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client("clerk", "wrong password!").service.GetOrder(OrderId=receipt.OrderId)
+    assert fault_code(f) == "Client.Authentication"
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client("nobody").service.GetOrder(OrderId=receipt.OrderId)
+    assert fault_code(f) == "Client.Authentication" and "unknown user, wrong password" in f.value.message
+
+
+def test_sealed_orders_are_redacted_for_non_sealed_roles(hub):
+    sealed = hub.client("sealed-clerk").service.SubmitOrder(
+        Order=order(SealedIndicator=True, ProtectionOrderRestrictedPerson=restrained("SEALEDNAME")))
+    image = hub.client("sealed-clerk").service.AttachImage(OrderId=sealed.OrderId,
+                                                           Document={"Base64BinaryObject": tiny_pdf("sealed")})
+    stub = hub.client("reader").service.GetOrder(OrderId=sealed.OrderId, IncludeHistory=True)
+    assert stub.RedactedIndicator and stub.Order is None and not stub.History and not stub.Image
+    found = hub.client("reader").service.SearchOrders(Criteria={"PersonSurName": "SEALEDNAME"})
+    assert found.TotalCount == 1 and found.Item[0].RedactedIndicator and found.Item[0].RestrainedPersonName is None
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client("reader").service.GetImage(ImageId=image.ImageId)
+    assert fault_code(f) == "Client.Forbidden"
+    # a SEALED role from another organization sees everything (docs/SECURITY.md, sealed-order rule)
+    full = hub.client("sealed-reader").service.GetOrder(OrderId=sealed.OrderId)
+    assert not full.RedactedIndicator and full.Order.ProtectionOrderRestrictedPerson.PersonName.PersonSurName \
+        == "SEALEDNAME"
+    assert hub.client("sealed-reader").service.GetImage(ImageId=image.ImageId).Base64BinaryObject == tiny_pdf("sealed")
+
+
+def test_images_round_trip_pdf_and_tiff_and_refuse_others(hub):
+    c = hub.client()
+    receipt = c.service.SubmitOrder(Order=order())
+    pdf = c.service.AttachImage(OrderId=receipt.OrderId,
+                                Document={"DocumentFileName": "order.tif", "Base64BinaryObject": tiny_pdf("a")})
+    assert pdf.MediaType == "application/pdf"  # by content, not by the name
+    tif = c.service.AttachImage(OrderId=receipt.OrderId, Document={"Base64BinaryObject": tiny_tiff()})
+    assert tif.MediaType == "image/tiff"
+    got = c.service.GetImage(ImageId=tif.ImageId)
+    assert got.Base64BinaryObject == tiny_tiff() and got.ImageInfo.SHA256 == tif.SHA256
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        c.service.AttachImage(OrderId=receipt.OrderId,
+                              Document={"DocumentFileName": "scan.pdf", "Base64BinaryObject": b"\xff\xd8\xff\xe0JFIF"})
+    assert fault_code(f) == "Client.ImageRejected" and "JPEG" in f.value.message
+    record = c.service.GetOrder(OrderId=receipt.OrderId)
+    assert {i.ImageId for i in record.Image} == {pdf.ImageId, tif.ImageId} and record.Version == 3
+
+
+def test_tampered_image_fails_its_integrity_check(hub):
+    c = hub.client()
+    receipt = c.service.SubmitOrder(Order=order())
+    info = c.service.AttachImage(OrderId=receipt.OrderId, Document={"Base64BinaryObject": tiny_pdf("tamper")})
+    stored = Path(hub.server.env["CCPOR_DATA_DIR"]) / "images" / info.SHA256[:2] / info.SHA256[2:4] / info.SHA256
+    stored.write_bytes(stored.read_bytes().replace(b"tamper", b"TAMPER"))
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        c.service.GetImage(ImageId=info.ImageId)
+    assert fault_code(f) == "Server.IntegrityFailure"
+
+
+def test_quick_attach_is_county_scoped_and_converts_into_an_order(hub):
+    c = hub.client()
+    qa = c.service.AddQuickAttach(QuickAttach={"CaseDocketID": "24QA0001", "PersonSurName": "GEESE",
+                                               "Document": {"Base64BinaryObject": tiny_pdf("qa")}})
+    assert qa.QuickAttachStatus == "PENDING" and qa.CountyCode == "19"
+    assert hub.client("reader").service.SearchQuickAttach(Criteria={"CaseDocketID": "24QA%"}).TotalCount >= 1
+    assert hub.client("sd-clerk").service.SearchQuickAttach(Criteria={"CaseDocketID": "24QA%"}).TotalCount == 0
+    receipt = c.service.SubmitOrder(Order=order(DocumentReference=[{"QuickAttachId": qa.QuickAttachId}]))
+    record = c.service.GetOrder(OrderId=receipt.OrderId)
+    assert [i.ImageId for i in record.Image] == [qa.ImageInfo.ImageId]
+    after = c.service.SearchQuickAttach(Criteria={"CaseDocketID": "24QA0001"})
+    assert after.Item[0].QuickAttachStatus == "CONVERTED" and after.Item[0].ConvertedOrderId == receipt.OrderId
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        c.service.SubmitOrder(Order=order(DocumentReference=[{"QuickAttachId": qa.QuickAttachId}]))
+    assert fault_code(f) == "Client.ValidationError" and "already converted" in violations(f)[0][1]
+
+
+def test_search_rules_and_paging(hub):
+    c = hub.client()
+    for surname in ("MOUSEX", "MOOSEX", "MAJORSX", "CLEESEX", "GEESEX"):
+        c.service.SubmitOrder(Order=order(ProtectionOrderRestrictedPerson=restrained(surname, "PAT")))
+
+    def names(pattern: str) -> set[str]:
+        res = c.service.SearchOrders(Criteria={"PersonSurName": pattern, "PersonGivenName": "PAT"})
+        return {i.RestrainedPersonName.PersonSurName for i in res.Item}
+
+    assert names("m%x") == {"MOUSEX", "MOOSEX", "MAJORSX"}
+    assert names("%SEX") == {"MOUSEX", "MOOSEX", "CLEESEX", "GEESEX"}
+    assert names("M__SEX") == set()  # no %: underscores are literal (names cannot hold them)
+    assert names("MOUSEX") == {"MOUSEX"}  # no %: exact, not a prefix
+    assert names("M__SE%") == {"MOUSEX", "MOOSEX"}
+    assert names("M*") == set() and names("M?USEX") == set()
+    for i in range(27):
+        c.service.SubmitOrder(Order=order(ProtectionOrderRestrictedPerson=restrained("PAGER" + chr(65 + i // 26) + chr(65 + i % 26), "PAGE")))
+    first = c.service.SearchOrders(Criteria={"PersonSurName": "PAGER%"})
+    assert (first.TotalCount, first.PageSize, len(first.Item), first.LastPageNumber, first.NextPageNumber) == (
+        27, 25, 25, 2, 2)
+    last = c.service.SearchOrders(Criteria={"PersonSurName": "PAGER%"}, PageNumber=2)
+    assert len(last.Item) == 2 and last.NextPageNumber is None
+    assert not {i.OrderId for i in first.Item} & {i.OrderId for i in last.Item}
+
+
+def test_search_by_protected_person_dob_case_and_court(hub):
+    c = hub.client()
+    r = c.service.SubmitOrder(Order=order(ProtectionOrderProtectedPerson=[
+        {"PersonName": {"PersonGivenName": "ZED", "PersonSurName": "PROTECTEDZ"}, "PersonBirthDate": date(1999, 9, 9)}]))
+    by_role = c.service.SearchOrders(Criteria={"PersonSurName": "PROTECTEDZ", "PartyRoleCode": "PROTECTED"})
+    assert [i.OrderId for i in by_role.Item] == [r.OrderId]
+    assert c.service.SearchOrders(Criteria={"PersonSurName": "PROTECTEDZ", "PartyRoleCode": "RESTRAINED"}).TotalCount == 0
+    by_dob = c.service.SearchOrders(Criteria={"PersonBirthDate": date(1999, 9, 9)})
+    assert r.OrderId in {i.OrderId for i in by_dob.Item}
+    record = c.service.GetOrder(OrderId=r.OrderId)
+    by_case = c.service.SearchOrders(Criteria={"CaseDocketID": record.Order.CaseDocketID.lower(), "CountyCode": "19",
+                                               "CourtORIIdentification": "CA019015J", "OrderStatus": "ACTIVE",
+                                               "ProtectionOrderTypeCode": "OAH"})
+    assert [i.OrderId for i in by_case.Item] == [r.OrderId]
+
+
+def test_responses_conform_to_the_published_schema(hub):
+    """Raw response bodies validate against xsd/ccpor-orders-service.xsd."""
+    from hub.contract import service_schema
+    from tests.conftest import PASSWORD
+    from tests.support.orders import envelope
+
+    body = envelope("SubmitOrder", [("Order", order())], username="clerk", password=PASSWORD)
+    resp = requests.post(hub.endpoint, data=body, headers={"Content-Type": "text/xml"}, timeout=10)
+    op = etree.fromstring(resp.content).find(".//{urn:ca:courts:ccpor:orders:1}SubmitOrderResponse")
+    assert resp.status_code == 200 and service_schema().validate(op), service_schema().error_log
+    order_id = op.findtext(".//{*}OrderId")
+    resp = requests.post(hub.endpoint, data=envelope("GetOrder", [("OrderId", order_id), ("IncludeHistory", True)],
+                                                     username="clerk", password=PASSWORD),
+                         headers={"Content-Type": "text/xml"}, timeout=10)
+    op = etree.fromstring(resp.content).find(".//{urn:ca:courts:ccpor:orders:1}GetOrderResponse")
+    assert service_schema().validate(op), service_schema().error_log
+
+
+def test_large_image_within_limit_is_accepted(hub):
+    """A 12 MB scan: beyond Spyne's 2 MiB default and libxml2's 10 MB text-node cap."""
+    c = hub.client(huge=True)
+    receipt = c.service.SubmitOrder(Order=order())
+    big = tiny_pdf("big")[:-6] + b"0" * (12 * 1000 * 1000) + b"\n%%EOF\n"
+    info = c.service.AttachImage(OrderId=receipt.OrderId, Document={"Base64BinaryObject": big})
+    assert info.SizeBytes == len(big)
+    assert base64.b64encode(c.service.GetImage(ImageId=info.ImageId).Base64BinaryObject) == base64.b64encode(big)

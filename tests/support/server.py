@@ -1,0 +1,64 @@
+"""Run the real hub (``ccpor-hub serve``: gunicorn, 2 workers) for functional tests and the demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class HubServer:
+    """A hub process on a free loopback port, with its own data directory and database."""
+
+    def __init__(self, data_dir: Path, database_url: str = "", workers: int = 2, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / "server.log"
+        self.env = {**os.environ, "CCPOR_DATA_DIR": str(data_dir), "CCPOR_DATABASE_URL": database_url, **env}
+        self.workers = workers
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def wsdl(self) -> str:
+        return f"{self.url}/ws/orders?wsdl"
+
+    def start(self, timeout: float = 30.0) -> HubServer:
+        cli = Path(sys.executable).with_name("ccpor-hub")
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(cli), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # readiness poll: the server answers or has died
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"hub did not answer within {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (graceful) and wait; returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode)
