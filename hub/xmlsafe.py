@@ -36,6 +36,9 @@ class XmlLimits:
     max_attributes: int = 64
 
 
+_NO_DTD = "DOCTYPE declarations and entities are not accepted: remove the DOCTYPE and any entities"
+
+
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
@@ -57,13 +60,22 @@ def parse(data: bytes, limits: XmlLimits) -> etree._Element:
         raise RequestTooLarge(f"request of {len(data)} bytes exceeds the limit of {limits.max_bytes} bytes")
     if not data.strip():
         raise MalformedRequest("the request body is empty; send a SOAP 1.1 envelope")
+    # Cheap and early: DTD markup in an ASCII-compatible encoding is refused before libxml2 reads
+    # any declaration (escaped text cannot contain these bytes; CDATA holding them is refused too).
+    # Other encodings are caught after parsing by the docinfo check below.
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise HostileXml(_NO_DTD)
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
+        if "entity" in str(exc).lower():
+            raise HostileXml(_NO_DTD) from exc
+        if "depth" in str(exc).lower():  # libxml2's own nesting cap, hit before ours could count
+            raise RequestTooLarge(f"elements are nested deeper than {limits.max_depth} levels") from exc
         raise MalformedRequest(f"the request is not well-formed XML: {exc}") from exc
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
-        raise HostileXml("DOCTYPE declarations are not accepted: remove the DOCTYPE and any entities")
+        raise HostileXml(_NO_DTD)
     for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
         if isinstance(sibling, etree._ProcessingInstruction | etree._Entity):
             raise HostileXml("processing instructions and entity references are not accepted")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 import zeep
 from zeep.wsse.username import UsernameToken
 
@@ -31,11 +32,20 @@ USERS = {
 class RunningHub:
     server: HubServer
     db_url: str
+    sessions: list[requests.Session] = field(default_factory=list)
 
     def client(self, user: str = "clerk", password: str = PASSWORD, huge: bool = False) -> zeep.Client:
+        # Sessions are kept and closed at teardown, so no socket is left for the garbage collector.
+        session = requests.Session()
+        self.sessions.append(session)
         # Partners fetching images over 10 MB need zeep's xml_huge_tree (libxml2's text-node cap).
         return zeep.Client(self.server.wsdl, wsse=UsernameToken(user, password),
+                           transport=zeep.Transport(session=session),
                            settings=zeep.Settings(xml_huge_tree=huge))
+
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
 
     @property
     def endpoint(self) -> str:
@@ -61,7 +71,9 @@ def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         pg_or_skip()
         url, drop = fresh_pg_database()
     server = _start(data_dir, url)
-    yield RunningHub(server, url)
+    running = RunningHub(server, url)
+    yield running
+    running.close()
     server.stop()
     if drop:
         drop()  # type: ignore[operator]

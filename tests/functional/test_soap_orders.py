@@ -203,14 +203,16 @@ def test_responses_conform_to_the_published_schema(hub):
     from tests.support.orders import envelope
 
     body = envelope("SubmitOrder", [("Order", order())], username="clerk", password=PASSWORD)
-    resp = requests.post(hub.endpoint, data=body, headers={"Content-Type": "text/xml"}, timeout=10)
-    op = etree.fromstring(resp.content).find(".//{urn:ca:courts:ccpor:orders:1}SubmitOrderResponse")
-    assert resp.status_code == 200 and service_schema().validate(op), service_schema().error_log
+    with requests.post(hub.endpoint, data=body, headers={"Content-Type": "text/xml"}, timeout=10) as resp:
+        content, status = resp.content, resp.status_code
+    op = etree.fromstring(content).find(".//{urn:ca:courts:ccpor:orders:1}SubmitOrderResponse")
+    assert status == 200 and service_schema().validate(op), service_schema().error_log
     order_id = op.findtext(".//{*}OrderId")
-    resp = requests.post(hub.endpoint, data=envelope("GetOrder", [("OrderId", order_id), ("IncludeHistory", True)],
-                                                     username="clerk", password=PASSWORD),
-                         headers={"Content-Type": "text/xml"}, timeout=10)
-    op = etree.fromstring(resp.content).find(".//{urn:ca:courts:ccpor:orders:1}GetOrderResponse")
+    with requests.post(hub.endpoint, data=envelope("GetOrder", [("OrderId", order_id), ("IncludeHistory", True)],
+                                                   username="clerk", password=PASSWORD),
+                       headers={"Content-Type": "text/xml"}, timeout=10) as resp:
+        content = resp.content
+    op = etree.fromstring(content).find(".//{urn:ca:courts:ccpor:orders:1}GetOrderResponse")
     assert service_schema().validate(op), service_schema().error_log
 
 
