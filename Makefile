@@ -27,7 +27,7 @@ lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check hub adapters gateway tests bench
 
 wsdl: $(STAMP)  ## regenerate wsdl/ccpor-orders.wsdl from the XSDs (review the diff!)
-	$(PY) -m hub.tools.write_wsdl
+	$(VENV)/bin/ccpor-hub wsdl --out wsdl/ccpor-orders.wsdl
 
 bench-submit: $(STAMP)  ## SubmitOrder throughput and latency vs a bare Spyne echo
 	$(PY) bench/submit_bench.py

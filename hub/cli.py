@@ -4,6 +4,7 @@
     ccpor-hub users add NAME --org ORI --role ROLE [--clets]     (password on stdin)
     ccpor-hub serve [--bind HOST:PORT] [--workers N]
     ccpor-hub orders expire
+    ccpor-hub wsdl [--out FILE]
     ccpor-hub demo
 """
 
@@ -109,6 +110,19 @@ def _system_account(db: object) -> int:
     return int(first)
 
 
+def _wsdl(args: argparse.Namespace) -> int:
+    from hub.api.app import orders_wsdl
+
+    data = orders_wsdl()
+    if args.out:
+        with open(args.out, "wb") as fh:
+            fh.write(data)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from hub import demo
 
@@ -139,6 +153,10 @@ def parser() -> argparse.ArgumentParser:
     orders = sub.add_parser("orders", help="order maintenance").add_subparsers(dest="orders_command", required=True)
     orders.add_parser("expire", help="mark ACTIVE orders past their expiration date EXPIRED").set_defaults(
         func=_orders_expire)
+
+    wsdl = sub.add_parser("wsdl", help="print (or --out FILE) the orders WSDL generated from the XSDs")
+    wsdl.add_argument("--out")
+    wsdl.set_defaults(func=_wsdl)
 
     sub.add_parser("demo", help="run the scripted demo against a fresh hub").set_defaults(func=_demo)
     return p

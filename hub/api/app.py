@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from lxml import etree
 from spyne import Application, ServiceBase, rpc
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
@@ -164,6 +165,33 @@ def orders_application(hub: Services) -> WsgiApplication:
     # Built after WsgiApplication has set the HTTP transport URI on the application.
     app.interface.docs.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
     return wsgi
+
+
+def normalized_wsdl(raw: bytes) -> bytes:
+    """Spyne's WSDL in a stable form: schema children sorted by kind and name, pretty-printed.
+
+    Spyne emits types in hash order, which changes between processes; sorting makes the served WSDL
+    byte-identical to the checked-in wsdl/ file and keeps its diffs readable.
+    """
+    root = etree.fromstring(raw, etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True))
+    rank = {"import": 0, "simpleType": 1, "complexType": 2, "element": 3}
+    for schema in root.iter(ns.q(ns.XSD, "schema")):
+        children = list(schema)
+        children.sort(key=lambda c: (rank.get(etree.QName(c).localname, 9), c.get("name") or c.get("namespace") or ""))
+        schema[:] = children
+    return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
+
+
+def orders_wsdl() -> bytes:
+    """The orders WSDL as the hub serves it (with the placeholder address), built from the XSDs.
+
+    Needs no database or image store: only the Spyne interface is built.
+    """
+    app = Application([_service_class(orders_bindings())], tns=ns.ORDERS_SERVICE, name="OrdersService",
+                      in_protocol=Soap11(), out_protocol=Soap11())
+    WsgiApplication(app)  # sets the HTTP transport URI, as in orders_application
+    app.interface.docs.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
+    return normalized_wsdl(app.interface.docs.wsdl11.get_interface_document())
 
 
 Handler = Callable[[Call], Any]

@@ -125,6 +125,11 @@ def paginate(s: Session, query: Select[Any], number: int, size: int, *order_by: 
 def search_orders(s: Session, who: Principal, c: Criteria, page: int, size: int) -> Page:
     """One page of the orders matching ``c`` that ``who`` may see (sealed ones come back redacted)."""
     permissions.require_query(who)
+    return paginate(s, orders_query(who, c), page, size, Order.id.desc())
+
+
+def orders_query(who: Principal, c: Criteria) -> Select[Any]:
+    """The SELECT behind a search (exposed so tests can EXPLAIN it)."""
     q = select(Order).where(or_(Order.status != OrderStatus.DRAFT.value, Order.owner_org_id == who.organization_id))
     party: list[ColumnElement[bool]] = []
     if c.surname:
@@ -151,7 +156,7 @@ def search_orders(s: Session, who: Principal, c: Criteria, page: int, size: int)
         q = q.where(Order.expiration_date >= c.expires_from)
     if c.expires_to:
         q = q.where(Order.expiration_date <= c.expires_to)
-    return paginate(s, q, page, size, Order.id.desc())
+    return q
 
 
 def search_quick_attaches(s: Session, who: Principal, *, case_number: str | None, surname: str | None,

@@ -1,0 +1,67 @@
+"""The ccpor-hub command line: migrations, accounts, serving, WSDL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import zeep
+from zeep.wsse.username import UsernameToken
+
+from tests.support.orders import order
+from tests.support.server import HubServer
+
+CLI = str(Path(sys.executable).with_name("ccpor-hub"))
+
+
+def run(*args: str, data_dir: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "CCPOR_DATA_DIR": str(data_dir)})
+
+
+@pytest.mark.functional
+def test_fresh_hub_from_the_command_line(tmp_path: Path):
+    assert run("db", "upgrade", data_dir=tmp_path).returncode == 0
+    assert run("db", "upgrade", data_dir=tmp_path).returncode == 0  # idempotent
+    assert run("db", "check", data_dir=tmp_path).returncode == 0
+    secret = "a long demo passphrase"
+    made = run("users", "add", "dms-la", "--org", "CA019015J", "--role", "QUERY_UPDATE", "--clets",
+               data_dir=tmp_path, stdin=secret + "\n")
+    assert made.returncode == 0, made.stderr
+    assert "dms-la" in made.stdout and secret not in made.stdout
+    dup = run("users", "add", "dms-la", "--org", "CA019015J", "--role", "QUERY_ONLY", data_dir=tmp_path,
+              stdin=secret + "\n")
+    assert dup.returncode == 1 and "already exists" in dup.stderr
+    assert run("users", "add", "x", "--org", "CA019015J", "--role", "KING", data_dir=tmp_path,
+               stdin=secret + "\n").returncode == 2
+    bad_org = run("users", "add", "y", "--org", "CA099ABCD", "--role", "QUERY_ONLY", data_dir=tmp_path,
+                  stdin=secret + "\n")
+    assert bad_org.returncode == 1 and "county code 99" in bad_org.stderr
+    db_file = tmp_path / "ccpor.db"
+    assert secret.encode() not in db_file.read_bytes()
+    engine = sa.create_engine(f"sqlite:///{db_file}")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("select password_hash from accounts")).scalar_one()
+    engine.dispose()
+    assert stored.startswith("scrypt$")
+
+    server = HubServer(tmp_path)  # default SQLite file in the data dir
+    server.env["PATH"] = "/usr/bin:/bin"
+    server.start()
+    try:
+        client = zeep.Client(server.wsdl, wsse=UsernameToken("dms-la", secret))
+        receipt = client.service.SubmitOrder(Order=order())
+        assert receipt.OrderStatus == "ACTIVE"
+        client.transport.session.close()
+    finally:
+        assert server.stop() == 0  # SIGTERM: graceful shutdown, clean exit
+    log = server.log.read_text()
+    assert "Shutting down" in log and secret not in log
+
+
+def test_wsdl_command_prints_the_contract(tmp_path: Path):
+    out = subprocess.run([CLI, "wsdl"], capture_output=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == (Path(__file__).parents[2] / "wsdl" / "ccpor-orders.wsdl").read_bytes()

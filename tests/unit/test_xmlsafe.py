@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+
+from hub.errors import HostileXml, MalformedRequest, RequestTooLarge
+from hub.xmlsafe import XmlLimits, parse
+
+LIMITS = XmlLimits(max_bytes=100_000, max_depth=10, max_elements=50, max_attributes=5)
+
+
+def test_plain_document_parses_without_comments():
+    root = parse(b"<a><!-- note --><b>x</b></a>", LIMITS)
+    assert [c.tag for c in root] == ["b"]
+
+
+@pytest.mark.parametrize("doc, error", [
+    (b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', HostileXml),
+    (b'<!DOCTYPE a SYSTEM "http://127.0.0.1:9/x.dtd"><a/>', HostileXml),
+    (b"<a>&undefined;</a>", HostileXml),
+    (b"<a><?php echo 1 ?></a>", HostileXml),
+    (b"<?pi before?><a/>", HostileXml),
+    (b"<a>" + b"<b>" * 11 + b"</b>" * 11 + b"</a>", RequestTooLarge),
+    (b"<a>" + b"<b/>" * 60 + b"</a>", RequestTooLarge),
+    (b'<a p="1" q="2" r="3" s="4" t="5" u="6"/>', RequestTooLarge),
+    (b"<a>" + b"x" * 100_001 + b"</a>", RequestTooLarge),
+    (b"<a><b></a>", MalformedRequest),
+    (b"   ", MalformedRequest),
+    (b"\xff\xfe<\x00a\x00", MalformedRequest),
+])
+def test_refusals(doc: bytes, error: type[Exception]):
+    with pytest.raises(error):
+        parse(doc, LIMITS)
+
+
+def test_utf16_doctype_is_caught_after_parsing_without_expansion():
+    doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "boom">]><a>&x;</a>'.encode("utf-16")
+    with pytest.raises(HostileXml):
+        parse(doc, LIMITS)
+
+
+def test_huge_text_node_within_the_byte_limit_is_accepted():
+    big = b"<a>" + b"Q" * 12_000_000 + b"</a>"  # beyond libxml2's default 10 MB text-node cap
+    assert len(parse(big, XmlLimits(max_bytes=13_000_000)).text) == 12_000_000
