@@ -23,8 +23,9 @@ demo: $(STAMP)  ## migrate a fresh SQLite hub, start it, run the scripted SOAP d
 test: $(STAMP)  ## run the whole test suite (PostgreSQL tests skip if no server answers)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff
+lint: $(STAMP)  ## ruff check and format check
 	$(VENV)/bin/ruff check hub adapters gateway tests bench
+	$(VENV)/bin/ruff format --check hub adapters gateway tests bench
 
 wsdl: $(STAMP)  ## regenerate wsdl/ccpor-orders.wsdl from the XSDs (review the diff!)
 	$(VENV)/bin/ccpor-hub wsdl --out wsdl/ccpor-orders.wsdl

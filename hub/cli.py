@@ -1,11 +1,11 @@
 """``ccpor-hub``: the command line for operators and developers.
 
-    ccpor-hub db upgrade | db check
-    ccpor-hub users add NAME --org ORI --role ROLE [--clets]     (password on stdin)
-    ccpor-hub serve [--bind HOST:PORT] [--workers N]
-    ccpor-hub orders expire
-    ccpor-hub wsdl [--out FILE]
-    ccpor-hub demo
+ccpor-hub db upgrade | db check
+ccpor-hub users add NAME --org ORI --role ROLE [--clets]     (password on stdin)
+ccpor-hub serve [--bind HOST:PORT] [--workers N]
+ccpor-hub orders expire
+ccpor-hub wsdl [--out FILE]
+ccpor-hub demo
 """
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ def _users_add(args: argparse.Namespace) -> int:
     db = Database(load().resolved_database_url)
     try:
         with db.unit_of_work() as session:
-            account = add_user(session, args.name, ori=args.org, role=Role(args.role), clets=args.clets,
-                               password=password)
-            print(f"created {account.username} ({account.role}{', CLETS certified' if args.clets else ''}) "
-                  f"in {args.org}")
+            account = add_user(
+                session, args.name, ori=args.org, role=Role(args.role), clets=args.clets, password=password
+            )
+            print(
+                f"created {account.username} ({account.role}{', CLETS certified' if args.clets else ''}) in {args.org}"
+            )
     except HubError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 1
@@ -65,20 +67,29 @@ def _users_add(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     argv = [
-        sys.executable, "-m", "gunicorn",
-        "--bind", args.bind,
-        "--workers", str(args.workers),
-        "--worker-class", "sync",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        args.bind,
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        "sync",
         # gunicorn 27 opens a control socket under ~/.gunicorn by default; the hub has no use for it.
         "--no-control-socket",
-        "--graceful-timeout", "30",
-        "--timeout", "120",
-        "--access-logfile", "-",
+        "--graceful-timeout",
+        "30",
+        "--timeout",
+        "120",
+        "--access-logfile",
+        "-",
         # No request bodies or headers in the access log: they carry passwords and CJI.
-        "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        "--access-logformat",
+        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
         "hub.server:wsgi_app()",
     ]
-    os.execv(sys.executable, argv)
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
     return 0  # pragma: no cover
 
 
@@ -90,8 +101,15 @@ def _orders_expire(args: argparse.Namespace) -> int:
     from hub.orders.service import OrderService
 
     db = Database(load().resolved_database_url)
-    system = Principal(account_id=_system_account(db), username="ccpor-hub", organization_id=0, ori="CA0000000",
-                       county_code="00", role=Role.ADMINISTRATOR, clets_certified=False)
+    system = Principal(
+        account_id=_system_account(db),
+        username="ccpor-hub",
+        organization_id=0,
+        ori="CA0000000",
+        county_code="00",
+        role=Role.ADMINISTRATOR,
+        clets_certified=False,
+    )
     with db.unit_of_work() as session:
         expired = OrderService().expire_due(session, system, datetime.now(UTC).date())
     print(f"{len(expired)} order(s) expired" + (": " + ", ".join(expired) if expired else ""))
@@ -152,7 +170,8 @@ def parser() -> argparse.ArgumentParser:
 
     orders = sub.add_parser("orders", help="order maintenance").add_subparsers(dest="orders_command", required=True)
     orders.add_parser("expire", help="mark ACTIVE orders past their expiration date EXPIRED").set_defaults(
-        func=_orders_expire)
+        func=_orders_expire
+    )
 
     wsdl = sub.add_parser("wsdl", help="print (or --out FILE) the orders WSDL generated from the XSDs")
     wsdl.add_argument("--out")

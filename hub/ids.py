@@ -18,7 +18,7 @@ def public(kind: str, number: int) -> str:
 
 def parse(kind: str, text: str) -> int:
     """The row number inside ``text``; NotFound if it is not an identifier of this kind."""
-    digits = text[len(kind):]
+    digits = text[len(kind) :]
     if not text.startswith(kind) or len(digits) != 10 or not digits.isdigit():
         raise NotFound(f"{text!r} is not a {describe(kind)} identifier (expected {kind} and 10 digits)")
     number = int(digits)

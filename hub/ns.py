@@ -7,14 +7,14 @@ SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-WSSE_PASSWORD_TEXT = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
-)
+# A token-profile URI, not a password.
+WSSE_PASSWORD_TEXT = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"  # noqa: S105
 XSD = "http://www.w3.org/2001/XMLSchema"
 
 
 def q(namespace: str, local: str) -> str:
     """Clark notation ``{namespace}local`` as lxml uses it."""
     return f"{{{namespace}}}{local}"
+
 
 ORDER_PROFILES = "urn:ca:courts:ccpor:order-profiles:1"

@@ -18,7 +18,7 @@ from hub.db.engine import Database
 from hub.db.models import Base
 
 PG_URL = os.environ.get("CCPOR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
 
 
 def _pg_available() -> str | None:
@@ -93,8 +93,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
     database.dispose()
 
 
-def make_user(db: Database, name: str, ori: str = "CA019015J", role: Role = Role.QUERY_UPDATE,
-              clets: bool = False) -> Principal:
+def make_user(
+    db: Database, name: str, ori: str = "CA019015J", role: Role = Role.QUERY_UPDATE, clets: bool = False
+) -> Principal:
     with db.unit_of_work() as s:
         return principal_of(add_user(s, name, ori=ori, role=role, clets=clets, password=PASSWORD))
 

@@ -120,9 +120,7 @@ class Authenticator:
             hit = self._verified.get(mac)
         if hit is None or hit[0] != account.password_hash or hit[1] < now:
             if not verify_password(password, account.password_hash):
-                raise AuthenticationError(
-                    "authentication failed: unknown user, wrong password or account not active"
-                )
+                raise AuthenticationError("authentication failed: unknown user, wrong password or account not active")
             with self._lock:
                 if len(self._verified) > 10000:
                     self._verified.clear()

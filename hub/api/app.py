@@ -68,13 +68,18 @@ class Services:
     authenticator: Authenticator
 
     @classmethod
-    def build(cls, settings: Settings, *, db: Database | None = None, store: ImageStore | None = None,
-              clock: Clock = utcnow) -> Services:
+    def build(
+        cls, settings: Settings, *, db: Database | None = None, store: ImageStore | None = None, clock: Clock = utcnow
+    ) -> Services:
         orders = OrderService(clock)
         store = store or FileSystemImageStore(settings.resolved_image_dir)
-        return cls(settings=settings, db=db or Database(settings.resolved_database_url), orders=orders,
-                   images=ImageService(store, settings.max_image_bytes, orders, clock),
-                   authenticator=Authenticator())
+        return cls(
+            settings=settings,
+            db=db or Database(settings.resolved_database_url),
+            orders=orders,
+            images=ImageService(store, settings.max_image_bytes, orders, clock),
+            authenticator=Authenticator(),
+        )
 
 
 class HubApplication(Application):
@@ -114,13 +119,22 @@ class HubApplication(Application):
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _audit_failure(self, who: Principal | None, username: str, operation: str, err: HubError | None,
-                       client: str) -> None:
+    def _audit_failure(
+        self, who: Principal | None, username: str, operation: str, err: HubError | None, client: str
+    ) -> None:
         try:
             with self.hub.db.unit_of_work() as session:
-                session.add(AuditEvent(at=datetime.now(UTC), username=who.username if who else username[:64],
-                                       org_ori=who.ori if who else "", operation=operation, target="",
-                                       outcome=err.code if err else "Server.Internal", client_address=client))
+                session.add(
+                    AuditEvent(
+                        at=datetime.now(UTC),
+                        username=who.username if who else username[:64],
+                        org_ori=who.ori if who else "",
+                        operation=operation,
+                        target="",
+                        outcome=err.code if err else "Server.Internal",
+                        client_address=client,
+                    )
+                )
         except Exception:  # the audit must not turn a client fault into a server error
             log.exception("could not write the audit event for a failed %s", operation)
 
@@ -134,20 +148,34 @@ def token_user(ctx: Any) -> str:
 
 def _audit(session: Any, who: Principal, operation: str, args: dict[str, Any], outcome: str, client: str) -> None:
     target = args.get("OrderId") or args.get("ImageId") or ""
-    session.add(AuditEvent(at=datetime.now(UTC), username=who.username, org_ori=who.ori, operation=operation,
-                           target=str(target)[:64], outcome=outcome, client_address=client))
+    session.add(
+        AuditEvent(
+            at=datetime.now(UTC),
+            username=who.username,
+            org_ori=who.ori,
+            operation=operation,
+            target=str(target)[:64],
+            outcome=outcome,
+            client_address=client,
+        )
+    )
 
 
 def _service_class(bindings: Bindings) -> type[ServiceBase]:
     """A Spyne service with one method per operation of the schema (bodies run in call_wrapper)."""
     methods: dict[str, Any] = {}
     for op in bindings.operations():
+
         def method(ctx: Any, *args: Any) -> Any:  # pragma: no cover - replaced by call_wrapper
             raise AssertionError("HubApplication.call_wrapper dispatches every operation")
 
         method.__name__ = op.name
-        methods[op.name] = rpc(*[t for _, t in op.params], _args=[n for n, _ in op.params],
-                               _returns=op.result_type, _out_variable_name=op.result_name)(method)
+        methods[op.name] = rpc(
+            *[t for _, t in op.params],
+            _args=[n for n, _ in op.params],
+            _returns=op.result_type,
+            _out_variable_name=op.result_name,
+        )(method)
     return type("OrdersService", (ServiceBase,), methods)
 
 
@@ -159,8 +187,14 @@ def orders_application(hub: Services) -> WsgiApplication:
     bindings = orders_bindings()
     api = OrdersApi(bindings, hub.orders, hub.images, hub.settings)
     app = HubApplication(
-        [_service_class(bindings)], hub=hub, api=api, tns=ns.ORDERS_SERVICE, name="OrdersService",
-        in_protocol=PreParsedSoap11(validator=None, huge_tree=True), out_protocol=Soap11())
+        [_service_class(bindings)],
+        hub=hub,
+        api=api,
+        tns=ns.ORDERS_SERVICE,
+        name="OrdersService",
+        in_protocol=PreParsedSoap11(validator=None, huge_tree=True),
+        out_protocol=Soap11(),
+    )
     wsgi = WsgiApplication(app, max_content_length=hub.settings.max_request_bytes)
     # Built after WsgiApplication has set the HTTP transport URI on the application.
     app.interface.docs.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
@@ -187,8 +221,13 @@ def orders_wsdl() -> bytes:
 
     Needs no database or image store: only the Spyne interface is built.
     """
-    app = Application([_service_class(orders_bindings())], tns=ns.ORDERS_SERVICE, name="OrdersService",
-                      in_protocol=Soap11(), out_protocol=Soap11())
+    app = Application(
+        [_service_class(orders_bindings())],
+        tns=ns.ORDERS_SERVICE,
+        name="OrdersService",
+        in_protocol=Soap11(),
+        out_protocol=Soap11(),
+    )
     WsgiApplication(app)  # sets the HTTP transport URI, as in orders_application
     app.interface.docs.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
     return normalized_wsdl(app.interface.docs.wsdl11.get_interface_document())

@@ -26,8 +26,15 @@ from hub import ns
 from hub.contract import contract_dir
 
 _BUILTINS: dict[str, type[ModelBase]] = {
-    "string": Unicode, "int": Int, "long": Long, "integer": Integer, "boolean": Boolean,
-    "date": Date, "time": Time, "dateTime": DateTime, "base64Binary": ByteArray,
+    "string": Unicode,
+    "int": Int,
+    "long": Long,
+    "integer": Integer,
+    "boolean": Boolean,
+    "date": Date,
+    "time": Time,
+    "dateTime": DateTime,
+    "base64Binary": ByteArray,
 }
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from typing import Any
 
 from lxml import etree
 from spyne.util.xml import get_xml_as_object
+from sqlalchemy.orm import Session
 
 from hub import ids, ns
 from hub.accounts import permissions
@@ -26,7 +26,6 @@ from hub.orders.document import OrderDocument, PersonName
 from hub.orders.search import Criteria, Page, search_orders, search_quick_attaches
 from hub.orders.service import OrderService, Receipt, Source
 from hub.settings import Settings
-from sqlalchemy.orm import Session
 
 
 @dataclass
@@ -67,45 +66,74 @@ class OrdersApi:
 
     def _receipt(self, r: Receipt) -> Any:
         return self.t["OrderReceiptType"](
-            OrderId=r.order_id, Version=r.version, OrderStatus=r.status.value, ServedIndicator=r.served,
-            ReceivedDateTime=r.received_at, DuplicateIndicator=r.duplicate)
+            OrderId=r.order_id,
+            Version=r.version,
+            OrderStatus=r.status.value,
+            ServedIndicator=r.served,
+            ReceivedDateTime=r.received_at,
+            DuplicateIndicator=r.duplicate,
+        )
 
     def _image_info(self, image: Image) -> Any:
         return self.t["ImageInfoType"](
-            ImageId=ids.public(ids.IMAGE, image.id), MediaType=image.media_type, SizeBytes=image.size_bytes,
-            SHA256=image.sha256, DocumentFileName=image.file_name, UploadedDateTime=image.created_at)
+            ImageId=ids.public(ids.IMAGE, image.id),
+            MediaType=image.media_type,
+            SizeBytes=image.size_bytes,
+            SHA256=image.sha256,
+            DocumentFileName=image.file_name,
+            UploadedDateTime=image.created_at,
+        )
 
     def _name(self, n: PersonName) -> Any:
         return self.t["PersonNameType"](PersonGivenName=n.given, PersonMiddleName=n.middle, PersonSurName=n.surname)
 
     def _quick_attach(self, qa: QuickAttach) -> Any:
         return self.t["QuickAttachType"](
-            QuickAttachId=ids.public(ids.QUICK_ATTACH, qa.id), QuickAttachStatus=qa.status,
-            OwnerORIIdentification=qa.owner.ori, CountyCode=qa.county_code, CaseDocketID=qa.case_number,
+            QuickAttachId=ids.public(ids.QUICK_ATTACH, qa.id),
+            QuickAttachStatus=qa.status,
+            OwnerORIIdentification=qa.owner.ori,
+            CountyCode=qa.county_code,
+            CaseDocketID=qa.case_number,
             PersonSurName=qa.surname,
             ConvertedOrderId=ids.public(ids.ORDER, qa.converted_order_id) if qa.converted_order_id else None,
-            ImageInfo=self._image_info(qa.image))
+            ImageInfo=self._image_info(qa.image),
+        )
 
     def _summary(self, who: Principal, order: Order) -> Any:
-        base = dict(OrderId=ids.public(ids.ORDER, order.id), OrderStatus=order.status, SealedIndicator=order.sealed,
-                    CourtORIIdentification=order.court_ori, CountyCode=order.county_code, ServedIndicator=order.served)
+        base = dict(
+            OrderId=ids.public(ids.ORDER, order.id),
+            OrderStatus=order.status,
+            SealedIndicator=order.sealed,
+            CourtORIIdentification=order.court_ori,
+            CountyCode=order.county_code,
+            ServedIndicator=order.served,
+        )
         if not permissions.may_see_details(who, order.sealed):
             return self.t["OrderSummaryType"](RedactedIndicator=True, **base)
         doc = OrderDocument.from_xml(order.document)
         parties = doc.parties()
         restrained = next((p for p in parties if p.role == "RESTRAINED" and not p.alias), None)
         return self.t["OrderSummaryType"](
-            RedactedIndicator=False, CaseDocketID=order.case_number, ProtectionOrderTypeCode=order.order_type_code,
-            CourtOrderIssuingDate=order.issue_date, CourtOrderExpirationDate=order.expiration_date,
+            RedactedIndicator=False,
+            CaseDocketID=order.case_number,
+            ProtectionOrderTypeCode=order.order_type_code,
+            CourtOrderIssuingDate=order.issue_date,
+            CourtOrderExpirationDate=order.expiration_date,
             RestrainedPersonName=self._name(restrained.name) if restrained else None,
             RestrainedPersonBirthDate=restrained.birth_date if restrained else None,
             ProtectedPersonName=[self._name(p.name) for p in parties if p.role == "PROTECTED"],
-            **base)
+            **base,
+        )
 
     def _page(self, type_name: str, page: Page, convert: Callable[[Any], Any]) -> Any:
-        return self.t[type_name](TotalCount=page.total, PageNumber=page.number, PageSize=page.size,
-                                 LastPageNumber=page.last, NextPageNumber=page.next,
-                                 Item=[convert(i) for i in page.items])
+        return self.t[type_name](
+            TotalCount=page.total,
+            PageNumber=page.number,
+            PageSize=page.size,
+            LastPageNumber=page.last,
+            NextPageNumber=page.next,
+            Item=[convert(i) for i in page.items],
+        )
 
     @staticmethod
     def _source(c: Call) -> Source:
@@ -114,85 +142,138 @@ class OrdersApi:
     # ------------------------------------------------------------- operations
 
     def op_SubmitOrder(self, c: Call) -> Any:
-        return self._receipt(self.orders.submit(c.session, c.who, c.element("Order"),
-                                                order_id=c.args["OrderId"], version=c.args["Version"]))
+        return self._receipt(
+            self.orders.submit(
+                c.session, c.who, c.element("Order"), order_id=c.args["OrderId"], version=c.args["Version"]
+            )
+        )
 
     def op_SaveDraft(self, c: Call) -> Any:
-        return self._receipt(self.orders.save_draft(c.session, c.who, c.element("Order"),
-                                                    order_id=c.args["OrderId"], version=c.args["Version"]))
+        return self._receipt(
+            self.orders.save_draft(
+                c.session, c.who, c.element("Order"), order_id=c.args["OrderId"], version=c.args["Version"]
+            )
+        )
 
     def op_ModifyOrder(self, c: Call) -> Any:
-        return self._receipt(self.orders.modify(c.session, c.who, c.args["OrderId"], c.args["Version"],
-                                                c.element("Order")))
+        return self._receipt(
+            self.orders.modify(c.session, c.who, c.args["OrderId"], c.args["Version"], c.element("Order"))
+        )
 
     def op_CloneOrder(self, c: Call) -> Any:
         return self._receipt(self.orders.clone(c.session, c.who, c.args["OrderId"], self._source(c)))
 
     def op_ServeOrder(self, c: Call) -> Any:
-        return self._receipt(self.orders.serve(c.session, c.who, c.args["OrderId"], c.args["Version"],
-                                               c.element("ProofOfService"), self._source(c)))
+        return self._receipt(
+            self.orders.serve(
+                c.session, c.who, c.args["OrderId"], c.args["Version"], c.element("ProofOfService"), self._source(c)
+            )
+        )
 
     def op_CancelOrder(self, c: Call) -> Any:
-        return self._receipt(self.orders.cancel(c.session, c.who, c.args["OrderId"], c.args["Version"],
-                                                CancelReason(c.args["CancelReasonCode"]),
-                                                c.args["CancelReasonText"], self._source(c)))
+        return self._receipt(
+            self.orders.cancel(
+                c.session,
+                c.who,
+                c.args["OrderId"],
+                c.args["Version"],
+                CancelReason(c.args["CancelReasonCode"]),
+                c.args["CancelReasonText"],
+                self._source(c),
+            )
+        )
 
     def op_GetOrder(self, c: Call) -> Any:
         order = self.orders.get(c.session, c.who, c.args["OrderId"])
         record: dict[str, Any] = dict(
-            OrderId=ids.public(ids.ORDER, order.id), Version=order.version, OrderStatus=order.status,
-            SealedIndicator=order.sealed, ServedIndicator=order.served, OwnerORIIdentification=order.owner.ori,
-            CreatedDateTime=order.created_at, UpdatedDateTime=order.updated_at)
+            OrderId=ids.public(ids.ORDER, order.id),
+            Version=order.version,
+            OrderStatus=order.status,
+            SealedIndicator=order.sealed,
+            ServedIndicator=order.served,
+            OwnerORIIdentification=order.owner.ori,
+            CreatedDateTime=order.created_at,
+            UpdatedDateTime=order.updated_at,
+        )
         if not permissions.may_see_details(c.who, order.sealed):
             return self.t["OrderRecordType"](RedactedIndicator=True, **record)
         record.update(
-            RedactedIndicator=False, CancelReasonCode=order.cancel_reason, CancelReasonText=order.cancel_text,
+            RedactedIndicator=False,
+            CancelReasonCode=order.cancel_reason,
+            CancelReasonText=order.cancel_text,
             ClonedFromOrderId=ids.public(ids.ORDER, order.cloned_from_id) if order.cloned_from_id else None,
-            Order=get_xml_as_object(OrderDocument.from_xml(order.document).element,
-                                    self.t["DraftProtectionOrderType"]),
-            Image=[self._image_info(i) for i in self.orders.images(c.session, order)])
+            Order=get_xml_as_object(OrderDocument.from_xml(order.document).element, self.t["DraftProtectionOrderType"]),
+            Image=[self._image_info(i) for i in self.orders.images(c.session, order)],
+        )
         if c.args.get("IncludeHistory"):
             record["History"] = [
                 self.t["OrderHistoryEntryType"](
-                    Version=v.version, ActionText=v.action, OrderStatus=v.status, ActorName=v.actor_name,
-                    ActorORIIdentification=v.actor_ori, ChangeDateTime=v.at,
-                    ChangedElementText=[x for x in v.changed.split("\n") if x])
-                for v in self.orders.history(c.session, order)]
+                    Version=v.version,
+                    ActionText=v.action,
+                    OrderStatus=v.status,
+                    ActorName=v.actor_name,
+                    ActorORIIdentification=v.actor_ori,
+                    ChangeDateTime=v.at,
+                    ChangedElementText=[x for x in v.changed.split("\n") if x],
+                )
+                for v in self.orders.history(c.session, order)
+            ]
         return self.t["OrderRecordType"](**record)
 
     def op_SearchOrders(self, c: Call) -> Any:
         k = c.args["Criteria"]
         criteria = Criteria(
-            surname=k.PersonSurName, given=k.PersonGivenName, party_role=k.PartyRoleCode,
-            birth_date=k.PersonBirthDate, case_number=k.CaseDocketID, court_ori=k.CourtORIIdentification,
-            county_code=k.CountyCode, order_type=k.ProtectionOrderTypeCode, status=k.OrderStatus,
-            issued_from=k.IssuedFromDate, issued_to=k.IssuedToDate,
-            expires_from=k.ExpiresFromDate, expires_to=k.ExpiresToDate)
+            surname=k.PersonSurName,
+            given=k.PersonGivenName,
+            party_role=k.PartyRoleCode,
+            birth_date=k.PersonBirthDate,
+            case_number=k.CaseDocketID,
+            court_ori=k.CourtORIIdentification,
+            county_code=k.CountyCode,
+            order_type=k.ProtectionOrderTypeCode,
+            status=k.OrderStatus,
+            issued_from=k.IssuedFromDate,
+            issued_to=k.IssuedToDate,
+            expires_from=k.ExpiresFromDate,
+            expires_to=k.ExpiresToDate,
+        )
         page = search_orders(c.session, c.who, criteria, c.args["PageNumber"] or 1, self.settings.page_size)
         return self._page("SearchResultType", page, lambda o: self._summary(c.who, o))
 
     def op_AddQuickAttach(self, c: Call) -> Any:
         upload = c.args["QuickAttach"]
-        qa = self.images.quick_attach(c.session, c.who, upload.CaseDocketID, upload.PersonSurName,
-                                      _bytes(upload.Document.Base64BinaryObject), upload.Document.DocumentFileName)
+        qa = self.images.quick_attach(
+            c.session,
+            c.who,
+            upload.CaseDocketID,
+            upload.PersonSurName,
+            _bytes(upload.Document.Base64BinaryObject),
+            upload.Document.DocumentFileName,
+        )
         return self._quick_attach(qa)
 
     def op_SearchQuickAttach(self, c: Call) -> Any:
         k = c.args["Criteria"]
         page = search_quick_attaches(
-            c.session, c.who, case_number=k.CaseDocketID, surname=k.PersonSurName, status=k.QuickAttachStatus,
-            uploaded_from=k.UploadedFromDate, uploaded_to=k.UploadedToDate,
-            page=c.args["PageNumber"] or 1, size=self.settings.page_size)
+            c.session,
+            c.who,
+            case_number=k.CaseDocketID,
+            surname=k.PersonSurName,
+            status=k.QuickAttachStatus,
+            uploaded_from=k.UploadedFromDate,
+            uploaded_to=k.UploadedToDate,
+            page=c.args["PageNumber"] or 1,
+            size=self.settings.page_size,
+        )
         return self._page("QuickAttachSearchResultType", page, self._quick_attach)
 
     def op_AttachImage(self, c: Call) -> Any:
         document = c.args["Document"]
-        image = self.images.attach(c.session, c.who, c.args["OrderId"], _bytes(document.Base64BinaryObject),
-                                   document.DocumentFileName)
+        image = self.images.attach(
+            c.session, c.who, c.args["OrderId"], _bytes(document.Base64BinaryObject), document.DocumentFileName
+        )
         return self._image_info(image)
 
     def op_GetImage(self, c: Call) -> Any:
         content = self.images.get(c.session, c.who, c.args["ImageId"])
         return self.t["ImageType"](ImageInfo=self._image_info(content.image), Base64BinaryObject=[content.data])
-
-

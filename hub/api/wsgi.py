@@ -60,15 +60,25 @@ def _status_for(err: HubError) -> str:
 class SoapEndpoint:
     """One SOAP 1.1 service mounted at a path: WSDL on GET ?wsdl, checked calls on POST."""
 
-    def __init__(self, spyne_app: WsgiApp, wsdl: bytes, operations: set[str], namespace: str,
-                 validate: Callable[[etree._Element], list[Any]], settings: Settings) -> None:
+    def __init__(
+        self,
+        spyne_app: WsgiApp,
+        wsdl: bytes,
+        operations: set[str],
+        namespace: str,
+        validate: Callable[[etree._Element], list[Any]],
+        settings: Settings,
+    ) -> None:
         self.spyne_app = spyne_app
         self.wsdl = wsdl
         self.operations = operations
         self.namespace = namespace
         self.validate = validate
-        self.limits = xmlsafe.XmlLimits(max_bytes=settings.max_request_bytes, max_depth=settings.max_xml_depth,
-                                        max_elements=settings.max_xml_elements)
+        self.limits = xmlsafe.XmlLimits(
+            max_bytes=settings.max_request_bytes,
+            max_depth=settings.max_xml_depth,
+            max_elements=settings.max_xml_elements,
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -86,15 +96,18 @@ class SoapEndpoint:
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
             body = faults.envelope(err)
-            start_response(_status_for(err), [("Content-Type", "text/xml; charset=utf-8"),
-                                              ("Content-Length", str(len(body)))])
+            start_response(
+                _status_for(err), [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
+            )
             return [body]
         return self.spyne_app(environ, start_response)
 
     def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
-        url = f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}" \
-              f"{environ.get('PATH_INFO', '')}"
+        url = (
+            f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}"
+            f"{environ.get('PATH_INFO', '')}"
+        )
         body = self.wsdl.replace(WSDL_PLACEHOLDER.encode(), url.encode())
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
         return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
@@ -121,8 +134,9 @@ class SoapEndpoint:
         if content_type == "application/soap+xml":
             raise VersionMismatch("SOAP 1.2 is not supported: send a SOAP 1.1 envelope as text/xml")
         if content_type.startswith("multipart/"):
-            raise UnsupportedMediaType("MTOM/multipart requests are not accepted: send images base64-encoded "
-                                       "in the SOAP body as text/xml")
+            raise UnsupportedMediaType(
+                "MTOM/multipart requests are not accepted: send images base64-encoded in the SOAP body as text/xml"
+            )
         if content_type not in ("text/xml", "application/xml", ""):
             raise UnsupportedMediaType(f"content type {content_type!r} is not accepted: use text/xml")
         root = xmlsafe.parse(self._read_body(environ), self.limits)
@@ -136,8 +150,10 @@ class SoapEndpoint:
             raise MalformedRequest("the envelope has no soap:Body")
         if header is not None:
             for block in header.iterchildren(etree.Element):
-                if block.get(ns.q(ns.SOAP11_ENV, "mustUnderstand")) in ("1", "true") \
-                        and block.tag not in _MUST_UNDERSTAND_OK:
+                if (
+                    block.get(ns.q(ns.SOAP11_ENV, "mustUnderstand")) in ("1", "true")
+                    and block.tag not in _MUST_UNDERSTAND_OK
+                ):
                     raise MustUnderstand(f"header {block.tag} is marked mustUnderstand but is not processed here")
         children = [c for c in body.iterchildren(etree.Element)]
         if len(children) != 1:
@@ -147,12 +163,15 @@ class SoapEndpoint:
         if qname.namespace != self.namespace or qname.localname not in self.operations:
             raise UnknownOperation(
                 f"{operation.tag} is not an operation of this service; see the WSDL for "
-                f"{{{self.namespace}}}" + ", ".join(sorted(self.operations)))
+                f"{{{self.namespace}}}" + ", ".join(sorted(self.operations))
+            )
         violations = self.validate(operation)
         if violations:
             raise ValidationError(
                 f"{qname.localname} does not match the published schema ({len(violations)} "
-                f"problem{'s' if len(violations) > 1 else ''}); see detail", violations)
+                f"problem{'s' if len(violations) > 1 else ''}); see detail",
+                violations,
+            )
         return root
 
 

@@ -16,8 +16,8 @@ from hub.db.models import Image, Order, QuickAttach
 from hub.errors import Forbidden, ImageRejected, InvalidState, NotFound
 from hub.images.sniff import media_type_of
 from hub.images.store import ImageStore
-from hub.orders.service import OrderService
 from hub.orders.search import Pattern
+from hub.orders.service import OrderService
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,15 @@ class ImageService:
             raise ImageRejected(f"the image has {len(data)} bytes; the limit is {self.max_bytes} bytes")
         media_type = media_type_of(data)
         sha = self.store.put(data)
-        image = Image(sha256=sha, media_type=media_type, size_bytes=len(data), file_name=file_name,
-                      owner_org_id=who.organization_id, uploaded_by_id=who.account_id, created_at=self.clock())
+        image = Image(
+            sha256=sha,
+            media_type=media_type,
+            size_bytes=len(data),
+            file_name=file_name,
+            owner_org_id=who.organization_id,
+            uploaded_by_id=who.account_id,
+            created_at=self.clock(),
+        )
         s.add(image)
         s.flush()
         return image
@@ -57,16 +64,24 @@ class ImageService:
         self.orders._history(s, who, order, "ATTACH_IMAGE", ["Image"], now)
         return image
 
-    def quick_attach(self, s: Session, who: Principal, case_number: str, surname: str | None, data: bytes,
-                     file_name: str | None) -> QuickAttach:
+    def quick_attach(
+        self, s: Session, who: Principal, case_number: str, surname: str | None, data: bytes, file_name: str | None
+    ) -> QuickAttach:
         """Add Quick Attach: an image waiting for its order, searchable in the caller's county."""
         permissions.require_update(who)
         image = self._store(s, who, data, file_name)
-        qa = QuickAttach(status=QuickAttachStatus.PENDING.value, owner_org_id=who.organization_id,
-                         county_code=who.county_code, case_number=case_number,
-                         case_number_key=Pattern.of(case_number).text, surname=surname,
-                         surname_key=Pattern.of(surname).text if surname else None, image_id=image.id,
-                         created_by_id=who.account_id, created_at=self.clock())
+        qa = QuickAttach(
+            status=QuickAttachStatus.PENDING.value,
+            owner_org_id=who.organization_id,
+            county_code=who.county_code,
+            case_number=case_number,
+            case_number_key=Pattern.of(case_number).text,
+            surname=surname,
+            surname_key=Pattern.of(surname).text if surname else None,
+            image_id=image.id,
+            created_by_id=who.account_id,
+            created_at=self.clock(),
+        )
         qa.image = image
         s.add(qa)
         s.flush()

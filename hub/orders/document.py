@@ -133,7 +133,10 @@ class OrderDocument:
 
     @property
     def condition_codes(self) -> list[str]:
-        return [(c.text or "").strip() for c in self.element.iterfind(f"{_q('ProtectionOrderCondition')}/{_q('ProtectionOrderConditionCode')}")]
+        return [
+            (c.text or "").strip()
+            for c in self.element.iterfind(f"{_q('ProtectionOrderCondition')}/{_q('ProtectionOrderConditionCode')}")
+        ]
 
     @property
     def condition_text(self) -> str | None:

@@ -29,28 +29,33 @@ def check(doc: OrderDocument, *, active: bool, today: date, path: str) -> list[V
 
     form, otc = doc.form_code, doc.order_type_code
     if form and otc and FORM_TO_CLETS.get(form) != otc:
-        bad("ord:ProtectionOrderTypeCode",
-            f"form {form} carries CLETS order type {FORM_TO_CLETS.get(form)}, not {otc}")
+        bad("ord:ProtectionOrderTypeCode", f"form {form} carries CLETS order type {FORM_TO_CLETS.get(form)}, not {otc}")
 
     issued, expires = doc.issue_date, doc.expiration_date
     if issued and issued > today:
         bad("ord:CourtOrderIssuingDate", f"issue date {issued} is in the future")
     if expires and doc.non_expiring:
-        bad("ord:CourtOrderNonExpiringIndicator",
-            "give either CourtOrderExpirationDate or CourtOrderNonExpiringIndicator=true, not both")
+        bad(
+            "ord:CourtOrderNonExpiringIndicator",
+            "give either CourtOrderExpirationDate or CourtOrderNonExpiringIndicator=true, not both",
+        )
     if active and not expires and not doc.non_expiring:
-        bad("ord:CourtOrderExpirationDate",
-            "an active order needs CourtOrderExpirationDate or CourtOrderNonExpiringIndicator=true")
+        bad(
+            "ord:CourtOrderExpirationDate",
+            "an active order needs CourtOrderExpirationDate or CourtOrderNonExpiringIndicator=true",
+        )
     if issued and expires:
         if expires < issued:
             bad("ord:CourtOrderExpirationDate", f"expiration date {expires} is before issue date {issued}")
         limit = MAX_DURATION_DAYS.get(form or "")
         if limit is not None and expires > issued + timedelta(days=limit):
-            bad("ord:CourtOrderExpirationDate",
-                f"a {form} order lasts at most {limit} days: expiration {expires} is after "
-                f"{issued + timedelta(days=limit)}")
+            bad(
+                "ord:CourtOrderExpirationDate",
+                f"{form} orders last at most {limit} days: expiration {expires} is after "
+                f"{issued + timedelta(days=limit)}",
+            )
     if doc.non_expiring and form and form in MAX_DURATION_DAYS and form not in ("CR-160", "CR-161"):
-        bad("ord:CourtOrderNonExpiringIndicator", f"a {form} order must have an expiration date")
+        bad("ord:CourtOrderNonExpiringIndicator", f"{form} orders must have an expiration date")
 
     restrained = doc.restrained
     if restrained is not None:
@@ -59,8 +64,10 @@ def check(doc: OrderDocument, *, active: bool, today: date, path: str) -> list[V
             bad("ord:ProtectionOrderRestrictedPerson/ord:PersonBirthDate", f"birth date {dob[:10]} is in the future")
 
     if "08" in doc.condition_codes and not doc.condition_text:
-        bad("ord:ProtectionOrderCondition/ord:ProtectionOrderConditionText",
-            "condition code 08 (see MIS) requires ProtectionOrderConditionText")
+        bad(
+            "ord:ProtectionOrderCondition/ord:ProtectionOrderConditionText",
+            "condition code 08 (see MIS) requires ProtectionOrderConditionText",
+        )
 
     served = doc.text("ord:ProofOfService/ord:CourtOrderServiceDate")
     if served and issued and date.fromisoformat(served[:10]) < issued:

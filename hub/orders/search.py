@@ -58,14 +58,15 @@ class Pattern:
         if not self.wildcard:
             return self.text
         cut = max(self.text.rfind("%"), self.text.rfind("_"))
-        return self.text[cut + 1:]
+        return self.text[cut + 1 :]
 
     def like(self) -> str:
         """The SQL LIKE pattern: %, _ keep their meaning; backslash is the escape character."""
         return self.text.replace("\\", "\\\\")
 
-    def condition(self, key: InstrumentedAttribute[Any], rkey: InstrumentedAttribute[Any] | None = None
-                  ) -> ColumnElement[bool]:
+    def condition(
+        self, key: InstrumentedAttribute[Any], rkey: InstrumentedAttribute[Any] | None = None
+    ) -> ColumnElement[bool]:
         """A WHERE condition that an index on ``key`` (or ``rkey``) can drive."""
         if not self.wildcard:
             return key == self.text
@@ -144,8 +145,12 @@ def orders_query(who: Principal, c: Criteria) -> Select[Any]:
         q = q.where(Order.id.in_(select(OrderParty.order_id).where(*party)))
     if c.case_number:
         q = q.where(Pattern.of(c.case_number).condition(Order.case_number_key))
-    for column, value in ((Order.court_ori, c.court_ori), (Order.county_code, c.county_code),
-                          (Order.order_type_code, c.order_type), (Order.status, c.status)):
+    for column, value in (
+        (Order.court_ori, c.court_ori),
+        (Order.county_code, c.county_code),
+        (Order.order_type_code, c.order_type),
+        (Order.status, c.status),
+    ):
         if value:
             q = q.where(column == value)
     if c.issued_from:
@@ -159,9 +164,18 @@ def orders_query(who: Principal, c: Criteria) -> Select[Any]:
     return q
 
 
-def search_quick_attaches(s: Session, who: Principal, *, case_number: str | None, surname: str | None,
-                          status: str | None, uploaded_from: date | None, uploaded_to: date | None,
-                          page: int, size: int) -> Page:
+def search_quick_attaches(
+    s: Session,
+    who: Principal,
+    *,
+    case_number: str | None,
+    surname: str | None,
+    status: str | None,
+    uploaded_from: date | None,
+    uploaded_to: date | None,
+    page: int,
+    size: int,
+) -> Page:
     """Quick attaches of the caller's county only (DOMAIN.md: searchable within the court's county)."""
     permissions.require_query(who)
     q = select(QuickAttach).where(QuickAttach.county_code == who.county_code)

@@ -73,8 +73,14 @@ class OrderService:
     # ------------------------------------------------------------------ intake
 
     def submit(
-        self, s: Session, who: Principal, order_el: etree._Element, *, order_id: str | None = None,
-        version: int | None = None, path: str = "/svc:SubmitOrder/svc:Order",
+        self,
+        s: Session,
+        who: Principal,
+        order_el: etree._Element,
+        *,
+        order_id: str | None = None,
+        version: int | None = None,
+        path: str = "/svc:SubmitOrder/svc:Order",
     ) -> Receipt:
         """Add Order (new ACTIVE order) or complete a draft (``order_id`` + ``version``) to ACTIVE."""
         doc = OrderDocument(order_el)
@@ -85,12 +91,17 @@ class OrderService:
         if order_id is None:
             return self._create(s, who, doc, OrderStatus.ACTIVE, "SUBMIT", source, path=path)
         order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
-        return self._replace(s, who, order, doc, "SUBMIT", source, {OrderStatus.DRAFT}, OrderStatus.ACTIVE,
-                             path=path)
+        return self._replace(s, who, order, doc, "SUBMIT", source, {OrderStatus.DRAFT}, OrderStatus.ACTIVE, path=path)
 
     def save_draft(
-        self, s: Session, who: Principal, order_el: etree._Element, *, order_id: str | None = None,
-        version: int | None = None, path: str = "/svc:SaveDraft/svc:Order",
+        self,
+        s: Session,
+        who: Principal,
+        order_el: etree._Element,
+        *,
+        order_id: str | None = None,
+        version: int | None = None,
+        path: str = "/svc:SaveDraft/svc:Order",
     ) -> Receipt:
         """Draft Order: save a partial order as DRAFT (new, or a newer version of a draft)."""
         doc = OrderDocument(order_el)
@@ -101,12 +112,19 @@ class OrderService:
         if order_id is None:
             return self._create(s, who, doc, OrderStatus.DRAFT, "SAVE_DRAFT", source, path=path)
         order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
-        return self._replace(s, who, order, doc, "SAVE_DRAFT", source, {OrderStatus.DRAFT}, OrderStatus.DRAFT,
-                             path=path)
+        return self._replace(
+            s, who, order, doc, "SAVE_DRAFT", source, {OrderStatus.DRAFT}, OrderStatus.DRAFT, path=path
+        )
 
     def modify(
-        self, s: Session, who: Principal, order_id: str, version: int, order_el: etree._Element,
-        *, path: str = "/svc:ModifyOrder/svc:Order",
+        self,
+        s: Session,
+        who: Principal,
+        order_id: str,
+        version: int,
+        order_el: etree._Element,
+        *,
+        path: str = "/svc:ModifyOrder/svc:Order",
     ) -> Receipt:
         """Modify Order: a new version of a DRAFT or ACTIVE order; an ACTIVE one must stay complete."""
         doc = OrderDocument(order_el)
@@ -142,12 +160,26 @@ class OrderService:
         for local in ("ProofOfService", "DocumentReference", "SourceSystemName", "SourceMessageID"):
             for child in element.findall(ns.q(ns.ORDER, local)):
                 element.remove(child)
-        receipt = self._create(s, who, OrderDocument(element), OrderStatus.DRAFT, "CLONE", source,
-                               path="/svc:CloneOrder", cloned_from=original.id)
+        receipt = self._create(
+            s,
+            who,
+            OrderDocument(element),
+            OrderStatus.DRAFT,
+            "CLONE",
+            source,
+            path="/svc:CloneOrder",
+            cloned_from=original.id,
+        )
         return receipt
 
     def serve(
-        self, s: Session, who: Principal, order_id: str, version: int, proof_el: etree._Element, source: Source,
+        self,
+        s: Session,
+        who: Principal,
+        order_id: str,
+        version: int,
+        proof_el: etree._Element,
+        source: Source,
     ) -> Receipt:
         """Service Order: record proof of service on an ACTIVE order (replacing an earlier one)."""
         if (replay := self._replay(s, who, source, "ServeOrder")) is not None:
@@ -160,25 +192,41 @@ class OrderService:
         proof.tag = ns.q(ns.ORDER, "ProofOfService")
         doc = OrderDocument(_with_child(doc.element, proof))
         self._check(doc, active=True, path="/svc:ServeOrder", profile=True)
-        return self._replace(s, who, order, doc, "SERVE", source, {OrderStatus.ACTIVE}, OrderStatus.ACTIVE,
-                             path="/svc:ServeOrder")
+        return self._replace(
+            s, who, order, doc, "SERVE", source, {OrderStatus.ACTIVE}, OrderStatus.ACTIVE, path="/svc:ServeOrder"
+        )
 
     def cancel(
-        self, s: Session, who: Principal, order_id: str, version: int, reason: CancelReason,
-        text: str | None, source: Source,
+        self,
+        s: Session,
+        who: Principal,
+        order_id: str,
+        version: int,
+        reason: CancelReason,
+        text: str | None,
+        source: Source,
     ) -> Receipt:
         """Cancel Order: ACTIVE -> CANCELLED with a reason (OTHER needs its text)."""
         if reason is CancelReason.OTHER and not (text and text.strip()):
-            raise ValidationError("cancel reason OTHER needs CancelReasonText",
-                                  [Violation("/svc:CancelOrder/svc:CancelReasonText", "required when the reason is OTHER")])
+            raise ValidationError(
+                "cancel reason OTHER needs CancelReasonText",
+                [Violation("/svc:CancelOrder/svc:CancelReasonText", "required when the reason is OTHER")],
+            )
         if (replay := self._replay(s, who, source, "CancelOrder")) is not None:
             return replay
         order = self._load_for_change(s, who, order_id, version)
         if order.status != OrderStatus.ACTIVE.value:
             raise InvalidState(f"order {order_id} is {order.status}; only ACTIVE orders can be cancelled")
         now = self.clock()
-        self._guarded_update(s, order, {OrderStatus.ACTIVE}, status=OrderStatus.CANCELLED.value,
-                             cancel_reason=reason.value, cancel_text=text, updated_at=now)
+        self._guarded_update(
+            s,
+            order,
+            {OrderStatus.ACTIVE},
+            status=OrderStatus.CANCELLED.value,
+            cancel_reason=reason.value,
+            cancel_text=text,
+            updated_at=now,
+        )
         self._history(s, who, order, "CANCEL", ["CancelReason"], now)
         return self._receipt_for(s, who, order, source, "CancelOrder", now)
 
@@ -200,8 +248,9 @@ class OrderService:
         return self._visible(s, who, order_id)
 
     def history(self, s: Session, order: Order) -> list[OrderVersion]:
-        return list(s.scalars(select(OrderVersion).where(OrderVersion.order_id == order.id)
-                              .order_by(OrderVersion.version)))
+        return list(
+            s.scalars(select(OrderVersion).where(OrderVersion.order_id == order.id).order_by(OrderVersion.version))
+        )
 
     def images(self, s: Session, order: Order) -> list[Image]:
         return list(s.scalars(select(Image).where(Image.order_id == order.id).order_by(Image.id)))
@@ -214,7 +263,9 @@ class OrderService:
         if found:
             raise ValidationError(
                 f"the order does not satisfy the {'ACTIVE' if active else 'DRAFT'} profile "
-                f"({len(found)} problem{'s' if len(found) > 1 else ''})", found)
+                f"({len(found)} problem{'s' if len(found) > 1 else ''})",
+                found,
+            )
 
     def _visible(self, s: Session, who: Principal, order_id: str) -> Order:
         order = s.get(Order, ids.parse(ids.ORDER, order_id))
@@ -224,46 +275,82 @@ class OrderService:
         return order
 
     def _load_for_change(
-        self, s: Session, who: Principal, order_id: str, version: int | None, *, sealed_after: bool = False,
+        self,
+        s: Session,
+        who: Principal,
+        order_id: str,
+        version: int | None,
+        *,
+        sealed_after: bool = False,
     ) -> Order:
         if version is None:
-            raise ValidationError("changing an existing order needs the Version you last read",
-                                  [Violation("Version", "required together with OrderId")])
+            raise ValidationError(
+                "changing an existing order needs the Version you last read",
+                [Violation("Version", "required together with OrderId")],
+            )
         order = self._visible(s, who, order_id)
         permissions.require_change(who, order, sealed_after=sealed_after)
         if order.version != version:
-            raise Conflict(f"order {order_id} is at version {order.version}, not {version}: "
-                           "read it again (GetOrder) and re-apply your change")
+            raise Conflict(
+                f"order {order_id} is at version {order.version}, not {version}: "
+                "read it again (GetOrder) and re-apply your change"
+            )
         return order
 
     def _replay(self, s: Session, who: Principal, source: Source, operation: str) -> Receipt | None:
         if not source.keyed:
             return None
-        row = s.scalar(select(IntakeReceipt).where(
-            IntakeReceipt.organization_id == who.organization_id,
-            IntakeReceipt.source_system == source.system,
-            IntakeReceipt.source_message_id == source.message_id,
-        ))
+        row = s.scalar(
+            select(IntakeReceipt).where(
+                IntakeReceipt.organization_id == who.organization_id,
+                IntakeReceipt.source_system == source.system,
+                IntakeReceipt.source_message_id == source.message_id,
+            )
+        )
         if row is None:
             return None
         if row.operation != operation:
-            raise Conflict(f"message id {source.message_id} from {source.system} was already used for "
-                           f"{row.operation}; every message needs its own id")
-        ver = s.scalar(select(OrderVersion).where(OrderVersion.order_id == row.order_id,
-                                                  OrderVersion.version == row.version))
+            raise Conflict(
+                f"message id {source.message_id} from {source.system} was already used for "
+                f"{row.operation}; every message needs its own id"
+            )
+        ver = s.scalar(
+            select(OrderVersion).where(OrderVersion.order_id == row.order_id, OrderVersion.version == row.version)
+        )
         assert ver is not None  # written in the same transaction as the receipt
-        return Receipt(ids.public(ids.ORDER, row.order_id), row.version, OrderStatus(ver.status),
-                       served=_served(ver.document), received_at=row.at, duplicate=True)
+        return Receipt(
+            ids.public(ids.ORDER, row.order_id),
+            row.version,
+            OrderStatus(ver.status),
+            served=_served(ver.document),
+            received_at=row.at,
+            duplicate=True,
+        )
 
     def _create(
-        self, s: Session, who: Principal, doc: OrderDocument, status: OrderStatus, action: str, source: Source,
-        *, path: str, cloned_from: int | None = None,
+        self,
+        s: Session,
+        who: Principal,
+        doc: OrderDocument,
+        status: OrderStatus,
+        action: str,
+        source: Source,
+        *,
+        path: str,
+        cloned_from: int | None = None,
     ) -> Receipt:
         permissions.require_create(who, sealed=doc.sealed)
         now = self.clock()
-        order = Order(status=status.value, version=1, owner_org_id=who.organization_id,
-                      created_by_id=who.account_id, created_at=now, updated_at=now,
-                      cloned_from_id=cloned_from, **_columns(doc))
+        order = Order(
+            status=status.value,
+            version=1,
+            owner_org_id=who.organization_id,
+            created_by_id=who.account_id,
+            created_at=now,
+            updated_at=now,
+            cloned_from_id=cloned_from,
+            **_columns(doc),
+        )
         s.add(order)
         s.flush()
         self._link_documents(s, who, order, doc, path)
@@ -272,8 +359,17 @@ class OrderService:
         return self._receipt_for(s, who, order, source, _operation(action), now)
 
     def _replace(
-        self, s: Session, who: Principal, order: Order, doc: OrderDocument, action: str, source: Source,
-        allowed: set[OrderStatus], new_status: OrderStatus, *, path: str,
+        self,
+        s: Session,
+        who: Principal,
+        order: Order,
+        doc: OrderDocument,
+        action: str,
+        source: Source,
+        allowed: set[OrderStatus],
+        new_status: OrderStatus,
+        *,
+        path: str,
     ) -> Receipt:
         now = self.clock()
         previous = OrderDocument.from_xml(order.document)
@@ -287,8 +383,7 @@ class OrderService:
         expected = order.version
         result = s.execute(
             update(Order)
-            .where(Order.id == order.id, Order.version == expected,
-                   Order.status.in_([a.value for a in allowed]))
+            .where(Order.id == order.id, Order.version == expected, Order.status.in_([a.value for a in allowed]))
             .values(version=expected + 1, **values)
             .execution_options(synchronize_session=False)
         )
@@ -296,29 +391,58 @@ class OrderService:
             raise Conflict(f"order {ids.public(ids.ORDER, order.id)} changed meanwhile: read it again and retry")
         s.refresh(order)
 
-    def _history(self, s: Session, who: Principal, order: Order, action: str, changed: list[str],
-                 now: datetime) -> None:
-        s.add(OrderVersion(order_id=order.id, version=order.version, action=action, status=order.status,
-                           document=order.document, changed="\n".join(changed), actor_id=who.account_id,
-                           actor_name=who.username, actor_ori=who.ori, at=now))
+    def _history(
+        self, s: Session, who: Principal, order: Order, action: str, changed: list[str], now: datetime
+    ) -> None:
+        s.add(
+            OrderVersion(
+                order_id=order.id,
+                version=order.version,
+                action=action,
+                status=order.status,
+                document=order.document,
+                changed="\n".join(changed),
+                actor_id=who.account_id,
+                actor_name=who.username,
+                actor_ori=who.ori,
+                at=now,
+            )
+        )
 
-    def _receipt_for(self, s: Session, who: Principal, order: Order, source: Source, operation: str,
-                     now: datetime) -> Receipt:
+    def _receipt_for(
+        self, s: Session, who: Principal, order: Order, source: Source, operation: str, now: datetime
+    ) -> Receipt:
         if source.keyed:
-            s.add(IntakeReceipt(organization_id=who.organization_id, source_system=source.system,
-                                source_message_id=source.message_id, operation=operation,
-                                order_id=order.id, version=order.version, at=now))
+            s.add(
+                IntakeReceipt(
+                    organization_id=who.organization_id,
+                    source_system=source.system,
+                    source_message_id=source.message_id,
+                    operation=operation,
+                    order_id=order.id,
+                    version=order.version,
+                    at=now,
+                )
+            )
         s.flush()
-        return Receipt(ids.public(ids.ORDER, order.id), order.version, OrderStatus(order.status),
-                       order.served, now)
+        return Receipt(ids.public(ids.ORDER, order.id), order.version, OrderStatus(order.status), order.served, now)
 
     def _replace_parties(self, s: Session, order: Order, doc: OrderDocument) -> None:
         s.execute(delete(OrderParty).where(OrderParty.order_id == order.id))
         for party in doc.parties():
             surname, given = name_key(party.name.surname), name_key(party.name.given)
-            s.add(OrderParty(order_id=order.id, role=PartyRole(party.role).value, alias=party.alias,
-                             surname_key=surname, surname_rkey=surname[::-1],
-                             given_key=given, given_rkey=given[::-1], birth_date=party.birth_date))
+            s.add(
+                OrderParty(
+                    order_id=order.id,
+                    role=PartyRole(party.role).value,
+                    alias=party.alias,
+                    surname_key=surname,
+                    surname_rkey=surname[::-1],
+                    given_key=given,
+                    given_rkey=given[::-1],
+                    birth_date=party.birth_date,
+                )
+            )
 
     def _link_documents(self, s: Session, who: Principal, order: Order, doc: OrderDocument, path: str) -> None:
         """Attach referenced images; convert referenced quick attaches into this order."""
@@ -328,8 +452,9 @@ class OrderService:
             if image_id:
                 image = _find(s, Image, ids.IMAGE, image_id)
                 if image is None or image.owner_org_id != who.organization_id or image.order_id not in (None, order.id):
-                    problems.append(Violation(f"{where}/ord:ImageId",
-                                              f"no unattached image {image_id} of your organization"))
+                    problems.append(
+                        Violation(f"{where}/ord:ImageId", f"no unattached image {image_id} of your organization")
+                    )
                     continue
                 image.order_id = order.id
             elif qa_id:
@@ -338,8 +463,12 @@ class OrderService:
                     problems.append(Violation(f"{where}/ord:QuickAttachId", f"no quick attach {qa_id} in your county"))
                     continue
                 if qa.status == QuickAttachStatus.CONVERTED.value and qa.converted_order_id != order.id:
-                    problems.append(Violation(f"{where}/ord:QuickAttachId",
-                                              f"quick attach {qa_id} was already converted into another order"))
+                    problems.append(
+                        Violation(
+                            f"{where}/ord:QuickAttachId",
+                            f"quick attach {qa_id} was already converted into another order",
+                        )
+                    )
                     continue
                 qa.status, qa.converted_order_id = QuickAttachStatus.CONVERTED.value, order.id
                 qa.image.order_id = order.id
@@ -373,8 +502,14 @@ def _columns(doc: OrderDocument) -> dict[str, object]:
     )
 
 
-_OPERATIONS = {"SUBMIT": "SubmitOrder", "SAVE_DRAFT": "SaveDraft", "MODIFY": "ModifyOrder", "CLONE": "CloneOrder",
-               "SERVE": "ServeOrder", "CANCEL": "CancelOrder"}
+_OPERATIONS = {
+    "SUBMIT": "SubmitOrder",
+    "SAVE_DRAFT": "SaveDraft",
+    "MODIFY": "ModifyOrder",
+    "CLONE": "CloneOrder",
+    "SERVE": "ServeOrder",
+    "CANCEL": "CancelOrder",
+}
 
 
 def _operation(action: str) -> str:

@@ -15,8 +15,8 @@ from zeep.wsse.username import UsernameToken
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
+from hub.runner import HubServer
 from tests.conftest import PASSWORD, fresh_pg_database, make_user, pg_or_skip
-from tests.support.server import HubServer
 
 USERS = {
     "clerk": ("CA019015J", Role.QUERY_UPDATE),
@@ -39,9 +39,12 @@ class RunningHub:
         session = requests.Session()
         self.sessions.append(session)
         # Partners fetching images over 10 MB need zeep's xml_huge_tree (libxml2's text-node cap).
-        return zeep.Client(self.server.wsdl, wsse=UsernameToken(user, password),
-                           transport=zeep.Transport(session=session),
-                           settings=zeep.Settings(xml_huge_tree=huge))
+        return zeep.Client(
+            self.server.wsdl,
+            wsse=UsernameToken(user, password),
+            transport=zeep.Transport(session=session),
+            settings=zeep.Settings(xml_huge_tree=huge),
+        )
 
     def close(self) -> None:
         for session in self.sessions:

@@ -81,53 +81,99 @@ def listener():
 
 
 def hostile_cases(listener_url: str) -> dict[str, tuple[bytes, dict[str, str] | None, str]]:
-    laughs = b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">' + b"".join(
-        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
-    ) + b"]>"
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
+        )
+        + b"]>"
+    )
     valid = authed("GetOrder", [("OrderId", "CCP0000000001")])
     return {
-        "billion laughs": (laughs + valid.split(b"?>", 1)[1].replace(b"CCP0000000001", b"&lol9;"), None,
-                           "Client.HostileXml"),
-        "quadratic blowup": (b'<!DOCTYPE x [<!ENTITY a "' + b"A" * 50000 + b'">]>'
-                             + valid.split(b"?>", 1)[1].replace(b"CCP0000000001", b"&a;" * 200), None,
-                             "Client.HostileXml"),
-        "external entity (file)": (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                                   + valid.split(b"?>", 1)[1].replace(b"CCP0000000001", b"&e;"), None,
-                                   "Client.HostileXml"),
-        "external entity (http)": (b'<!DOCTYPE x [<!ENTITY e SYSTEM "' + listener_url.encode() + b'/xxe">]>'
-                                   + valid.split(b"?>", 1)[1].replace(b"CCP0000000001", b"&e;"), None,
-                                   "Client.HostileXml"),
-        "external DTD": (b'<!DOCTYPE x SYSTEM "' + listener_url.encode() + b'/dtd">'
-                         + valid.split(b"?>", 1)[1], None, "Client.HostileXml"),
-        "parameter entity": (b'<!DOCTYPE x [<!ENTITY % p SYSTEM "' + listener_url.encode() + b'/pe"> %p;]>'
-                             + valid.split(b"?>", 1)[1], None, "Client.HostileXml"),
-        "processing instruction": (valid.replace(b"<soap:Body>", b"<soap:Body><?evil x?>"), None,
-                                   "Client.HostileXml"),
-        "deep nesting": (valid.replace(b"CCP0000000001", b"<a>" * 5000 + b"</a>" * 5000), None,
-                         "Client.RequestTooLarge"),
-        "many attributes": (valid.replace(b"<svc:GetOrder>", b"<svc:GetOrder " + b" ".join(
-            b'a%d="1"' % i for i in range(500)) + b">"), None, "Client.RequestTooLarge"),
+        "billion laughs": (
+            laughs + valid.split(b"?>", 1)[1].replace(b"CCP0000000001", b"&lol9;"),
+            None,
+            "Client.HostileXml",
+        ),
+        "quadratic blowup": (
+            b'<!DOCTYPE x [<!ENTITY a "'
+            + b"A" * 50000
+            + b'">]>'
+            + valid.split(b"?>", 1)[1].replace(b"CCP0000000001", b"&a;" * 200),
+            None,
+            "Client.HostileXml",
+        ),
+        "external entity (file)": (
+            b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            + valid.split(b"?>", 1)[1].replace(b"CCP0000000001", b"&e;"),
+            None,
+            "Client.HostileXml",
+        ),
+        "external entity (http)": (
+            b'<!DOCTYPE x [<!ENTITY e SYSTEM "'
+            + listener_url.encode()
+            + b'/xxe">]>'
+            + valid.split(b"?>", 1)[1].replace(b"CCP0000000001", b"&e;"),
+            None,
+            "Client.HostileXml",
+        ),
+        "external DTD": (
+            b'<!DOCTYPE x SYSTEM "' + listener_url.encode() + b'/dtd">' + valid.split(b"?>", 1)[1],
+            None,
+            "Client.HostileXml",
+        ),
+        "parameter entity": (
+            b'<!DOCTYPE x [<!ENTITY % p SYSTEM "' + listener_url.encode() + b'/pe"> %p;]>' + valid.split(b"?>", 1)[1],
+            None,
+            "Client.HostileXml",
+        ),
+        "processing instruction": (valid.replace(b"<soap:Body>", b"<soap:Body><?evil x?>"), None, "Client.HostileXml"),
+        "deep nesting": (
+            valid.replace(b"CCP0000000001", b"<a>" * 5000 + b"</a>" * 5000),
+            None,
+            "Client.RequestTooLarge",
+        ),
+        "many attributes": (
+            valid.replace(b"<svc:GetOrder>", b"<svc:GetOrder " + b" ".join(b'a%d="1"' % i for i in range(500)) + b">"),
+            None,
+            "Client.RequestTooLarge",
+        ),
         "malformed": (valid[:-40], None, "Client.MalformedRequest"),
         "empty body": (b"", None, "Client.MalformedRequest"),
         "not xml": (b"hello, world", None, "Client.MalformedRequest"),
-        "mis-encoded": (valid.replace(b"encoding='UTF-8'", b"encoding='UTF-16'"), None,
-                        "Client.MalformedRequest"),
+        "mis-encoded": (valid.replace(b"encoding='UTF-8'", b"encoding='UTF-16'"), None, "Client.MalformedRequest"),
         "wrong root": (b"<order/>", None, "Client.MalformedRequest"),
-        "SOAP 1.2 envelope": (valid.replace(SOAP.encode(), b"http://www.w3.org/2003/05/soap-envelope"), None,
-                              "VersionMismatch"),
+        "SOAP 1.2 envelope": (
+            valid.replace(SOAP.encode(), b"http://www.w3.org/2003/05/soap-envelope"),
+            None,
+            "VersionMismatch",
+        ),
         "SOAP 1.2 content type": (valid, {"Content-Type": "application/soap+xml"}, "VersionMismatch"),
-        "multipart (MTOM)": (valid, {"Content-Type": 'multipart/related; type="application/xop+xml"'},
-                             "Client.UnsupportedMediaType"),
+        "multipart (MTOM)": (
+            valid,
+            {"Content-Type": 'multipart/related; type="application/xop+xml"'},
+            "Client.UnsupportedMediaType",
+        ),
         "wrong namespace": (valid.replace(SVC.encode(), b"urn:someone-else"), None, "Client.UnknownOperation"),
         "unknown operation": (valid.replace(b"GetOrder", b"DropOrders"), None, "Client.UnknownOperation"),
-        "two operations": (valid.replace(b"</soap:Body>", b"<svc:GetOrder/></soap:Body>"), None,
-                           "Client.MalformedRequest"),
-        "mustUnderstand header": (valid.replace(b"<soap:Header>", b'<soap:Header><x:Tx xmlns:x="urn:x" '
-                                                b'soap:mustUnderstand="1"/>'), None, "MustUnderstand"),
+        "two operations": (
+            valid.replace(b"</soap:Body>", b"<svc:GetOrder/></soap:Body>"),
+            None,
+            "Client.MalformedRequest",
+        ),
+        "mustUnderstand header": (
+            valid.replace(b"<soap:Header>", b'<soap:Header><x:Tx xmlns:x="urn:x" soap:mustUnderstand="1"/>'),
+            None,
+            "MustUnderstand",
+        ),
         "no security header": (envelope("GetOrder", [("OrderId", "CCP0000000001")]), None, "Client.Authentication"),
-        "wrong type": (valid.replace(b"<svc:GetOrder>", b"<svc:GetOrder>").replace(
-            b"</svc:OrderId>", b"</svc:OrderId><svc:IncludeHistory>maybe</svc:IncludeHistory>"), None,
-            "Client.ValidationError"),
+        "wrong type": (
+            valid.replace(b"<svc:GetOrder>", b"<svc:GetOrder>").replace(
+                b"</svc:OrderId>", b"</svc:OrderId><svc:IncludeHistory>maybe</svc:IncludeHistory>"
+            ),
+            None,
+            "Client.ValidationError",
+        ),
     }
 
 
@@ -153,9 +199,13 @@ def test_oversize_request_is_refused_before_reading(hub):
 def test_oversize_image_is_refused_with_its_limit(hub):
     receipt = hub.client().service.SubmitOrder(Order=order())
     too_big = b"%PDF-1.4\n" + b"0" * (20 * 1000 * 1000 + 1) + b"\n%%EOF\n"
-    body = authed("AttachImage", [("OrderId", receipt.OrderId),
-                                  ("Document", {"Base64BinaryObject": __import__("base64").b64encode(too_big).decode()},
-                                   SVC)])
+    body = authed(
+        "AttachImage",
+        [
+            ("OrderId", receipt.OrderId),
+            ("Document", {"Base64BinaryObject": __import__("base64").b64encode(too_big).decode()}, SVC),
+        ],
+    )
     status, code, fault = post(hub, body)
     assert code == "Client.ImageRejected" and "limit is 20000000 bytes" in fault.findtext("faultstring")
 

@@ -11,15 +11,21 @@ import sqlalchemy as sa
 import zeep
 from zeep.wsse.username import UsernameToken
 
+from hub.runner import HubServer
 from tests.support.orders import order
-from tests.support.server import HubServer
 
 CLI = str(Path(sys.executable).with_name("ccpor-hub"))
 
 
 def run(*args: str, data_dir: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "CCPOR_DATA_DIR": str(data_dir)})
+    return subprocess.run(
+        [CLI, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "CCPOR_DATA_DIR": str(data_dir)},
+    )
 
 
 @pytest.mark.functional
@@ -27,18 +33,34 @@ def test_fresh_hub_from_the_command_line(tmp_path: Path):
     assert run("db", "upgrade", data_dir=tmp_path).returncode == 0
     assert run("db", "upgrade", data_dir=tmp_path).returncode == 0  # idempotent
     assert run("db", "check", data_dir=tmp_path).returncode == 0
-    secret = "a long demo passphrase"
-    made = run("users", "add", "dms-la", "--org", "CA019015J", "--role", "QUERY_UPDATE", "--clets",
-               data_dir=tmp_path, stdin=secret + "\n")
+    secret = "a long demo passphrase"  # noqa: S105 - test account
+    made = run(
+        "users",
+        "add",
+        "dms-la",
+        "--org",
+        "CA019015J",
+        "--role",
+        "QUERY_UPDATE",
+        "--clets",
+        data_dir=tmp_path,
+        stdin=secret + "\n",
+    )
     assert made.returncode == 0, made.stderr
     assert "dms-la" in made.stdout and secret not in made.stdout
-    dup = run("users", "add", "dms-la", "--org", "CA019015J", "--role", "QUERY_ONLY", data_dir=tmp_path,
-              stdin=secret + "\n")
+    dup = run(
+        "users", "add", "dms-la", "--org", "CA019015J", "--role", "QUERY_ONLY", data_dir=tmp_path, stdin=secret + "\n"
+    )
     assert dup.returncode == 1 and "already exists" in dup.stderr
-    assert run("users", "add", "x", "--org", "CA019015J", "--role", "KING", data_dir=tmp_path,
-               stdin=secret + "\n").returncode == 2
-    bad_org = run("users", "add", "y", "--org", "CA099ABCD", "--role", "QUERY_ONLY", data_dir=tmp_path,
-                  stdin=secret + "\n")
+    assert (
+        run(
+            "users", "add", "x", "--org", "CA019015J", "--role", "KING", data_dir=tmp_path, stdin=secret + "\n"
+        ).returncode
+        == 2
+    )
+    bad_org = run(
+        "users", "add", "y", "--org", "CA099ABCD", "--role", "QUERY_ONLY", data_dir=tmp_path, stdin=secret + "\n"
+    )
     assert bad_org.returncode == 1 and "county code 99" in bad_org.stderr
     db_file = tmp_path / "ccpor.db"
     assert secret.encode() not in db_file.read_bytes()

@@ -14,8 +14,20 @@ from hub.contract import contract_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 WSDL_FILE = ROOT / "wsdl" / "ccpor-orders.wsdl"
-OPERATIONS = ["SubmitOrder", "SaveDraft", "ModifyOrder", "CloneOrder", "ServeOrder", "CancelOrder",
-              "GetOrder", "SearchOrders", "AddQuickAttach", "SearchQuickAttach", "AttachImage", "GetImage"]
+OPERATIONS = [
+    "SubmitOrder",
+    "SaveDraft",
+    "ModifyOrder",
+    "CloneOrder",
+    "ServeOrder",
+    "CancelOrder",
+    "GetOrder",
+    "SearchOrders",
+    "AddQuickAttach",
+    "SearchQuickAttach",
+    "AttachImage",
+    "GetImage",
+]
 
 
 def test_generated_wsdl_is_the_checked_in_file():
@@ -42,16 +54,30 @@ def test_operations_are_exactly_the_contract():
 def _xsd_shape(t) -> object:
     if t.is_simple():
         return ("simple", tuple(t.enumeration or ()), tuple(t.patterns.regexps) if t.patterns else ())
-    return ("complex", tuple((e.local_name, e.type.local_name if e.type.name else None, e.min_occurs,
-                              e.max_occurs) for e in t.content.iter_elements()))
+    return (
+        "complex",
+        tuple(
+            (e.local_name, e.type.local_name if e.type.name else None, e.min_occurs, e.max_occurs)
+            for e in t.content.iter_elements()
+        ),
+    )
 
 
 def _zeep_shape(t) -> object:
     if not hasattr(t, "elements"):
         return ("simple", tuple(getattr(t, "enumeration", ()) or ()), ())
-    return ("complex", tuple((name, e.type.qname.localname if e.type.qname else None, e.min_occurs,
-                              None if e.max_occurs == "unbounded" else e.max_occurs)
-                             for name, e in t.elements))
+    return (
+        "complex",
+        tuple(
+            (
+                name,
+                e.type.qname.localname if e.type.qname else None,
+                e.min_occurs,
+                None if e.max_occurs == "unbounded" else e.max_occurs,
+            )
+            for name, e in t.elements
+        ),
+    )
 
 
 #: Types used only in fault details: described in the XSD (svc:FaultDetail), not by a WSDL message.

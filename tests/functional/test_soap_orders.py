@@ -38,26 +38,39 @@ def test_submit_get_with_history_over_http(hub):
 
 def test_full_lifecycle_and_conflict(hub):
     c = hub.client()
-    draft = c.service.SaveDraft(Order={"CourtOrderIssuingCourt": {"OrganizationORIIdentification": "CA019015J"},
-                                       "CaseDocketID": "24FL-DRAFT-1"})
+    draft = c.service.SaveDraft(
+        Order={"CourtOrderIssuingCourt": {"OrganizationORIIdentification": "CA019015J"}, "CaseDocketID": "24FL-DRAFT-1"}
+    )
     assert draft.OrderStatus == "DRAFT"
     active = c.service.SubmitOrder(Order=order(CaseDocketID="24FL-DRAFT-1"), OrderId=draft.OrderId, Version=1)
     assert (active.OrderStatus, active.Version) == ("ACTIVE", 2)
     with pytest.raises(zeep.exceptions.Fault) as stale:
         c.service.ModifyOrder(OrderId=draft.OrderId, Version=1, Order=order(CaseDocketID="24FL-DRAFT-1"))
     assert fault_code(stale) == "Client.Conflict"
-    served = c.service.ServeOrder(OrderId=draft.OrderId, Version=2, ProofOfService={
-        "CourtOrderServiceDate": date.today(), "ServingAgencyORIIdentification": "CA0190000",
-        "ServiceTypeCode": "PERSONAL"})
+    served = c.service.ServeOrder(
+        OrderId=draft.OrderId,
+        Version=2,
+        ProofOfService={
+            "CourtOrderServiceDate": date.today(),
+            "ServingAgencyORIIdentification": "CA0190000",
+            "ServiceTypeCode": "PERSONAL",
+        },
+    )
     assert served.ServedIndicator and served.Version == 3
     clone = c.service.CloneOrder(OrderId=draft.OrderId)
     assert clone.OrderStatus == "DRAFT"
     cancelled = c.service.CancelOrder(OrderId=draft.OrderId, Version=3, CancelReasonCode="TERMINATED-BY-COURT")
     assert cancelled.OrderStatus == "CANCELLED"
     with pytest.raises(zeep.exceptions.Fault) as illegal:
-        c.service.ServeOrder(OrderId=draft.OrderId, Version=4, ProofOfService={
-            "CourtOrderServiceDate": date.today(), "ServingAgencyORIIdentification": "CA0190000",
-            "ServiceTypeCode": "MAIL"})
+        c.service.ServeOrder(
+            OrderId=draft.OrderId,
+            Version=4,
+            ProofOfService={
+                "CourtOrderServiceDate": date.today(),
+                "ServingAgencyORIIdentification": "CA0190000",
+                "ServiceTypeCode": "MAIL",
+            },
+        )
     assert fault_code(illegal) == "Client.InvalidState"
 
 
@@ -72,12 +85,14 @@ def test_rule_violations_come_back_with_paths(hub):
 def test_roles_are_enforced_over_http(hub):
     receipt = hub.client().service.SubmitOrder(Order=order())
     with pytest.raises(zeep.exceptions.Fault) as f:
-        hub.client("reader").service.CancelOrder(OrderId=receipt.OrderId, Version=1,
-                                                 CancelReasonCode="ENTERED-IN-ERROR")
+        hub.client("reader").service.CancelOrder(
+            OrderId=receipt.OrderId, Version=1, CancelReasonCode="ENTERED-IN-ERROR"
+        )
     assert fault_code(f) == "Client.Forbidden"
     with pytest.raises(zeep.exceptions.Fault) as f:
-        hub.client("sd-clerk").service.CancelOrder(OrderId=receipt.OrderId, Version=1,
-                                                   CancelReasonCode="ENTERED-IN-ERROR")
+        hub.client("sd-clerk").service.CancelOrder(
+            OrderId=receipt.OrderId, Version=1, CancelReasonCode="ENTERED-IN-ERROR"
+        )
     assert fault_code(f) == "Client.Forbidden"
     with pytest.raises(zeep.exceptions.Fault) as f:
         hub.client("admin").service.GetOrder(OrderId=receipt.OrderId)
@@ -92,9 +107,11 @@ def test_roles_are_enforced_over_http(hub):
 
 def test_sealed_orders_are_redacted_for_non_sealed_roles(hub):
     sealed = hub.client("sealed-clerk").service.SubmitOrder(
-        Order=order(SealedIndicator=True, ProtectionOrderRestrictedPerson=restrained("SEALEDNAME")))
-    image = hub.client("sealed-clerk").service.AttachImage(OrderId=sealed.OrderId,
-                                                           Document={"Base64BinaryObject": tiny_pdf("sealed")})
+        Order=order(SealedIndicator=True, ProtectionOrderRestrictedPerson=restrained("SEALEDNAME"))
+    )
+    image = hub.client("sealed-clerk").service.AttachImage(
+        OrderId=sealed.OrderId, Document={"Base64BinaryObject": tiny_pdf("sealed")}
+    )
     stub = hub.client("reader").service.GetOrder(OrderId=sealed.OrderId, IncludeHistory=True)
     assert stub.RedactedIndicator and stub.Order is None and not stub.History and not stub.Image
     found = hub.client("reader").service.SearchOrders(Criteria={"PersonSurName": "SEALEDNAME"})
@@ -104,24 +121,29 @@ def test_sealed_orders_are_redacted_for_non_sealed_roles(hub):
     assert fault_code(f) == "Client.Forbidden"
     # a SEALED role from another organization sees everything (docs/SECURITY.md, sealed-order rule)
     full = hub.client("sealed-reader").service.GetOrder(OrderId=sealed.OrderId)
-    assert not full.RedactedIndicator and full.Order.ProtectionOrderRestrictedPerson.PersonName.PersonSurName \
-        == "SEALEDNAME"
+    assert (
+        not full.RedactedIndicator
+        and full.Order.ProtectionOrderRestrictedPerson.PersonName.PersonSurName == "SEALEDNAME"
+    )
     assert hub.client("sealed-reader").service.GetImage(ImageId=image.ImageId).Base64BinaryObject == tiny_pdf("sealed")
 
 
 def test_images_round_trip_pdf_and_tiff_and_refuse_others(hub):
     c = hub.client()
     receipt = c.service.SubmitOrder(Order=order())
-    pdf = c.service.AttachImage(OrderId=receipt.OrderId,
-                                Document={"DocumentFileName": "order.tif", "Base64BinaryObject": tiny_pdf("a")})
+    pdf = c.service.AttachImage(
+        OrderId=receipt.OrderId, Document={"DocumentFileName": "order.tif", "Base64BinaryObject": tiny_pdf("a")}
+    )
     assert pdf.MediaType == "application/pdf"  # by content, not by the name
     tif = c.service.AttachImage(OrderId=receipt.OrderId, Document={"Base64BinaryObject": tiny_tiff()})
     assert tif.MediaType == "image/tiff"
     got = c.service.GetImage(ImageId=tif.ImageId)
     assert got.Base64BinaryObject == tiny_tiff() and got.ImageInfo.SHA256 == tif.SHA256
     with pytest.raises(zeep.exceptions.Fault) as f:
-        c.service.AttachImage(OrderId=receipt.OrderId,
-                              Document={"DocumentFileName": "scan.pdf", "Base64BinaryObject": b"\xff\xd8\xff\xe0JFIF"})
+        c.service.AttachImage(
+            OrderId=receipt.OrderId,
+            Document={"DocumentFileName": "scan.pdf", "Base64BinaryObject": b"\xff\xd8\xff\xe0JFIF"},
+        )
     assert fault_code(f) == "Client.ImageRejected" and "JPEG" in f.value.message
     record = c.service.GetOrder(OrderId=receipt.OrderId)
     assert {i.ImageId for i in record.Image} == {pdf.ImageId, tif.ImageId} and record.Version == 3
@@ -140,8 +162,13 @@ def test_tampered_image_fails_its_integrity_check(hub):
 
 def test_quick_attach_is_county_scoped_and_converts_into_an_order(hub):
     c = hub.client()
-    qa = c.service.AddQuickAttach(QuickAttach={"CaseDocketID": "24QA0001", "PersonSurName": "GEESE",
-                                               "Document": {"Base64BinaryObject": tiny_pdf("qa")}})
+    qa = c.service.AddQuickAttach(
+        QuickAttach={
+            "CaseDocketID": "24QA0001",
+            "PersonSurName": "GEESE",
+            "Document": {"Base64BinaryObject": tiny_pdf("qa")},
+        }
+    )
     assert qa.QuickAttachStatus == "PENDING" and qa.CountyCode == "19"
     assert hub.client("reader").service.SearchQuickAttach(Criteria={"CaseDocketID": "24QA%"}).TotalCount >= 1
     assert hub.client("sd-clerk").service.SearchQuickAttach(Criteria={"CaseDocketID": "24QA%"}).TotalCount == 0
@@ -171,10 +198,19 @@ def test_search_rules_and_paging(hub):
     assert names("M__SE%") == {"MOUSEX", "MOOSEX"}
     assert names("M*") == set() and names("M?USEX") == set()
     for i in range(27):
-        c.service.SubmitOrder(Order=order(ProtectionOrderRestrictedPerson=restrained("PAGER" + chr(65 + i // 26) + chr(65 + i % 26), "PAGE")))
+        c.service.SubmitOrder(
+            Order=order(
+                ProtectionOrderRestrictedPerson=restrained("PAGER" + chr(65 + i // 26) + chr(65 + i % 26), "PAGE")
+            )
+        )
     first = c.service.SearchOrders(Criteria={"PersonSurName": "PAGER%"})
     assert (first.TotalCount, first.PageSize, len(first.Item), first.LastPageNumber, first.NextPageNumber) == (
-        27, 25, 25, 2, 2)
+        27,
+        25,
+        25,
+        2,
+        2,
+    )
     last = c.service.SearchOrders(Criteria={"PersonSurName": "PAGER%"}, PageNumber=2)
     assert len(last.Item) == 2 and last.NextPageNumber is None
     assert not {i.OrderId for i in first.Item} & {i.OrderId for i in last.Item}
@@ -182,17 +218,33 @@ def test_search_rules_and_paging(hub):
 
 def test_search_by_protected_person_dob_case_and_court(hub):
     c = hub.client()
-    r = c.service.SubmitOrder(Order=order(ProtectionOrderProtectedPerson=[
-        {"PersonName": {"PersonGivenName": "ZED", "PersonSurName": "PROTECTEDZ"}, "PersonBirthDate": date(1999, 9, 9)}]))
+    r = c.service.SubmitOrder(
+        Order=order(
+            ProtectionOrderProtectedPerson=[
+                {
+                    "PersonName": {"PersonGivenName": "ZED", "PersonSurName": "PROTECTEDZ"},
+                    "PersonBirthDate": date(1999, 9, 9),
+                }
+            ]
+        )
+    )
     by_role = c.service.SearchOrders(Criteria={"PersonSurName": "PROTECTEDZ", "PartyRoleCode": "PROTECTED"})
     assert [i.OrderId for i in by_role.Item] == [r.OrderId]
-    assert c.service.SearchOrders(Criteria={"PersonSurName": "PROTECTEDZ", "PartyRoleCode": "RESTRAINED"}).TotalCount == 0
+    assert (
+        c.service.SearchOrders(Criteria={"PersonSurName": "PROTECTEDZ", "PartyRoleCode": "RESTRAINED"}).TotalCount == 0
+    )
     by_dob = c.service.SearchOrders(Criteria={"PersonBirthDate": date(1999, 9, 9)})
     assert r.OrderId in {i.OrderId for i in by_dob.Item}
     record = c.service.GetOrder(OrderId=r.OrderId)
-    by_case = c.service.SearchOrders(Criteria={"CaseDocketID": record.Order.CaseDocketID.lower(), "CountyCode": "19",
-                                               "CourtORIIdentification": "CA019015J", "OrderStatus": "ACTIVE",
-                                               "ProtectionOrderTypeCode": "OAH"})
+    by_case = c.service.SearchOrders(
+        Criteria={
+            "CaseDocketID": record.Order.CaseDocketID.lower(),
+            "CountyCode": "19",
+            "CourtORIIdentification": "CA019015J",
+            "OrderStatus": "ACTIVE",
+            "ProtectionOrderTypeCode": "OAH",
+        }
+    )
     assert [i.OrderId for i in by_case.Item] == [r.OrderId]
 
 
@@ -208,9 +260,14 @@ def test_responses_conform_to_the_published_schema(hub):
     op = etree.fromstring(content).find(".//{urn:ca:courts:ccpor:orders:1}SubmitOrderResponse")
     assert status == 200 and service_schema().validate(op), service_schema().error_log
     order_id = op.findtext(".//{*}OrderId")
-    with requests.post(hub.endpoint, data=envelope("GetOrder", [("OrderId", order_id), ("IncludeHistory", True)],
-                                                   username="clerk", password=PASSWORD),
-                       headers={"Content-Type": "text/xml"}, timeout=10) as resp:
+    with requests.post(
+        hub.endpoint,
+        data=envelope(
+            "GetOrder", [("OrderId", order_id), ("IncludeHistory", True)], username="clerk", password=PASSWORD
+        ),
+        headers={"Content-Type": "text/xml"},
+        timeout=10,
+    ) as resp:
         content = resp.content
     op = etree.fromstring(content).find(".//{urn:ca:courts:ccpor:orders:1}GetOrderResponse")
     assert service_schema().validate(op), service_schema().error_log

@@ -40,8 +40,16 @@ def test_suds_submits_searches_and_reads_an_order(hub):
     order.ProtectionOrderCondition.ProtectionOrderConditionCode = ["01", "07"]
     order.ProtectionOrderBradyIndicator = "U"
     # suds sends every element of the factory object; empty optional ones are removed here.
-    for empty in ("CourtOrderIssuingTime", "CourtOrderExpirationTime", "CourtOrderNonExpiringIndicator",
-                  "SealedIndicator", "ProofOfService", "DocumentReference", "SourceSystemName", "SourceMessageID"):
+    for empty in (
+        "CourtOrderIssuingTime",
+        "CourtOrderExpirationTime",
+        "CourtOrderNonExpiringIndicator",
+        "SealedIndicator",
+        "ProofOfService",
+        "DocumentReference",
+        "SourceSystemName",
+        "SourceMessageID",
+    ):
         delattr(order, empty)
     receipt = c.service.SubmitOrder(Order=order)
     assert receipt.OrderStatus == "ACTIVE"

@@ -35,8 +35,9 @@ def test_submit_creates_active_order_with_history(db, clerk):
 
 
 def test_active_profile_lists_every_missing_field_and_stores_nothing(db, clerk):
-    incomplete = order(ProtectionOrderBradyIndicator=None, CourtOrderExpirationDate=None,
-                       CourtOrderFormCode="CH-130")  # CH-130 is CHO, not OAH
+    incomplete = order(
+        ProtectionOrderBradyIndicator=None, CourtOrderExpirationDate=None, CourtOrderFormCode="CH-130"
+    )  # CH-130 is CHO, not OAH
     with pytest.raises(ValidationError) as err, db.unit_of_work() as s:
         svc.submit(s, clerk, order_element(incomplete))
     messages = " | ".join(f"{v.path}: {v.message}" for v in err.value.violations)
@@ -80,15 +81,20 @@ def test_modify_of_active_order_keeps_active_profile(db, clerk):
         r = svc.submit(s, clerk, order_element(order()))
     with pytest.raises(ValidationError) as err, db.unit_of_work() as s:
         svc.modify(s, clerk, r.order_id, 1, order_element(order(ProtectionOrderRestrictedPerson=None)))
-    assert any("ProtectionOrderRestrictedPerson" in v.message or "ProtectionOrderRestrictedPerson" in v.path
-               for v in err.value.violations)
+    assert any(
+        "ProtectionOrderRestrictedPerson" in v.message or "ProtectionOrderRestrictedPerson" in v.path
+        for v in err.value.violations
+    )
 
 
 def test_serve_cancel_and_illegal_transitions(db, clerk):
     with db.unit_of_work() as s:
         r = svc.submit(s, clerk, order_element(order()))
-    proof = {"CourtOrderServiceDate": date.today(), "ServingAgencyORIIdentification": "CA0190000",
-             "ServiceTypeCode": "PERSONAL"}
+    proof = {
+        "CourtOrderServiceDate": date.today(),
+        "ServingAgencyORIIdentification": "CA0190000",
+        "ServiceTypeCode": "PERSONAL",
+    }
     with db.unit_of_work() as s:
         served = svc.serve(s, clerk, r.order_id, 1, order_element(proof, "ProofOfService"), Source(None, None))
     assert served.served and served.version == 2
@@ -110,8 +116,11 @@ def test_serve_cancel_and_illegal_transitions(db, clerk):
 def test_served_order_keeps_proof_when_modified_without_it(db, clerk):
     with db.unit_of_work() as s:
         r = svc.submit(s, clerk, order_element(order()))
-    proof = {"CourtOrderServiceDate": date.today(), "ServingAgencyORIIdentification": "CA0190000",
-             "ServiceTypeCode": "MAIL"}
+    proof = {
+        "CourtOrderServiceDate": date.today(),
+        "ServingAgencyORIIdentification": "CA0190000",
+        "ServiceTypeCode": "MAIL",
+    }
     with db.unit_of_work() as s:
         svc.serve(s, clerk, r.order_id, 1, order_element(proof, "ProofOfService"), Source(None, None))
         m = svc.modify(s, clerk, r.order_id, 2, order_element(order(ProtectionOrderBradyIndicator="N")))
@@ -125,7 +134,10 @@ def test_idempotent_intake_returns_original_receipt(db, clerk):
     with db.unit_of_work() as s:
         again = svc.submit(s, clerk, order_element(data))
     assert again.duplicate and (again.order_id, again.version, again.received_at) == (
-        first.order_id, first.version, first.received_at)
+        first.order_id,
+        first.version,
+        first.received_at,
+    )
     assert count(db, Order) == 1 and count(db, IntakeReceipt) == 1
     with pytest.raises(Conflict, match="already used for SubmitOrder"), db.unit_of_work() as s:
         svc.save_draft(s, clerk, order_element(data))
@@ -186,9 +198,18 @@ def test_drafts_are_invisible_to_other_organizations(db, clerk):
 def test_expiry_moves_past_orders_to_expired(db, clerk):
     issued = date.today() - timedelta(days=20)
     with db.unit_of_work() as s:
-        r = svc.submit(s, clerk, order_element(order(CourtOrderFormCode="DV-110", ProtectionOrderTypeCode="TRO",
-                                                     CourtOrderIssuingDate=issued,
-                                                     CourtOrderExpirationDate=issued + timedelta(days=15))))
+        r = svc.submit(
+            s,
+            clerk,
+            order_element(
+                order(
+                    CourtOrderFormCode="DV-110",
+                    ProtectionOrderTypeCode="TRO",
+                    CourtOrderIssuingDate=issued,
+                    CourtOrderExpirationDate=issued + timedelta(days=15),
+                )
+            ),
+        )
         keep = svc.submit(s, clerk, order_element(order()))
     with db.unit_of_work() as s:
         expired = svc.expire_due(s, clerk, date.today())

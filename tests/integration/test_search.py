@@ -54,8 +54,10 @@ def _plan(db, who, criteria: Criteria) -> str:
         return "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {compiled}")).all())
 
 
-@pytest.mark.parametrize("pattern, index", [("SMI%", "surname_key"), ("%ESE", "surname_rkey"),
-                                            ("M__SE%", "surname_key"), ("MOUSE", "surname_key")])
+@pytest.mark.parametrize(
+    "pattern, index",
+    [("SMI%", "surname_key"), ("%ESE", "surname_rkey"), ("M__SE%", "surname_key"), ("MOUSE", "surname_key")],
+)
 def test_name_searches_use_indexes(populated, clerk, pattern, index):
     plan = _plan(populated, clerk, Criteria(surname=pattern))
     assert f"ix_order_parties_{index}" in plan, plan

@@ -53,8 +53,10 @@ def order(**overrides: Any) -> dict[str, Any]:
             "PersonHairColorCode": "BLK",
         },
         "ProtectionOrderProtectedPerson": [{"PersonName": name("DUCK", "DAISY"), "PersonBirthDate": date(1982, 1, 2)}],
-        "ProtectionOrderCondition": {"ProtectionOrderConditionCode": ["01", "04", "05"],
-                                     "StayAwayDistanceMeasure": 100},
+        "ProtectionOrderCondition": {
+            "ProtectionOrderConditionCode": ["01", "04", "05"],
+            "StayAwayDistanceMeasure": 100,
+        },
         "ProtectionOrderBradyIndicator": "Y",
     }
     for key, value in overrides.items():
@@ -66,11 +68,24 @@ def order(**overrides: Any) -> dict[str, Any]:
 
 
 _ORDER_KEYS = (
-    "CourtOrderFormCode", "ProtectionOrderTypeCode", "CourtOrderIssuingCourt", "CaseDocketID",
-    "CourtOrderIssuingDate", "CourtOrderIssuingTime", "CourtOrderExpirationDate", "CourtOrderExpirationTime",
-    "CourtOrderNonExpiringIndicator", "SealedIndicator", "ProtectionOrderRestrictedPerson",
-    "ProtectionOrderProtectedPerson", "ProtectionOrderCondition", "ProtectionOrderBradyIndicator",
-    "ProofOfService", "DocumentReference", "SourceSystemName", "SourceMessageID",
+    "CourtOrderFormCode",
+    "ProtectionOrderTypeCode",
+    "CourtOrderIssuingCourt",
+    "CaseDocketID",
+    "CourtOrderIssuingDate",
+    "CourtOrderIssuingTime",
+    "CourtOrderExpirationDate",
+    "CourtOrderExpirationTime",
+    "CourtOrderNonExpiringIndicator",
+    "SealedIndicator",
+    "ProtectionOrderRestrictedPerson",
+    "ProtectionOrderProtectedPerson",
+    "ProtectionOrderCondition",
+    "ProtectionOrderBradyIndicator",
+    "ProofOfService",
+    "DocumentReference",
+    "SourceSystemName",
+    "SourceMessageID",
 )
 
 
@@ -104,8 +119,9 @@ def render(parent: etree._Element, namespace: str, data: dict[str, Any]) -> None
                 child.text = _value(item)
 
 
-def envelope(operation: str, params: list[tuple[Any, ...]], *, username: str | None = None,
-             password: str | None = None) -> bytes:
+def envelope(
+    operation: str, params: list[tuple[Any, ...]], *, username: str | None = None, password: str | None = None
+) -> bytes:
     """A SOAP 1.1 request for ``operation``.
 
     ``params`` are ``(name, value)`` or ``(name, value, namespace)``: a dict value's elements are in
@@ -137,15 +153,27 @@ def order_element(data: dict[str, Any], tag: str = f"{{{SVC}}}Order") -> etree._
 
 def tiny_pdf(marker: str = "") -> bytes:
     """A minimal, well-formed PDF (distinct per marker, so content hashes differ)."""
-    return (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n"
-            + f"% {marker}\n".encode() + b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n"
+        + f"% {marker}\n".encode()
+        + b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    )
 
 
 def tiny_tiff() -> bytes:
     """A 1x1 bilevel little-endian TIFF."""
     import struct
 
-    entries = [(256, 3, 1, 1), (257, 3, 1, 1), (258, 3, 1, 1), (259, 3, 1, 1), (262, 3, 1, 0),
-               (273, 4, 1, 8 + 2 + 9 * 12 + 4), (277, 3, 1, 1), (278, 3, 1, 1), (279, 4, 1, 1)]
+    entries = [
+        (256, 3, 1, 1),
+        (257, 3, 1, 1),
+        (258, 3, 1, 1),
+        (259, 3, 1, 1),
+        (262, 3, 1, 0),
+        (273, 4, 1, 8 + 2 + 9 * 12 + 4),
+        (277, 3, 1, 1),
+        (278, 3, 1, 1),
+        (279, 4, 1, 1),
+    ]
     ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries) + b"\0\0\0\0"
     return b"II*\x00" + struct.pack("<I", 8) + ifd + b"\x00"

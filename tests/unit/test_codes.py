@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import xmlschema
 
-from hub.codes import COUNTIES, FORM_TO_CLETS, MAX_DURATION_DAYS, CancelReason, OrderStatus, county_code_of_ori
+from hub.codes import (
+    COUNTIES,
+    FORM_TO_CLETS,
+    MAX_DURATION_DAYS,
+    CancelReason,
+    OrderStatus,
+    county_code_of_ori,
+)
 from hub.contract import contract_dir
 
 SCHEMA = xmlschema.XMLSchema(str(contract_dir("xsd") / "ccpor-orders-service.xsd"))

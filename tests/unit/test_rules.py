@@ -28,24 +28,40 @@ def test_form_and_clets_code_must_agree():
 
 def test_expiration_rules():
     issued = TODAY - timedelta(days=3)
-    assert "before issue" in problems(CourtOrderIssuingDate=issued,
-                                      CourtOrderExpirationDate=issued - timedelta(days=1))["ord:CourtOrderExpirationDate"]
-    epo = problems(CourtOrderFormCode="EPO-001", ProtectionOrderTypeCode="EPO", CourtOrderIssuingDate=issued,
-                   CourtOrderExpirationDate=issued + timedelta(days=8))
-    assert "at most 7 days" in epo["ord:CourtOrderExpirationDate"]
+    assert (
+        "before issue"
+        in problems(CourtOrderIssuingDate=issued, CourtOrderExpirationDate=issued - timedelta(days=1))[
+            "ord:CourtOrderExpirationDate"
+        ]
+    )
+    epo = problems(
+        CourtOrderFormCode="EPO-001",
+        ProtectionOrderTypeCode="EPO",
+        CourtOrderIssuingDate=issued,
+        CourtOrderExpirationDate=issued + timedelta(days=8),
+    )
+    assert "last at most 7 days" in epo["ord:CourtOrderExpirationDate"]
     both = problems(CourtOrderNonExpiringIndicator=True)
     assert "not both" in both["ord:CourtOrderNonExpiringIndicator"]
     neither = problems(CourtOrderExpirationDate=None)
     assert "needs CourtOrderExpirationDate" in neither["ord:CourtOrderExpirationDate"]
     assert problems(active=False, CourtOrderExpirationDate=None) == {}  # a draft may leave it open
-    criminal = problems(CourtOrderFormCode="CR-160", ProtectionOrderTypeCode="CPO", CourtOrderExpirationDate=None,
-                        CourtOrderNonExpiringIndicator=True)
+    criminal = problems(
+        CourtOrderFormCode="CR-160",
+        ProtectionOrderTypeCode="CPO",
+        CourtOrderExpirationDate=None,
+        CourtOrderNonExpiringIndicator=True,
+    )
     assert criminal == {}
 
 
 def test_dates_in_the_future_and_condition_text():
-    assert "future" in problems(CourtOrderIssuingDate=TODAY + timedelta(days=1),
-                                CourtOrderExpirationDate=TODAY + timedelta(days=30))["ord:CourtOrderIssuingDate"]
+    assert (
+        "future"
+        in problems(
+            CourtOrderIssuingDate=TODAY + timedelta(days=1), CourtOrderExpirationDate=TODAY + timedelta(days=30)
+        )["ord:CourtOrderIssuingDate"]
+    )
     mis = problems(ProtectionOrderCondition={"ProtectionOrderConditionCode": ["08"]})
     assert "08" in mis["ord:ProtectionOrderConditionText"]
 

@@ -22,16 +22,19 @@ def matches(pattern: str) -> set[str]:
     return {n for n in NAMES if re.fullmatch(regex, n)}
 
 
-@pytest.mark.parametrize("pattern, expected", [
-    ("M%", {"MOUSE", "MAJORS", "MOOSE", "M__SE", "M*SE", "M?SE"}),
-    ("%SE", {"MOUSE", "CLEESE", "GEESE", "MOOSE", "M__SE", "M*SE", "M?SE"}),
-    ("M__SE", {"M__SE"}),
-    ("M__SE%", {"MOUSE", "MOOSE", "M__SE"}),
-    ("m%", {"MOUSE", "MAJORS", "MOOSE", "M__SE", "M*SE", "M?SE"}),
-    ("M*SE", {"M*SE"}),
-    ("M?SE", {"M?SE"}),
-    ("SM_TH%", {"SMITH", "SMYTHE"}),
-])
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        ("M%", {"MOUSE", "MAJORS", "MOOSE", "M__SE", "M*SE", "M?SE"}),
+        ("%SE", {"MOUSE", "CLEESE", "GEESE", "MOOSE", "M__SE", "M*SE", "M?SE"}),
+        ("M__SE", {"M__SE"}),
+        ("M__SE%", {"MOUSE", "MOOSE", "M__SE"}),
+        ("m%", {"MOUSE", "MAJORS", "MOOSE", "M__SE", "M*SE", "M?SE"}),
+        ("M*SE", {"M*SE"}),
+        ("M?SE", {"M?SE"}),
+        ("SM_TH%", {"SMITH", "SMYTHE"}),
+    ],
+)
 def test_guide_examples(pattern: str, expected: set[str]):
     assert matches(pattern) == expected
 
@@ -49,7 +52,8 @@ def _sql(condition) -> str:
 def test_conditions_use_ranges_the_index_can_drive():
     assert _sql(Pattern.of("SMI%").condition(OrderParty.surname_key, OrderParty.surname_rkey)) == (
         "order_parties.surname_key >= 'SMI' AND order_parties.surname_key < 'SMJ' "
-        "AND order_parties.surname_key LIKE 'SMI%' ESCAPE '\\'")
+        "AND order_parties.surname_key LIKE 'SMI%' ESCAPE '\\'"
+    )
     suffix = _sql(Pattern.of("%ESE").condition(OrderParty.surname_key, OrderParty.surname_rkey))
     assert "surname_rkey >= 'ESE' AND order_parties.surname_rkey < 'ESF'" in suffix
     assert _sql(Pattern.of("M__SE").condition(OrderParty.surname_key)) == "order_parties.surname_key = 'M__SE'"

@@ -13,20 +13,23 @@ def test_plain_document_parses_without_comments():
     assert [c.tag for c in root] == ["b"]
 
 
-@pytest.mark.parametrize("doc, error", [
-    (b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', HostileXml),
-    (b'<!DOCTYPE a SYSTEM "http://127.0.0.1:9/x.dtd"><a/>', HostileXml),
-    (b"<a>&undefined;</a>", HostileXml),
-    (b"<a><?php echo 1 ?></a>", HostileXml),
-    (b"<?pi before?><a/>", HostileXml),
-    (b"<a>" + b"<b>" * 11 + b"</b>" * 11 + b"</a>", RequestTooLarge),
-    (b"<a>" + b"<b/>" * 60 + b"</a>", RequestTooLarge),
-    (b'<a p="1" q="2" r="3" s="4" t="5" u="6"/>', RequestTooLarge),
-    (b"<a>" + b"x" * 100_001 + b"</a>", RequestTooLarge),
-    (b"<a><b></a>", MalformedRequest),
-    (b"   ", MalformedRequest),
-    (b"\xff\xfe<\x00a\x00", MalformedRequest),
-])
+@pytest.mark.parametrize(
+    "doc, error",
+    [
+        (b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', HostileXml),
+        (b'<!DOCTYPE a SYSTEM "http://127.0.0.1:9/x.dtd"><a/>', HostileXml),
+        (b"<a>&undefined;</a>", HostileXml),
+        (b"<a><?php echo 1 ?></a>", HostileXml),
+        (b"<?pi before?><a/>", HostileXml),
+        (b"<a>" + b"<b>" * 11 + b"</b>" * 11 + b"</a>", RequestTooLarge),
+        (b"<a>" + b"<b/>" * 60 + b"</a>", RequestTooLarge),
+        (b'<a p="1" q="2" r="3" s="4" t="5" u="6"/>', RequestTooLarge),
+        (b"<a>" + b"x" * 100_001 + b"</a>", RequestTooLarge),
+        (b"<a><b></a>", MalformedRequest),
+        (b"   ", MalformedRequest),
+        (b"\xff\xfe<\x00a\x00", MalformedRequest),
+    ],
+)
 def test_refusals(doc: bytes, error: type[Exception]):
     with pytest.raises(error):
         parse(doc, LIMITS)

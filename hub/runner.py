@@ -1,4 +1,5 @@
-"""Run the real hub (``ccpor-hub serve``: gunicorn, 2 workers) for functional tests and the demo."""
+"""Run the real hub (``ccpor-hub serve``: gunicorn) as a child process: used by the demo, the
+benchmarks and the functional tests, so all three exercise exactly what operators run."""
 
 from __future__ import annotations
 
@@ -38,13 +39,16 @@ class HubServer:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(cli), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:  # readiness poll: the server answers or has died
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:  # noqa: S310 - our http URL
                     if r.status == 200:
                         return self
             except OSError:
