@@ -122,26 +122,23 @@ def main() -> int:
         )
 
         step("the sheriff records proof of service (ServeOrder) ... and is refused: QUERY_ONLY role")
+        service = {
+            "CourtOrderServiceDate": date.today(),
+            "ServingAgencyORIIdentification": "CA0190000",
+            "ServiceTypeCode": "PERSONAL",
+        }
         try:
             sheriff.service.ServeOrder(
                 OrderId=order_id,
                 Version=2,
-                ProofOfService={
-                    "CourtOrderServiceDate": date.today(),
-                    "ServingAgencyORIIdentification": "CA0190000",
-                    "ServiceTypeCode": "PERSONAL",
-                },
+                ProofOfService=service,
             )
         except zeep.exceptions.Fault as fault:
             print(f"  fault {fault.code.split(':')[-1]}: {fault.message}")
         served = court.service.ServeOrder(
             OrderId=order_id,
             Version=2,
-            ProofOfService={
-                "CourtOrderServiceDate": date.today(),
-                "ServingAgencyORIIdentification": "CA0190000",
-                "ServiceTypeCode": "PERSONAL",
-            },
+            ProofOfService=service,
         )
         print(f"  court records it: version {served.Version}, served={served.ServedIndicator}")
 

@@ -83,15 +83,7 @@ class OrderService:
         path: str = "/svc:SubmitOrder/svc:Order",
     ) -> Receipt:
         """Add Order (new ACTIVE order) or complete a draft (``order_id`` + ``version``) to ACTIVE."""
-        doc = OrderDocument(order_el)
-        self._check(doc, active=True, path=path)
-        source = Source(doc.source_system, doc.source_message_id)
-        if (replay := self._replay(s, who, source, "SubmitOrder")) is not None:
-            return replay
-        if order_id is None:
-            return self._create(s, who, doc, OrderStatus.ACTIVE, "SUBMIT", source, path=path)
-        order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
-        return self._replace(s, who, order, doc, "SUBMIT", source, {OrderStatus.DRAFT}, OrderStatus.ACTIVE, path=path)
+        return self._intake(s, who, order_el, order_id, version, OrderStatus.ACTIVE, "SUBMIT", path)
 
     def save_draft(
         self,
@@ -104,17 +96,30 @@ class OrderService:
         path: str = "/svc:SaveDraft/svc:Order",
     ) -> Receipt:
         """Draft Order: save a partial order as DRAFT (new, or a newer version of a draft)."""
+        return self._intake(s, who, order_el, order_id, version, OrderStatus.DRAFT, "SAVE_DRAFT", path)
+
+    def _intake(
+        self,
+        s: Session,
+        who: Principal,
+        order_el: etree._Element,
+        order_id: str | None,
+        version: int | None,
+        status: OrderStatus,
+        action: str,
+        path: str,
+    ) -> Receipt:
+        """A new order in ``status``, or an existing DRAFT moved to ``status`` (the schema already
+        checked the profile of ``order_el``; the cross-field rules are checked here)."""
         doc = OrderDocument(order_el)
-        self._check(doc, active=False, path=path)
+        self._check(doc, active=status is OrderStatus.ACTIVE, path=path)
         source = Source(doc.source_system, doc.source_message_id)
-        if (replay := self._replay(s, who, source, "SaveDraft")) is not None:
+        if (replay := self._replay(s, who, source, _operation(action))) is not None:
             return replay
         if order_id is None:
-            return self._create(s, who, doc, OrderStatus.DRAFT, "SAVE_DRAFT", source, path=path)
+            return self._create(s, who, doc, status, action, source, path=path)
         order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
-        return self._replace(
-            s, who, order, doc, "SAVE_DRAFT", source, {OrderStatus.DRAFT}, OrderStatus.DRAFT, path=path
-        )
+        return self._replace(s, who, order, doc, action, source, {OrderStatus.DRAFT}, status, path=path)
 
     def modify(
         self,

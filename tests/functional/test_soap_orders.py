@@ -11,7 +11,7 @@ import requests
 import zeep
 from lxml import etree
 
-from tests.support.orders import order, restrained, tiny_pdf, tiny_tiff
+from tests.support.orders import order, proof, restrained, tiny_pdf, tiny_tiff
 
 pytestmark = pytest.mark.functional
 
@@ -50,11 +50,7 @@ def test_full_lifecycle_and_conflict(hub):
     served = c.service.ServeOrder(
         OrderId=draft.OrderId,
         Version=2,
-        ProofOfService={
-            "CourtOrderServiceDate": date.today(),
-            "ServingAgencyORIIdentification": "CA0190000",
-            "ServiceTypeCode": "PERSONAL",
-        },
+        ProofOfService=proof("PERSONAL"),
     )
     assert served.ServedIndicator and served.Version == 3
     clone = c.service.CloneOrder(OrderId=draft.OrderId)
@@ -65,11 +61,7 @@ def test_full_lifecycle_and_conflict(hub):
         c.service.ServeOrder(
             OrderId=draft.OrderId,
             Version=4,
-            ProofOfService={
-                "CourtOrderServiceDate": date.today(),
-                "ServingAgencyORIIdentification": "CA0190000",
-                "ServiceTypeCode": "MAIL",
-            },
+            ProofOfService=proof("MAIL"),
         )
     assert fault_code(illegal) == "Client.InvalidState"
 

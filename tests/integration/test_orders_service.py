@@ -13,7 +13,7 @@ from hub.db.models import IntakeReceipt, Order, OrderVersion
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError
 from hub.orders.service import OrderService, Source
 from tests.conftest import make_user
-from tests.support.orders import order, order_element
+from tests.support.orders import order, order_element, proof
 
 svc = OrderService()
 
@@ -90,13 +90,8 @@ def test_modify_of_active_order_keeps_active_profile(db, clerk):
 def test_serve_cancel_and_illegal_transitions(db, clerk):
     with db.unit_of_work() as s:
         r = svc.submit(s, clerk, order_element(order()))
-    proof = {
-        "CourtOrderServiceDate": date.today(),
-        "ServingAgencyORIIdentification": "CA0190000",
-        "ServiceTypeCode": "PERSONAL",
-    }
     with db.unit_of_work() as s:
-        served = svc.serve(s, clerk, r.order_id, 1, order_element(proof, "ProofOfService"), Source(None, None))
+        served = svc.serve(s, clerk, r.order_id, 1, order_element(proof(), "ProofOfService"), Source(None, None))
     assert served.served and served.version == 2
     with db.unit_of_work() as s:
         c = svc.cancel(s, clerk, r.order_id, 2, CancelReason.ENTERED_IN_ERROR, None, Source(None, None))
@@ -116,13 +111,8 @@ def test_serve_cancel_and_illegal_transitions(db, clerk):
 def test_served_order_keeps_proof_when_modified_without_it(db, clerk):
     with db.unit_of_work() as s:
         r = svc.submit(s, clerk, order_element(order()))
-    proof = {
-        "CourtOrderServiceDate": date.today(),
-        "ServingAgencyORIIdentification": "CA0190000",
-        "ServiceTypeCode": "MAIL",
-    }
     with db.unit_of_work() as s:
-        svc.serve(s, clerk, r.order_id, 1, order_element(proof, "ProofOfService"), Source(None, None))
+        svc.serve(s, clerk, r.order_id, 1, order_element(proof(), "ProofOfService"), Source(None, None))
         m = svc.modify(s, clerk, r.order_id, 2, order_element(order(ProtectionOrderBradyIndicator="N")))
     assert m.served
 

@@ -93,6 +93,15 @@ def _schema_order(d: dict[str, Any]) -> dict[str, Any]:
     return {k: d[k] for k in _ORDER_KEYS if k in d} | {k: v for k, v in d.items() if k not in _ORDER_KEYS}
 
 
+def proof(service_type: str = "PERSONAL", served: date | None = None) -> dict[str, Any]:
+    """A proof of service by the Los Angeles sheriff."""
+    return {
+        "CourtOrderServiceDate": served or date.today(),
+        "ServingAgencyORIIdentification": "CA0190000",
+        "ServiceTypeCode": service_type,
+    }
+
+
 def restrained(surname: str, given: str = "ALEX", **more: Any) -> dict[str, Any]:
     person = copy.deepcopy(order()["ProtectionOrderRestrictedPerson"])
     person["PersonName"] = name(surname, given)
