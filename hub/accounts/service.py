@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.accounts.passwords import hash_password, verify_password
@@ -95,6 +95,22 @@ def add_user(session: Session, username: str, *, ori: str, role: Role, clets: bo
     return account
 
 
+_ACCOUNT_BY_NAME = (
+    select(
+        Account.id,
+        Account.password_hash,
+        Account.status,
+        Account.organization_id,
+        Account.role,
+        Account.clets_certified,
+        Organization.ori,
+        Organization.county_code,
+    )
+    .join(Organization, Organization.id == Account.organization_id)
+    .where(Account.username == bindparam("username"))
+)
+
+
 class Authenticator:
     """Checks a username and password against the accounts table."""
 
@@ -110,19 +126,40 @@ class Authenticator:
 
     def authenticate(self, session: Session, username: str, password: str) -> Principal:
         """The principal for these credentials, or AuthenticationError (never saying which part failed)."""
-        account = session.scalar(select(Account).where(Account.username == username))
-        if account is None or account.status != AccountStatus.ACTIVE.value:
+        row = session.execute(
+            select(
+                Account.id,
+                Account.password_hash,
+                Account.status,
+                Account.organization_id,
+                Account.role,
+                Account.clets_certified,
+                Organization.ori,
+                Organization.county_code,
+            )
+            .join(Organization, Organization.id == Account.organization_id)
+            .where(Account.username == username)
+        ).one_or_none()
+        if row is None or row.status != AccountStatus.ACTIVE.value:
             verify_password(password, self._dummy_hash)
             raise AuthenticationError("authentication failed: unknown user, wrong password or account not active")
         mac = hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
         now = time.monotonic()
         with self._lock:
             hit = self._verified.get(mac)
-        if hit is None or hit[0] != account.password_hash or hit[1] < now:
-            if not verify_password(password, account.password_hash):
+        if hit is None or hit[0] != row.password_hash or hit[1] < now:
+            if not verify_password(password, row.password_hash):
                 raise AuthenticationError("authentication failed: unknown user, wrong password or account not active")
             with self._lock:
                 if len(self._verified) > 10000:
                     self._verified.clear()
-                self._verified[mac] = (account.password_hash, now + self.cache_seconds)
-        return principal_of(account)
+                self._verified[mac] = (row.password_hash, now + self.cache_seconds)
+        return Principal(
+            account_id=row.id,
+            username=username,
+            organization_id=row.organization_id,
+            ori=row.ori,
+            county_code=row.county_code,
+            role=Role(row.role),
+            clets_certified=row.clets_certified,
+        )

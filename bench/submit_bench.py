@@ -1,0 +1,125 @@
+"""SubmitOrder throughput and latency through the real server, next to a bare Spyne echo.
+
+    make bench-submit          (or: .venv/bin/python bench/submit_bench.py [--orders N] [--clients C])
+
+Starts the hub (`ccpor-hub serve`, gunicorn, 2 workers) on a fresh SQLite database, posts N
+prepared, authenticated SubmitOrder envelopes (each a different order) from C concurrent
+clients, then does the same against bench/echo_app.py (Spyne alone, same bindings, same payload,
+2 gunicorn workers). Prints orders/s, p50/p95/p99 latency, the hub/echo ratio and peak server
+memory, and writes them to bench/results/submit.json. Optional: --database-url for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.loadgen import Result, process_tree, rss_kib, run  # noqa: E402
+from hub.codes import Role  # noqa: E402
+from hub.db import migrate  # noqa: E402
+from hub.db.engine import Database  # noqa: E402
+from hub.accounts.service import add_user  # noqa: E402
+from hub.runner import HubServer, free_port  # noqa: E402
+from tests.support.orders import envelope, order  # noqa: E402
+
+PASSWORD = "benchmark passphrase 1"  # noqa: S105 - throwaway benchmark account
+
+
+def bodies(n: int, tag: str) -> list[bytes]:
+    return [
+        envelope("SubmitOrder", [("Order", order(CaseDocketID=f"{tag}{i:08d}"))], username="bench", password=PASSWORD)
+        for i in range(n)
+    ]
+
+
+class PeakMemory(threading.Thread):
+    """Samples the server's process tree RSS every 50 ms until stopped."""
+
+    def __init__(self, root_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root_pid, self.peak_kib, self.done = root_pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            self.peak_kib = max(self.peak_kib, rss_kib(process_tree(self.root_pid)))
+
+
+def measure(url: str, root_pid: int, warmup: list[bytes], load: list[bytes], clients: int) -> tuple[Result, int]:
+    run(url, warmup, clients)
+    sampler = PeakMemory(root_pid)
+    sampler.start()
+    result = run(url, load, clients)
+    sampler.done.set()
+    sampler.join()
+    return result, sampler.peak_kib
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--orders", type=int, default=4000)
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--database-url", default="")
+    args = p.parse_args()
+
+    data = Path(tempfile.mkdtemp(prefix="ccpor-bench-"))
+    url = args.database_url or f"sqlite:///{data / 'ccpor.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    with db.unit_of_work() as s:
+        add_user(s, "bench", ori="CA019015J", role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
+    db.dispose()
+    warm, load = bodies(300, f"W{os.getpid()}"), bodies(args.orders, f"L{os.getpid()}")
+    print(f"prepared {len(load)} SubmitOrder envelopes of ~{sum(map(len, load)) // len(load)} bytes")
+
+    hub = HubServer(data, url).start()
+    try:
+        assert hub.proc is not None
+        hub_result, hub_peak = measure(f"{hub.url}/ws/orders", hub.proc.pid, warm, load, args.clients)
+    finally:
+        hub.stop()
+
+    port = free_port()
+    echo = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket",
+         "--chdir", str(ROOT), "bench.echo_app:wsgi_app()"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # readiness: the echo answers the first request
+            try:
+                run(f"http://127.0.0.1:{port}/", warm[:2], 1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        echo_result, echo_peak = measure(f"http://127.0.0.1:{port}/", echo.pid, warm, load, args.clients)
+    finally:
+        echo.terminate()
+        echo.wait(30)
+
+    report = {
+        "database": "postgresql" if url.startswith("postgresql") else "sqlite",
+        "clients": args.clients,
+        "hub": hub_result.summary() | {"peak_rss_mib": round(hub_peak / 1024, 1)},
+        "echo": echo_result.summary() | {"peak_rss_mib": round(echo_peak / 1024, 1)},
+        "hub_over_echo": round(hub_result.rate / echo_result.rate, 2),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(report, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"submit-{report['database']}.json").write_text(json.dumps(report, indent=2))
+    return 0 if hub_result.errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
