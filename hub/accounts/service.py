@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.accounts.passwords import hash_password, verify_password
@@ -124,22 +125,9 @@ class Authenticator:
         # Unknown users cost one scrypt too, so response time does not reveal which names exist.
         self._dummy_hash = hash_password(secrets.token_urlsafe(16))
 
-    def authenticate(self, session: Session, username: str, password: str) -> Principal:
+    def authenticate(self, connection: Connection, username: str, password: str) -> Principal:
         """The principal for these credentials, or AuthenticationError (never saying which part failed)."""
-        row = session.execute(
-            select(
-                Account.id,
-                Account.password_hash,
-                Account.status,
-                Account.organization_id,
-                Account.role,
-                Account.clets_certified,
-                Organization.ori,
-                Organization.county_code,
-            )
-            .join(Organization, Organization.id == Account.organization_id)
-            .where(Account.username == username)
-        ).one_or_none()
+        row = connection.execute(_ACCOUNT_BY_NAME, {"username": username}).one_or_none()
         if row is None or row.status != AccountStatus.ACTIVE.value:
             verify_password(password, self._dummy_hash)
             raise AuthenticationError("authentication failed: unknown user, wrong password or account not active")

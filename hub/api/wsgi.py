@@ -16,7 +16,7 @@ from lxml import etree
 
 from hub import ns, xmlsafe
 from hub.api import faults
-from hub.api.app import WSDL_PLACEHOLDER, Services, normalized_wsdl, orders_application
+from hub.api.app import WSDL_PLACEHOLDER, Services, orders_application, orders_wsdl
 from hub.api.bindings import orders_bindings
 from hub.contract import validate_request
 from hub.errors import (
@@ -198,7 +198,7 @@ class Router:
 
 def create_app(hub: Services) -> Router:
     spyne_app = orders_application(hub)
-    wsdl = normalized_wsdl(spyne_app.doc.wsdl11.get_interface_document())
+    wsdl = orders_wsdl()  # from the fully typed service; the runtime binds Order as raw XML
     operations = {op.name for op in orders_bindings().operations()}
     orders = SoapEndpoint(spyne_app, wsdl, operations, ns.ORDERS_SERVICE, validate_request, hub.settings)
     return Router({"/ws/orders": orders, "/health": _health})
