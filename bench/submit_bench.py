@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import Result, process_tree, rss_kib, run  # noqa: E402
+from hub.accounts.service import add_user  # noqa: E402
 from hub.codes import Role  # noqa: E402
 from hub.db import migrate  # noqa: E402
 from hub.db.engine import Database  # noqa: E402
-from hub.accounts.service import add_user  # noqa: E402
 from hub.runner import HubServer, free_port  # noqa: E402
 from tests.support.orders import envelope, order  # noqa: E402
 
@@ -90,9 +90,22 @@ def main() -> int:
 
     port = free_port()
     echo = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket",
-         "--chdir", str(ROOT), "bench.echo_app:wsgi_app()"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--no-control-socket",
+            "--chdir",
+            str(ROOT),
+            "bench.echo_app:wsgi_app()",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # readiness: the echo answers the first request

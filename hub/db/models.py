@@ -113,6 +113,11 @@ class OrderParty(Base):
 
     ``*_key`` columns hold the upper-cased name; ``*_rkey`` the same reversed, so that a suffix
     search (``%SE``) becomes a prefix range on the reversed column and uses its index.
+
+    ``order_status`` and ``owner_org_id`` repeat the order's (kept in step by
+    ``OrderService._guarded_update``, the one place statuses change) so that a name search, its
+    visibility rule (drafts only for their owner) and a status filter are answered from the two
+    covering name indexes alone, without reading a single ``orders`` row until the page is known.
     """
 
     __tablename__ = "order_parties"
@@ -126,10 +131,16 @@ class OrderParty(Base):
     given_key: Mapped[str] = mapped_column(search_key(40), default="")
     given_rkey: Mapped[str] = mapped_column(search_key(40), default="")
     birth_date: Mapped[date | None] = mapped_column(Date)
+    order_status: Mapped[str] = mapped_column(String(12))
+    owner_org_id: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
-        Index(None, "surname_key", "given_key"),
-        Index(None, "surname_rkey"),
+        Index(
+            "ix_order_parties_surname", "surname_key", "given_key", "order_status", "owner_org_id", "role", "order_id"
+        ),
+        Index(
+            "ix_order_parties_rsurname", "surname_rkey", "given_key", "order_status", "owner_org_id", "role", "order_id"
+        ),
         Index(None, "given_key"),
         Index(None, "given_rkey"),
         Index(None, "birth_date"),

@@ -39,6 +39,11 @@ _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _INSERT_VERSION = insert(OrderVersion.__table__)
 _INSERT_RECEIPT = insert(IntakeReceipt.__table__)
 _INSERT_PARTY = insert(OrderParty.__table__)
+_PARTY_STATUS = (
+    update(OrderParty.__table__)
+    .where(OrderParty.__table__.c.order_id == bindparam("b_order_id"))
+    .values(order_status=bindparam("b_order_status"))
+)
 _DELETE_PARTIES = delete(OrderParty.__table__).where(OrderParty.__table__.c.order_id == bindparam("order_id"))
 
 
@@ -406,6 +411,8 @@ class OrderService:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict(f"order {ids.public(ids.ORDER, order.id)} changed meanwhile: read it again and retry")
+        if "status" in values:
+            s.connection().execute(_PARTY_STATUS, {"b_order_id": order.id, "b_order_status": values["status"]})
         s.refresh(order)
 
     def _history(
@@ -462,6 +469,8 @@ class OrderService:
                     given_key=given,
                     given_rkey=given[::-1],
                     birth_date=party.birth_date,
+                    order_status=order.status,
+                    owner_org_id=order.owner_org_id,
                 )
             )
         if rows:
