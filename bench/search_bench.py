@@ -47,12 +47,21 @@ GIVEN = """JAMES MARY JOHN PATRICIA ROBERT JENNIFER MICHAEL LINDA DAVID ELIZABET
 JOSEPH JESSICA THOMAS SARAH CHRISTOPHER KAREN CHARLES LISA DANIEL NANCY MATTHEW BETTY ANTHONY MARGARET MARK
 SANDRA DONALD ASHLEY STEVEN KIMBERLY PAUL EMILY ANDREW DONNA JOSHUA MICHELLE JOSE MARIA LUIS ANA CARLOS
 SOFIA JUAN ELENA MIGUEL ROSA WEI MIN HUONG MINH ANH PRIYA RAJ""".split()
-SYLLABLES = "AN BER CAL DEN EL FOR GAR HAL IN JOR KEL LAN MAR NOR OL PER QUI RO SAN TER UL VAN WEL YOR ZEL".split()
+# Initial letters weighted roughly like US surnames; the rest alternate consonants and vowels.
+INITIALS = "SSSSMMMMBBBBCCCCHHHHWWWGGGPPPRRRLLLDDDKKTTFFJJNNAAEVOYIZQU"
+CONSONANTS, VOWELS = "BCDFGHJKLMNPRSTVWZ", "AEIOU"
 ENDINGS = ["", "S", "SON", "EZ", "ER", "MAN", "TON", "LEY", "ICH", "SKI", "OV", "IAN", "ETTE", "O", "A"]
 
 
 def surname_pool(rng: random.Random) -> tuple[list[str], list[float]]:
-    tail = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(1, 3))) + rng.choice(ENDINGS) for _ in range(100000)})
+    def made_up() -> str:
+        letters = [rng.choice(INITIALS)]
+        for i in range(rng.randint(2, 6)):
+            letters.append(rng.choice(VOWELS if (i % 2 == 0) == (letters[0] not in VOWELS) else CONSONANTS))
+        return "".join(letters) + rng.choice(ENDINGS)
+
+    tail = sorted({made_up() for _ in range(100000)})
+    rng.shuffle(tail)  # ranks (and so frequencies) must not follow the alphabet
     names = COMMON + [n for n in tail if n not in COMMON]
     weights = [1 / (rank + 1) ** 0.75 for rank in range(len(names))]  # Zipf-like: SMITH ~1.5%, top 100 ~16%
     return names, weights
