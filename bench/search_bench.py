@@ -199,7 +199,7 @@ def main() -> int:
     ap.add_argument("--orders", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--database-url", default="")
-    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--fresh", action="store_true", help="SQLite: regenerate the database file")
     args = ap.parse_args()
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
@@ -210,12 +210,11 @@ def main() -> int:
             have = conn.execute(sa.text("select to_regclass('orders') is not null")).scalar_one()
             existing = conn.execute(sa.text("select count(*) from orders")).scalar_one() if have else 0
         engine.dispose()
-        if args.fresh or existing != args.orders:
-            raise (
-                SystemExit("give an empty PostgreSQL database (or one generated with the same --orders)")
-                if existing
-                else generate(url, args.orders)
-            )
+        if existing and existing != args.orders:
+            raise SystemExit("give an empty PostgreSQL database (or one generated with the same --orders)")
+        if not existing:
+            print(f"generating {args.orders:,} orders into {url}")
+            generate(url, args.orders)
     else:
         path = results / f"search-{args.orders}.db"
         url, kind = f"sqlite:///{path}", "sqlite"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import ids
@@ -59,9 +60,7 @@ class ImageService:
             raise InvalidState(f"order {order_id} is {order.status}; images are attached to DRAFT or ACTIVE orders")
         image = self._store(s, who, data, file_name)
         image.order_id = order.id
-        now = self.clock()
-        self.orders._guarded_update(s, order, {OrderStatus(order.status)}, updated_at=now)
-        self.orders._history(s, who, order, "ATTACH_IMAGE", ["Image"], now)
+        self.orders.record_change(s, who, order, "ATTACH_IMAGE", ["Image"])
         return image
 
     def quick_attach(
@@ -99,11 +98,9 @@ class ImageService:
             permissions.require_visible(who, order, ids.public(ids.ORDER, order.id))
             if not permissions.may_see_details(who, order.sealed):
                 raise Forbidden("this image belongs to a sealed order; it needs a SEALED role")
-        elif image.owner.county_code if False else None:  # pragma: no cover - placeholder never taken
-            pass
         else:
-            qa_county = s.query(QuickAttach.county_code).filter(QuickAttach.image_id == image.id).scalar()
-            owner_ok = image.owner_org_id == who.organization_id
-            if not owner_ok and qa_county != who.county_code:
+            # Not attached yet: the uploader's organization, or its county for a quick attach.
+            qa_county = s.scalar(select(QuickAttach.county_code).where(QuickAttach.image_id == image.id))
+            if image.owner_org_id != who.organization_id and qa_county != who.county_code:
                 raise NotFound(f"no image {image_id}")
         return ImageContent(image, self.store.get(image.sha256))

@@ -260,6 +260,13 @@ class OrderService:
             self._history(s, who, order, "EXPIRE", ["OrderStatus"], now)
         return [ids.public(ids.ORDER, o.id) for o in due]
 
+    def record_change(self, s: Session, who: Principal, order: Order, action: str, changed: list[str]) -> None:
+        """A new version of ``order`` in its current state, for a change outside the document
+        (an attached image): the version moves on and the history says who did what."""
+        now = self.clock()
+        self._guarded_update(s, order, {OrderStatus(order.status)}, updated_at=now)
+        self._history(s, who, order, action, changed, now)
+
     # ------------------------------------------------------------------ reads
 
     def get(self, s: Session, who: Principal, order_id: str) -> Order:
