@@ -3,6 +3,7 @@ benchmarks and the functional tests, so all three exercise exactly what operator
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -36,6 +37,7 @@ class HubServer:
 
     def start(self, timeout: float = 30.0) -> HubServer:
         cli = Path(sys.executable).with_name("ccpor-hub")
+        atexit.register(self.stop)  # never leave a server behind, even when the caller dies
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(cli), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)],
@@ -57,7 +59,8 @@ class HubServer:
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (graceful) and wait; returns the exit code."""
-        assert self.proc is not None
+        if self.proc is None:
+            return 0
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
