@@ -159,6 +159,7 @@ def generate(url: str, n: int, seed: int = 7) -> None:
                             given_rkey=giv[::-1],
                             birth_date=birth,
                             order_status=orders[-1]["status"],
+                            sealed=orders[-1]["sealed"],
                             owner_org_id=org_id,
                         )
                     )

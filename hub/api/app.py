@@ -36,7 +36,7 @@ from hub.api.orders_api import Call, OrdersApi
 from hub.api.wsse import username_token
 from hub.db.engine import Database
 from hub.db.models import AuditEvent
-from hub.errors import AuthenticationError, HubError
+from hub.errors import AuthenticationError, Conflict, HubError
 from hub.images.service import ImageService
 from hub.images.store import FileSystemImageStore, ImageStore
 from hub.orders.service import Clock, OrderService, utcnow
@@ -116,9 +116,10 @@ class HubApplication(Application):
                         result = handler(Call(session=session, who=who, body=ctx.in_body_doc, args=args))
                         _audit(session, who.username, who.ori, operation, args, "OK", client)
                     return result
-                except IntegrityError:
-                    # A concurrent twin (same idempotency key) committed first: run again, which
-                    # now finds its receipt. A second collision is a real error.
+                except (IntegrityError, Conflict):
+                    # A concurrent twin (same idempotency key) committed first -- a unique-key
+                    # collision, or on PostgreSQL a guarded UPDATE that found the version moved:
+                    # run again, which now finds its receipt. A real conflict fails again.
                     if attempt == 2:
                         raise
         except HubError as err:

@@ -44,7 +44,9 @@ class Call:
 
 
 def _bytes(value: Any) -> bytes:
-    # Spyne hands base64Binary over as a sequence of chunks.
+    # Spyne hands base64Binary over as a sequence of chunks, and an empty element as None.
+    if value is None:
+        return b""
     return b"".join(value) if isinstance(value, list | tuple) else bytes(value)
 
 

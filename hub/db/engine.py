@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url`` with the hub's connection settings applied.
 
+    ``hide_parameters``: SQL errors and logs never carry bound values (names, dates of birth).
+
     ``immediate`` (SQLite only): transactions start with BEGIN IMMEDIATE, taking the write lock
     up front; used for the writer engine, never for the reader one.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -48,7 +50,7 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
             dbapi_conn.isolation_level = None
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 class Database:

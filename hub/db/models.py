@@ -108,13 +108,23 @@ class Order(Base):
     )
 
 
+#: Upper-casing can lengthen a name ("ß" -> "SS", "ﬃ" -> "FFI"): keys hold three times the
+#: 40 characters a name part may have.
+NAME_KEY = 120
+
+
+def _covering(lead: str) -> tuple[str, ...]:
+    """Columns of a covering name index: everything a name search filters on, then the order id."""
+    return (lead, "given_key", "order_status", "sealed", "owner_org_id", "role", "order_id")
+
+
 class OrderParty(Base):
     """A searchable name of the current version: restrained person (and aliases), protected persons.
 
     ``*_key`` columns hold the upper-cased name; ``*_rkey`` the same reversed, so that a suffix
     search (``%SE``) becomes a prefix range on the reversed column and uses its index.
 
-    ``order_status`` and ``owner_org_id`` repeat the order's (kept in step by
+    ``order_status``, ``sealed`` and ``owner_org_id`` repeat the order's (kept in step by
     ``OrderService._guarded_update``, the one place statuses change) so that a name search, its
     visibility rule (drafts only for their owner) and a status filter are answered from the two
     covering name indexes alone, without reading a single ``orders`` row until the page is known.
@@ -126,21 +136,18 @@ class OrderParty(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(10))
     alias: Mapped[bool] = mapped_column(Boolean, default=False)
-    surname_key: Mapped[str] = mapped_column(search_key(40))
-    surname_rkey: Mapped[str] = mapped_column(search_key(40))
-    given_key: Mapped[str] = mapped_column(search_key(40), default="")
-    given_rkey: Mapped[str] = mapped_column(search_key(40), default="")
+    surname_key: Mapped[str] = mapped_column(search_key(NAME_KEY))
+    surname_rkey: Mapped[str] = mapped_column(search_key(NAME_KEY))
+    given_key: Mapped[str] = mapped_column(search_key(NAME_KEY), default="")
+    given_rkey: Mapped[str] = mapped_column(search_key(NAME_KEY), default="")
     birth_date: Mapped[date | None] = mapped_column(Date)
     order_status: Mapped[str] = mapped_column(String(12))
+    sealed: Mapped[bool] = mapped_column(Boolean)
     owner_org_id: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
-        Index(
-            "ix_order_parties_surname", "surname_key", "given_key", "order_status", "owner_org_id", "role", "order_id"
-        ),
-        Index(
-            "ix_order_parties_rsurname", "surname_rkey", "given_key", "order_status", "owner_org_id", "role", "order_id"
-        ),
+        Index("ix_order_parties_surname", *_covering("surname_key")),
+        Index("ix_order_parties_rsurname", *_covering("surname_rkey")),
         Index(None, "given_key"),
         Index(None, "given_rkey"),
         Index(None, "birth_date"),
@@ -213,7 +220,7 @@ class QuickAttach(Base):
     case_number: Mapped[str] = mapped_column(String(30))
     case_number_key: Mapped[str] = mapped_column(search_key(30))
     surname: Mapped[str | None] = mapped_column(String(40))
-    surname_key: Mapped[str | None] = mapped_column(search_key(40))
+    surname_key: Mapped[str | None] = mapped_column(search_key(NAME_KEY))
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
     converted_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))

@@ -12,6 +12,7 @@ from datetime import date
 from lxml import etree
 
 from hub import ns
+from hub.xmlsafe import parser_for_stored
 
 _O = ns.ORDER
 
@@ -71,7 +72,7 @@ class OrderDocument:
     @classmethod
     def from_xml(cls, text: str) -> OrderDocument:
         # Only hub-written XML (already validated on intake) is read back with this parser.
-        return cls(etree.fromstring(text.encode(), etree.XMLParser(resolve_entities=False, no_network=True)))
+        return cls(etree.fromstring(text.encode(), parser_for_stored()))
 
     def to_xml(self) -> str:
         return etree.tostring(self.element, encoding="unicode")

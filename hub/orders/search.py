@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.accounts import permissions
@@ -168,6 +168,9 @@ def party_conditions(who: Principal, c: Criteria) -> list[ColumnElement[bool]] |
         party.append(OrderParty.role == c.party_role)
     if c.status:
         party.append(OrderParty.order_status == c.status)
+    if not who.role.sees_sealed:
+        # Matching a sealed order on a party's name or birth date would itself reveal them.
+        party.append(OrderParty.sealed.is_(False))
     party.append(
         or_(OrderParty.order_status != OrderStatus.DRAFT.value, OrderParty.owner_org_id == who.organization_id)
     )
@@ -197,6 +200,24 @@ def _order_conditions(c: Criteria) -> list[ColumnElement[bool]]:
     return conds
 
 
+def _reveals_details(c: Criteria) -> bool:
+    """Whether a match on ``c`` would tell something the redacted stub of a sealed order hides
+    (the stub shows identifier, status, court and county only)."""
+    return any(
+        (
+            c.surname,
+            c.given,
+            c.birth_date,
+            c.case_number,
+            c.order_type,
+            c.issued_from,
+            c.issued_to,
+            c.expires_from,
+            c.expires_to,
+        )
+    )
+
+
 def orders_query(who: Principal, c: Criteria) -> Select[Any]:
     """The SELECT behind a search that needs ``orders`` columns (exposed so tests can EXPLAIN it)."""
     q = select(Order).where(
@@ -205,6 +226,8 @@ def orders_query(who: Principal, c: Criteria) -> Select[Any]:
     )
     if c.status:
         q = q.where(Order.status == c.status)
+    if not who.role.sees_sealed and _reveals_details(c):
+        q = q.where(Order.sealed.is_(False))
     party = party_conditions(who, c)
     if party is not None:
         q = q.where(Order.id.in_(select(OrderParty.order_id).where(*party)))
@@ -225,7 +248,18 @@ def search_quick_attaches(
 ) -> Page:
     """Quick attaches of the caller's county only (DOMAIN.md: searchable within the court's county)."""
     permissions.require_query(who)
-    q = select(QuickAttach).where(QuickAttach.county_code == who.county_code)
+    # A converted quick attach shows its order's case, name and image: list it only where that
+    # order itself may be seen in detail (not another organization's draft, not a sealed order
+    # for a role without SEALED).
+    order_visible = and_(
+        or_(Order.status != OrderStatus.DRAFT.value, Order.owner_org_id == who.organization_id),
+        true() if who.role.sees_sealed else Order.sealed.is_(False),
+    )
+    q = (
+        select(QuickAttach)
+        .outerjoin(Order, Order.id == QuickAttach.converted_order_id)
+        .where(QuickAttach.county_code == who.county_code, or_(QuickAttach.converted_order_id.is_(None), order_visible))
+    )
     if case_number:
         q = q.where(Pattern.of(case_number).condition(QuickAttach.case_number_key))
     if surname:

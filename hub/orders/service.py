@@ -128,7 +128,7 @@ class OrderService:
         doc = OrderDocument(order_el)
         self._check(doc, active=status is OrderStatus.ACTIVE, path=path)
         source = Source(doc.source_system, doc.source_message_id)
-        if (replay := self._replay(s, who, source, _operation(action))) is not None:
+        if (replay := self._replay(s, who, source, _operation(action), order_id)) is not None:
             return replay
         if order_id is None:
             return self._create(s, who, doc, status, action, source, path=path)
@@ -148,7 +148,7 @@ class OrderService:
         """Modify Order: a new version of a DRAFT or ACTIVE order; an ACTIVE one must stay complete."""
         doc = OrderDocument(order_el)
         source = Source(doc.source_system, doc.source_message_id)
-        if (replay := self._replay(s, who, source, "ModifyOrder")) is not None:
+        if (replay := self._replay(s, who, source, "ModifyOrder", order_id)) is not None:
             return replay
         order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
         status = OrderStatus(order.status)
@@ -201,7 +201,7 @@ class OrderService:
         source: Source,
     ) -> Receipt:
         """Service Order: record proof of service on an ACTIVE order (replacing an earlier one)."""
-        if (replay := self._replay(s, who, source, "ServeOrder")) is not None:
+        if (replay := self._replay(s, who, source, "ServeOrder", order_id)) is not None:
             return replay
         order = self._load_for_change(s, who, order_id, version)
         if order.status != OrderStatus.ACTIVE.value:
@@ -231,7 +231,7 @@ class OrderService:
                 "cancel reason OTHER needs CancelReasonText",
                 [Violation("/svc:CancelOrder/svc:CancelReasonText", "required when the reason is OTHER")],
             )
-        if (replay := self._replay(s, who, source, "CancelOrder")) is not None:
+        if (replay := self._replay(s, who, source, "CancelOrder", order_id)) is not None:
             return replay
         order = self._load_for_change(s, who, order_id, version)
         if order.status != OrderStatus.ACTIVE.value:
@@ -255,10 +255,15 @@ class OrderService:
             select(Order).where(Order.status == OrderStatus.ACTIVE.value, Order.expiration_date < today)
         ).all()
         now = self.clock()
+        expired = []
         for order in due:
-            self._guarded_update(s, order, {OrderStatus.ACTIVE}, status=OrderStatus.EXPIRED.value, updated_at=now)
+            try:
+                self._guarded_update(s, order, {OrderStatus.ACTIVE}, status=OrderStatus.EXPIRED.value, updated_at=now)
+            except Conflict:
+                continue  # changed meanwhile (and so not updated): the next run looks at it again
             self._history(s, who, order, "EXPIRE", ["OrderStatus"], now)
-        return [ids.public(ids.ORDER, o.id) for o in due]
+            expired.append(ids.public(ids.ORDER, order.id))
+        return expired
 
     def record_change(self, s: Session, who: Principal, order: Order, action: str, changed: list[str]) -> None:
         """A new version of ``order`` in its current state, for a change outside the document
@@ -323,7 +328,10 @@ class OrderService:
             )
         return order
 
-    def _replay(self, s: Session, who: Principal, source: Source, operation: str) -> Receipt | None:
+    def _replay(
+        self, s: Session, who: Principal, source: Source, operation: str, order_id: str | None = None
+    ) -> Receipt | None:
+        """The original receipt if this message id was seen (for the same operation and order)."""
         if not source.keyed:
             return None
         row = s.scalar(
@@ -335,6 +343,11 @@ class OrderService:
         )
         if row is None:
             return None
+        if order_id is not None and ids.public(ids.ORDER, row.order_id) != order_id:
+            raise Conflict(
+                f"message id {source.message_id} from {source.system} was already used for order "
+                f"{ids.public(ids.ORDER, row.order_id)}; every message needs its own id"
+            )
         if row.operation != operation:
             raise Conflict(
                 f"message id {source.message_id} from {source.system} was already used for "
@@ -477,6 +490,7 @@ class OrderService:
                     given_rkey=given[::-1],
                     birth_date=party.birth_date,
                     order_status=order.status,
+                    sealed=order.sealed,
                     owner_org_id=order.owner_org_id,
                 )
             )
@@ -490,9 +504,19 @@ class OrderService:
             where = f"{path}/ord:DocumentReference[{i}]"
             if image_id:
                 image = _find(s, Image, ids.IMAGE, image_id)
-                if image is None or image.owner_org_id != who.organization_id or image.order_id not in (None, order.id):
+                quick = image is not None and s.scalar(select(QuickAttach.id).where(QuickAttach.image_id == image.id))
+                if (
+                    image is None
+                    or quick
+                    or image.owner_org_id != who.organization_id
+                    or image.order_id not in (None, order.id)
+                ):
                     problems.append(
-                        Violation(f"{where}/ord:ImageId", f"no unattached image {image_id} of your organization")
+                        Violation(
+                            f"{where}/ord:ImageId",
+                            f"no unattached image {image_id} of your organization "
+                            "(a quick attach's image is named by its QuickAttachId)",
+                        )
                     )
                     continue
                 image.order_id = order.id
@@ -506,6 +530,13 @@ class OrderService:
                         Violation(
                             f"{where}/ord:QuickAttachId",
                             f"quick attach {qa_id} was already converted into another order",
+                        )
+                    )
+                    continue
+                if qa.image.order_id not in (None, order.id):
+                    problems.append(
+                        Violation(
+                            f"{where}/ord:QuickAttachId", f"the image of quick attach {qa_id} belongs to another order"
                         )
                     )
                     continue

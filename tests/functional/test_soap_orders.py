@@ -99,25 +99,94 @@ def test_roles_are_enforced_over_http(hub):
 
 def test_sealed_orders_are_redacted_for_non_sealed_roles(hub):
     sealed = hub.client("sealed-clerk").service.SubmitOrder(
-        Order=order(SealedIndicator=True, ProtectionOrderRestrictedPerson=restrained("SEALEDNAME"))
+        Order=order(
+            SealedIndicator=True,
+            ProtectionOrderRestrictedPerson=restrained("SEALEDNAME"),
+            CourtOrderIssuingCourt={"OrganizationORIIdentification": "CA019099J"},
+        )
     )
     image = hub.client("sealed-clerk").service.AttachImage(
         OrderId=sealed.OrderId, Document={"Base64BinaryObject": tiny_pdf("sealed")}
     )
-    stub = hub.client("reader").service.GetOrder(OrderId=sealed.OrderId, IncludeHistory=True)
+    reader = hub.client("reader")
+    stub = reader.service.GetOrder(OrderId=sealed.OrderId, IncludeHistory=True)
     assert stub.RedactedIndicator and stub.Order is None and not stub.History and not stub.Image
-    found = hub.client("reader").service.SearchOrders(Criteria={"PersonSurName": "SEALEDNAME"})
-    assert found.TotalCount == 1 and found.Item[0].RedactedIndicator and found.Item[0].RestrainedPersonName is None
+    # Searching on a detail (name, birth date, case) must not even tell that a sealed order matches.
+    assert reader.service.SearchOrders(Criteria={"PersonSurName": "SEALEDNAME"}).TotalCount == 0
+    assert reader.service.SearchOrders(Criteria={"PersonSurName": "SEALED%"}).TotalCount == 0
+    assert (
+        reader.service.SearchOrders(
+            Criteria={"PersonBirthDate": date(1980, 5, 17), "PersonSurName": "SEAL%"}
+        ).TotalCount
+        == 0
+    )
+    # A search by court and status lists it, as the stub only.
+    by_court = reader.service.SearchOrders(Criteria={"CourtORIIdentification": "CA019099J", "OrderStatus": "ACTIVE"})
+    assert [i.OrderId for i in by_court.Item] == [sealed.OrderId]
+    assert by_court.Item[0].RedactedIndicator and by_court.Item[0].CaseDocketID is None
+    assert by_court.Item[0].RestrainedPersonName is None
     with pytest.raises(zeep.exceptions.Fault) as f:
-        hub.client("reader").service.GetImage(ImageId=image.ImageId)
+        reader.service.GetImage(ImageId=image.ImageId)
     assert fault_code(f) == "Client.Forbidden"
     # a SEALED role from another organization sees everything (docs/SECURITY.md, sealed-order rule)
-    full = hub.client("sealed-reader").service.GetOrder(OrderId=sealed.OrderId)
-    assert (
-        not full.RedactedIndicator
-        and full.Order.ProtectionOrderRestrictedPerson.PersonName.PersonSurName == "SEALEDNAME"
+    sealed_reader = hub.client("sealed-reader")
+    full = sealed_reader.service.GetOrder(OrderId=sealed.OrderId)
+    assert not full.RedactedIndicator
+    assert full.Order.ProtectionOrderRestrictedPerson.PersonName.PersonSurName == "SEALEDNAME"
+    assert sealed_reader.service.SearchOrders(Criteria={"PersonSurName": "SEALEDNAME"}).TotalCount == 1
+    assert sealed_reader.service.GetImage(ImageId=image.ImageId).Base64BinaryObject == tiny_pdf("sealed")
+
+
+def test_quick_attach_images_cannot_be_taken_or_leak_from_sealed_orders(hub):
+    sealed_clerk, reader, other = hub.client("sealed-clerk"), hub.client("reader"), hub.client("clerk")
+    qa = sealed_clerk.service.AddQuickAttach(
+        QuickAttach={
+            "CaseDocketID": "24QA-SEALED",
+            "PersonSurName": "HIDDENQA",
+            "Document": {"Base64BinaryObject": tiny_pdf("qa-sealed")},
+        }
     )
-    assert hub.client("sealed-reader").service.GetImage(ImageId=image.ImageId).Base64BinaryObject == tiny_pdf("sealed")
+    # its image is named through the quick attach, not by ImageId
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        sealed_clerk.service.SubmitOrder(Order=order(DocumentReference=[{"ImageId": qa.ImageInfo.ImageId}]))
+    assert fault_code(f) == "Client.ValidationError"
+    sealed_order = sealed_clerk.service.SubmitOrder(
+        Order=order(SealedIndicator=True, DocumentReference=[{"QuickAttachId": qa.QuickAttachId}])
+    )
+    # nobody converts it again, and the image stays with the sealed order
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        other.service.SubmitOrder(Order=order(DocumentReference=[{"QuickAttachId": qa.QuickAttachId}]))
+    assert fault_code(f) == "Client.ValidationError"
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        reader.service.GetImage(ImageId=qa.ImageInfo.ImageId)
+    assert fault_code(f) == "Client.Forbidden"
+    # the converted quick attach is not listed to roles that may not see the sealed order
+    assert reader.service.SearchQuickAttach(Criteria={"PersonSurName": "HIDDENQA"}).TotalCount == 0
+    seen = sealed_clerk.service.SearchQuickAttach(Criteria={"PersonSurName": "HIDDENQA"})
+    assert seen.TotalCount == 1 and seen.Item[0].ConvertedOrderId == sealed_order.OrderId
+
+
+def test_empty_image_is_rejected_not_an_internal_error(hub):
+    c = hub.client()
+    receipt = c.service.SubmitOrder(Order=order())
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        c.service.AttachImage(OrderId=receipt.OrderId, Document={"Base64BinaryObject": b""})
+    assert fault_code(f) == "Client.ImageRejected" and "empty" in f.value.message
+
+
+def test_dates_and_times_outside_the_contract_are_validation_faults(hub):
+    from tests.conftest import PASSWORD
+    from tests.support.orders import envelope
+
+    for bad in (order(CourtOrderIssuingTime="24:00:00"), order(CourtOrderIssuingTime="10:00:00-08:00")):
+        body = envelope("SubmitOrder", [("Order", bad)], username="clerk", password=PASSWORD)
+        with requests.post(hub.endpoint, data=body, headers={"Content-Type": "text/xml"}, timeout=10) as resp:
+            assert b"Client.ValidationError" in resp.content
+    body = envelope("SubmitOrder", [("Order", order())], username="clerk", password=PASSWORD).replace(
+        b"<ord:PersonBirthDate>1980-05-17", b"<ord:PersonBirthDate>-1980-05-17"
+    )
+    with requests.post(hub.endpoint, data=body, headers={"Content-Type": "text/xml"}, timeout=10) as resp:
+        assert b"Client.ValidationError" in resp.content and b"PersonBirthDate" in resp.content
 
 
 def test_images_round_trip_pdf_and_tiff_and_refuse_others(hub):

@@ -11,6 +11,7 @@ from hub.codes import CancelReason, OrderStatus, Role
 from hub.db.engine import Database
 from hub.db.models import IntakeReceipt, Order, OrderVersion
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError
+from hub.orders.document import OrderDocument
 from hub.orders.service import OrderService, Source
 from tests.conftest import make_user
 from tests.support.orders import order, order_element, proof
@@ -214,3 +215,31 @@ def test_unknown_and_malformed_ids_are_not_found(db, clerk):
         svc.get(s, clerk, "CCP9999999999")
     with pytest.raises(NotFound), db.read() as s:
         svc.get(s, clerk, "1; DROP TABLE orders")
+
+
+def test_a_message_id_reused_for_another_order_is_a_conflict(db, clerk):
+    with db.unit_of_work() as s:
+        a = svc.submit(s, clerk, order_element(order()))
+        b = svc.submit(s, clerk, order_element(order()))
+        svc.modify(s, clerk, a.order_id, 1, order_element(order(SourceSystemName="DMS", SourceMessageID="M1")))
+    with pytest.raises(Conflict, match=f"already used for order {a.order_id}"), db.unit_of_work() as s:
+        svc.modify(s, clerk, b.order_id, 1, order_element(order(SourceSystemName="DMS", SourceMessageID="M1")))
+    with db.read() as s:
+        assert svc.get(s, clerk, b.order_id).version == 1
+
+
+def test_stored_orders_with_huge_text_nodes_read_back(db, clerk):
+    """Intake accepts text nodes over libxml2's 10 MB default; reading back must too."""
+    from hub.xmlsafe import XmlLimits, parse
+    from tests.support.orders import envelope
+
+    body = envelope("SubmitOrder", [("Order", order())]).replace(
+        b"<ord:CaseDocketID>", b"\n" + b" " * 11_000_000 + b"<ord:CaseDocketID>"
+    )
+    root = parse(body, XmlLimits(max_bytes=30_000_000))
+    element = root.find(".//{urn:ca:courts:ccpor:orders:1}Order")
+    with db.unit_of_work() as s:
+        r = svc.submit(s, clerk, element)
+    with db.read() as s:
+        doc = OrderDocument.from_xml(svc.get(s, clerk, r.order_id).document)
+    assert doc.case_number.startswith("24FL")

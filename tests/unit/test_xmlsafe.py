@@ -44,3 +44,10 @@ def test_utf16_doctype_is_caught_after_parsing_without_expansion():
 def test_huge_text_node_within_the_byte_limit_is_accepted():
     big = b"<a>" + b"Q" * 12_000_000 + b"</a>"  # beyond libxml2's default 10 MB text-node cap
     assert len(parse(big, XmlLimits(max_bytes=13_000_000)).text) == 12_000_000
+
+
+def test_limits_stop_the_parse_before_the_document_ends():
+    """An element flood is refused while parsing: the malformed tail is never reached."""
+    flood = b"<r>" + b"<a/>" * 100 + b"<<< not xml"
+    with pytest.raises(RequestTooLarge):
+        parse(flood, LIMITS)
