@@ -98,23 +98,30 @@ class HubApplication(Application):
         who: Principal | None = None
         try:
             token = username_token(ctx.in_header_doc)
-            # Authentication reads in its own short transaction, so on SQLite the write lock is
-            # taken only for the change itself, not for the password check and the rules.
-            with self.hub.db.read_engine.connect() as connection:
-                who = self.hub.authenticator.authenticate(connection, token.username, token.password)
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
-            handler = self.api.handler(operation)
-            if operation in self.api.READS:
-                with self.hub.db.read() as session:
-                    result = handler(Call(session=session, who=who, body=ctx.in_body_doc, args=args))
-                with self.hub.db.unit_of_work() as session:
-                    _audit(session, who.username, who.ori, operation, args, "OK", client)
-                return result
+            call = _Pending(self.api.handler(operation), ctx.in_body_doc, args, operation, client)
+            db = self.hub.db
+            if db.serializes_writes:
+                # SQLite: authenticate on its own short read, so the write lock is taken only for
+                # the change itself; reads run on the reader engine and audit separately.
+                with db.read_engine.connect() as connection:
+                    who = self.hub.authenticator.authenticate(connection, token.username, token.password)
+                if operation in self.api.READS:
+                    with db.read() as session:
+                        result = call.run(session, who)
+                    with db.unit_of_work() as session:
+                        call.audit(session, who)
+                    return result
             for attempt in (1, 2):
                 try:
-                    with self.hub.db.unit_of_work() as session:
-                        result = handler(Call(session=session, who=who, body=ctx.in_body_doc, args=args))
-                        _audit(session, who.username, who.ori, operation, args, "OK", client)
+                    # PostgreSQL: one transaction for authentication, the work and its audit row.
+                    with db.unit_of_work() as session:
+                        if who is None:
+                            who = self.hub.authenticator.authenticate(
+                                session.connection(), token.username, token.password
+                            )
+                        result = call.run(session, who)
+                        call.audit(session, who)
                     return result
                 except (IntegrityError, Conflict):
                     # A concurrent twin (same idempotency key) committed first -- a unique-key
@@ -147,6 +154,23 @@ class HubApplication(Application):
                 )
         except Exception:  # the audit must not turn a client fault into a server error
             log.exception("could not write the audit event for a failed %s", operation)
+
+
+@dataclass
+class _Pending:
+    """One call's handler and inputs, run (and audited) inside a session the wrapper opens."""
+
+    handler: Callable[[Call], Any]
+    body: Any
+    args: dict[str, Any]
+    operation: str
+    client: str
+
+    def run(self, session: Any, who: Principal) -> Any:
+        return self.handler(Call(session=session, who=who, body=self.body, args=self.args))
+
+    def audit(self, session: Any, who: Principal) -> None:
+        _audit(session, who.username, who.ori, self.operation, self.args, "OK", self.client)
 
 
 def token_user(ctx: Any) -> str:
@@ -264,6 +288,3 @@ def orders_wsdl() -> bytes:
     WsgiApplication(app)  # sets the HTTP transport URI, as in orders_application
     app.interface.docs.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
     return normalized_wsdl(app.interface.docs.wsdl11.get_interface_document())
-
-
-Handler = Callable[[Call], Any]

@@ -58,6 +58,9 @@ class Database:
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         self.url = url
+        #: SQLite has one writer at a time: callers keep work outside write transactions where
+        #: they can. PostgreSQL locks rows, so one transaction per call is cheaper there.
+        self.serializes_writes = url.startswith("sqlite")
         self.engine = make_engine(url, **kwargs)
         # SQLite: reads get their own engine with deferred BEGIN so they never queue for the write
         # lock; PostgreSQL uses one engine for both.
