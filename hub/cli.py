@@ -65,6 +65,24 @@ def _users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _users_unlock(args: argparse.Namespace) -> int:
+    from hub.accounts.service import unlock
+    from hub.db.engine import Database
+    from hub.errors import HubError
+
+    db = Database(load().resolved_database_url)
+    try:
+        with db.unit_of_work() as session:
+            unlock(session, args.name)
+        print(f"{args.name} is active again; its failed-logon count is reset")
+    except HubError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     argv = [
         sys.executable,
@@ -162,6 +180,9 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--clets", action="store_true", help="the user is CLETS certified")
     add.set_defaults(func=_users_add)
+    release = users.add_parser("unlock", help="release an account locked after failed logons (administrators)")
+    release.add_argument("name")
+    release.set_defaults(func=_users_unlock)
 
     serve = sub.add_parser("serve", help="run the hub under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8080")

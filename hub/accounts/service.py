@@ -14,17 +14,20 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.accounts.passwords import hash_password, verify_password
 from hub.codes import COUNTIES, AccountStatus, Role, county_code_of_ori
+from hub.db.engine import Database
 from hub.db.models import Account, Organization
-from hub.errors import AuthenticationError, Conflict, ValidationError, Violation
+from hub.db.types import UTCDateTime
+from hub.errors import AuthenticationError, Conflict, NotFound, ValidationError, Violation
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ def add_user(session: Session, username: str, *, ori: str, role: Role, clets: bo
 _ACCOUNT_BY_NAME = (
     select(
         Account.id,
+        Account.failed_logons,
         Account.password_hash,
         Account.status,
         Account.organization_id,
@@ -112,13 +116,62 @@ _ACCOUNT_BY_NAME = (
 )
 
 
+#: CJIS AC-7: this many consecutive failed logons within the window lock the account until an
+#: administrator releases it (``ccpor-hub users unlock``).
+LOCKOUT_FAILURES = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+
+_NOW = bindparam("b_now", type_=UTCDateTime())
+_SINCE = bindparam("b_since", type_=UTCDateTime())
+_COUNT_FAILURE = (
+    update(Account.__table__)
+    .where(Account.__table__.c.id == bindparam("b_id"))
+    .values(
+        failed_logons=case(
+            (
+                or_(Account.__table__.c.first_failed_at.is_(None), Account.__table__.c.first_failed_at < _SINCE),
+                1,
+            ),
+            else_=Account.__table__.c.failed_logons + 1,
+        ),
+        first_failed_at=case(
+            (
+                or_(Account.__table__.c.first_failed_at.is_(None), Account.__table__.c.first_failed_at < _SINCE),
+                _NOW,
+            ),
+            else_=Account.__table__.c.first_failed_at,
+        ),
+    )
+)
+_LOCK_IF_EXHAUSTED = (
+    update(Account.__table__)
+    .where(
+        Account.__table__.c.id == bindparam("b_id"),
+        Account.__table__.c.status == AccountStatus.ACTIVE.value,
+        Account.__table__.c.failed_logons >= LOCKOUT_FAILURES,
+    )
+    .values(status=AccountStatus.LOCKED.value, updated_at=_NOW)
+)
+_RESET_FAILURES = (
+    update(Account.__table__)
+    .where(Account.__table__.c.id == bindparam("b_id"))
+    .values(failed_logons=0, first_failed_at=None)
+)
+
+
 class Authenticator:
-    """Checks a username and password against the accounts table."""
+    """Checks a username and password against the accounts table, and locks out guessing.
+
+    Failed logons are counted in their own transaction (so the count survives the caller's
+    rollback) with single guarded UPDATEs, so concurrent workers cannot lose a count.
+    """
 
     #: How long a verified (username, password) pair is remembered in this process.
     cache_seconds = 300.0
 
-    def __init__(self) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db = db
+        self.clock = clock
         self._key = secrets.token_bytes(32)
         self._verified: dict[bytes, tuple[str, float]] = {}
         self._lock = threading.Lock()
@@ -130,18 +183,22 @@ class Authenticator:
         row = connection.execute(_ACCOUNT_BY_NAME, {"username": username}).one_or_none()
         if row is None or row.status != AccountStatus.ACTIVE.value:
             verify_password(password, self._dummy_hash)
-            raise AuthenticationError("authentication failed: unknown user, wrong password or account not active")
+            raise AuthenticationError(_FAILED)
         mac = hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
         now = time.monotonic()
         with self._lock:
             hit = self._verified.get(mac)
         if hit is None or hit[0] != row.password_hash or hit[1] < now:
             if not verify_password(password, row.password_hash):
-                raise AuthenticationError("authentication failed: unknown user, wrong password or account not active")
+                self._count_failure(row.id)
+                raise AuthenticationError(_FAILED)
             with self._lock:
                 if len(self._verified) > 10000:
                     self._verified.clear()
                 self._verified[mac] = (row.password_hash, now + self.cache_seconds)
+        if row.failed_logons:
+            with self.db.unit_of_work() as session:
+                session.connection().execute(_RESET_FAILURES, {"b_id": row.id})
         return Principal(
             account_id=row.id,
             username=username,
@@ -151,3 +208,26 @@ class Authenticator:
             role=Role(row.role),
             clets_certified=row.clets_certified,
         )
+
+    def _count_failure(self, account_id: int) -> None:
+        now = self.clock()
+        params = {"b_id": account_id, "b_now": now, "b_since": now - LOCKOUT_WINDOW}
+        with self.db.unit_of_work() as session:
+            connection = session.connection()
+            connection.execute(_COUNT_FAILURE, params)
+            connection.execute(_LOCK_IF_EXHAUSTED, params)
+
+
+_FAILED = "authentication failed: unknown user, wrong password or account not active"
+
+
+def unlock(session: Session, username: str) -> Account:
+    """An administrator releases a locked (or re-enables a disabled) account."""
+    account = session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        raise NotFound(f"no account named {username!r}")
+    account.status = AccountStatus.ACTIVE.value
+    account.failed_logons = 0
+    account.first_failed_at = None
+    account.updated_at = datetime.now(UTC)
+    return account

@@ -75,12 +75,13 @@ class Services:
     ) -> Services:
         orders = OrderService(clock)
         store = store or FileSystemImageStore(settings.resolved_image_dir)
+        db = db or Database(settings.resolved_database_url)
         return cls(
             settings=settings,
-            db=db or Database(settings.resolved_database_url),
+            db=db,
             orders=orders,
             images=ImageService(store, settings.max_image_bytes, orders, clock),
-            authenticator=Authenticator(),
+            authenticator=Authenticator(db, clock),
         )
 
 

@@ -25,6 +25,7 @@ USERS = {
     "sealed-reader": ("CA0190000", Role.QUERY_ONLY_SEALED),
     "admin": ("CA019015J", Role.ADMINISTRATOR),
     "sd-clerk": ("CA037015J", Role.QUERY_UPDATE),
+    "lockme": ("CA019015J", Role.QUERY_ONLY),
 }
 
 

@@ -342,3 +342,27 @@ def test_large_image_within_limit_is_accepted(hub):
     info = c.service.AttachImage(OrderId=receipt.OrderId, Document={"Base64BinaryObject": big})
     assert info.SizeBytes == len(big)
     assert base64.b64encode(c.service.GetImage(ImageId=info.ImageId).Base64BinaryObject) == base64.b64encode(big)
+
+
+def test_guessing_locks_the_account_until_an_administrator_releases_it(hub):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for _ in range(5):
+        with pytest.raises(zeep.exceptions.Fault) as f:
+            hub.client("lockme", "not the password").service.SearchOrders(Criteria={"PersonSurName": "X%"})
+        assert fault_code(f) == "Client.Authentication"
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client("lockme").service.SearchOrders(Criteria={"PersonSurName": "X%"})  # right password, locked
+    assert fault_code(f) == "Client.Authentication"
+    cli = str(Path(sys.executable).with_name("ccpor-hub"))
+    done = subprocess.run(
+        [cli, "users", "unlock", "lockme"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CCPOR_DATABASE_URL": hub.db_url},
+    )
+    assert done.returncode == 0, done.stderr
+    assert hub.client("lockme").service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount >= 0
