@@ -107,6 +107,15 @@ def _serve(args: argparse.Namespace) -> int:
         '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
         "hub.server:wsgi_app()",
     ]
+    if args.tls_cert or args.tls_key or args.client_ca:
+        if not (args.tls_cert and args.tls_key):
+            print("error: --tls-cert and --tls-key go together", file=sys.stderr)
+            return 2
+        argv[-1:-1] = ["--certfile", args.tls_cert, "--keyfile", args.tls_key]
+        if args.client_ca:
+            # Mutual TLS: a client without a certificate from this CA is refused at the handshake
+            # (ssl.CERT_REQUIRED == 2). Mapping the certificate to an account is issue 3's next step.
+            argv[-1:-1] = ["--ca-certs", args.client_ca, "--cert-reqs", "2", "--do-handshake-on-connect"]
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
     return 0  # pragma: no cover
 
@@ -187,6 +196,9 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the hub under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8080")
     serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--tls-cert", help="PEM certificate (chain) to serve HTTPS")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument("--client-ca", help="PEM CA bundle: require client certificates issued by it")
     serve.set_defaults(func=_serve)
 
     orders = sub.add_parser("orders", help="order maintenance").add_subparsers(dest="orders_command", required=True)

@@ -7,10 +7,12 @@ import atexit
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -20,12 +22,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Tls:
+    """Files for serving HTTPS (``cert``, ``key``), trusting it (``ca``) and, for mutual TLS, the CA
+    the server requires client certificates from and the client's own certificate and key."""
+
+    cert: Path
+    key: Path
+    ca: Path
+    client_ca: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+    def serve_args(self) -> list[str]:
+        args = ["--tls-cert", str(self.cert), "--tls-key", str(self.key)]
+        return args + (["--client-ca", str(self.client_ca)] if self.client_ca else [])
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        if self.client_cert and self.client_key:
+            context.load_cert_chain(str(self.client_cert), str(self.client_key))
+        return context
+
+
 class HubServer:
     """A hub process on a free loopback port, with its own data directory and database."""
 
-    def __init__(self, data_dir: Path, database_url: str = "", workers: int = 2, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, database_url: str = "", workers: int = 2, tls: Tls | None = None, **env: str
+    ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.log = data_dir / "server.log"
         self.env = {**os.environ, "CCPOR_DATA_DIR": str(data_dir), "CCPOR_DATABASE_URL": database_url, **env}
         self.workers = workers
@@ -40,7 +68,8 @@ class HubServer:
         atexit.register(self.stop)  # never leave a server behind, even when the caller dies
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(cli), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)],
+                [str(cli), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
+                + (self.tls.serve_args() if self.tls else []),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -50,7 +79,8 @@ class HubServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:  # noqa: S310 - our http URL
+                context = self.tls.client_context() if self.tls else None
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1, context=context) as r:  # noqa: S310
                     if r.status == 200:
                         return self
             except OSError:

@@ -56,13 +56,19 @@ class RunningHub:
         return f"{self.server.url}/ws/orders"
 
 
-def _start(data_dir: Path, url: str) -> HubServer:
+def _start_db(data_dir: Path, url: str = "") -> str:
+    """Migrate ``url`` (default: a SQLite file in ``data_dir``) and create the test accounts."""
+    url = url or f"sqlite:///{data_dir / 'hub.db'}"
     migrate.upgrade(url)
     db = Database(url)
     for name, (ori, role) in USERS.items():
         make_user(db, name, ori=ori, role=role)
     db.dispose()
-    return HubServer(data_dir, url).start()
+    return url
+
+
+def _start(data_dir: Path, url: str) -> HubServer:
+    return HubServer(data_dir, _start_db(data_dir, url)).start()
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
