@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from hub.codes import Role
 from hub.settings import load
@@ -75,6 +76,24 @@ def _users_unlock(args: argparse.Namespace) -> int:
         with db.unit_of_work() as session:
             unlock(session, args.name)
         print(f"{args.name} is active again; its failed-logon count is reset")
+    except HubError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    return 0
+
+
+def _users_set_cert(args: argparse.Namespace) -> int:
+    from hub.accounts.service import register_certificate
+    from hub.db.engine import Database
+    from hub.errors import HubError
+
+    db = Database(load().resolved_database_url)
+    try:
+        with db.unit_of_work() as session:
+            fingerprint = register_certificate(session, args.name, Path(args.pem).read_bytes())
+        print(f"{args.name} is identified over mutual TLS by certificate sha256:{fingerprint}")
     except HubError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 1
@@ -192,6 +211,10 @@ def parser() -> argparse.ArgumentParser:
     release = users.add_parser("unlock", help="release an account locked after failed logons (administrators)")
     release.add_argument("name")
     release.set_defaults(func=_users_unlock)
+    cert = users.add_parser("set-cert", help="identify an account by its mutual-TLS client certificate")
+    cert.add_argument("name")
+    cert.add_argument("pem", help="the client certificate, PEM")
+    cert.set_defaults(func=_users_set_cert)
 
     serve = sub.add_parser("serve", help="run the hub under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8080")

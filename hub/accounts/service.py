@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.engine import Connection
@@ -99,21 +100,20 @@ def add_user(session: Session, username: str, *, ori: str, role: Role, clets: bo
     return account
 
 
-_ACCOUNT_BY_NAME = (
-    select(
-        Account.id,
-        Account.failed_logons,
-        Account.password_hash,
-        Account.status,
-        Account.organization_id,
-        Account.role,
-        Account.clets_certified,
-        Organization.ori,
-        Organization.county_code,
-    )
-    .join(Organization, Organization.id == Account.organization_id)
-    .where(Account.username == bindparam("username"))
-)
+_ACCOUNT_COLUMNS = select(
+    Account.id,
+    Account.username,
+    Account.failed_logons,
+    Account.password_hash,
+    Account.status,
+    Account.organization_id,
+    Account.role,
+    Account.clets_certified,
+    Organization.ori,
+    Organization.county_code,
+).join(Organization, Organization.id == Account.organization_id)
+_ACCOUNT_BY_NAME = _ACCOUNT_COLUMNS.where(Account.username == bindparam("username"))
+_ACCOUNT_BY_CERT = _ACCOUNT_COLUMNS.where(Account.client_cert_sha256 == bindparam("fingerprint"))
 
 
 #: CJIS AC-7: this many consecutive failed logons within the window lock the account until an
@@ -199,15 +199,20 @@ class Authenticator:
         if row.failed_logons:
             with self.db.unit_of_work() as session:
                 session.connection().execute(_RESET_FAILURES, {"b_id": row.id})
-        return Principal(
-            account_id=row.id,
-            username=username,
-            organization_id=row.organization_id,
-            ori=row.ori,
-            county_code=row.county_code,
-            role=Role(row.role),
-            clets_certified=row.clets_certified,
-        )
+        return _principal(row)
+
+    def by_certificate(self, connection: Connection, fingerprint: str) -> Principal | None:
+        """The active account registered for this client certificate (mutual TLS), if any.
+
+        The TLS handshake already proved possession of the certificate's key and that the CA
+        given to ``serve --client-ca`` issued it; this maps it to its account.
+        """
+        row = connection.execute(_ACCOUNT_BY_CERT, {"fingerprint": fingerprint}).one_or_none()
+        if row is None:
+            return None
+        if row.status != AccountStatus.ACTIVE.value:
+            raise AuthenticationError(_FAILED)
+        return _principal(row)
 
     def _count_failure(self, account_id: int) -> None:
         now = self.clock()
@@ -219,6 +224,35 @@ class Authenticator:
 
 
 _FAILED = "authentication failed: unknown user, wrong password or account not active"
+
+
+def _principal(row: Any) -> Principal:
+    return Principal(
+        account_id=row.id,
+        username=row.username,
+        organization_id=row.organization_id,
+        ori=row.ori,
+        county_code=row.county_code,
+        role=Role(row.role),
+        clets_certified=row.clets_certified,
+    )
+
+
+def register_certificate(session: Session, username: str, pem: bytes) -> str:
+    """Tie a client certificate (PEM) to an account for mutual TLS; returns its SHA-256."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        der = x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+    except ValueError as exc:
+        raise ValidationError("not a PEM certificate", [Violation("certificate", str(exc))]) from exc
+    account = session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        raise NotFound(f"no account named {username!r}")
+    account.client_cert_sha256 = hashlib.sha256(der).hexdigest()
+    account.updated_at = datetime.now(UTC)
+    return account.client_cert_sha256
 
 
 def unlock(session: Session, username: str) -> Account:

@@ -33,7 +33,7 @@ from hub.accounts.service import Authenticator, Principal
 from hub.api import faults
 from hub.api.bindings import Bindings, orders_bindings
 from hub.api.orders_api import Call, OrdersApi
-from hub.api.wsse import username_token
+from hub.api.wsse import UsernameToken, optional_username_token, username_token
 from hub.db.engine import Database
 from hub.db.models import AuditEvent
 from hub.errors import AuthenticationError, Conflict, HubError
@@ -98,7 +98,8 @@ class HubApplication(Application):
         client = ctx.transport.req_env.get("REMOTE_ADDR", "")
         who: Principal | None = None
         try:
-            token = username_token(ctx.in_header_doc)
+            token = optional_username_token(ctx.in_header_doc)
+            fingerprint = ctx.transport.req_env.get("ccpor.client_cert_sha256")
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
             call = _Pending(self.api.handler(operation), ctx.in_body_doc, args, operation, client)
             db = self.hub.db
@@ -106,7 +107,7 @@ class HubApplication(Application):
                 # SQLite: authenticate on its own short read, so the write lock is taken only for
                 # the change itself; reads run on the reader engine and audit separately.
                 with db.read_engine.connect() as connection:
-                    who = self.hub.authenticator.authenticate(connection, token.username, token.password)
+                    who = self._authenticate(connection, token, fingerprint)
                 if operation in self.api.READS:
                     with db.read() as session:
                         result = call.run(session, who)
@@ -118,9 +119,7 @@ class HubApplication(Application):
                     # PostgreSQL: one transaction for authentication, the work and its audit row.
                     with db.unit_of_work() as session:
                         if who is None:
-                            who = self.hub.authenticator.authenticate(
-                                session.connection(), token.username, token.password
-                            )
+                            who = self._authenticate(session.connection(), token, fingerprint)
                         result = call.run(session, who)
                         call.audit(session, who)
                     return result
@@ -138,6 +137,19 @@ class HubApplication(Application):
             self._audit_failure(who, token_user(ctx), operation, None, client)
             raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _authenticate(self, connection: Any, token: UsernameToken | None, fingerprint: str | None) -> Principal:
+        """The caller: by its mutual-TLS client certificate when one is registered to an account
+        (a UsernameToken, if also sent, must name that account), else by its UsernameToken."""
+        if fingerprint:
+            who = self.hub.authenticator.by_certificate(connection, fingerprint)
+            if who is not None:
+                if token is not None and token.username != who.username:
+                    raise AuthenticationError("the UsernameToken names another account than the client certificate")
+                return who
+        if token is None:
+            raise AuthenticationError("a wsse:Security header with a UsernameToken is required")
+        return self.hub.authenticator.authenticate(connection, token.username, token.password)
 
     def _audit_failure(
         self, who: Principal | None, username: str, operation: str, err: HubError | None, client: str

@@ -7,7 +7,9 @@ so a partner never gets a bare HTTP error page, and only a validated tree reache
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import ssl
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -93,6 +95,7 @@ class SoapEndpoint:
             return [b"POST SOAP 1.1 requests here\n"]
         try:
             environ["ccpor.tree"] = self._admit(environ)
+            environ["ccpor.client_cert_sha256"] = _client_certificate(environ)
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
             body = faults.envelope(err)
@@ -173,6 +176,15 @@ class SoapEndpoint:
                 violations,
             )
         return root
+
+
+def _client_certificate(environ: dict[str, Any]) -> str | None:
+    """SHA-256 of the client's TLS certificate (mutual TLS under gunicorn), if it presented one."""
+    sock = environ.get("gunicorn.socket")
+    if not isinstance(sock, ssl.SSLSocket):
+        return None
+    der = sock.getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest() if der else None
 
 
 def _not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -25,9 +25,17 @@ class UsernameToken:
 
 
 def username_token(header_children: list[etree._Element] | None) -> UsernameToken:
+    token = optional_username_token(header_children)
+    if token is None:
+        raise AuthenticationError("a wsse:Security header with a UsernameToken is required")
+    return token
+
+
+def optional_username_token(header_children: list[etree._Element] | None) -> UsernameToken | None:
+    """The UsernameToken, None if there is no wsse:Security header; a malformed one is refused."""
     security = next((h for h in header_children or () if h.tag == ns.q(ns.WSSE, "Security")), None)
     if security is None:
-        raise AuthenticationError("a wsse:Security header with a UsernameToken is required")
+        return None
     token = security.find(ns.q(ns.WSSE, "UsernameToken"))
     if token is None:
         raise AuthenticationError("the wsse:Security header has no UsernameToken")

@@ -62,6 +62,8 @@ class Account(Base):
     #: scrypt hash in PHC-like form (see hub.accounts.passwords); never the password.
     password_hash: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(12))
+    #: SHA-256 (hex) of the DER client certificate that identifies this account over mutual TLS.
+    client_cert_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: Consecutive failed logons counted from ``first_failed_at`` (CJIS AC-7 lockout).
     failed_logons: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

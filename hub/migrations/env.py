@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
+from sqlalchemy import Engine, create_engine, event
 
 from hub.db.engine import make_engine
 from hub.db.models import Base
@@ -22,10 +25,22 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _sqlite_engine(url: str) -> Engine:
+    """SQLite for migrations: batch mode rebuilds tables (copy, drop, rename), which foreign keys
+    would refuse mid-way; they are off while migrating and checked afterwards."""
+    engine = create_engine(url, hide_parameters=True)
+
+    @event.listens_for(engine, "connect")
+    def _no_foreign_keys(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA foreign_keys=OFF")
+
+    return engine
+
+
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url
-    engine = make_engine(url, immediate=False)
+    engine = _sqlite_engine(url) if url.startswith("sqlite") else make_engine(url, immediate=False)
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             # Never wait forever behind a long transaction, never hold locks for minutes.
@@ -40,6 +55,10 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"foreign keys broken after migrating: {broken[:5]}")
     engine.dispose()
 
 

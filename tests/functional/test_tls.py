@@ -15,6 +15,7 @@ from hub.runner import HubServer
 from tests.conftest import PASSWORD
 from tests.functional.conftest import _start_db
 from tests.support.certs import make_tls
+from tests.support.orders import order
 
 pytestmark = pytest.mark.functional
 
@@ -57,5 +58,55 @@ def test_mutual_tls_refuses_clients_without_a_certificate(tmp_path: Path):
             urllib.request.urlopen(f"{server.url}/health", timeout=5, context=anonymous)  # noqa: S310
         with urllib.request.urlopen(f"{server.url}/health", timeout=5, context=tls.client_context()) as r:  # noqa: S310
             assert r.status == 200  # and the server keeps serving certified clients
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_registered_client_certificate_identifies_its_account(tmp_path: Path):
+    import subprocess
+    import sys
+
+    tls = make_tls(tmp_path, mutual=True)
+    url = _start_db(tmp_path)
+    cli = str(Path(sys.executable).with_name("ccpor-hub"))
+    done = subprocess.run(
+        [cli, "users", "set-cert", "reader", str(tls.client_cert)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CCPOR_DATABASE_URL": url},
+    )
+    assert done.returncode == 0 and "sha256:" in done.stdout, done.stderr
+    server = HubServer(tmp_path, url, tls=tls).start()
+
+    def session(cert: str) -> requests.Session:
+        s = requests.Session()
+        s.trust_env, s.verify, s.cert = (
+            False,
+            str(tls.ca),
+            (str(tmp_path / f"{cert}.pem"), str(tmp_path / f"{cert}.key")),
+        )
+        return s
+
+    try:
+        rms = session("sheriff-rms")
+        by_cert = zeep.Client(server.wsdl, transport=zeep.Transport(session=rms))  # no WS-Security header at all
+        assert by_cert.service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount == 0
+        with pytest.raises(zeep.exceptions.Fault) as f:  # it is the reader (QUERY_ONLY): no submitting
+            by_cert.service.SubmitOrder(Order=order())
+        assert f.value.code.endswith("Client.Forbidden") and "QUERY_ONLY" in f.value.message
+        mismatch = zeep.Client(
+            server.wsdl, wsse=UsernameToken("clerk", PASSWORD), transport=zeep.Transport(session=rms)
+        )
+        with pytest.raises(zeep.exceptions.Fault) as f:
+            mismatch.service.SearchOrders(Criteria={"PersonSurName": "X%"})
+        assert f.value.code.endswith("Client.Authentication") and "another account" in f.value.message
+        stranger = session("stranger")
+        anonymous = zeep.Client(server.wsdl, transport=zeep.Transport(session=stranger))
+        with pytest.raises(zeep.exceptions.Fault) as f:
+            anonymous.service.SearchOrders(Criteria={"PersonSurName": "X%"})
+        assert f.value.code.endswith("Client.Authentication")
+        for s in (rms, stranger):
+            s.close()
     finally:
         assert server.stop() == 0

@@ -62,4 +62,5 @@ def make_tls(directory: Path, *, mutual: bool) -> Tls:
     if not mutual:
         return Tls(cert=cert, key=key, ca=ca_pem)
     client_cert, client_key = leaf("sheriff-rms", ExtendedKeyUsageOID.CLIENT_AUTH, None)
+    leaf("stranger", ExtendedKeyUsageOID.CLIENT_AUTH, None)  # issued by the CA, tied to no account
     return Tls(cert=cert, key=key, ca=ca_pem, client_ca=ca_pem, client_cert=client_cert, client_key=client_key)
