@@ -13,10 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.codes import Role
 from hub.settings import load
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -43,63 +48,60 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _users_add(args: argparse.Namespace) -> int:
-    from hub.accounts.service import add_user
+def _in_transaction(work: Callable[[Session], str]) -> int:
+    """Run ``work`` in one unit of work on the configured database; print its message or the error."""
     from hub.db.engine import Database
     from hub.errors import HubError
 
-    password = sys.stdin.readline().rstrip("\n")
     db = Database(load().resolved_database_url)
     try:
         with db.unit_of_work() as session:
-            account = add_user(
-                session, args.name, ori=args.org, role=Role(args.role), clets=args.clets, password=password
-            )
-            print(
-                f"created {account.username} ({account.role}{', CLETS certified' if args.clets else ''}) in {args.org}"
-            )
+            message = work(session)
     except HubError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 1
     finally:
         db.dispose()
+    print(message)
     return 0
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    from hub.accounts.service import add_user
+
+    password = sys.stdin.readline().rstrip("\n")
+
+    def work(session: Session) -> str:
+        account = add_user(session, args.name, ori=args.org, role=Role(args.role), clets=args.clets, password=password)
+        return f"created {account.username} ({account.role}{', CLETS certified' if args.clets else ''}) in {args.org}"
+
+    return _in_transaction(work)
 
 
 def _users_unlock(args: argparse.Namespace) -> int:
     from hub.accounts.service import unlock
-    from hub.db.engine import Database
-    from hub.errors import HubError
 
-    db = Database(load().resolved_database_url)
-    try:
-        with db.unit_of_work() as session:
-            unlock(session, args.name)
-        print(f"{args.name} is active again; its failed-logon count is reset")
-    except HubError as err:
-        print(f"error: {err.message}", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
-    return 0
+    def work(session: Session) -> str:
+        unlock(session, args.name)
+        return f"{args.name} is active again; its failed-logon count is reset"
+
+    return _in_transaction(work)
 
 
 def _users_set_cert(args: argparse.Namespace) -> int:
     from hub.accounts.service import register_certificate
-    from hub.db.engine import Database
-    from hub.errors import HubError
 
-    db = Database(load().resolved_database_url)
     try:
-        with db.unit_of_work() as session:
-            fingerprint = register_certificate(session, args.name, Path(args.pem).read_bytes())
-        print(f"{args.name} is identified over mutual TLS by certificate sha256:{fingerprint}")
-    except HubError as err:
-        print(f"error: {err.message}", file=sys.stderr)
+        pem = Path(args.pem).read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.pem}: {exc.strerror}", file=sys.stderr)
         return 1
-    finally:
-        db.dispose()
-    return 0
+
+    def work(session: Session) -> str:
+        fingerprint = register_certificate(session, args.name, pem)
+        return f"{args.name} is identified over mutual TLS by certificate sha256:{fingerprint}"
+
+    return _in_transaction(work)
 
 
 def _serve(args: argparse.Namespace) -> int:

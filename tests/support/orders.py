@@ -13,6 +13,8 @@ from typing import Any
 
 from lxml import etree
 
+from hub.contract import order_child_names
+
 ORD = "urn:ca:courts:ccpor:order:1"
 SVC = "urn:ca:courts:ccpor:orders:1"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -67,30 +69,10 @@ def order(**overrides: Any) -> dict[str, Any]:
     return _schema_order(base)
 
 
-_ORDER_KEYS = (
-    "CourtOrderFormCode",
-    "ProtectionOrderTypeCode",
-    "CourtOrderIssuingCourt",
-    "CaseDocketID",
-    "CourtOrderIssuingDate",
-    "CourtOrderIssuingTime",
-    "CourtOrderExpirationDate",
-    "CourtOrderExpirationTime",
-    "CourtOrderNonExpiringIndicator",
-    "SealedIndicator",
-    "ProtectionOrderRestrictedPerson",
-    "ProtectionOrderProtectedPerson",
-    "ProtectionOrderCondition",
-    "ProtectionOrderBradyIndicator",
-    "ProofOfService",
-    "DocumentReference",
-    "SourceSystemName",
-    "SourceMessageID",
-)
-
-
 def _schema_order(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: d[k] for k in _ORDER_KEYS if k in d} | {k: v for k, v in d.items() if k not in _ORDER_KEYS}
+    """``d`` with its keys in the schema's element order (the hub reads that order from the XSD)."""
+    keys = order_child_names()
+    return {k: d[k] for k in keys if k in d} | {k: v for k, v in d.items() if k not in keys}
 
 
 def proof(service_type: str = "PERSONAL", served: date | None = None) -> dict[str, Any]:
