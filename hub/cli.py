@@ -1,7 +1,10 @@
 """``ccpor-hub``: the command line for operators and developers.
 
 ccpor-hub db upgrade | db check
+ccpor-hub keys master [--path FILE]
 ccpor-hub users add NAME --org ORI --role ROLE [--clets]     (password on stdin)
+ccpor-hub users unlock NAME | users set-cert NAME CERT.pem
+ccpor-hub audit verify | audit purge [--older-than-days N]
 ccpor-hub serve [--bind HOST:PORT] [--workers N]
 ccpor-hub orders expire
 ccpor-hub wsdl [--out FILE]
@@ -48,16 +51,46 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _in_transaction(work: Callable[[Session], str]) -> int:
-    """Run ``work`` in one unit of work on the configured database; print its message or the error."""
+def _in_transaction(operation: str, target: str, work: Callable[[Session], str]) -> int:
+    """Run an operator's ``work`` in one unit of work, audited as an ADMIN event in the same
+    transaction; print its message or the error."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from hub import masterkey
+    from hub.audit import ADMIN, AuditTrail, Event
     from hub.db.engine import Database
     from hub.errors import HubError
 
-    db = Database(load().resolved_database_url)
+    settings = load()
+    try:
+        trail = AuditTrail(masterkey.load(settings.resolved_master_key_file))
+    except masterkey.MasterKeyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    db = Database(settings.resolved_database_url)
+
+    def record(session: Session, outcome: str, detail: str) -> None:
+        event = Event(
+            at=datetime.now(UTC),
+            username=f"cli:{getpass.getuser()}",
+            org_ori="",
+            operation=operation,
+            outcome=outcome,
+            target=target,
+            client_address="local",
+            detail=detail,
+            category=ADMIN,
+        )
+        trail.record(session.connection(), event)
+
     try:
         with db.unit_of_work() as session:
             message = work(session)
+            record(session, "OK", message)
     except HubError as err:
+        with db.unit_of_work() as session:  # a refused action is audited too, on its own
+            record(session, err.code, err.message)
         print(f"error: {err.message}", file=sys.stderr)
         return 1
     finally:
@@ -75,7 +108,7 @@ def _users_add(args: argparse.Namespace) -> int:
         account = add_user(session, args.name, ori=args.org, role=Role(args.role), clets=args.clets, password=password)
         return f"created {account.username} ({account.role}{', CLETS certified' if args.clets else ''}) in {args.org}"
 
-    return _in_transaction(work)
+    return _in_transaction("users add", args.name, work)
 
 
 def _users_unlock(args: argparse.Namespace) -> int:
@@ -85,7 +118,7 @@ def _users_unlock(args: argparse.Namespace) -> int:
         unlock(session, args.name)
         return f"{args.name} is active again; its failed-logon count is reset"
 
-    return _in_transaction(work)
+    return _in_transaction("users unlock", args.name, work)
 
 
 def _users_set_cert(args: argparse.Namespace) -> int:
@@ -101,10 +134,80 @@ def _users_set_cert(args: argparse.Namespace) -> int:
         fingerprint = register_certificate(session, args.name, pem)
         return f"{args.name} is identified over mutual TLS by certificate sha256:{fingerprint}"
 
-    return _in_transaction(work)
+    return _in_transaction("users set-cert", args.name, work)
+
+
+def _keys_master(args: argparse.Namespace) -> int:
+    from hub import masterkey
+
+    path = Path(args.path) if args.path else load().resolved_master_key_file
+    try:
+        key = masterkey.create(path)
+    except FileExistsError:
+        print(f"error: {path} exists; a master key is never overwritten (see docs/OPERATIONS.md)", file=sys.stderr)
+        return 1
+    print(f"wrote a new master key to {path} (mode 0600, key id {key.key_id}); back it up apart from the database")
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from hub import masterkey
+    from hub.audit import AuditTrail
+    from hub.db.engine import Database
+
+    settings = load()
+    db = Database(settings.resolved_database_url)
+    try:
+        trail = AuditTrail(masterkey.load(settings.resolved_master_key_file))
+        with db.read() as session:
+            result = trail.verify(session.connection())
+    except masterkey.MasterKeyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    span = f"events {result.base_seq + 1}..{result.head_seq}"
+    if result.ok:
+        print(f"audit chain intact: {result.checked} events checked ({span})")
+        return 0
+    print(f"audit chain BROKEN ({span}, {result.checked} events read):", file=sys.stderr)
+    for seq, what in result.problems:
+        print(f"  event {seq}: {what}", file=sys.stderr)
+    if result.more:
+        print(f"  ... and {result.more} more", file=sys.stderr)
+    return 3
+
+
+def _audit_purge(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from hub import masterkey
+    from hub.audit import AuditTrail
+
+    settings = load()
+    days = settings.audit_retention_days if args.older_than_days is None else args.older_than_days
+    before = datetime.now(UTC) - timedelta(days=days)
+    try:
+        trail = AuditTrail(masterkey.load(settings.resolved_master_key_file))
+    except masterkey.MasterKeyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+    def work(session: Session) -> str:
+        count, base = trail.purge(session.connection(), before)
+        return f"purged {count} audit event(s) older than {days} days; the chain now starts after event {base}"
+
+    return _in_transaction("audit purge", "", work)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from hub import masterkey
+
+    try:  # fail here, with a message, rather than in every gunicorn worker
+        masterkey.load(load().resolved_master_key_file)
+    except masterkey.MasterKeyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     argv = [
         sys.executable,
         "-m",
@@ -217,6 +320,17 @@ def parser() -> argparse.ArgumentParser:
     cert.add_argument("name")
     cert.add_argument("pem", help="the client certificate, PEM")
     cert.set_defaults(func=_users_set_cert)
+
+    keys = sub.add_parser("keys", help="keys").add_subparsers(dest="keys_command", required=True)
+    master = keys.add_parser("master", help="create the master key file (never overwrites one)")
+    master.add_argument("--path", help="where to write it (default: the CCPOR_MASTER_KEY_FILE setting)")
+    master.set_defaults(func=_keys_master)
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="check the hash chain; exit 3 if it is broken").set_defaults(func=_audit_verify)
+    purge = audit.add_parser("purge", help="delete events older than the retention period (a chain prefix)")
+    purge.add_argument("--older-than-days", type=int, help="default: CCPOR_AUDIT_RETENTION_DAYS (365)")
+    purge.set_defaults(func=_audit_purge)
 
     serve = sub.add_parser("serve", help="run the hub under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8080")

@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub import masterkey
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -58,6 +60,9 @@ class HubServer:
         self.env = {**os.environ, "CCPOR_DATA_DIR": str(data_dir), "CCPOR_DATABASE_URL": database_url, **env}
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
+        key_file = Path(self.env.get("CCPOR_MASTER_KEY_FILE") or data_dir / "master.key")
+        if not key_file.exists():  # a development/test hub gets its own key; operators make theirs
+            masterkey.create(key_file)
 
     @property
     def wsdl(self) -> str:

@@ -38,6 +38,14 @@ class Settings:
     max_xml_elements: int = field(default_factory=lambda: _int("CCPOR_MAX_XML_ELEMENTS", 20000))
     #: Orders per search result page (the user guide's 25).
     page_size: int = field(default_factory=lambda: _int("CCPOR_PAGE_SIZE", 25))
+    #: The master key file (hub.masterkey). Empty means data_dir/master.key.
+    master_key_file: str = field(default_factory=lambda: os.environ.get("CCPOR_MASTER_KEY_FILE", ""))
+    #: Audit events older than this many days are removed by ``ccpor-hub audit purge`` (CJIS AU-11).
+    audit_retention_days: int = field(default_factory=lambda: _int("CCPOR_AUDIT_RETENTION_DAYS", 365))
+    #: WS-Security freshness: how old a UsernameToken's or signature's Created may be, in seconds.
+    wsse_max_age_seconds: int = field(default_factory=lambda: _int("CCPOR_WSSE_MAX_AGE_SECONDS", 300))
+    #: WS-Security: tolerated clock difference with a caller, in seconds.
+    wsse_clock_skew_seconds: int = field(default_factory=lambda: _int("CCPOR_WSSE_CLOCK_SKEW_SECONDS", 60))
 
     @property
     def max_request_bytes(self) -> int:
@@ -51,6 +59,10 @@ class Settings:
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ccpor.db').resolve()}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return Path(self.master_key_file).expanduser() if self.master_key_file else self.data_dir / "master.key"
 
     @property
     def resolved_image_dir(self) -> Path:

@@ -90,6 +90,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
     with database.engine.begin() as conn:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # the one row migration 0005 seeds: the audit chain's head
+        conn.execute(sa.text("INSERT INTO audit_chain (id, seq, mac, base_seq, base_mac) VALUES (1, 0, '', 0, '')"))
     database.dispose()
 
 

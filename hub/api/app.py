@@ -25,20 +25,20 @@ from spyne import const as spyne_const
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from hub import ns
+from hub import masterkey, ns
 from hub.accounts.service import Authenticator, Principal
 from hub.api import faults
 from hub.api.bindings import Bindings, orders_bindings
 from hub.api.orders_api import Call, OrdersApi
 from hub.api.wsse import UsernameToken, optional_username_token, username_token
+from hub.audit import AuditTrail, Event
 from hub.db.engine import Database
-from hub.db.models import AuditEvent
 from hub.errors import AuthenticationError, Conflict, HubError
 from hub.images.service import ImageService
 from hub.images.store import FileSystemImageStore, ImageStore
+from hub.masterkey import MasterKey
 from hub.orders.service import Clock, OrderService, utcnow
 from hub.settings import Settings
 
@@ -68,11 +68,14 @@ class Services:
     orders: OrderService
     images: ImageService
     authenticator: Authenticator
+    audit: AuditTrail
+    key: MasterKey
 
     @classmethod
     def build(
         cls, settings: Settings, *, db: Database | None = None, store: ImageStore | None = None, clock: Clock = utcnow
     ) -> Services:
+        key = masterkey.load(settings.resolved_master_key_file)
         orders = OrderService(clock)
         store = store or FileSystemImageStore(settings.resolved_image_dir)
         db = db or Database(settings.resolved_database_url)
@@ -82,6 +85,8 @@ class Services:
             orders=orders,
             images=ImageService(store, settings.max_image_bytes, orders, clock),
             authenticator=Authenticator(db, clock),
+            audit=AuditTrail(key),
+            key=key,
         )
 
 
@@ -101,7 +106,7 @@ class HubApplication(Application):
             token = optional_username_token(ctx.in_header_doc)
             fingerprint = ctx.transport.req_env.get("ccpor.client_cert_sha256")
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
-            call = _Pending(self.api.handler(operation), ctx.in_body_doc, args, operation, client)
+            call = _Pending(self.api.handler(operation), ctx.in_body_doc, args, operation, client, self.hub.audit)
             db = self.hub.db
             if db.serializes_writes:
                 # SQLite: authenticate on its own short read, so the write lock is taken only for
@@ -112,7 +117,7 @@ class HubApplication(Application):
                     with db.read() as session:
                         result = call.run(session, who)
                     with db.unit_of_work() as session:
-                        call.audit(session, who)
+                        call.audit(session, who, result)
                     return result
             for attempt in (1, 2):
                 try:
@@ -121,7 +126,7 @@ class HubApplication(Application):
                         if who is None:
                             who = self._authenticate(session.connection(), token, fingerprint)
                         result = call.run(session, who)
-                        call.audit(session, who)
+                        call.audit(session, who, result)
                     return result
                 except (IntegrityError, Conflict):
                     # A concurrent twin (same idempotency key) committed first -- a unique-key
@@ -156,14 +161,16 @@ class HubApplication(Application):
     ) -> None:
         try:
             with self.hub.db.unit_of_work() as session:
-                _audit(
-                    session,
-                    who.username if who else username[:64],
-                    who.ori if who else "",
-                    operation,
-                    {},
-                    err.code if err else "Server.Internal",
-                    client,
+                self.hub.audit.record(
+                    session.connection(),
+                    Event(
+                        at=datetime.now(UTC),
+                        username=who.username if who else username,
+                        org_ori=who.ori if who else "",
+                        operation=operation,
+                        outcome=err.code if err else "Server.Internal",
+                        client_address=client,
+                    ),
                 )
         except Exception:  # the audit must not turn a client fault into a server error
             log.exception("could not write the audit event for a failed %s", operation)
@@ -178,12 +185,32 @@ class _Pending:
     args: dict[str, Any]
     operation: str
     client: str
+    trail: AuditTrail
 
     def run(self, session: Any, who: Principal) -> Any:
         return self.handler(Call(session=session, who=who, body=self.body, args=self.args))
 
-    def audit(self, session: Any, who: Principal) -> None:
-        _audit(session, who.username, who.ori, self.operation, self.args, "OK", self.client)
+    def audit(self, session: Any, who: Principal, result: Any) -> None:
+        # The target: the order or image named in the request, else the one the call created.
+        target = (
+            self.args.get("OrderId")
+            or self.args.get("ImageId")
+            or getattr(result, "OrderId", None)
+            or getattr(result, "ImageId", None)
+            or ""
+        )
+        self.trail.record(
+            session.connection(),
+            Event(
+                at=datetime.now(UTC),
+                username=who.username,
+                org_ori=who.ori,
+                operation=self.operation,
+                outcome="OK",
+                target=str(target),
+                client_address=self.client,
+            ),
+        )
 
 
 def token_user(ctx: Any) -> str:
@@ -191,27 +218,6 @@ def token_user(ctx: Any) -> str:
         return username_token(ctx.in_header_doc).username
     except AuthenticationError:
         return ""
-
-
-_INSERT_AUDIT = insert(AuditEvent.__table__)
-
-
-def _audit(
-    session: Any, username: str, ori: str, operation: str, args: dict[str, Any], outcome: str, client: str
-) -> None:
-    target = args.get("OrderId") or args.get("ImageId") or ""
-    session.connection().execute(
-        _INSERT_AUDIT,
-        dict(
-            at=datetime.now(UTC),
-            username=username,
-            org_ori=ori,
-            operation=operation,
-            target=str(target)[:64],
-            outcome=outcome,
-            client_address=client,
-        ),
-    )
 
 
 def service_class(

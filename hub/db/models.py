@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -64,6 +66,11 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(12))
     #: SHA-256 (hex) of the DER client certificate that identifies this account over mutual TLS.
     client_cert_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The registered client certificate (PEM) for mutual TLS and X.509-signed requests.
+    client_cert_pem: Mapped[str | None] = mapped_column(Text)
+    #: The password sealed under the master key (AES-GCM), kept only for accounts allowed to use
+    #: WS-Security PasswordDigest, which needs the password itself to check a digest.
+    password_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: Consecutive failed logons counted from ``first_failed_at`` (CJIS AC-7 lockout).
     failed_logons: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -241,15 +248,56 @@ class QuickAttach(Base):
 
 
 class AuditEvent(Base):
-    """Who did what to which target, when, from where, with what outcome (CJIS AU-3)."""
+    """Who did what to which target, when, from where, with what outcome (CJIS AU-3).
+
+    Append-only and hash-chained (:mod:`hub.audit`): ``mac`` is a keyed hash over the previous
+    event's ``mac``, this event's ``seq`` and its fields, so editing, inserting or deleting an
+    event breaks the chain that ``ccpor-hub audit verify`` walks.
+    """
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Position in the chain: 1, 2, 3 ... without gaps (assigned under the chain head's row lock).
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: LOGON, QUERY, VIEW, IMAGE, CHANGE, CARPOS, ADMIN (see hub.audit.category_of).
+    category: Mapped[str] = mapped_column(String(12), default="", server_default="")
     username: Mapped[str] = mapped_column(String(64))
     org_ori: Mapped[str] = mapped_column(String(9))
     operation: Mapped[str] = mapped_column(String(40))
     target: Mapped[str] = mapped_column(String(64), default="")
     outcome: Mapped[str] = mapped_column(String(40))
     client_address: Mapped[str] = mapped_column(String(64), default="")
+    #: What an administrator changed (never a secret, never CLETS data).
+    detail: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: HMAC-SHA256 (hex) chaining this event to the one before; empty for events older than the chain.
+    mac: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+    __table_args__ = (Index(None, "username", "at"), Index(None, "target"))
+
+
+class AuditChain(Base):
+    """The chain's head (one row): the last ``seq`` and ``mac``, and where verification starts.
+
+    Every audited transaction updates this row last, so PostgreSQL's row lock orders events in
+    commit order; ``base_seq``/``base_mac`` move forward only when retention purges old events.
+    """
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    mac: Mapped[str] = mapped_column(String(64))
+    base_seq: Mapped[int] = mapped_column(BigInteger)
+    base_mac: Mapped[str] = mapped_column(String(64))
+
+
+class UsedNonce(Base):
+    """WS-Security PasswordDigest nonces seen in the freshness window, shared by all workers."""
+
+    __tablename__ = "wsse_nonces"
+
+    #: SHA-256 (hex) of username and nonce: a replayed token collides on this key.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

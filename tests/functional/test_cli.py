@@ -34,6 +34,12 @@ def test_fresh_hub_from_the_command_line(tmp_path: Path):
     assert run("db", "upgrade", data_dir=tmp_path).returncode == 0  # idempotent
     assert run("db", "check", data_dir=tmp_path).returncode == 0
     secret = "a long demo passphrase"  # noqa: S105 - test account
+    keyless = run("users", "add", "u", "--org", "CA019015J", "--role", "QUERY_ONLY", data_dir=tmp_path, stdin=secret)
+    assert keyless.returncode == 1 and "ccpor-hub keys master" in keyless.stderr
+    assert run("serve", data_dir=tmp_path).returncode == 1  # refuses to start without its key
+    made_key = run("keys", "master", data_dir=tmp_path)
+    assert made_key.returncode == 0 and (tmp_path / "master.key").stat().st_mode & 0o077 == 0
+    assert run("keys", "master", data_dir=tmp_path).returncode == 1  # never overwritten
     made = run(
         "users",
         "add",
@@ -82,6 +88,17 @@ def test_fresh_hub_from_the_command_line(tmp_path: Path):
         assert server.stop() == 0  # SIGTERM: graceful shutdown, clean exit
     log = server.log.read_text()
     assert "Shutting down" in log and secret not in log
+
+    # Three operator actions (one done, two refused) and one call were audited, in one intact chain ...
+    verified = run("audit", "verify", data_dir=tmp_path)
+    assert verified.returncode == 0 and "4 events checked" in verified.stdout, verified.stdout + verified.stderr
+    # ... which shows an edited event.
+    engine = sa.create_engine(f"sqlite:///{db_file}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("update audit_events set username = 'someone-else' where seq = 3"))
+    engine.dispose()
+    broken = run("audit", "verify", data_dir=tmp_path)
+    assert broken.returncode == 3 and "event 3: the event was changed" in broken.stderr, broken.stderr
 
 
 def test_wsdl_command_prints_the_contract(tmp_path: Path):

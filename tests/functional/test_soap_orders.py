@@ -362,7 +362,11 @@ def test_guessing_locks_the_account_until_an_administrator_releases_it(hub):
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "CCPOR_DATABASE_URL": hub.db_url},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "CCPOR_DATABASE_URL": hub.db_url,
+            "CCPOR_DATA_DIR": hub.server.env["CCPOR_DATA_DIR"],
+        },
     )
     assert done.returncode == 0, done.stderr
     assert hub.client("lockme").service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount >= 0

@@ -68,16 +68,17 @@ def test_a_registered_client_certificate_identifies_its_account(tmp_path: Path):
 
     tls = make_tls(tmp_path, mutual=True)
     url = _start_db(tmp_path)
+    server = HubServer(tmp_path, url, tls=tls)  # creates the data directory's master key
     cli = str(Path(sys.executable).with_name("ccpor-hub"))
     done = subprocess.run(
         [cli, "users", "set-cert", "reader", str(tls.client_cert)],
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "CCPOR_DATABASE_URL": url},
+        env={"PATH": "/usr/bin:/bin", "CCPOR_DATABASE_URL": url, "CCPOR_DATA_DIR": str(tmp_path)},
     )
     assert done.returncode == 0 and "sha256:" in done.stdout, done.stderr
-    server = HubServer(tmp_path, url, tls=tls).start()
+    server.start()
 
     def session(cert: str) -> requests.Session:
         s = requests.Session()

@@ -1,0 +1,229 @@
+"""The audit trail: append-only, hash-chained events (CJIS AU-2/AU-3/AU-9/AU-11).
+
+Each event's ``mac`` is ``HMAC-SHA256(k, previous mac | seq | fields)`` with ``k`` derived from the
+master key (:mod:`hub.masterkey`), which the database never holds. Recording an event is the last
+step of the audited transaction::
+
+    UPDATE audit_chain SET seq = seq + 1 WHERE id = 1 RETURNING seq, mac   -- takes the row lock
+    INSERT INTO audit_events (... seq, mac)
+    UPDATE audit_chain SET mac = :new                                       -- held until COMMIT
+
+so ``seq`` numbers events without gaps in commit order on PostgreSQL (other writers wait on the
+chain row only for the few statements before commit) and under SQLite's single writer. A rolled
+back transaction takes its event and its ``seq`` with it, so no gap appears.
+
+``verify`` walks the chain from its base and reports the first events whose ``mac`` does not
+follow (an edited field, an inserted or deleted event) and a head that does not match the last
+event (a deleted tail). Without the key, an attacker with write access to the database cannot
+compute a valid ``mac`` for anything they change.
+
+Retention (``purge``) deletes the oldest events -- a prefix of the chain -- and moves the chain's
+base to the last deleted event, in the same transaction that records the purge as an event.
+
+Nothing secret goes into an event: no password, token, image content or CLETS data; ``target`` is
+an order, image or account identifier, ``detail`` an administrator's change in words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from hub.db.models import AuditChain, AuditEvent
+from hub.db.types import UTCDateTime
+from hub.masterkey import MasterKey
+
+#: Audit categories (what kind of access an event records).
+LOGON, QUERY, VIEW, IMAGE, CHANGE, CARPOS, ADMIN = "LOGON", "QUERY", "VIEW", "IMAGE", "CHANGE", "CARPOS", "ADMIN"
+
+_CATEGORIES = {
+    "GetOrder": VIEW,
+    "SearchOrders": QUERY,
+    "SearchQuickAttach": QUERY,
+    "GetImage": IMAGE,
+    "AttachImage": CHANGE,
+    "AddQuickAttach": CHANGE,
+}
+
+
+def category_of(operation: str, outcome: str) -> str:
+    """The category of an event: a refused logon is LOGON whatever the operation it carried."""
+    if outcome == "Client.Authentication":
+        return LOGON
+    if operation in _CATEGORIES:
+        return _CATEGORIES[operation]
+    if "Carpos" in operation:
+        return CARPOS
+    if operation in ADMIN_OPERATIONS:
+        return ADMIN
+    return CHANGE
+
+
+#: Operations of /ws/admin (the operator command line records its actions as ADMIN explicitly).
+ADMIN_OPERATIONS = frozenset(
+    {
+        "ListUsers",
+        "SaveUser",
+        "SetUserRoles",
+        "DisableUser",
+        "UnlockUser",
+        "SearchLockedOrders",
+        "UnlockOrder",
+        "SearchAudit",
+        "ListQueue",
+        "RequeueMessage",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audit event before it is chained."""
+
+    at: datetime
+    username: str
+    org_ori: str
+    operation: str
+    outcome: str
+    target: str = ""
+    client_address: str = ""
+    detail: str = ""
+    category: str = field(default="")
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "at": self.at,
+            "category": self.category or category_of(self.operation, self.outcome),
+            "username": self.username[:64],
+            "org_ori": self.org_ori[:9],
+            "operation": self.operation[:40],
+            "target": self.target[:64],
+            "outcome": self.outcome[:40],
+            "client_address": self.client_address[:64],
+            "detail": self.detail[:200],
+        }
+
+
+_FIELDS = ("at", "category", "username", "org_ori", "operation", "target", "outcome", "client_address", "detail")
+
+
+def _canonical(seq: int, values: dict[str, object]) -> bytes:
+    """The bytes the MAC covers: seq and each field, unit-separated (fields cannot contain U+001F)."""
+    parts = [str(seq)]
+    for name in _FIELDS:
+        value = values[name]
+        parts.append(value.isoformat(timespec="microseconds") if isinstance(value, datetime) else str(value))
+    return "\x1f".join(p.replace("\x1f", " ") for p in parts).encode()
+
+
+_ADVANCE = (
+    update(AuditChain.__table__)
+    .where(AuditChain.__table__.c.id == 1)
+    .values(seq=AuditChain.__table__.c.seq + 1)
+    .returning(AuditChain.__table__.c.seq, AuditChain.__table__.c.mac)
+)
+_SET_HEAD = update(AuditChain.__table__).where(AuditChain.__table__.c.id == 1).values(mac=bindparam("b_mac"))
+_INSERT = insert(AuditEvent.__table__)
+
+
+class AuditTrail:
+    """Records, verifies and purges the chained audit events."""
+
+    def __init__(self, key: MasterKey) -> None:
+        self._key = key.derive("audit-chain")
+
+    def mac(self, previous: str, seq: int, values: dict[str, object]) -> str:
+        return hmac.new(self._key, previous.encode() + b"\x1e" + _canonical(seq, values), hashlib.sha256).hexdigest()
+
+    def record(self, connection: Connection, event: Event) -> int:
+        """Append ``event`` in the caller's transaction (call it last, just before commit); its seq."""
+        seq, previous = connection.execute(_ADVANCE).one()
+        values = event.fields()
+        mac = self.mac(previous, seq, values)
+        connection.execute(_INSERT, {**values, "seq": seq, "mac": mac})
+        connection.execute(_SET_HEAD, {"b_mac": mac})
+        return int(seq)
+
+    def verify(self, connection: Connection, *, batch: int = 5000, report: int = 20) -> Verification:
+        """Walk the chain from its base; list the events that break it (at most ``report``)."""
+        chain = connection.execute(select(AuditChain).where(AuditChain.id == 1)).one()
+        result = Verification(base_seq=chain.base_seq, head_seq=chain.seq)
+        previous, expected = chain.base_mac, chain.base_seq + 1
+        for row in _rows_from(connection, chain.base_seq, batch):
+            values = {name: getattr(row, name) for name in _FIELDS}
+            if row.seq != expected:
+                result.add(report, expected, f"events {expected}..{row.seq - 1} are missing")
+            elif not hmac.compare_digest(self.mac(previous, row.seq, values), row.mac):
+                result.add(report, row.seq, "the event was changed, or an event before it was removed or inserted")
+            previous, expected = row.mac, row.seq + 1
+            result.checked += 1
+        if expected - 1 != chain.seq:
+            result.add(report, expected, f"the chain head says {chain.seq} events but the last is {expected - 1}")
+        elif not hmac.compare_digest(previous, chain.mac):
+            result.add(report, chain.seq, "the chain head does not match the last event")
+        return result
+
+    def purge(self, connection: Connection, before: datetime) -> tuple[int, int]:
+        """Delete the events older than ``before`` (a prefix of the chain); (count, new base seq).
+
+        Events are numbered in commit order, which follows time closely but not exactly under
+        concurrency, so the prefix stops at the first event that is not older than ``before``.
+        """
+        chain = connection.execute(select(AuditChain).where(AuditChain.id == 1).with_for_update()).one()
+        first_kept = connection.scalar(
+            select(func.min(AuditEvent.seq)).where(
+                AuditEvent.seq > chain.base_seq, AuditEvent.at >= bindparam("b_before", before, type_=UTCDateTime())
+            )
+        )
+        last_purged = chain.seq if first_kept is None else first_kept - 1
+        if last_purged <= chain.base_seq:
+            return 0, chain.base_seq
+        base_mac = connection.scalar(select(AuditEvent.mac).where(AuditEvent.seq == last_purged)) or ""
+        count = connection.execute(
+            delete(AuditEvent.__table__).where(AuditEvent.__table__.c.seq <= last_purged)
+        ).rowcount
+        connection.execute(
+            update(AuditChain.__table__)
+            .where(AuditChain.__table__.c.id == 1)
+            .values(base_seq=last_purged, base_mac=base_mac)
+        )
+        return count, last_purged
+
+
+@dataclass
+class Verification:
+    base_seq: int
+    head_seq: int
+    checked: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    more: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, limit: int, seq: int, what: str) -> None:
+        if len(self.problems) < limit:
+            self.problems.append((seq, what))
+        else:
+            self.more += 1
+
+
+def _rows_from(connection: Connection, base_seq: int, batch: int) -> Iterator[object]:
+    """The events after ``base_seq`` in chain order, fetched in keyset pages (flat memory)."""
+    columns = [AuditEvent.seq, AuditEvent.mac, *(getattr(AuditEvent, name) for name in _FIELDS)]
+    after = base_seq
+    while True:
+        rows = connection.execute(
+            select(*columns).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].seq

@@ -1,0 +1,145 @@
+"""The hash-chained audit trail on both databases: recording, tamper detection, retention."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from hub.audit import ADMIN, IMAGE, LOGON, QUERY, AuditTrail, Event, category_of
+from hub.db.engine import Database
+from hub.masterkey import MasterKey
+
+T0 = datetime(2026, 1, 5, 8, 30, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def trail() -> AuditTrail:
+    return AuditTrail(MasterKey(os.urandom(32)))
+
+
+def _record(db: Database, trail: AuditTrail, n: int, start: datetime = T0) -> None:
+    for i in range(n):
+        with db.unit_of_work() as session:
+            trail.record(
+                session.connection(),
+                Event(
+                    at=start + timedelta(seconds=i),
+                    username=f"user{i}",
+                    org_ori="CA019015J",
+                    operation="GetOrder",
+                    outcome="OK",
+                    target=f"CCP{i:010d}",
+                    client_address="10.1.2.3",
+                ),
+            )
+
+
+def _verify(db: Database, trail: AuditTrail):
+    with db.read() as session:
+        return trail.verify(session.connection())
+
+
+def _sql(db: Database, statement: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(statement))
+
+
+def test_events_chain_in_order_and_verify(db: Database, trail: AuditTrail):
+    _record(db, trail, 5)
+    result = _verify(db, trail)
+    assert result.ok and result.checked == 5 and result.head_seq == 5
+    with db.read() as session:
+        rows = session.execute(sa.text("select seq, at, category from audit_events order by seq")).all()
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+    assert {r.category for r in rows} == {"VIEW"}
+
+
+@pytest.mark.parametrize(
+    ("tamper", "first_bad"),
+    [
+        ("update audit_events set outcome = 'Client.Forbidden' where seq = 3", 3),
+        ("update audit_events set target = 'CCP9999999999' where seq = 2", 2),
+        ("update audit_events set client_address = '1.1.1.1' where seq = 5", 5),
+        ("delete from audit_events where seq = 2", 2),
+        ("delete from audit_events where seq = 5", 5),  # the tail: only the head shows it
+        ("update audit_events set seq = seq + 100 where seq = 4", 4),
+    ],
+)
+def test_any_edit_or_deletion_breaks_the_chain(db: Database, trail: AuditTrail, tamper: str, first_bad: int):
+    _record(db, trail, 5)
+    _sql(db, tamper)
+    result = _verify(db, trail)
+    assert not result.ok
+    assert result.problems[0][0] == first_bad
+
+
+def test_a_forged_event_without_the_key_is_detected(db: Database, trail: AuditTrail):
+    _record(db, trail, 3)
+    forger = AuditTrail(MasterKey(os.urandom(32)))  # has database access, not the key file
+    with db.unit_of_work() as session:
+        forger.record(session.connection(), Event(T0, "intruder", "CA019015J", "GetOrder", "OK"))
+    result = _verify(db, trail)
+    assert [seq for seq, _ in result.problems] == [4]
+
+
+def test_the_same_timestamp_survives_the_round_trip_to_hundredths(db: Database, trail: AuditTrail):
+    _record(db, trail, 1)
+    with db.read() as session:
+        at = session.execute(sa.text("select at from audit_events")).scalar_one()
+    assert str(at).startswith("2026-01-05 08:30:00.12")  # stored with sub-second precision
+
+
+def test_a_rolled_back_transaction_leaves_no_event_and_no_gap(db: Database, trail: AuditTrail):
+    _record(db, trail, 2)
+    with pytest.raises(RuntimeError), db.unit_of_work() as session:
+        trail.record(session.connection(), Event(T0, "x", "CA019015J", "SubmitOrder", "OK"))
+        raise RuntimeError("the change failed after its audit row")
+    _record(db, trail, 1)
+    result = _verify(db, trail)
+    assert result.ok and result.checked == 3 and result.head_seq == 3
+
+
+def test_purge_removes_a_prefix_and_the_rest_still_verifies(db: Database, trail: AuditTrail):
+    _record(db, trail, 3, start=T0 - timedelta(days=400))
+    _record(db, trail, 2, start=T0)
+    with db.unit_of_work() as session:
+        count, base = trail.purge(session.connection(), T0 - timedelta(days=365))
+    assert (count, base) == (3, 3)
+    result = _verify(db, trail)
+    assert result.ok and result.checked == 2 and result.base_seq == 3
+    _record(db, trail, 1, start=T0 + timedelta(days=1))
+    assert _verify(db, trail).ok
+    with db.unit_of_work() as session:
+        assert trail.purge(session.connection(), T0 - timedelta(days=365)) == (0, 3)  # nothing older left
+
+
+def test_concurrent_writers_get_gapless_sequence_numbers(db: Database, trail: AuditTrail):
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            _record(db, trail, 20)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    result = _verify(db, trail)
+    assert result.ok and result.checked == 80 and result.head_seq == 80
+
+
+def test_categories():
+    assert category_of("SubmitOrder", "Client.Authentication") == LOGON
+    assert category_of("SearchOrders", "OK") == QUERY
+    assert category_of("GetImage", "OK") == IMAGE
+    assert category_of("UnlockUser", "OK") == ADMIN
+    assert category_of("ListCarposMessages", "OK") == "CARPOS"
+    assert category_of("ModifyOrder", "OK") == "CHANGE"
