@@ -26,6 +26,8 @@ from hub.settings import load
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from hub.masterkey import MasterKey
+
 
 def _db_upgrade(args: argparse.Namespace) -> int:
     from hub.db import migrate
@@ -51,24 +53,29 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _master_key() -> MasterKey:
+    """The configured master key, or exit 1 with the reason (missing, unreadable, too open)."""
+    from hub import masterkey
+
+    try:
+        return masterkey.load(load().resolved_master_key_file)
+    except masterkey.MasterKeyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(1) from err
+
+
 def _in_transaction(operation: str, target: str, work: Callable[[Session], str]) -> int:
     """Run an operator's ``work`` in one unit of work, audited as an ADMIN event in the same
     transaction; print its message or the error."""
     import getpass
     from datetime import UTC, datetime
 
-    from hub import masterkey
     from hub.audit import ADMIN, AuditTrail, Event
     from hub.db.engine import Database
     from hub.errors import HubError
 
-    settings = load()
-    try:
-        trail = AuditTrail(masterkey.load(settings.resolved_master_key_file))
-    except masterkey.MasterKeyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    db = Database(settings.resolved_database_url)
+    trail = AuditTrail(_master_key())
+    db = Database(load().resolved_database_url)
 
     def record(session: Session, outcome: str, detail: str) -> None:
         event = Event(
@@ -100,13 +107,18 @@ def _in_transaction(operation: str, target: str, work: Callable[[Session], str])
 
 
 def _users_add(args: argparse.Namespace) -> int:
-    from hub.accounts.service import add_user
+    from hub.accounts.service import ACCOUNT_SECRETS, add_user
 
     password = sys.stdin.readline().rstrip("\n")
+    sealer = _master_key().sealer(ACCOUNT_SECRETS) if args.digest else None
 
     def work(session: Session) -> str:
-        account = add_user(session, args.name, ori=args.org, role=Role(args.role), clets=args.clets, password=password)
-        return f"created {account.username} ({account.role}{', CLETS certified' if args.clets else ''}) in {args.org}"
+        role = Role(args.role)
+        account = add_user(
+            session, args.name, ori=args.org, role=role, clets=args.clets, password=password, digest_sealer=sealer
+        )
+        extras = (", CLETS certified" if args.clets else "") + (", PasswordDigest allowed" if args.digest else "")
+        return f"created {account.username} ({account.role}{extras}) in {args.org}"
 
     return _in_transaction("users add", args.name, work)
 
@@ -151,19 +163,14 @@ def _keys_master(args: argparse.Namespace) -> int:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from hub import masterkey
     from hub.audit import AuditTrail
     from hub.db.engine import Database
 
-    settings = load()
-    db = Database(settings.resolved_database_url)
+    trail = AuditTrail(_master_key())
+    db = Database(load().resolved_database_url)
     try:
-        trail = AuditTrail(masterkey.load(settings.resolved_master_key_file))
         with db.read() as session:
             result = trail.verify(session.connection())
-    except masterkey.MasterKeyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
     finally:
         db.dispose()
     span = f"events {result.base_seq + 1}..{result.head_seq}"
@@ -181,17 +188,12 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _audit_purge(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from hub import masterkey
     from hub.audit import AuditTrail
 
     settings = load()
     days = settings.audit_retention_days if args.older_than_days is None else args.older_than_days
     before = datetime.now(UTC) - timedelta(days=days)
-    try:
-        trail = AuditTrail(masterkey.load(settings.resolved_master_key_file))
-    except masterkey.MasterKeyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    trail = AuditTrail(_master_key())
 
     def work(session: Session) -> str:
         count, base = trail.purge(session.connection(), before)
@@ -201,13 +203,7 @@ def _audit_purge(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hub import masterkey
-
-    try:  # fail here, with a message, rather than in every gunicorn worker
-        masterkey.load(load().resolved_master_key_file)
-    except masterkey.MasterKeyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    _master_key()  # fail here, with a message, rather than in every gunicorn worker
     argv = [
         sys.executable,
         "-m",
@@ -312,6 +308,9 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--org", required=True, help="ORI of the court or agency (CA + county code + 4)")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--clets", action="store_true", help="the user is CLETS certified")
+    add.add_argument(
+        "--digest", action="store_true", help="allow WS-Security PasswordDigest (keeps the password sealed)"
+    )
     add.set_defaults(func=_users_add)
     release = users.add_parser("unlock", help="release an account locked after failed logons (administrators)")
     release.add_argument("name")

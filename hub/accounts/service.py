@@ -9,6 +9,7 @@ request anyway.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -17,18 +18,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, case, or_, select, update
+from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.accounts.passwords import hash_password, verify_password
 from hub.codes import COUNTIES, AccountStatus, Role, county_code_of_ori
 from hub.db.engine import Database
-from hub.db.models import Account, Organization
+from hub.db.models import Account, Organization, UsedNonce
 from hub.db.types import UTCDateTime
 from hub.errors import AuthenticationError, Conflict, NotFound, ValidationError, Violation
+from hub.masterkey import Sealer
+
+if TYPE_CHECKING:
+    from hub.api.wsse import UsernameToken
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,21 @@ def ensure_organization(session: Session, ori: str, name: str | None = None) -> 
     return org
 
 
-def add_user(session: Session, username: str, *, ori: str, role: Role, clets: bool, password: str) -> Account:
-    """Create an account (a person or a system) in the organization ``ori``."""
+def add_user(
+    session: Session,
+    username: str,
+    *,
+    ori: str,
+    role: Role,
+    clets: bool,
+    password: str,
+    digest_sealer: Sealer | None = None,
+) -> Account:
+    """Create an account (a person or a system) in the organization ``ori``.
+
+    With ``digest_sealer`` the account may also use WS-Security PasswordDigest: the password is
+    kept sealed under the master key (see :func:`seal_for_digest`) beside its scrypt hash.
+    """
     if session.scalar(select(Account.id).where(Account.username == username)) is not None:
         raise Conflict(f"an account named {username!r} already exists")
     if len(password) < 12:
@@ -90,6 +109,7 @@ def add_user(session: Session, username: str, *, ori: str, role: Role, clets: bo
         role=role.value,
         clets_certified=clets,
         password_hash=hash_password(password),
+        password_sealed=seal_for_digest(digest_sealer, username, password) if digest_sealer else None,
         status=AccountStatus.ACTIVE.value,
         created_at=now,
         updated_at=now,
@@ -100,11 +120,26 @@ def add_user(session: Session, username: str, *, ori: str, role: Role, clets: bo
     return account
 
 
+#: The master-key purpose under which account passwords for PasswordDigest are sealed.
+ACCOUNT_SECRETS = "account-secrets"
+
+
+def seal_for_digest(sealer: Sealer, username: str, password: str) -> bytes:
+    """The password sealed (AES-256-GCM under the master key) and bound to its account's name.
+
+    PasswordDigest needs the password itself to recompute ``SHA-1(nonce + created + password)``:
+    a one-way hash cannot serve. Sealing keeps it unreadable to anyone holding the database but
+    not the key file; only accounts allowed to use digests have one.
+    """
+    return sealer.seal(password.encode(), username.encode())
+
+
 _ACCOUNT_COLUMNS = select(
     Account.id,
     Account.username,
     Account.failed_logons,
     Account.password_hash,
+    Account.password_sealed,
     Account.status,
     Account.organization_id,
     Account.role,
@@ -169,9 +204,21 @@ class Authenticator:
     #: How long a verified (username, password) pair is remembered in this process.
     cache_seconds = 300.0
 
-    def __init__(self, db: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        digest_sealer: Sealer | None = None,
+        max_age: timedelta = timedelta(minutes=5),
+        skew: timedelta = timedelta(minutes=1),
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.digest_sealer = digest_sealer
+        self.max_age = max_age
+        self.skew = skew
+        self._nonces_recorded = 0
         self._key = secrets.token_bytes(32)
         self._verified: dict[bytes, tuple[str, float]] = {}
         self._lock = threading.Lock()
@@ -201,6 +248,48 @@ class Authenticator:
                 session.connection().execute(_RESET_FAILURES, {"b_id": row.id})
         return _principal(row)
 
+    def authenticate_digest(self, connection: Connection, token: UsernameToken) -> Principal:
+        """A PasswordDigest UsernameToken: fresh, a correct digest, a nonce never seen before.
+
+        The nonce is remembered in the database (table ``wsse_nonces``) so that every worker of
+        every hub process refuses a captured message replayed within the freshness window.
+        """
+        row = connection.execute(_ACCOUNT_BY_NAME, {"username": token.username}).one_or_none()
+        if row is None or row.status != AccountStatus.ACTIVE.value or row.password_sealed is None:
+            raise AuthenticationError(_FAILED)  # no digest-enabled active account: the same answer
+        assert token.created is not None and self.digest_sealer is not None
+        now = self.clock()
+        check_freshness(token.created, now, self.max_age, self.skew, "UsernameToken")
+        password = self.digest_sealer.open(row.password_sealed, token.username.encode())
+        # SHA-1 is what the UsernameToken Profile 1.0 defines for PasswordDigest (see hub.api.wsse).
+        material = token.nonce + token.created_text.encode() + password
+        expected = base64.b64encode(hashlib.sha1(material).digest()).decode()  # noqa: S324
+        if not hmac.compare_digest(expected, token.password):
+            self._count_failure(row.id)
+            raise AuthenticationError(_FAILED)
+        self._remember_nonce(token.username, token.nonce, now)
+        if row.failed_logons:
+            with self.db.unit_of_work() as session:
+                session.connection().execute(_RESET_FAILURES, {"b_id": row.id})
+        return _principal(row)
+
+    def _remember_nonce(self, username: str, nonce: bytes, now: datetime) -> None:
+        key = hashlib.sha256(username.encode() + b"\0" + nonce).hexdigest()
+        try:
+            with self.db.unit_of_work() as session:
+                connection = session.connection()
+                connection.execute(insert(UsedNonce.__table__), {"key": key, "seen_at": now})
+                self._nonces_recorded += 1
+                if self._nonces_recorded % 256 == 0:  # forget nonces too old to pass the freshness check
+                    connection.execute(
+                        delete(UsedNonce.__table__).where(UsedNonce.__table__.c.seen_at < _SINCE),
+                        {"b_since": now - 2 * (self.max_age + self.skew)},
+                    )
+        except IntegrityError as exc:
+            raise AuthenticationError(
+                "this UsernameToken's nonce was used before: a replayed message is refused (send a new nonce)"
+            ) from exc
+
     def by_certificate(self, connection: Connection, fingerprint: str) -> Principal | None:
         """The active account registered for this client certificate (mutual TLS), if any.
 
@@ -224,6 +313,16 @@ class Authenticator:
 
 
 _FAILED = "authentication failed: unknown user, wrong password or account not active"
+
+
+def check_freshness(created: datetime, now: datetime, max_age: timedelta, skew: timedelta, what: str) -> None:
+    """WS-Security freshness: ``created`` neither in the future (beyond ``skew``) nor too old."""
+    if created > now + skew:
+        raise AuthenticationError(f"the {what}'s Created time is in the future: check the sending system's clock")
+    if created < now - max_age - skew:
+        raise AuthenticationError(
+            f"the {what} was created more than {int(max_age.total_seconds())} seconds ago: send a fresh one"
+        )
 
 
 def _principal(row: Any) -> Principal:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lxml import etree
@@ -28,7 +28,7 @@ from spyne.server.wsgi import WsgiApplication
 from sqlalchemy.exc import IntegrityError
 
 from hub import masterkey, ns
-from hub.accounts.service import Authenticator, Principal
+from hub.accounts.service import ACCOUNT_SECRETS, Authenticator, Principal
 from hub.api import faults
 from hub.api.bindings import Bindings, orders_bindings
 from hub.api.orders_api import Call, OrdersApi
@@ -84,7 +84,13 @@ class Services:
             db=db,
             orders=orders,
             images=ImageService(store, settings.max_image_bytes, orders, clock),
-            authenticator=Authenticator(db, clock),
+            authenticator=Authenticator(
+                db,
+                clock,
+                digest_sealer=key.sealer(ACCOUNT_SECRETS),
+                max_age=timedelta(seconds=settings.wsse_max_age_seconds),
+                skew=timedelta(seconds=settings.wsse_clock_skew_seconds),
+            ),
             audit=AuditTrail(key),
             key=key,
         )
@@ -154,6 +160,8 @@ class HubApplication(Application):
                 return who
         if token is None:
             raise AuthenticationError("a wsse:Security header with a UsernameToken is required")
+        if token.digest:
+            return self.hub.authenticator.authenticate_digest(connection, token)
         return self.hub.authenticator.authenticate(connection, token.username, token.password)
 
     def _audit_failure(

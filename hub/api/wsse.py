@@ -1,27 +1,52 @@
-"""WS-Security UsernameToken (PasswordText) read from the SOAP header.
+"""WS-Security UsernameToken (PasswordText and PasswordDigest) read from the SOAP header.
 
 Spyne has no WS-Security; declaring the header as a typed ``__in_header__`` yields a WSDL zeep
 cannot load, so the hub reads the header elements itself (they arrive already through the
-hardened parser). PasswordDigest and X.509 signatures are later work (issue 3).
+hardened parser). Checking the password or digest is the Authenticator's job
+(:mod:`hub.accounts.service`); X.509 signatures are :mod:`hub.api.wssig`.
+
+PasswordDigest (UsernameToken Profile 1.0 section 3.1) is
+``Base64(SHA-1(nonce + created + password))``; SHA-1 is what the profile defines, and the
+digest's strength comes from the nonce and the freshness window, not from collision resistance.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from lxml import etree
 
 from hub import ns
 from hub.errors import AuthenticationError
 
+PASSWORD_DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"  # noqa: S105
+_BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+
 
 @dataclass(frozen=True)
 class UsernameToken:
     username: str
+    #: The password (PasswordText) or the Base64 digest (PasswordDigest).
     password: str
+    digest: bool = False
+    nonce: bytes = b""
+    #: wsu:Created exactly as sent (the digest covers this text) and as a time.
+    created_text: str = ""
+    created: datetime | None = None
 
-    def __repr__(self) -> str:  # never print the password
-        return f"UsernameToken(username={self.username!r}, password=***)"
+    def __repr__(self) -> str:  # never print the password or digest
+        return f"UsernameToken(username={self.username!r}, digest={self.digest}, password=***)"
+
+
+def security_header(header_children: list[etree._Element] | None) -> etree._Element | None:
+    """The wsse:Security header block; more than one is refused (which one would count?)."""
+    blocks = [h for h in header_children or () if h.tag == ns.q(ns.WSSE, "Security")]
+    if len(blocks) > 1:
+        raise AuthenticationError("send exactly one wsse:Security header")
+    return blocks[0] if blocks else None
 
 
 def username_token(header_children: list[etree._Element] | None) -> UsernameToken:
@@ -32,18 +57,53 @@ def username_token(header_children: list[etree._Element] | None) -> UsernameToke
 
 
 def optional_username_token(header_children: list[etree._Element] | None) -> UsernameToken | None:
-    """The UsernameToken, None if there is no wsse:Security header; a malformed one is refused."""
-    security = next((h for h in header_children or () if h.tag == ns.q(ns.WSSE, "Security")), None)
+    """The UsernameToken, None if there is none; a malformed one is refused."""
+    security = security_header(header_children)
     if security is None:
         return None
-    token = security.find(ns.q(ns.WSSE, "UsernameToken"))
-    if token is None:
-        raise AuthenticationError("the wsse:Security header has no UsernameToken")
+    tokens = security.findall(ns.q(ns.WSSE, "UsernameToken"))
+    if not tokens:
+        return None
+    if len(tokens) > 1:
+        raise AuthenticationError("send exactly one UsernameToken")
+    token = tokens[0]
     username = (token.findtext(ns.q(ns.WSSE, "Username")) or "").strip()
     password_el = token.find(ns.q(ns.WSSE, "Password"))
     if not username or password_el is None or not password_el.text:
         raise AuthenticationError("the UsernameToken needs a Username and a Password")
     kind = password_el.get("Type", ns.WSSE_PASSWORD_TEXT)
-    if kind != ns.WSSE_PASSWORD_TEXT:
-        raise AuthenticationError("only PasswordText UsernameTokens are accepted (send them over TLS)")
-    return UsernameToken(username, password_el.text)
+    if kind == ns.WSSE_PASSWORD_TEXT:
+        return UsernameToken(username, password_el.text)
+    if kind != PASSWORD_DIGEST:
+        raise AuthenticationError(f"unknown password type {kind!r}: use PasswordText (over TLS) or PasswordDigest")
+    nonce_el = token.find(ns.q(ns.WSSE, "Nonce"))
+    created_text = (token.findtext(ns.q(ns.WSU, "Created")) or "").strip()
+    if nonce_el is None or not nonce_el.text or not created_text:
+        raise AuthenticationError("a PasswordDigest UsernameToken needs a wsse:Nonce and a wsu:Created")
+    if nonce_el.get("EncodingType", _BASE64_BINARY) != _BASE64_BINARY:
+        raise AuthenticationError("the wsse:Nonce must be Base64Binary")
+    try:
+        nonce = base64.b64decode(nonce_el.text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise AuthenticationError("the wsse:Nonce is not valid Base64") from exc
+    if not 8 <= len(nonce) <= 64:
+        raise AuthenticationError("the wsse:Nonce must be 8 to 64 random bytes (16 recommended)")
+    return UsernameToken(
+        username,
+        password_el.text.strip(),
+        digest=True,
+        nonce=nonce,
+        created_text=created_text,
+        created=parse_utc(created_text, "wsu:Created"),
+    )
+
+
+def parse_utc(text: str | None, what: str) -> datetime:
+    """An xs:dateTime with an explicit offset (``Z``, ``+00:00`` -- zeep's form -- ...), as aware UTC."""
+    try:
+        moment = datetime.fromisoformat((text or "").strip())
+    except ValueError:
+        raise AuthenticationError(f"{what} {text!r} is not an xs:dateTime such as 2024-05-01T12:00:00Z") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise AuthenticationError(f"{what} {text!r} has no UTC offset; write it in UTC with a trailing Z")
+    return moment.astimezone(UTC)

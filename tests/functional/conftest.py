@@ -12,6 +12,8 @@ import requests
 import zeep
 from zeep.wsse.username import UsernameToken
 
+from hub import masterkey
+from hub.accounts.service import ACCOUNT_SECRETS, add_user
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
@@ -35,14 +37,16 @@ class RunningHub:
     db_url: str
     sessions: list[requests.Session] = field(default_factory=list)
 
-    def client(self, user: str = "clerk", password: str = PASSWORD, huge: bool = False) -> zeep.Client:
+    def client(
+        self, user: str = "clerk", password: str = PASSWORD, huge: bool = False, digest: bool = False
+    ) -> zeep.Client:
         # Sessions are kept and closed at teardown, so no socket is left for the garbage collector.
         session = requests.Session()
         self.sessions.append(session)
         # Partners fetching images over 10 MB need zeep's xml_huge_tree (libxml2's text-node cap).
         return zeep.Client(
             self.server.wsdl,
-            wsse=UsernameToken(user, password),
+            wsse=UsernameToken(user, password, use_digest=digest),
             transport=zeep.Transport(session=session),
             settings=zeep.Settings(xml_huge_tree=huge),
         )
@@ -56,13 +60,30 @@ class RunningHub:
         return f"{self.server.url}/ws/orders"
 
 
+#: A system account allowed to use WS-Security PasswordDigest (its password is kept sealed).
+DIGEST_USER = "digest-dms"
+
+
 def _start_db(data_dir: Path, url: str = "") -> str:
-    """Migrate ``url`` (default: a SQLite file in ``data_dir``) and create the test accounts."""
+    """Migrate ``url`` (default: a SQLite file in ``data_dir``), create the data directory's master
+    key and the test accounts."""
     url = url or f"sqlite:///{data_dir / 'hub.db'}"
     migrate.upgrade(url)
+    key_file = data_dir / "master.key"
+    key = masterkey.load(key_file) if key_file.exists() else masterkey.create(key_file)
     db = Database(url)
     for name, (ori, role) in USERS.items():
         make_user(db, name, ori=ori, role=role)
+    with db.unit_of_work() as s:
+        add_user(
+            s,
+            DIGEST_USER,
+            ori="CA019015J",
+            role=Role.QUERY_UPDATE,
+            clets=False,
+            password=PASSWORD,
+            digest_sealer=key.sealer(ACCOUNT_SECRETS),
+        )
     db.dispose()
     return url
 

@@ -370,3 +370,26 @@ def test_guessing_locks_the_account_until_an_administrator_releases_it(hub):
     )
     assert done.returncode == 0, done.stderr
     assert hub.client("lockme").service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount >= 0
+
+
+def test_password_digest_over_http_and_a_replay_is_refused(hub):
+    from tests.functional.conftest import DIGEST_USER
+
+    client = hub.client(DIGEST_USER, digest=True)  # zeep writes wsu:Created with +00:00
+    receipt = client.service.SubmitOrder(Order=order())
+    assert receipt.OrderStatus == "ACTIVE"
+    # Capture the next request's exact bytes, then send them again, as an eavesdropper would.
+    message = client.create_message(client.service, "GetOrder", OrderId=receipt.OrderId)
+    body = etree.tostring(message)
+    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+    with requests.Session() as http:
+        http.trust_env = False
+        first = http.post(hub.endpoint, data=body, headers=headers)
+        assert first.status_code == 200 and receipt.OrderId.encode() in first.content
+        again = http.post(hub.endpoint, data=body, headers=headers)
+    assert again.status_code == 500 and b"Client.Authentication" in again.content
+    assert b"nonce was used before" in again.content
+    # A PasswordDigest for an account that has no sealed password is refused like a wrong password.
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        hub.client("reader", digest=True).service.GetOrder(OrderId=receipt.OrderId)
+    assert fault_code(f) == "Client.Authentication"

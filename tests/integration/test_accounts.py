@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from hub.accounts.service import LOCKOUT_FAILURES, Authenticator, unlock
+from hub.accounts.service import ACCOUNT_SECRETS, LOCKOUT_FAILURES, Authenticator, add_user, unlock
+from hub.api.wsse import UsernameToken, parse_utc
+from hub.codes import Role
 from hub.db.models import Account
 from hub.errors import AuthenticationError, NotFound
+from hub.masterkey import MasterKey
 from tests.conftest import PASSWORD
 
 
@@ -66,3 +72,96 @@ def test_failures_outside_the_window_and_before_a_success_do_not_add_up(db, cler
         with pytest.raises(AuthenticationError):
             attempt(db, auth, "wrong password!")
     assert status(db)[0] == "ACTIVE"
+
+
+# --- WS-Security PasswordDigest -------------------------------------------------------------------
+
+KEY = MasterKey(bytes(range(32)))
+
+
+def digest_token(password: str, created: str, nonce: bytes | None = None, username: str = "sys-dms") -> UsernameToken:
+    nonce = nonce if nonce is not None else os.urandom(16)
+    digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()  # noqa: S324
+    return UsernameToken(
+        username, digest, digest=True, nonce=nonce, created_text=created, created=parse_utc(created, "Created")
+    )
+
+
+@pytest.fixture
+def digest_user(db) -> str:
+    with db.unit_of_work() as s:
+        add_user(
+            s,
+            "sys-dms",
+            ori="CA019015J",
+            role=Role.QUERY_UPDATE,
+            clets=False,
+            password=PASSWORD,
+            digest_sealer=KEY.sealer(ACCOUNT_SECRETS),
+        )
+    return "sys-dms"
+
+
+def digest_auth(db, clock: Clock) -> Authenticator:
+    return Authenticator(db, clock, digest_sealer=KEY.sealer(ACCOUNT_SECRETS))
+
+
+def check(db, auth: Authenticator, token: UsernameToken):
+    with db.read_engine.connect() as connection:
+        return auth.authenticate_digest(connection, token)
+
+
+@pytest.mark.parametrize("created", ["2026-11-22T11:59:30Z", "2026-11-22T11:59:30+00:00", "2026-11-22T11:59:30.25Z"])
+def test_a_fresh_digest_authenticates_in_either_utc_spelling(db, digest_user, created):
+    assert check(db, digest_auth(db, Clock()), digest_token(PASSWORD, created)).username == "sys-dms"
+
+
+def test_the_sealed_password_is_not_in_the_database(db, digest_user):
+    with db.read() as s:
+        sealed = s.scalar(select(Account.password_sealed).where(Account.username == "sys-dms"))
+    assert sealed and PASSWORD.encode() not in sealed
+
+
+def test_a_replayed_nonce_is_refused_by_every_worker(db, digest_user):
+    token = digest_token(PASSWORD, "2026-11-22T11:59:30Z")
+    assert check(db, digest_auth(db, Clock()), token).username == "sys-dms"
+    for worker in (digest_auth(db, Clock()), digest_auth(db, Clock())):  # other processes share the table
+        with pytest.raises(AuthenticationError) as replay:
+            check(db, worker, token)
+        assert "nonce was used before" in replay.value.message
+
+
+@pytest.mark.parametrize(
+    ("created", "reason"),
+    [
+        ("2026-11-22T11:53:59Z", "more than 300 seconds ago"),  # 6 min 1 s old: past 5 min + 1 min skew
+        ("2026-11-22T12:01:01Z", "in the future"),
+    ],
+)
+def test_stale_or_future_tokens_are_refused(db, digest_user, created, reason):
+    with pytest.raises(AuthenticationError) as refused:
+        check(db, digest_auth(db, Clock()), digest_token(PASSWORD, created))
+    assert reason in refused.value.message
+
+
+def test_skew_is_tolerated(db, digest_user):
+    auth = digest_auth(db, Clock())
+    assert check(db, auth, digest_token(PASSWORD, "2026-11-22T12:00:50Z")).username == "sys-dms"  # 50 s ahead
+    assert check(db, auth, digest_token(PASSWORD, "2026-11-22T11:54:30Z")).username == "sys-dms"  # 5.5 min old
+
+
+def test_a_wrong_digest_counts_towards_lockout(db, digest_user):
+    auth = digest_auth(db, Clock())
+    for _ in range(LOCKOUT_FAILURES):
+        with pytest.raises(AuthenticationError):
+            check(db, auth, digest_token("wrong password!", "2026-11-22T11:59:30Z"))
+    with db.read() as s:
+        assert s.scalar(select(Account.status).where(Account.username == "sys-dms")) == "LOCKED"
+    with pytest.raises(AuthenticationError):
+        check(db, auth, digest_token(PASSWORD, "2026-11-22T11:59:31Z"))
+
+
+def test_an_account_without_digest_permission_cannot_use_one(db, clerk):
+    with pytest.raises(AuthenticationError) as refused:
+        check(db, digest_auth(db, Clock()), digest_token(PASSWORD, "2026-11-22T11:59:30Z", username="la-clerk"))
+    assert "unknown user, wrong password or account not active" in refused.value.message
