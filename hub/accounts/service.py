@@ -338,7 +338,8 @@ def _principal(row: Any) -> Principal:
 
 
 def register_certificate(session: Session, username: str, pem: bytes) -> str:
-    """Tie a client certificate (PEM) to an account for mutual TLS; returns its SHA-256."""
+    """Tie a client certificate (PEM) to an account, for mutual TLS and X.509-signed requests;
+    returns its SHA-256."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -350,6 +351,7 @@ def register_certificate(session: Session, username: str, pem: bytes) -> str:
     if account is None:
         raise NotFound(f"no account named {username!r}")
     account.client_cert_sha256 = hashlib.sha256(der).hexdigest()
+    account.client_cert_pem = pem.decode("ascii", "replace")
     account.updated_at = datetime.now(UTC)
     return account.client_cert_sha256
 

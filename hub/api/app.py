@@ -13,6 +13,7 @@ The path of one request::
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,10 +30,10 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import masterkey, ns
 from hub.accounts.service import ACCOUNT_SECRETS, Authenticator, Principal
-from hub.api import faults
+from hub.api import faults, wssig
 from hub.api.bindings import Bindings, orders_bindings
 from hub.api.orders_api import Call, OrdersApi
-from hub.api.wsse import UsernameToken, optional_username_token, username_token
+from hub.api.wsse import UsernameToken, optional_username_token, security_header, username_token
 from hub.audit import AuditTrail, Event
 from hub.db.engine import Database
 from hub.errors import AuthenticationError, Conflict, HubError
@@ -110,6 +111,7 @@ class HubApplication(Application):
         who: Principal | None = None
         try:
             token = optional_username_token(ctx.in_header_doc)
+            signed_by: Principal | None = ctx.transport.req_env.get("ccpor.signed_by")
             fingerprint = ctx.transport.req_env.get("ccpor.client_cert_sha256")
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
             call = _Pending(self.api.handler(operation), ctx.in_body_doc, args, operation, client, self.hub.audit)
@@ -118,7 +120,7 @@ class HubApplication(Application):
                 # SQLite: authenticate on its own short read, so the write lock is taken only for
                 # the change itself; reads run on the reader engine and audit separately.
                 with db.read_engine.connect() as connection:
-                    who = self._authenticate(connection, token, fingerprint)
+                    who = self._authenticate(connection, token, fingerprint, signed_by)
                 if operation in self.api.READS:
                     with db.read() as session:
                         result = call.run(session, who)
@@ -130,7 +132,7 @@ class HubApplication(Application):
                     # PostgreSQL: one transaction for authentication, the work and its audit row.
                     with db.unit_of_work() as session:
                         if who is None:
-                            who = self._authenticate(session.connection(), token, fingerprint)
+                            who = self._authenticate(session.connection(), token, fingerprint, signed_by)
                         result = call.run(session, who)
                         call.audit(session, who, result)
                     return result
@@ -149,9 +151,20 @@ class HubApplication(Application):
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _authenticate(self, connection: Any, token: UsernameToken | None, fingerprint: str | None) -> Principal:
-        """The caller: by its mutual-TLS client certificate when one is registered to an account
-        (a UsernameToken, if also sent, must name that account), else by its UsernameToken."""
+    def _authenticate(
+        self, connection: Any, token: UsernameToken | None, fingerprint: str | None, signed_by: Principal | None
+    ) -> Principal:
+        """The caller: by the X.509 signature the entry point verified, else by its mutual-TLS client
+        certificate when one is registered to an account, else by its UsernameToken. Whatever else
+        is sent alongside (a UsernameToken, a client certificate) must name the same account."""
+        if signed_by is not None:
+            if token is not None and token.username != signed_by.username:
+                raise AuthenticationError("the UsernameToken names another account than the signature")
+            if fingerprint:
+                tls_account = self.hub.authenticator.by_certificate(connection, fingerprint)
+                if tls_account is not None and tls_account.username != signed_by.username:
+                    raise AuthenticationError("the TLS client certificate and the signature name different accounts")
+            return signed_by
         if fingerprint:
             who = self.hub.authenticator.by_certificate(connection, fingerprint)
             if who is not None:
@@ -167,21 +180,68 @@ class HubApplication(Application):
     def _audit_failure(
         self, who: Principal | None, username: str, operation: str, err: HubError | None, client: str
     ) -> None:
+        audit_refusal(self.hub, who, username, operation, err, client)
+
+
+def audit_refusal(
+    hub: Services, who: Principal | None, username: str, operation: str, err: HubError | None, client: str
+) -> None:
+    """Record a refused or failed call in its own transaction (the call's own one rolled back)."""
+    try:
+        with hub.db.unit_of_work() as session:
+            hub.audit.record(
+                session.connection(),
+                Event(
+                    at=datetime.now(UTC),
+                    username=who.username if who else username,
+                    org_ori=who.ori if who else "",
+                    operation=operation,
+                    outcome=err.code if err else "Server.Internal",
+                    client_address=client,
+                ),
+            )
+    except Exception:  # the audit must not turn a client fault into a server error
+        log.exception("could not write the audit event for a failed %s", operation)
+
+
+class SignedRequests:
+    """Verifies X.509-signed requests at the entry point, before Spyne reads anything.
+
+    The signer's certificate (from the BinarySecurityToken) must be the one registered for an
+    active account (``ccpor-hub users set-cert``); :func:`hub.api.wssig.verify_envelope` checks the
+    signature, the references (against signature wrapping), the algorithms and the Timestamp. The
+    Envelope's Body is then replaced by the verifier's signed copy, so Spyne and the handlers read
+    only what was signed, and the account rides in the WSGI environment to the call wrapper.
+    """
+
+    def __init__(self, hub: Services) -> None:
+        self.hub = hub
+
+    def __call__(self, environ: dict[str, Any], root: etree._Element, operation: str) -> None:
+        security = security_header(root.find(ns.q(ns.SOAP11_ENV, "Header")))
+        if security is None or security.find(ns.q(wssig.DS, "Signature")) is None:
+            return
         try:
-            with self.hub.db.unit_of_work() as session:
-                self.hub.audit.record(
-                    session.connection(),
-                    Event(
-                        at=datetime.now(UTC),
-                        username=who.username if who else username,
-                        org_ori=who.ori if who else "",
-                        operation=operation,
-                        outcome=err.code if err else "Server.Internal",
-                        client_address=client,
-                    ),
+            with self.hub.db.read_engine.connect() as connection:
+                verified = wssig.verify_envelope(
+                    root,
+                    lambda certificate: self._account(connection, certificate),
+                    now=self.hub.orders.clock(),
+                    max_age=timedelta(seconds=self.hub.settings.wsse_max_age_seconds),
+                    skew=timedelta(seconds=self.hub.settings.wsse_clock_skew_seconds),
                 )
-        except Exception:  # the audit must not turn a client fault into a server error
-            log.exception("could not write the audit event for a failed %s", operation)
+        except AuthenticationError as err:
+            audit_refusal(self.hub, None, "", operation, err, environ.get("REMOTE_ADDR", ""))
+            raise
+        body = root.find(ns.q(ns.SOAP11_ENV, "Body"))
+        root.replace(body, verified.body)
+        environ["ccpor.signed_by"] = verified.owner
+
+    def _account(self, connection: Any, certificate: Any) -> Principal | None:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        fingerprint = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+        return self.hub.authenticator.by_certificate(connection, fingerprint)
 
 
 @dataclass

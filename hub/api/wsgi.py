@@ -18,7 +18,7 @@ from lxml import etree
 
 from hub import ns, xmlsafe
 from hub.api import faults
-from hub.api.app import WSDL_PLACEHOLDER, Services, orders_application, orders_wsdl
+from hub.api.app import WSDL_PLACEHOLDER, Services, SignedRequests, orders_application, orders_wsdl
 from hub.api.bindings import orders_bindings
 from hub.contract import validate_request
 from hub.errors import (
@@ -70,8 +70,10 @@ class SoapEndpoint:
         namespace: str,
         validate: Callable[[etree._Element], list[Any]],
         settings: Settings,
+        verify_signature: Callable[[dict[str, Any], etree._Element, str], None] | None = None,
     ) -> None:
         self.spyne_app = spyne_app
+        self.verify_signature = verify_signature
         self.wsdl = wsdl
         self.operations = operations
         self.namespace = namespace
@@ -175,6 +177,9 @@ class SoapEndpoint:
                 f"problem{'s' if len(violations) > 1 else ''}); see detail",
                 violations,
             )
+        if self.verify_signature is not None and header is not None:
+            # An X.509-signed request: from here on the Body is the verifier's signed copy.
+            self.verify_signature(environ, root, qname.localname)
         return root
 
 
@@ -212,5 +217,7 @@ def create_app(hub: Services) -> Router:
     spyne_app = orders_application(hub)
     wsdl = orders_wsdl()  # from the fully typed service; the runtime binds Order as raw XML
     operations = {op.name for op in orders_bindings().operations()}
-    orders = SoapEndpoint(spyne_app, wsdl, operations, ns.ORDERS_SERVICE, validate_request, hub.settings)
+    orders = SoapEndpoint(
+        spyne_app, wsdl, operations, ns.ORDERS_SERVICE, validate_request, hub.settings, SignedRequests(hub)
+    )
     return Router({"/ws/orders": orders, "/health": _health})

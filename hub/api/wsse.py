@@ -26,6 +26,14 @@ PASSWORD_DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-usern
 _BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
 
+_UNDERSTOOD = {
+    ns.q(ns.WSSE, "UsernameToken"),
+    ns.q(ns.WSSE, "BinarySecurityToken"),
+    ns.q(ns.WSU, "Timestamp"),
+    "{http://www.w3.org/2000/09/xmldsig#}Signature",
+}
+
+
 @dataclass(frozen=True)
 class UsernameToken:
     username: str
@@ -43,10 +51,20 @@ class UsernameToken:
 
 def security_header(header_children: list[etree._Element] | None) -> etree._Element | None:
     """The wsse:Security header block; more than one is refused (which one would count?)."""
-    blocks = [h for h in header_children or () if h.tag == ns.q(ns.WSSE, "Security")]
+    blocks = [h for h in header_children if h.tag == ns.q(ns.WSSE, "Security")] if header_children is not None else []
     if len(blocks) > 1:
         raise AuthenticationError("send exactly one wsse:Security header")
-    return blocks[0] if blocks else None
+    if not blocks:
+        return None
+    for child in blocks[0].iterchildren(etree.Element):
+        # mustUnderstand: the hub processes every element it accepts here, and refuses the rest
+        # (an EncryptedKey or a SAML assertion would otherwise be silently ignored).
+        if child.tag not in _UNDERSTOOD:
+            raise AuthenticationError(
+                f"the wsse:Security header holds {child.tag}, which the hub does not process; send a "
+                "UsernameToken, or a Timestamp, BinarySecurityToken and Signature"
+            )
+    return blocks[0]
 
 
 def username_token(header_children: list[etree._Element] | None) -> UsernameToken:

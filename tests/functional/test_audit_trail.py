@@ -9,35 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 import zeep
 
 from tests.conftest import PASSWORD
+from tests.support.audit import events_after, head
 from tests.support.orders import order, tiny_pdf
 
 pytestmark = pytest.mark.functional
 
 
-def _events_after(url: str, seq: int) -> list[sa.Row]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text("select * from audit_events where seq > :s order by seq"), {"s": seq}).all()
-    finally:
-        engine.dispose()
-
-
-def _head(url: str) -> int:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(sa.text("select seq from audit_chain")).scalar_one())
-    finally:
-        engine.dispose()
-
-
 def test_each_kind_of_access_is_audited_and_the_chain_verifies(hub):
-    start = _head(hub.db_url)
+    start = head(hub.db_url)
     clerk = hub.client()
     receipt = clerk.service.SubmitOrder(Order=order())
     pdf = tiny_pdf("audit")
@@ -54,7 +36,7 @@ def test_each_kind_of_access_is_audited_and_the_chain_verifies(hub):
             OrderId=receipt.OrderId, Version=2, CancelReasonCode="ENTERED-IN-ERROR"
         )
 
-    events = _events_after(hub.db_url, start)
+    events = events_after(hub.db_url, start)
     seen = [(e.category, e.username, e.operation, e.outcome) for e in events]
     assert seen == [
         ("CHANGE", "clerk", "SubmitOrder", "OK"),

@@ -64,3 +64,26 @@ def make_tls(directory: Path, *, mutual: bool) -> Tls:
     client_cert, client_key = leaf("sheriff-rms", ExtendedKeyUsageOID.CLIENT_AUTH, None)
     leaf("stranger", ExtendedKeyUsageOID.CLIENT_AUTH, None)  # issued by the CA, tied to no account
     return Tls(cert=cert, key=key, ca=ca_pem, client_ca=ca_pem, client_cert=client_cert, client_key=client_key)
+
+
+def self_signed(cn: str, *, rsa_bits: int | None = 2048) -> tuple[object, x509.Certificate]:
+    """A signing key (RSA, or EC P-256 when ``rsa_bits`` is None) and its self-signed certificate."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = (
+        rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+        if rsa_bits
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn))
+        .issuer_name(_name(cn))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert

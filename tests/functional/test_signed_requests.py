@@ -1,0 +1,139 @@
+"""X.509-signed requests (WS-Security X.509 Token Profile) over HTTP against the real server."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+import zeep
+from cryptography.hazmat.primitives.serialization import Encoding
+from lxml import etree
+
+from hub import ns
+from hub.accounts.service import add_user, register_certificate
+from hub.api.wssig import ZeepSignature, sign_envelope
+from hub.codes import Role
+from hub.db.engine import Database
+from tests.conftest import PASSWORD
+from tests.support.audit import events_after, head
+from tests.support.certs import self_signed
+from tests.support.orders import order
+
+pytestmark = pytest.mark.functional
+
+SOAP = ns.SOAP11_ENV
+
+
+@pytest.fixture(scope="module")
+def rms(hub):
+    """A sheriff RMS system account identified by its registered signing certificate."""
+    key, cert = self_signed("Sheriff RMS")
+    name = f"sd-rms-{id(hub)}"
+    db = Database(hub.db_url)
+    with db.unit_of_work() as s:
+        add_user(s, name, ori="CA019015J", role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
+        register_certificate(s, name, cert.public_bytes(Encoding.PEM))
+    db.dispose()
+    return name, key, cert
+
+
+def signed_client(hub, key=None, cert=None) -> zeep.Client:
+    """A zeep client signing with ``key``/``cert`` (none: unsigned, for building messages by hand)."""
+    session = requests.Session()
+    hub.sessions.append(session)
+    wsse = ZeepSignature(key, cert) if key is not None else None
+    return zeep.Client(hub.server.wsdl, wsse=wsse, transport=zeep.Transport(session=session))
+
+
+def post(hub, envelope: etree._Element) -> requests.Response:
+    with requests.Session() as http:
+        http.trust_env = False
+        return http.post(
+            hub.endpoint, data=etree.tostring(envelope), headers={"Content-Type": "text/xml; charset=utf-8"}
+        )
+
+
+def order_status(hub, order_id: str) -> str:
+    return hub.client().service.GetOrder(OrderId=order_id).OrderStatus
+
+
+def test_a_signed_request_acts_as_the_certificate_s_account(hub, rms):
+    name, key, cert = rms
+    client = signed_client(hub, key, cert)  # no UsernameToken at all
+    receipt = client.service.SubmitOrder(Order=order())
+    record = client.service.GetOrder(OrderId=receipt.OrderId, IncludeHistory=True)
+    assert record.History[0].ActorName == name
+
+
+def test_signature_wrapping_is_refused_and_changes_nothing(hub, rms):
+    name, key, cert = rms
+    client = signed_client(hub, key, cert)
+    receipt = client.service.SubmitOrder(Order=order())
+    # The attacker holds a genuinely signed, harmless GetOrder ...
+    signed = client.create_message(client.service, "GetOrder", OrderId=receipt.OrderId)
+    forged = copy.deepcopy(signed)
+    body = forged.find(f"{{{SOAP}}}Body")
+    # ... moves the signed Body into a header and puts an unsigned CancelOrder where the Body was.
+    wrapper = etree.SubElement(forged.find(f"{{{SOAP}}}Header"), "{urn:attacker}Wrapper")
+    forged.remove(body)
+    wrapper.append(body)
+    evil = (
+        signed_client(hub)
+        .create_message(
+            client.service, "CancelOrder", OrderId=receipt.OrderId, Version=1, CancelReasonCode="ENTERED-IN-ERROR"
+        )
+        .find(f"{{{SOAP}}}Body")
+    )
+    forged.append(evil)
+    response = post(hub, forged)
+    assert response.status_code == 500 and b"Client.Authentication" in response.content
+    assert order_status(hub, receipt.OrderId) == "ACTIVE"
+    # The genuine message still works (the hub kept serving, the order is intact).
+    genuine = post(hub, signed)
+    assert genuine.status_code == 200 and receipt.OrderId.encode() in genuine.content
+
+
+def test_tampered_unregistered_and_stale_signatures_are_refused(hub, rms):
+    name, key, cert = rms
+    client = signed_client(hub, key, cert)
+    receipt = client.service.SubmitOrder(Order=order())
+
+    plain = signed_client(hub)
+
+    def message():
+        return plain.create_message(plain.service, "GetOrder", OrderId=receipt.OrderId)
+
+    tampered = sign_envelope(message(), key, cert)
+    tampered.find(f".//{{{ns.ORDERS_SERVICE}}}OrderId").text = "CCP0000000001"
+    stranger_key, stranger_cert = self_signed("Unregistered", rsa_bits=None)
+    stale = sign_envelope(message(), key, cert, now=datetime.now(UTC) - timedelta(minutes=20))
+    for envelope, reason in [
+        (tampered, b"changed after signing"),
+        (sign_envelope(message(), stranger_key, stranger_cert), b"not registered"),
+        (stale, b"expired"),
+    ]:
+        before = head(hub.db_url)
+        response = post(hub, envelope)
+        assert response.status_code == 500 and b"Client.Authentication" in response.content
+        assert reason in response.content, response.content
+        events = [(e.category, e.operation, e.outcome, e.client_address) for e in events_after(hub.db_url, before)]
+        assert events == [("LOGON", "GetOrder", "Client.Authentication", "127.0.0.1")]
+
+
+def test_a_username_token_alongside_must_name_the_same_account(hub, rms):
+    name, key, cert = rms
+    from zeep.wsse.username import UsernameToken
+
+    class TokenThenSignature(ZeepSignature):  # zeep's list form of wsse= cannot verify responses
+        def apply(self, envelope, headers):
+            envelope, headers = UsernameToken("clerk", PASSWORD).apply(envelope, headers)
+            return super().apply(envelope, headers)
+
+    session = requests.Session()
+    hub.sessions.append(session)
+    client = zeep.Client(hub.server.wsdl, wsse=TokenThenSignature(key, cert), transport=zeep.Transport(session=session))
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        client.service.SearchOrders(Criteria={"PersonSurName": "X%"})
+    assert "names another account" in f.value.message
