@@ -27,8 +27,9 @@ lint: $(STAMP)  ## ruff check and format check
 	$(VENV)/bin/ruff check hub adapters gateway tests bench
 	$(VENV)/bin/ruff format --check hub adapters gateway tests bench
 
-wsdl: $(STAMP)  ## regenerate wsdl/ccpor-orders.wsdl from the XSDs (review the diff!)
-	$(VENV)/bin/ccpor-hub wsdl --out wsdl/ccpor-orders.wsdl
+wsdl: $(STAMP)  ## regenerate wsdl/ccpor-orders.wsdl and wsdl/ccpor-admin.wsdl from the XSDs (review the diff!)
+	$(VENV)/bin/ccpor-hub wsdl --service orders --out wsdl/ccpor-orders.wsdl
+	$(VENV)/bin/ccpor-hub wsdl --service admin --out wsdl/ccpor-admin.wsdl
 
 bench-submit: $(STAMP)  ## SubmitOrder throughput and latency vs a bare Spyne echo
 	$(PY) bench/submit_bench.py

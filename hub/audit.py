@@ -52,34 +52,18 @@ _CATEGORIES = {
 }
 
 
-def category_of(operation: str, outcome: str) -> str:
-    """The category of an event: a refused logon is LOGON whatever the operation it carried."""
+def category_of(operation: str, outcome: str, service_category: str = "") -> str:
+    """The category of an event: a refused logon is LOGON whatever the operation it carried; every
+    call of a service with a category of its own (/ws/admin: ADMIN) has that one."""
     if outcome == "Client.Authentication":
         return LOGON
+    if service_category:
+        return service_category
     if operation in _CATEGORIES:
         return _CATEGORIES[operation]
     if "Carpos" in operation:
         return CARPOS
-    if operation in ADMIN_OPERATIONS:
-        return ADMIN
     return CHANGE
-
-
-#: Operations of /ws/admin (the operator command line records its actions as ADMIN explicitly).
-ADMIN_OPERATIONS = frozenset(
-    {
-        "ListUsers",
-        "SaveUser",
-        "SetUserRoles",
-        "DisableUser",
-        "UnlockUser",
-        "SearchLockedOrders",
-        "UnlockOrder",
-        "SearchAudit",
-        "ListQueue",
-        "RequeueMessage",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -99,7 +83,7 @@ class Event:
     def fields(self) -> dict[str, object]:
         return {
             "at": self.at,
-            "category": self.category or category_of(self.operation, self.outcome),
+            "category": category_of(self.operation, self.outcome, self.category),
             "username": self.username[:64],
             "org_ori": self.org_ori[:9],
             "operation": self.operation[:40],

@@ -7,7 +7,7 @@ ccpor-hub users unlock NAME | users set-cert NAME CERT.pem
 ccpor-hub audit verify | audit purge [--older-than-days N]
 ccpor-hub serve [--bind HOST:PORT] [--workers N]
 ccpor-hub orders expire
-ccpor-hub wsdl [--out FILE]
+ccpor-hub wsdl [--service orders|admin] [--out FILE]
 ccpor-hub demo
 """
 
@@ -276,9 +276,10 @@ def _system_account(db: object) -> int:
 
 
 def _wsdl(args: argparse.Namespace) -> int:
-    from hub.api.app import orders_wsdl
+    from hub.api.app import SERVICES, service_wsdl
 
-    data = orders_wsdl()
+    (spec,) = [s for s in SERVICES if s.path == f"/ws/{args.service}"]
+    data = service_wsdl(spec)
     if args.out:
         with open(args.out, "wb") as fh:
             fh.write(data)
@@ -344,7 +345,8 @@ def parser() -> argparse.ArgumentParser:
         func=_orders_expire
     )
 
-    wsdl = sub.add_parser("wsdl", help="print (or --out FILE) the orders WSDL generated from the XSDs")
+    wsdl = sub.add_parser("wsdl", help="print (or --out FILE) a service's WSDL generated from the XSDs")
+    wsdl.add_argument("--service", choices=["orders", "admin"], default="orders")
     wsdl.add_argument("--out")
     wsdl.set_defaults(func=_wsdl)
 

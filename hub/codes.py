@@ -166,6 +166,23 @@ COUNTIES: tuple[str, ...] = (
 )
 
 
+class OrganizationKind(enum.StrEnum):
+    COURT = "COURT"
+    SHERIFF = "SHERIFF"
+    AGENCY = "AGENCY"
+
+
+def default_kind_of_ori(ori: str) -> OrganizationKind:
+    """The kind an ORI suggests when an organization is registered: ``...0000`` is the county's
+    sheriff (CA0190000), ``...J`` a court by common practice; anything else a law-enforcement agency.
+    The registry is configuration data: an administrator can correct it."""
+    if ori.endswith("0000"):
+        return OrganizationKind.SHERIFF
+    if ori.endswith("J"):
+        return OrganizationKind.COURT
+    return OrganizationKind.AGENCY
+
+
 def county_code_of_ori(ori: str) -> str:
     """The two-digit county code inside an ORI (``CA0190000`` -> ``19``); ValueError if none."""
     if len(ori) != 9 or not ori.startswith("CA0") or not ori[3:5].isdigit():

@@ -18,7 +18,7 @@ from hub import ns
 from hub.errors import Violation
 
 _HERE = Path(__file__).resolve().parent
-PREFIXES = {ns.ORDER: "ord", ns.ORDERS_SERVICE: "svc", ns.ORDER_PROFILES: "prf"}
+PREFIXES = {ns.ORDER: "ord", ns.ORDERS_SERVICE: "svc", ns.ORDER_PROFILES: "prf", ns.ADMIN_SERVICE: "adm"}
 
 
 def contract_dir(kind: str) -> Path:
@@ -37,8 +37,8 @@ def _load(name: str) -> etree.XMLSchema:
 
 
 @cache
-def service_schema() -> etree.XMLSchema:
-    return _load("ccpor-orders-service.xsd")
+def service_schema(xsd_name: str = "ccpor-orders-service.xsd") -> etree.XMLSchema:
+    return _load(xsd_name)
 
 
 @cache
@@ -83,9 +83,9 @@ def order_child_names() -> tuple[str, ...]:
     return tuple(str(n) for n in names)
 
 
-def validate_request(body_child: etree._Element) -> list[Violation]:
-    """Check one operation element (the Body's child) against the orders service schema."""
-    return _violations(service_schema(), body_child)
+def validate_request(body_child: etree._Element, xsd_name: str = "ccpor-orders-service.xsd") -> list[Violation]:
+    """Check one operation element (the Body's child) against its service's schema."""
+    return _violations(service_schema(xsd_name), body_child)
 
 
 def validate_order_profile(order: etree._Element, *, active: bool, path: str) -> list[Violation]:

@@ -4,13 +4,16 @@ The sealed-order rule (one rule, documented in docs/SECURITY.md): a sealed order
 history and images are visible only to users whose role includes SEALED, from any organization;
 everyone else sees a redacted stub (identifier, status, court, sealed flag) and is refused images.
 Changing a sealed order needs QUERY_UPDATE_SEALED. Only the organization that entered an order may
-change it. A DRAFT is visible only to the organization that saved it.
+change it -- and, under the shared-entry workflow (DOMAIN.md section 1, workflow b), the sheriff of
+the order's county when a court of that county entered it: the sheriff completes the CARPOS fields,
+serves and attaches images, and submits the court's draft; cancelling stays a court's act. A DRAFT
+is visible only to the organization that saved it (and, for a court's draft, its county's sheriff).
 """
 
 from __future__ import annotations
 
 from hub.accounts.service import Principal
-from hub.codes import OrderStatus
+from hub.codes import OrderStatus, OrganizationKind, Role
 from hub.db.models import Order
 from hub.errors import Forbidden, NotFound
 
@@ -29,17 +32,36 @@ def may_see_details(who: Principal, sealed: bool) -> bool:
     return not sealed or who.role.sees_sealed
 
 
+def shares_entry(who: Principal, order: Order) -> bool:
+    """The caller is the sheriff of the county whose court entered ``order`` (shared entry)."""
+    return (
+        who.org_kind == OrganizationKind.SHERIFF
+        and order.owner.kind == OrganizationKind.COURT.value
+        and order.county_code == who.county_code
+    )
+
+
 def require_visible(who: Principal, order: Order, public_id: str) -> None:
     """NotFound for a draft of another organization: drafts are not part of the registry yet."""
-    if order.status == OrderStatus.DRAFT.value and order.owner_org_id != who.organization_id:
+    if (
+        order.status == OrderStatus.DRAFT.value
+        and order.owner_org_id != who.organization_id
+        and not shares_entry(who, order)
+    ):
         raise NotFound(f"no order {public_id}")
 
 
-def require_change(who: Principal, order: Order, *, sealed_after: bool = False) -> None:
-    """The caller may change ``order`` (and leave it sealed if ``sealed_after``)."""
+def require_change(who: Principal, order: Order, *, sealed_after: bool = False, cancel: bool = False) -> None:
+    """The caller may change ``order`` (and leave it sealed if ``sealed_after``; ``cancel`` it)."""
     require_update(who)
     if order.owner_org_id != who.organization_id:
-        raise Forbidden(f"only the organization that entered this order ({order.owner.ori}) may change it")
+        if not shares_entry(who, order):
+            raise Forbidden(
+                f"only the organization that entered this order ({order.owner.ori}), or its county's sheriff "
+                "for a court's order, may change it"
+            )
+        if cancel:
+            raise Forbidden(f"only the court that entered this order ({order.owner.ori}) may cancel it")
     if (order.sealed or sealed_after) and not who.role.sees_sealed:
         raise Forbidden("changing a sealed order needs the QUERY_UPDATE_SEALED role")
 
@@ -48,3 +70,8 @@ def require_create(who: Principal, *, sealed: bool) -> None:
     require_update(who)
     if sealed and not who.role.sees_sealed:
         raise Forbidden("entering a sealed order needs the QUERY_UPDATE_SEALED role")
+
+
+def require_admin(who: Principal) -> None:
+    if who.role is not Role.ADMINISTRATOR:
+        raise Forbidden("the administration service is for ADMINISTRATOR accounts only")

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.accounts.passwords import hash_password, verify_password
-from hub.codes import COUNTIES, AccountStatus, Role, county_code_of_ori
+from hub.codes import COUNTIES, AccountStatus, OrganizationKind, Role, county_code_of_ori, default_kind_of_ori
 from hub.db.engine import Database
 from hub.db.models import Account, Organization, UsedNonce
 from hub.db.types import UTCDateTime
@@ -48,6 +48,7 @@ class Principal:
     county_code: str
     role: Role
     clets_certified: bool
+    org_kind: OrganizationKind = OrganizationKind.AGENCY
 
 
 def principal_of(account: Account) -> Principal:
@@ -59,6 +60,7 @@ def principal_of(account: Account) -> Principal:
         county_code=account.organization.county_code,
         role=Role(account.role),
         clets_certified=account.clets_certified,
+        org_kind=OrganizationKind(account.organization.kind),
     )
 
 
@@ -75,6 +77,7 @@ def ensure_organization(session: Session, ori: str, name: str | None = None) -> 
         ori=ori,
         name=name or f"{COUNTIES[int(county) - 1]} County agency {ori}",
         county_code=county,
+        kind=default_kind_of_ori(ori).value,
         created_at=datetime.now(UTC),
     )
     session.add(org)
@@ -146,6 +149,7 @@ _ACCOUNT_COLUMNS = select(
     Account.clets_certified,
     Organization.ori,
     Organization.county_code,
+    Organization.kind,
 ).join(Organization, Organization.id == Account.organization_id)
 _ACCOUNT_BY_NAME = _ACCOUNT_COLUMNS.where(Account.username == bindparam("username"))
 _ACCOUNT_BY_CERT = _ACCOUNT_COLUMNS.where(Account.client_cert_sha256 == bindparam("fingerprint"))
@@ -334,6 +338,7 @@ def _principal(row: Any) -> Principal:
         county_code=row.county_code,
         role=Role(row.role),
         clets_certified=row.clets_certified,
+        org_kind=OrganizationKind(row.kind),
     )
 
 

@@ -31,8 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from hub import masterkey, ns
 from hub.accounts.service import ACCOUNT_SECRETS, Authenticator, Principal
 from hub.api import faults, wssig
-from hub.api.bindings import Bindings, orders_bindings
-from hub.api.orders_api import Call, OrdersApi
+from hub.api.bindings import Bindings, bindings_for
+from hub.api.orders_api import Call
 from hub.api.wsse import UsernameToken, optional_username_token, security_header, username_token
 from hub.audit import AuditTrail, Event
 from hub.db.engine import Database
@@ -100,21 +100,34 @@ class Services:
 class HubApplication(Application):
     """Spyne application whose call wrapper is the one place for auth, transactions, audit, faults."""
 
-    def __init__(self, services_: list[type[ServiceBase]], *, hub: Services, api: OrdersApi, **kwargs: Any) -> None:
+    def __init__(
+        self, services_: list[type[ServiceBase]], *, hub: Services, api: Any, audit_category: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(services_, **kwargs)
         self.hub = hub
         self.api = api
+        self.audit_category = audit_category
 
     def call_wrapper(self, ctx: Any) -> Any:
         operation = ctx.method_request_string.split("}")[-1]
         client = ctx.transport.req_env.get("REMOTE_ADDR", "")
         who: Principal | None = None
+        target = ""
         try:
             token = optional_username_token(ctx.in_header_doc)
             signed_by: Principal | None = ctx.transport.req_env.get("ccpor.signed_by")
             fingerprint = ctx.transport.req_env.get("ccpor.client_cert_sha256")
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
-            call = _Pending(self.api.handler(operation), ctx.in_body_doc, args, operation, client, self.hub.audit)
+            call = _Pending(
+                self.api.handler(operation),
+                ctx.in_body_doc,
+                args,
+                operation,
+                client,
+                self.hub.audit,
+                self.audit_category,
+            )
+            target = call.target(None)
             db = self.hub.db
             if db.serializes_writes:
                 # SQLite: authenticate on its own short read, so the write lock is taken only for
@@ -143,11 +156,11 @@ class HubApplication(Application):
                     if attempt == 2:
                         raise
         except HubError as err:
-            self._audit_failure(who, token_user(ctx), operation, err, client)
+            audit_refusal(self.hub, who, token_user(ctx), operation, err, client, target, self.audit_category)
             raise faults.to_spyne(err) from err
         except Exception:
             log.exception("unexpected failure in %s", operation)
-            self._audit_failure(who, token_user(ctx), operation, None, client)
+            audit_refusal(self.hub, who, token_user(ctx), operation, None, client, target, self.audit_category)
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -177,14 +190,16 @@ class HubApplication(Application):
             return self.hub.authenticator.authenticate_digest(connection, token)
         return self.hub.authenticator.authenticate(connection, token.username, token.password)
 
-    def _audit_failure(
-        self, who: Principal | None, username: str, operation: str, err: HubError | None, client: str
-    ) -> None:
-        audit_refusal(self.hub, who, username, operation, err, client)
-
 
 def audit_refusal(
-    hub: Services, who: Principal | None, username: str, operation: str, err: HubError | None, client: str
+    hub: Services,
+    who: Principal | None,
+    username: str,
+    operation: str,
+    err: HubError | None,
+    client: str,
+    target: str = "",
+    category: str = "",
 ) -> None:
     """Record a refused or failed call in its own transaction (the call's own one rolled back)."""
     try:
@@ -198,6 +213,9 @@ def audit_refusal(
                     operation=operation,
                     outcome=err.code if err else "Server.Internal",
                     client_address=client,
+                    target=target,
+                    detail=err.message if err else "",
+                    category=category,
                 ),
             )
     except Exception:  # the audit must not turn a client fault into a server error
@@ -254,19 +272,24 @@ class _Pending:
     operation: str
     client: str
     trail: AuditTrail
+    category: str = ""
 
     def run(self, session: Any, who: Principal) -> Any:
-        return self.handler(Call(session=session, who=who, body=self.body, args=self.args))
+        self.call = Call(session=session, who=who, body=self.body, args=self.args)
+        return self.handler(self.call)
 
-    def audit(self, session: Any, who: Principal, result: Any) -> None:
-        # The target: the order or image named in the request, else the one the call created.
-        target = (
+    def target(self, result: Any) -> str:
+        """The order, image or account named in the request, else the one the call created."""
+        return str(
             self.args.get("OrderId")
             or self.args.get("ImageId")
+            or self.args.get("Username")
             or getattr(result, "OrderId", None)
             or getattr(result, "ImageId", None)
             or ""
         )
+
+    def audit(self, session: Any, who: Principal, result: Any) -> None:
         self.trail.record(
             session.connection(),
             Event(
@@ -275,8 +298,10 @@ class _Pending:
                 org_ori=who.ori,
                 operation=self.operation,
                 outcome="OK",
-                target=str(target),
+                target=self.target(result),
                 client_address=self.client,
+                detail=self.call.detail,
+                category=self.category,
             ),
         )
 
@@ -293,6 +318,7 @@ def service_class(
     implement: Callable[[str], Callable[..., Any]] | None = None,
     *,
     raw: frozenset[str] = frozenset(),
+    name: str = "OrdersService",
 ) -> type[ServiceBase]:
     """A Spyne service with one method per operation of the schema.
 
@@ -312,7 +338,7 @@ def service_class(
             _returns=op.result_type,
             _out_variable_name=op.result_name,
         )(method)
-    return type("OrdersService", (ServiceBase,), methods)
+    return type(name, (ServiceBase,), methods)
 
 
 def _dispatched_by_call_wrapper() -> Callable[..., Any]:
@@ -322,23 +348,59 @@ def _dispatched_by_call_wrapper() -> Callable[..., Any]:
     return method
 
 
-#: Placeholder address in the checked-in WSDL; replaced by the request's own URL when served.
-WSDL_PLACEHOLDER = "http://localhost:8080/ws/orders"
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One SOAP service of the hub: where it is mounted, its schema and its WSDL file."""
+
+    path: str
+    namespace: str
+    name: str
+    xsd: str
+    wsdl_file: str
+    #: Parameters bound as raw XML at run time (see service_class).
+    raw: frozenset[str] = frozenset()
+    #: The audit category of every call (empty: by operation, hub.audit.category_of).
+    audit_category: str = ""
+
+    @property
+    def placeholder(self) -> str:
+        """The address in the checked-in WSDL; replaced by the request's own URL when served."""
+        return f"http://localhost:8080{self.path}"
+
+    def bindings(self) -> Bindings:
+        return bindings_for(self.xsd)
 
 
-def orders_application(hub: Services) -> WsgiApplication:
+ORDERS = ServiceSpec(
+    "/ws/orders",
+    ns.ORDERS_SERVICE,
+    "OrdersService",
+    "ccpor-orders-service.xsd",
+    "ccpor-orders.wsdl",
+    frozenset({"Order"}),
+)
+ADMIN = ServiceSpec(
+    "/ws/admin", ns.ADMIN_SERVICE, "AdminService", "ccpor-admin-service.xsd", "ccpor-admin.wsdl", audit_category="ADMIN"
+)
+SERVICES = (ORDERS, ADMIN)
+
+#: Kept for callers of the orders service alone.
+WSDL_PLACEHOLDER = ORDERS.placeholder
+
+
+def soap_application(hub: Services, spec: ServiceSpec, api: Any) -> WsgiApplication:
+    """The Spyne WSGI application of one service, dispatching through HubApplication."""
     # Spyne runs a full gc.collect() at most once a second when a call ends, to release file
     # handles of its own file-serving features, which the hub does not use: ~80 ms pauses that
     # showed up as p99 latency. Python's generational collector still runs as usual.
     spyne_const.MIN_GC_INTERVAL = float("inf")
-    bindings = orders_bindings()
-    api = OrdersApi(bindings, hub.orders, hub.images, hub.settings)
     app = HubApplication(
-        [service_class(bindings, raw=frozenset({"Order"}))],
+        [service_class(spec.bindings(), raw=spec.raw, name=spec.name)],
         hub=hub,
         api=api,
-        tns=ns.ORDERS_SERVICE,
-        name="OrdersService",
+        audit_category=spec.audit_category,
+        tns=spec.namespace,
+        name=spec.name,
         in_protocol=PreParsedSoap11(validator=None, huge_tree=True),
         out_protocol=Soap11(),
     )
@@ -360,18 +422,23 @@ def normalized_wsdl(raw: bytes) -> bytes:
     return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
 
 
-def orders_wsdl() -> bytes:
-    """The orders WSDL as the hub serves it (with the placeholder address), built from the XSDs.
+def service_wsdl(spec: ServiceSpec) -> bytes:
+    """A service's WSDL as the hub serves it (with the placeholder address), built from the XSDs.
 
-    Needs no database or image store: only the Spyne interface is built.
+    Needs no database or image store: only the Spyne interface is built, from the fully typed
+    service (the runtime binds ``raw`` parameters as XML).
     """
     app = Application(
-        [service_class(orders_bindings())],
-        tns=ns.ORDERS_SERVICE,
-        name="OrdersService",
+        [service_class(spec.bindings(), name=spec.name)],
+        tns=spec.namespace,
+        name=spec.name,
         in_protocol=Soap11(),
         out_protocol=Soap11(),
     )
-    WsgiApplication(app)  # sets the HTTP transport URI, as in orders_application
-    app.interface.docs.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
+    WsgiApplication(app)  # sets the HTTP transport URI, as soap_application does
+    app.interface.docs.wsdl11.build_interface_document(spec.placeholder)
     return normalized_wsdl(app.interface.docs.wsdl11.get_interface_document())
+
+
+def orders_wsdl() -> bytes:
+    return service_wsdl(ORDERS)

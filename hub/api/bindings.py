@@ -59,8 +59,8 @@ class Bindings:
         self._types: dict[str, type[ModelBase]] = {}
 
     def __getitem__(self, local_name: str) -> type[ModelBase]:
-        """A type by its local name in the service or order namespace."""
-        for uri in (ns.ORDERS_SERVICE, ns.ORDER):
+        """A type by its local name in the service's own namespace, the orders service's or the order's."""
+        for uri in (self.schema.target_namespace, ns.ORDERS_SERVICE, ns.ORDER):
             qname = f"{{{uri}}}{local_name}"
             if qname in self.schema.maps.types:
                 return self.of(self.schema.maps.types[qname])
@@ -135,5 +135,10 @@ class Bindings:
 
 
 @cache
+def bindings_for(xsd_name: str) -> Bindings:
+    """The bindings of one service schema in xsd/ (built once per process)."""
+    return Bindings(xmlschema.XMLSchema(str(contract_dir("xsd") / xsd_name)))
+
+
 def orders_bindings() -> Bindings:
-    return Bindings(xmlschema.XMLSchema(str(contract_dir("xsd") / "ccpor-orders-service.xsd")))
+    return bindings_for("ccpor-orders-service.xsd")

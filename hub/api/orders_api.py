@@ -23,6 +23,7 @@ from hub.codes import CancelReason
 from hub.db.models import Image, Order, QuickAttach
 from hub.images.service import ImageService
 from hub.orders.document import OrderDocument, PersonName
+from hub.orders.locks import LockInfo
 from hub.orders.search import Criteria, Page, search_orders, search_quick_attaches
 from hub.orders.service import OrderService, Receipt, Source
 from hub.settings import Settings
@@ -36,9 +37,11 @@ class Call:
     who: Principal
     body: etree._Element
     args: dict[str, Any]
+    #: What an administrator's call changed, in words, for its audit event (never a secret).
+    detail: str = ""
 
     def element(self, local: str) -> etree._Element:
-        found = self.body.find(ns.q(ns.ORDERS_SERVICE, local))
+        found = self.body.find(ns.q(etree.QName(self.body).namespace or ns.ORDERS_SERVICE, local))
         assert found is not None, local  # guaranteed by schema validation of the body
         return found
 
@@ -183,6 +186,22 @@ class OrdersApi:
                 c.args["CancelReasonText"],
                 self._source(c),
             )
+        )
+
+    def op_LockOrder(self, c: Call) -> Any:
+        return self.lock_info(self.orders.lock(c.session, c.who, c.args["OrderId"]))
+
+    def op_ReleaseOrder(self, c: Call) -> Any:
+        self.orders.release(c.session, c.who, c.args["OrderId"])
+        return c.args["OrderId"]
+
+    def lock_info(self, info: LockInfo) -> Any:
+        return self.t["OrderLockType"](
+            OrderId=info.order_id,
+            LockedByName=info.holder,
+            LockedByORIIdentification=info.holder_ori,
+            LockedDateTime=info.locked_at,
+            LockExpiresDateTime=info.expires_at,
         )
 
     def op_GetOrder(self, c: Call) -> Any:

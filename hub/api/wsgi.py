@@ -7,6 +7,7 @@ so a partner never gets a bare HTTP error page, and only a validated tree reache
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import ssl
@@ -17,9 +18,19 @@ from urllib.parse import parse_qs
 from lxml import etree
 
 from hub import ns, xmlsafe
+from hub.accounts.service import ACCOUNT_SECRETS
 from hub.api import faults
-from hub.api.app import WSDL_PLACEHOLDER, Services, SignedRequests, orders_application, orders_wsdl
-from hub.api.bindings import orders_bindings
+from hub.api.admin_api import AdminApi
+from hub.api.app import (
+    ADMIN,
+    ORDERS,
+    WSDL_PLACEHOLDER,
+    Services,
+    SignedRequests,
+    service_wsdl,
+    soap_application,
+)
+from hub.api.orders_api import OrdersApi
 from hub.contract import validate_request
 from hub.errors import (
     HubError,
@@ -70,9 +81,11 @@ class SoapEndpoint:
         namespace: str,
         validate: Callable[[etree._Element], list[Any]],
         settings: Settings,
+        placeholder: str = WSDL_PLACEHOLDER,
         verify_signature: Callable[[dict[str, Any], etree._Element, str], None] | None = None,
     ) -> None:
         self.spyne_app = spyne_app
+        self.placeholder = placeholder
         self.verify_signature = verify_signature
         self.wsdl = wsdl
         self.operations = operations
@@ -113,7 +126,7 @@ class SoapEndpoint:
             f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}"
             f"{environ.get('PATH_INFO', '')}"
         )
-        body = self.wsdl.replace(WSDL_PLACEHOLDER.encode(), url.encode())
+        body = self.wsdl.replace(self.placeholder.encode(), url.encode())
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
         return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
 
@@ -194,7 +207,7 @@ def _client_certificate(environ: dict[str, Any]) -> str | None:
 
 def _not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     start_response("404 Not Found", [("Content-Type", "text/plain")])
-    return [b"no such service; the orders service is at /ws/orders?wsdl\n"]
+    return [b"no such service; the services are /ws/orders?wsdl and /ws/admin?wsdl\n"]
 
 
 def _health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -214,10 +227,20 @@ class Router:
 
 
 def create_app(hub: Services) -> Router:
-    spyne_app = orders_application(hub)
-    wsdl = orders_wsdl()  # from the fully typed service; the runtime binds Order as raw XML
-    operations = {op.name for op in orders_bindings().operations()}
-    orders = SoapEndpoint(
-        spyne_app, wsdl, operations, ns.ORDERS_SERVICE, validate_request, hub.settings, SignedRequests(hub)
-    )
-    return Router({"/ws/orders": orders, "/health": _health})
+    """Both services behind their hardened entry points: /ws/orders and /ws/admin."""
+    orders_api = OrdersApi(ORDERS.bindings(), hub.orders, hub.images, hub.settings)
+    admin_api = AdminApi(ADMIN.bindings(), orders_api, hub.settings, hub.key.sealer(ACCOUNT_SECRETS), hub.orders.clock)
+    signed = SignedRequests(hub)
+    routes: dict[str, WsgiApp] = {"/health": _health}
+    for spec, api in ((ORDERS, orders_api), (ADMIN, admin_api)):
+        routes[spec.path] = SoapEndpoint(
+            soap_application(hub, spec, api),
+            service_wsdl(spec),  # from the fully typed service; the runtime binds raw parameters as XML
+            {op.name for op in spec.bindings().operations()},
+            spec.namespace,
+            functools.partial(validate_request, xsd_name=spec.xsd),
+            hub.settings,
+            spec.placeholder,
+            signed,
+        )
+    return Router(routes)

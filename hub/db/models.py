@@ -48,6 +48,9 @@ class Organization(Base):
     ori: Mapped[str] = mapped_column(String(9), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     county_code: Mapped[str] = mapped_column(String(2))
+    #: COURT, SHERIFF or AGENCY (hub.codes.OrganizationKind): a county's sheriff may complete
+    #: orders its courts entered (the shared-entry workflow, docs/SECURITY.md).
+    kind: Mapped[str] = mapped_column(String(8), default="AGENCY", server_default="AGENCY")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -109,6 +112,10 @@ class Order(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The edit lock (LockOrder): its holder, when it was taken and when it lapses; NULL: unlocked.
+    locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     owner: Mapped[Organization] = relationship(lazy="joined")
 

@@ -55,7 +55,7 @@ class ImageService:
     def attach(self, s: Session, who: Principal, order_id: str, data: bytes, file_name: str | None) -> Image:
         """Attach a scanned image to an order of the caller's organization (a new order version)."""
         order = self.orders.get(s, who, order_id)
-        permissions.require_change(who, order)
+        self.orders.require_changeable(s, who, order)
         if order.status not in (OrderStatus.DRAFT.value, OrderStatus.ACTIVE.value):
             raise InvalidState(f"order {order_id} is {order.status}; images are attached to DRAFT or ACTIVE orders")
         image = self._store(s, who, data, file_name)

@@ -27,7 +27,7 @@ from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, c
 from hub.contract import order_child_names, validate_order_profile
 from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
 from hub.errors import Conflict, InvalidState, NotFound, ValidationError, Violation
-from hub.orders import rules
+from hub.orders import locks, rules
 from hub.orders.document import OrderDocument
 
 Clock = Callable[[], datetime]
@@ -233,7 +233,7 @@ class OrderService:
             )
         if (replay := self._replay(s, who, source, "CancelOrder", order_id)) is not None:
             return replay
-        order = self._load_for_change(s, who, order_id, version)
+        order = self._load_for_change(s, who, order_id, version, cancel=True)
         if order.status != OrderStatus.ACTIVE.value:
             raise InvalidState(f"order {order_id} is {order.status}; only ACTIVE orders can be cancelled")
         now = self.clock()
@@ -241,6 +241,7 @@ class OrderService:
             s,
             order,
             {OrderStatus.ACTIVE},
+            editor=who,
             status=OrderStatus.CANCELLED.value,
             cancel_reason=reason.value,
             cancel_text=text,
@@ -269,7 +270,7 @@ class OrderService:
         """A new version of ``order`` in its current state, for a change outside the document
         (an attached image): the version moves on and the history says who did what."""
         now = self.clock()
-        self._guarded_update(s, order, {OrderStatus(order.status)}, updated_at=now)
+        self._guarded_update(s, order, {OrderStatus(order.status)}, editor=who, updated_at=now)
         self._history(s, who, order, action, changed, now)
 
     # ------------------------------------------------------------------ reads
@@ -298,6 +299,19 @@ class OrderService:
                 found,
             )
 
+    def require_changeable(
+        self, s: Session, who: Principal, order: Order, *, sealed_after: bool = False, cancel: bool = False
+    ) -> None:
+        """The caller may change ``order`` now: permissions, then nobody else's edit lock."""
+        permissions.require_change(who, order, sealed_after=sealed_after, cancel=cancel)
+        locks.require_unlocked(s, who, order, self.clock())
+
+    def lock(self, s: Session, who: Principal, order_id: str) -> locks.LockInfo:
+        return locks.lock(s, who, self._visible(s, who, order_id), self.clock())
+
+    def release(self, s: Session, who: Principal, order_id: str) -> None:
+        locks.release(s, who, self._visible(s, who, order_id))
+
     def _visible(self, s: Session, who: Principal, order_id: str) -> Order:
         order = s.get(Order, ids.parse(ids.ORDER, order_id))
         if order is None:
@@ -313,6 +327,7 @@ class OrderService:
         version: int | None,
         *,
         sealed_after: bool = False,
+        cancel: bool = False,
     ) -> Order:
         if version is None:
             raise ValidationError(
@@ -320,7 +335,7 @@ class OrderService:
                 [Violation("Version", "required together with OrderId")],
             )
         order = self._visible(s, who, order_id)
-        permissions.require_change(who, order, sealed_after=sealed_after)
+        self.require_changeable(s, who, order, sealed_after=sealed_after, cancel=cancel)
         if order.version != version:
             raise Conflict(
                 f"order {order_id} is at version {order.version}, not {version}: "
@@ -415,17 +430,29 @@ class OrderService:
     ) -> Receipt:
         now = self.clock()
         previous = OrderDocument.from_xml(order.document)
-        self._guarded_update(s, order, allowed, status=new_status.value, updated_at=now, **_columns(doc))
+        self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc))
         self._link_documents(s, who, order, doc, path)
         self._replace_parties(s, order, doc)
         self._history(s, who, order, action, doc.changed_elements(previous), now)
         return self._receipt_for(s, who, order, source, _operation(action), now)
 
-    def _guarded_update(self, s: Session, order: Order, allowed: Iterable[OrderStatus], **values: object) -> None:
+    def _guarded_update(
+        self,
+        s: Session,
+        order: Order,
+        allowed: Iterable[OrderStatus],
+        editor: Principal | None = None,
+        **values: object,
+    ) -> None:
+        """Move ``order`` to its next version if it is still at the version and in a state we read,
+        and (for a user's change, ``editor``) nobody else holds an edit lock on it."""
         expected = order.version
+        guards = [Order.id == order.id, Order.version == expected, Order.status.in_([a.value for a in allowed])]
+        if editor is not None:
+            guards.append(locks.unlocked_for(editor.account_id, self.clock()))
         result = s.execute(
             update(Order)
-            .where(Order.id == order.id, Order.version == expected, Order.status.in_([a.value for a in allowed]))
+            .where(*guards)
             .values(version=expected + 1, **values)
             .execution_options(synchronize_session=False)
         )

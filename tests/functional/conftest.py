@@ -28,6 +28,8 @@ USERS = {
     "admin": ("CA019015J", Role.ADMINISTRATOR),
     "sd-clerk": ("CA037015J", Role.QUERY_UPDATE),
     "lockme": ("CA019015J", Role.QUERY_ONLY),
+    "la-deputy": ("CA0190000", Role.QUERY_UPDATE),  # Los Angeles Sheriff: shared entry with LA courts
+    "sd-deputy": ("CA0370000", Role.QUERY_UPDATE),  # San Diego Sheriff
 }
 
 
@@ -58,6 +60,15 @@ class RunningHub:
     @property
     def endpoint(self) -> str:
         return f"{self.server.url}/ws/orders"
+
+    def admin_client(self, user: str = "admin", password: str = PASSWORD) -> zeep.Client:
+        session = requests.Session()
+        self.sessions.append(session)
+        return zeep.Client(
+            f"{self.server.url}/ws/admin?wsdl",
+            wsse=UsernameToken(user, password),
+            transport=zeep.Transport(session=session),
+        )
 
 
 #: A system account allowed to use WS-Security PasswordDigest (its password is kept sealed).

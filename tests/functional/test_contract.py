@@ -9,12 +9,11 @@ import requests
 import xmlschema
 import zeep
 
-from hub.api.app import WSDL_PLACEHOLDER, orders_wsdl
+from hub.api.app import ADMIN, ORDERS, ServiceSpec, service_wsdl
 from hub.contract import contract_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-WSDL_FILE = ROOT / "wsdl" / "ccpor-orders.wsdl"
-OPERATIONS = [
+ORDER_OPERATIONS = [
     "SubmitOrder",
     "SaveDraft",
     "ModifyOrder",
@@ -27,26 +26,49 @@ OPERATIONS = [
     "SearchQuickAttach",
     "AttachImage",
     "GetImage",
+    "LockOrder",
+    "ReleaseOrder",
 ]
+ADMIN_OPERATIONS = [
+    "ListUsers",
+    "SaveUser",
+    "SetUserRoles",
+    "DisableUser",
+    "UnlockUser",
+    "SearchLockedOrders",
+    "UnlockOrder",
+    "SearchAudit",
+]
+CONTRACTS = pytest.mark.parametrize(
+    ("spec", "operations"), [(ORDERS, ORDER_OPERATIONS), (ADMIN, ADMIN_OPERATIONS)], ids=["orders", "admin"]
+)
 
 
-def test_generated_wsdl_is_the_checked_in_file():
-    assert orders_wsdl() == WSDL_FILE.read_bytes(), "run `make wsdl` and review the diff"
+def wsdl_file(spec: ServiceSpec) -> Path:
+    return ROOT / "wsdl" / spec.wsdl_file
+
+
+@CONTRACTS
+def test_generated_wsdl_is_the_checked_in_file(spec: ServiceSpec, operations):
+    assert service_wsdl(spec) == wsdl_file(spec).read_bytes(), "run `make wsdl` and review the diff"
 
 
 @pytest.mark.functional
-def test_served_wsdl_is_the_checked_in_file(hub):
-    with requests.get(hub.server.wsdl, timeout=10) as resp:
+@CONTRACTS
+def test_served_wsdl_is_the_checked_in_file(hub, spec: ServiceSpec, operations):
+    endpoint = f"{hub.server.url}{spec.path}"
+    with requests.get(f"{endpoint}?wsdl", timeout=10) as resp:
         served = resp.content
-    assert served == WSDL_FILE.read_bytes().replace(WSDL_PLACEHOLDER.encode(), hub.endpoint.encode())
+    assert served == wsdl_file(spec).read_bytes().replace(spec.placeholder.encode(), endpoint.encode())
 
 
-def test_operations_are_exactly_the_contract():
-    client = zeep.Client(str(WSDL_FILE))
+@CONTRACTS
+def test_operations_are_exactly_the_contract(spec: ServiceSpec, operations):
+    client = zeep.Client(str(wsdl_file(spec)))
     (service,) = client.wsdl.services.values()
     (port,) = service.ports.values()
-    assert sorted(port.binding._operations) == sorted(OPERATIONS)
-    for name in OPERATIONS:
+    assert sorted(port.binding._operations) == sorted(operations)
+    for name in operations:
         op = port.binding._operations[name]
         assert op.style == "document" and op.input.body.qname.localname == name  # document/literal wrapped
 
@@ -84,21 +106,25 @@ def _zeep_shape(t) -> object:
 FAULT_ONLY = {"{urn:ca:courts:ccpor:orders:1}ViolationType"}
 
 
-def test_wsdl_types_have_the_xsd_structure():
+@CONTRACTS
+def test_wsdl_types_have_the_xsd_structure(spec: ServiceSpec, operations):
     """Every named complex type and each operation wrapper: same children, order, types and cardinality."""
-    schema = xmlschema.XMLSchema(str(contract_dir("xsd") / "ccpor-orders-service.xsd"))
-    client = zeep.Client(str(WSDL_FILE))
+    schema = xmlschema.XMLSchema(str(contract_dir("xsd") / spec.xsd))
+    client = zeep.Client(str(wsdl_file(spec)))
+    # The orders WSDL carries every type of the orders and order schemas; another service's WSDL
+    # carries its own types and those of the imported schemas its messages use.
+    own = ("{urn:ca:courts:ccpor",) if spec is ORDERS else (f"{{{spec.namespace}}}",)
     compared = 0
     for qname, xsd_type in schema.maps.types.items():
-        if not qname.startswith("{urn:ca:courts:ccpor") or xsd_type.is_simple():
+        if not qname.startswith(own) or xsd_type.is_simple():
             continue
         if qname in FAULT_ONLY:
             continue
         assert _zeep_shape(client.wsdl.types.get_type(qname)) == _xsd_shape(xsd_type), qname
         compared += 1
-    for name in OPERATIONS + [f"{o}Response" for o in OPERATIONS]:
+    for name in operations + [f"{o}Response" for o in operations]:
         element = schema.elements[name]
-        zeep_el = client.wsdl.types.get_element(f"{{urn:ca:courts:ccpor:orders:1}}{name}")
+        zeep_el = client.wsdl.types.get_element(f"{{{spec.namespace}}}{name}")
         assert _zeep_shape(zeep_el.type) == _xsd_shape(element.type), name
         compared += 1
-    assert compared > 30
+    assert compared > 2 * len(operations)

@@ -15,11 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHECK = """
 import hub.contract as c, hub.db.migrate as m
-from hub.api.app import orders_wsdl
+from hub.api.app import ORDERS, ADMIN, service_wsdl
 where = c.contract_dir("xsd")
 assert str(where).startswith(TARGET), where
 c.service_schema(); c.profile_schema()
-assert orders_wsdl() == (c.contract_dir("wsdl") / "ccpor-orders.wsdl").read_bytes()
+assert service_wsdl(ORDERS) == (c.contract_dir("wsdl") / "ccpor-orders.wsdl").read_bytes()
+assert service_wsdl(ADMIN) == (c.contract_dir("wsdl") / "ccpor-admin.wsdl").read_bytes()
 m.upgrade("sqlite:///" + TARGET + "/check.db")
 print("ok", where)
 """

@@ -140,6 +140,7 @@ def test_categories():
     assert category_of("SubmitOrder", "Client.Authentication") == LOGON
     assert category_of("SearchOrders", "OK") == QUERY
     assert category_of("GetImage", "OK") == IMAGE
-    assert category_of("UnlockUser", "OK") == ADMIN
+    assert category_of("UnlockUser", "OK", ADMIN) == ADMIN
+    assert category_of("UnlockUser", "Client.Authentication", ADMIN) == LOGON
     assert category_of("ListCarposMessages", "OK") == "CARPOS"
     assert category_of("ModifyOrder", "OK") == "CHANGE"

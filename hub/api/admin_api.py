@@ -1,0 +1,186 @@
+"""The administration service (/ws/admin): one handler per WSDL operation, ADMINISTRATOR only.
+
+Handlers translate SOAP <-> the use cases in :mod:`hub.accounts.admin`, :mod:`hub.orders.locks`
+and the audit trail; every call is audited by the call wrapper like any other, with the change
+described in the event's ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from hub.accounts import admin, service
+from hub.accounts.permissions import require_admin
+from hub.api.bindings import Bindings
+from hub.api.orders_api import Call, OrdersApi
+from hub.codes import AccountStatus, Role
+from hub.db.models import Account, AuditEvent
+from hub.errors import ValidationError, Violation
+from hub.masterkey import Sealer
+from hub.orders import locks
+from hub.orders.search import paginate
+from hub.orders.service import Clock
+from hub.settings import Settings
+
+#: The longest period one SearchAudit may cover (keeps one query's cost bounded).
+MAX_AUDIT_SPAN = timedelta(days=366)
+
+
+class AdminApi:
+    READS = frozenset({"ListUsers", "SearchLockedOrders", "SearchAudit"})
+
+    def __init__(self, bindings: Bindings, orders_api: OrdersApi, settings: Settings, sealer: Sealer, clock: Clock):
+        self.t = bindings
+        self.orders_api = orders_api
+        self.settings = settings
+        self.sealer = sealer
+        self.clock = clock
+
+    def handler(self, operation: str) -> Callable[[Call], Any]:
+        method: Callable[[Call], Any] = getattr(self, f"op_{operation}")
+
+        def administrator_only(c: Call) -> Any:
+            require_admin(c.who)
+            return method(c)
+
+        return administrator_only
+
+    def _user(self, a: Account) -> Any:
+        return self.t["UserType"](
+            Username=a.username,
+            OrganizationORIIdentification=a.organization.ori,
+            Role=a.role,
+            CletsCertifiedIndicator=a.clets_certified,
+            AccountStatus=a.status,
+            PasswordDigestAllowedIndicator=a.password_sealed is not None,
+            CertificateSHA256=a.client_cert_sha256,
+            FailedLogonCount=a.failed_logons,
+            CreatedDateTime=a.created_at,
+            UpdatedDateTime=a.updated_at,
+        )
+
+    def _changed(self, c: Call, changed: tuple[Account, str]) -> Any:
+        account, c.detail = changed
+        c.session.flush()
+        return self._user(account)
+
+    def _page_number(self, c: Call) -> int:
+        return int(c.args.get("PageNumber") or 1)
+
+    # ------------------------------------------------------------- operations
+
+    def op_ListUsers(self, c: Call) -> Any:
+        criteria = c.args.get("Criteria")
+        query = admin.list_query(
+            getattr(criteria, "OrganizationORIIdentification", None),
+            Role(criteria.Role) if getattr(criteria, "Role", None) else None,
+            AccountStatus(criteria.AccountStatus) if getattr(criteria, "AccountStatus", None) else None,
+        )
+        page = paginate(c.session, query, self._page_number(c), self.settings.page_size, Account.username)
+        return self.t["UserListType"](
+            TotalCount=page.total,
+            PageNumber=page.number,
+            LastPageNumber=page.last,
+            User=[self._user(a) for a in page.items],
+        )
+
+    def op_SaveUser(self, c: Call) -> Any:
+        role = c.args.get("Role")
+        return self._changed(
+            c,
+            admin.save_user(
+                c.session,
+                username=c.args["Username"],
+                ori=c.args["OrganizationORIIdentification"],
+                role=Role(role) if role else None,
+                clets=c.args.get("CletsCertifiedIndicator"),
+                password=c.args.get("Password"),
+                digest=c.args.get("PasswordDigestAllowedIndicator"),
+                sealer=self.sealer,
+            ),
+        )
+
+    def op_SetUserRoles(self, c: Call) -> Any:
+        return self._changed(
+            c,
+            admin.set_roles(
+                c.session, c.who, c.args["Username"], Role(c.args["Role"]), bool(c.args["CletsCertifiedIndicator"])
+            ),
+        )
+
+    def op_DisableUser(self, c: Call) -> Any:
+        return self._changed(c, admin.disable(c.session, c.who, c.args["Username"], c.args["ReasonText"]))
+
+    def op_UnlockUser(self, c: Call) -> Any:
+        account = service.unlock(c.session, c.args["Username"])
+        return self._changed(c, (account, "released; failed-logon count reset"))
+
+    def op_SearchLockedOrders(self, c: Call) -> Any:
+        number = self._page_number(c)
+        total, found = locks.search(
+            c.session,
+            self.clock(),
+            county=c.args.get("CountyCode"),
+            holder_ori=c.args.get("LockedByORIIdentification"),
+            page=number,
+            size=self.settings.page_size,
+        )
+        return self.t["LockedOrderListType"](
+            TotalCount=total,
+            PageNumber=number,
+            LastPageNumber=max(1, -(-total // self.settings.page_size)),
+            Lock=[self.orders_api.lock_info(i) for i in found],
+        )
+
+    def op_UnlockOrder(self, c: Call) -> Any:
+        listed = c.args["LockedDateTime"]
+        listed = listed.replace(tzinfo=UTC) if listed.tzinfo is None else listed.astimezone(UTC)
+        removed = locks.unlock(c.session, c.args["OrderId"], listed)
+        taken = f"{removed.locked_at:%Y-%m-%dT%H:%M:%SZ}"
+        c.detail = f"removed the lock of {removed.holder} ({removed.holder_ori}) taken {taken}: {c.args['ReasonText']}"
+        return removed.order_id
+
+    def op_SearchAudit(self, c: Call) -> Any:
+        k = c.args["Criteria"]
+        start, end = k.FromDateTime, k.ToDateTime
+        if end <= start or end - start > MAX_AUDIT_SPAN:
+            raise ValidationError(
+                "ToDateTime must be after FromDateTime, at most 366 days later",
+                [Violation("/adm:SearchAudit/adm:Criteria/adm:ToDateTime", "outside the allowed span")],
+            )
+        query = select(AuditEvent).where(AuditEvent.at >= start, AuditEvent.at < end)
+        for column, value in (
+            (AuditEvent.username, k.Username),
+            (AuditEvent.org_ori, k.OrganizationORIIdentification),
+            (AuditEvent.category, k.Category),
+            (AuditEvent.operation, k.Operation),
+            (AuditEvent.target, k.Target),
+            (AuditEvent.outcome, k.Outcome),
+        ):
+            if value:
+                query = query.where(column == value)
+        page = paginate(c.session, query, self._page_number(c), self.settings.page_size, AuditEvent.seq.desc())
+        return self.t["AuditEventListType"](
+            TotalCount=page.total,
+            PageNumber=page.number,
+            LastPageNumber=page.last,
+            Event=[
+                self.t["AuditEventType"](
+                    Sequence=e.seq,
+                    EventDateTime=e.at,
+                    Category=e.category,
+                    Username=e.username,
+                    OrganizationORIIdentification=e.org_ori,
+                    Operation=e.operation,
+                    Target=e.target,
+                    Outcome=e.outcome,
+                    ClientAddress=e.client_address,
+                    Detail=e.detail,
+                )
+                for e in page.items
+            ],
+        )
