@@ -111,14 +111,19 @@ def render(parent: etree._Element, namespace: str, data: dict[str, Any]) -> None
 
 
 def envelope(
-    operation: str, params: list[tuple[Any, ...]], *, username: str | None = None, password: str | None = None
+    operation: str,
+    params: list[tuple[Any, ...]],
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    service: str = SVC,
 ) -> bytes:
-    """A SOAP 1.1 request for ``operation``.
+    """A SOAP 1.1 request for ``operation`` of the ``service`` namespace (bound to prefix ``svc``).
 
     ``params`` are ``(name, value)`` or ``(name, value, namespace)``: a dict value's elements are in
     ``namespace`` (default ORD, the order types; SVC for criteria and uploads).
     """
-    env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap": SOAP, "svc": SVC, "ord": ORD})
+    env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap": SOAP, "svc": service, "ord": ORD})
     if username is not None:
         header = etree.SubElement(env, f"{{{SOAP}}}Header")
         sec = etree.SubElement(header, f"{{{WSSE}}}Security", nsmap={"wsse": WSSE})
@@ -126,9 +131,9 @@ def envelope(
         etree.SubElement(token, f"{{{WSSE}}}Username").text = username
         etree.SubElement(token, f"{{{WSSE}}}Password").text = password
     body = etree.SubElement(env, f"{{{SOAP}}}Body")
-    op = etree.SubElement(body, f"{{{SVC}}}{operation}")
+    op = etree.SubElement(body, f"{{{service}}}{operation}")
     for key, value, *namespace in params:
-        child = etree.SubElement(op, f"{{{SVC}}}{key}")
+        child = etree.SubElement(op, f"{{{service}}}{key}")
         if isinstance(value, dict):
             render(child, namespace[0] if namespace else ORD, value)
         else:
