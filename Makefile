@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint wsdl bench-submit bench-search clean
+.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -36,6 +36,12 @@ bench-submit: $(STAMP)  ## SubmitOrder throughput and latency vs a bare Spyne ec
 
 bench-search: $(STAMP)  ## SearchOrders on 1,000,000 orders, SQLite and PostgreSQL
 	$(PY) bench/search_bench.py
+
+bench-auth: $(STAMP)  ## SubmitOrder throughput with PasswordText, PasswordDigest and X.509 signatures
+	$(PY) bench/auth_bench.py
+
+bench-attacks: $(STAMP)  ## the attack corpus against every endpoint: time per case, server memory
+	$(PY) bench/attack_bench.py
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache
