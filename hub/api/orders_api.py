@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 from spyne.util.xml import get_xml_as_object
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import ids, ns
@@ -64,8 +65,42 @@ class OrdersApi:
         self.images = images
         self.settings = settings
 
+    #: Operations on one order whose audit event notes a privilege used (see _permission_note).
+    _ON_ORDER = frozenset(
+        {"GetOrder", "GetImage", "SubmitOrder", "ModifyOrder", "ServeOrder", "CancelOrder", "AttachImage", "LockOrder"}
+    )
+
     def handler(self, operation: str) -> Callable[[Call], Any]:
-        return getattr(self, f"op_{operation}")  # type: ignore[no-any-return]
+        method: Callable[[Call], Any] = getattr(self, f"op_{operation}")
+        if operation not in self._ON_ORDER:
+            return method
+
+        def noting_privileges(c: Call) -> Any:
+            result = method(c)
+            c.detail = self._permission_note(c, operation, result)
+            return result
+
+        return noting_privileges
+
+    def _permission_note(self, c: Call, operation: str, result: Any) -> str:
+        """What the audit event says about a privilege the call used: the SEALED role on a sealed
+        order, or the county sheriff's shared entry on a court's order."""
+        if operation == "GetImage":
+            order_key = c.session.scalar(
+                select(Image.order_id).where(Image.id == ids.parse(ids.IMAGE, c.args["ImageId"]))
+            )
+        else:
+            public = c.args.get("OrderId") or getattr(result, "OrderId", None)
+            order_key = ids.parse(ids.ORDER, public) if public else None
+        order = c.session.get(Order, order_key) if order_key else None
+        if order is None:
+            return ""
+        notes = []
+        if order.sealed and c.who.role.sees_sealed:
+            notes.append("sealed order, SEALED role")
+        if operation not in ("GetOrder", "GetImage") and order.owner_org_id != c.who.organization_id:
+            notes.append(f"shared entry: county sheriff on {order.owner.ori}'s order")
+        return "; ".join(notes)
 
     # ------------------------------------------------------------- converters
 

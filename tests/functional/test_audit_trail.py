@@ -64,3 +64,16 @@ def test_each_kind_of_access_is_audited_and_the_chain_verifies(hub):
     }
     verified = subprocess.run([cli, "audit", "verify"], capture_output=True, text=True, timeout=60, env=env)
     assert verified.returncode == 0 and "audit chain intact" in verified.stdout, verified.stderr
+
+
+def test_using_the_sealed_role_on_a_sealed_order_is_noted(hub):
+    sealed_clerk = hub.client("sealed-clerk")
+    receipt = sealed_clerk.service.SubmitOrder(Order=order(SealedIndicator=True))
+    start = head(hub.db_url)
+    hub.client("sealed-reader").service.GetOrder(OrderId=receipt.OrderId)  # details, by the SEALED role
+    hub.client("reader").service.GetOrder(OrderId=receipt.OrderId)  # a redacted stub: no privilege used
+    events = events_after(hub.db_url, start)
+    assert [(e.username, e.detail) for e in events] == [
+        ("sealed-reader", "sealed order, SEALED role"),
+        ("reader", ""),
+    ]
