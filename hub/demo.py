@@ -2,21 +2,25 @@
 
 Everything a partner does is done here with a real SOAP client (zeep) over HTTP against the real
 server (gunicorn, 2 workers): submit, search with the guide's wildcards, attach and read back a
-signed-order image, record service, see a validation fault, cancel.
+signed-order image, record service, see a validation fault, cancel; then an administrator releases
+an edit lock and reads the audit trail, and ``ccpor-hub audit verify`` checks the chain.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import zeep
 from zeep.wsse.username import UsernameToken
 
-from hub.accounts.service import add_user
+from hub import masterkey
+from hub.accounts.service import ACCOUNT_SECRETS, add_user
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
@@ -73,22 +77,26 @@ def main() -> int:
     url = f"sqlite:///{(DATA / 'ccpor.db').resolve()}"
     step(f"migrating a fresh SQLite database at {DATA / 'ccpor.db'}")
     migrate.upgrade(url)
-    passwords = {name: secrets.token_urlsafe(18) for name in ("la-court-dms", "la-sheriff")}
+    passwords = {name: secrets.token_urlsafe(18) for name in ("la-court-dms", "la-sheriff", "jc-admin")}
+    server = HubServer(DATA.resolve(), url)  # creates the demo's master key (var/demo/master.key)
+    key = masterkey.load(DATA / "master.key")
     db = Database(url)
     with db.unit_of_work() as s:
-        add_user(s, "la-court-dms", ori=COURT, role=Role.QUERY_UPDATE, clets=False, password=passwords["la-court-dms"])
+        add_user(s, "la-court-dms", ori=COURT, role=Role.QUERY_UPDATE, clets=False, password=passwords["la-court-dms"],
+                 digest_sealer=key.sealer(ACCOUNT_SECRETS))  # fmt: skip
         add_user(s, "la-sheriff", ori="CA0190000", role=Role.QUERY_ONLY, clets=True, password=passwords["la-sheriff"])
+        add_user(s, "jc-admin", ori=COURT, role=Role.ADMINISTRATOR, clets=False, password=passwords["jc-admin"])
     db.dispose()
     print(
-        "accounts: la-court-dms (QUERY_UPDATE, court CA019015J), la-sheriff (QUERY_ONLY, CLETS, CA0190000);"
-        " passwords generated, held only by this demo process"
+        "accounts: la-court-dms (QUERY_UPDATE, court CA019015J, PasswordDigest), la-sheriff (QUERY_ONLY, CLETS,"
+        " CA0190000), jc-admin (ADMINISTRATOR); passwords generated, held only by this demo process"
     )
 
-    server = HubServer(DATA.resolve(), url)
     step("starting the hub: ccpor-hub serve (gunicorn, 2 workers)")
     server.start()
     try:
-        court = zeep.Client(server.wsdl, wsse=UsernameToken("la-court-dms", passwords["la-court-dms"]))
+        # The court system proves itself with PasswordDigest (nonce + created), the sheriff with PasswordText.
+        court = zeep.Client(server.wsdl, wsse=UsernameToken("la-court-dms", passwords["la-court-dms"], use_digest=True))
         sheriff = zeep.Client(server.wsdl, wsse=UsernameToken("la-sheriff", passwords["la-sheriff"]))
         print(f"WSDL: {server.wsdl}")
 
@@ -166,15 +174,48 @@ def main() -> int:
                 f"  v{h.Version} {h.ActionText:13} by {h.ActorName} ({h.ActorORIIdentification}) "
                 f"at {h.ChangeDateTime:%Y-%m-%d %H:%M:%S}Z: {', '.join(h.ChangedElementText)[:70]}"
             )
-        for client in (court, sheriff):
+        step(f"the court locks {receipts[1].OrderId} for editing; the administrator finds and releases it")
+        lock = court.service.LockOrder(OrderId=receipts[1].OrderId)
+        print(f"  locked by {lock.LockedByName} until {lock.LockExpiresDateTime:%H:%M:%S}Z")
+        admin = zeep.Client(f"{server.url}/ws/admin?wsdl", wsse=UsernameToken("jc-admin", passwords["jc-admin"]))
+        for held in admin.service.SearchLockedOrders(CountyCode="19").Lock:
+            admin.service.UnlockOrder(
+                OrderId=held.OrderId, LockedDateTime=held.LockedDateTime, ReasonText="demo: clerk went home"
+            )
+            print(f"  UnlockOrder {held.OrderId} (held by {held.LockedByName})")
+
+        step("the administrator reads the audit trail (SearchAudit, newest first)")
+        now = datetime.now(UTC)
+        events = admin.service.SearchAudit(
+            Criteria={"FromDateTime": now - timedelta(hours=1), "ToDateTime": now + timedelta(minutes=1)}
+        )
+        for e in events.Event[:8]:
+            print(
+                f"  #{e.Sequence:<3} {e.Category:6} {e.Username:13} {e.Operation:18} {e.Target or '-':14} {e.Outcome}"
+                + (f" -- {e.Detail}" if e.Detail else "")
+            )
+        print(f"  ... {events.TotalCount} events in all")
+        for client in (court, sheriff, admin):
             client.transport.session.close()
     finally:
         step("stopping the hub (SIGTERM, graceful)")
         code = server.stop()
         print(f"  hub exited with status {code}")
+    step("ccpor-hub audit verify: the hash chain over every event is intact")
+    verify = subprocess.run(
+        [str(Path(sys.executable).with_name("ccpor-hub")), "audit", "verify"],
+        env={**os.environ, "CCPOR_DATA_DIR": str(DATA.resolve()), "CCPOR_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(f"  {(verify.stdout or verify.stderr).strip()}")
     print(f"\nThe WSDL was served at {server.wsdl}; the contract is in wsdl/ and xsd/.")
-    print("Run it yourself: ccpor-hub db upgrade; ccpor-hub users add NAME --org ORI --role ROLE; ccpor-hub serve")
-    return 0 if code == 0 else 1
+    print(
+        "Run it yourself: ccpor-hub keys master; ccpor-hub db upgrade; ccpor-hub users add NAME --org ORI --role ROLE;"
+        " ccpor-hub serve"
+    )
+    return 0 if code == 0 and verify.returncode == 0 else 1
 
 
 if __name__ == "__main__":
