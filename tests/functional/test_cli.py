@@ -104,3 +104,12 @@ def test_fresh_hub_from_the_command_line(tmp_path: Path):
 def test_wsdl_command_prints_the_contract(tmp_path: Path):
     out = subprocess.run([CLI, "wsdl"], capture_output=True, timeout=60)
     assert out.returncode == 0 and out.stdout == (Path(__file__).parents[2] / "wsdl" / "ccpor-orders.wsdl").read_bytes()
+
+
+def test_the_demo_runs_to_a_clean_end(tmp_path: Path):
+    """`make demo`'s session, in a scratch directory: every step works, the hub stops cleanly and
+    the audit chain it leaves verifies."""
+    out = subprocess.run([CLI, "demo"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "hub exited with status 0" in out.stdout and "audit chain intact" in out.stdout
+    assert "UnlockOrder CCP" in out.stdout and "Traceback" not in out.stderr
