@@ -20,6 +20,11 @@ compute a valid ``mac`` for anything they change.
 Retention (``purge``) deletes the oldest events -- a prefix of the chain -- and moves the chain's
 base to the last deleted event, in the same transaction that records the purge as an event.
 
+The chain row itself (head and base) carries a keyed ``seal``, so truncating the newest events or
+deleting the oldest outside ``purge`` shows too. What no key can show is the whole table and chain
+row rolled back to an earlier copy: ``audit verify`` prints the head (seq and mac) for operators to
+keep outside the database, and ``audit verify --anchor SEQ:MAC`` checks a kept head is still there.
+
 Nothing secret goes into an event: no password, token, image content or CLETS data; ``target`` is
 an order, image or account identifier, ``detail`` an administrator's change in words.
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,7 +43,13 @@ from sqlalchemy.engine import Connection
 
 from hub.db.models import AuditChain, AuditEvent
 from hub.db.types import UTCDateTime
+from hub.errors import IntegrityFailure
 from hub.masterkey import MasterKey
+
+log = logging.getLogger("ccpor.audit")
+
+#: CJIS AU-11: audit records are kept at least one year; ``audit purge`` refuses a shorter period.
+MIN_AUDIT_RETENTION_DAYS = 365
 
 #: Audit categories (what kind of access an event records).
 LOGON, QUERY, VIEW, IMAGE, CHANGE, CARPOS, ADMIN = "LOGON", "QUERY", "VIEW", "IMAGE", "CHANGE", "CARPOS", "ADMIN"
@@ -106,13 +118,14 @@ def _canonical(seq: int, values: dict[str, object]) -> bytes:
     return "\x1f".join(p.replace("\x1f", " ") for p in parts).encode()
 
 
+_CHAIN = AuditChain.__table__
 _ADVANCE = (
-    update(AuditChain.__table__)
-    .where(AuditChain.__table__.c.id == 1)
-    .values(seq=AuditChain.__table__.c.seq + 1)
-    .returning(AuditChain.__table__.c.seq, AuditChain.__table__.c.mac)
+    update(_CHAIN)
+    .where(_CHAIN.c.id == 1)
+    .values(seq=_CHAIN.c.seq + 1)
+    .returning(_CHAIN.c.seq, _CHAIN.c.mac, _CHAIN.c.base_seq, _CHAIN.c.base_mac, _CHAIN.c.seal)
 )
-_SET_HEAD = update(AuditChain.__table__).where(AuditChain.__table__.c.id == 1).values(mac=bindparam("b_mac"))
+_SET_HEAD = update(_CHAIN).where(_CHAIN.c.id == 1).values(mac=bindparam("b_mac"), seal=bindparam("b_seal"))
 _INSERT = insert(AuditEvent.__table__)
 
 
@@ -125,19 +138,59 @@ class AuditTrail:
     def mac(self, previous: str, seq: int, values: dict[str, object]) -> str:
         return hmac.new(self._key, previous.encode() + b"\x1e" + _canonical(seq, values), hashlib.sha256).hexdigest()
 
+    def seal(self, seq: int, mac: str, base_seq: int, base_mac: str) -> str:
+        """The keyed seal of the chain row: head and base cannot be moved without the key."""
+        material = f"chain\x1e{seq}\x1e{mac}\x1e{base_seq}\x1e{base_mac}".encode()
+        return hmac.new(self._key, material, hashlib.sha256).hexdigest()
+
+    def sealed(self, seq: int, mac: str, base_seq: int, base_mac: str, seal: str) -> bool:
+        """The chain row is as the hub left it (or the untouched initial row, never sealed)."""
+        if seal == "":
+            return seq == base_seq and base_mac == ""
+        return hmac.compare_digest(self.seal(seq, mac, base_seq, base_mac), seal)
+
     def record(self, connection: Connection, event: Event) -> int:
-        """Append ``event`` in the caller's transaction (call it last, just before commit); its seq."""
-        seq, previous = connection.execute(_ADVANCE).one()
+        """Append ``event`` in the caller's transaction (call it last, just before commit); its seq.
+
+        A chain row found tampered with keeps its broken seal (it is never re-sealed over), so
+        ``verify`` reports it however many events follow.
+        """
+        seq, previous, base_seq, base_mac, seal = connection.execute(_ADVANCE).one()
         values = event.fields()
         mac = self.mac(previous, seq, values)
         connection.execute(_INSERT, {**values, "seq": seq, "mac": mac})
-        connection.execute(_SET_HEAD, {"b_mac": mac})
+        intact = self.sealed(seq - 1, previous, base_seq, base_mac, seal)
+        if not intact:
+            log.error(
+                "the audit chain row was changed outside the hub before event %s: run ccpor-hub audit verify", seq
+            )
+        new_seal = self.seal(seq, mac, base_seq, base_mac) if intact else seal
+        connection.execute(_SET_HEAD, {"b_mac": mac, "b_seal": new_seal})
         return int(seq)
 
-    def verify(self, connection: Connection, *, batch: int = 5000, report: int = 20) -> Verification:
-        """Walk the chain from its base; list the events that break it (at most ``report``)."""
+    def verify(
+        self, connection: Connection, *, anchor: tuple[int, str] | None = None, batch: int = 5000, report: int = 20
+    ) -> Verification:
+        """Walk the chain from its base; list the events that break it (at most ``report``).
+
+        The chain row's seal shows a head or base moved without the key (a truncated tail, a
+        prefix deleted outside ``purge``). ``anchor`` -- an event's (seq, mac) recorded outside the
+        database earlier (``audit verify`` prints the head) -- catches what a seal cannot: the
+        whole chain row rolled back to an older copy together with the newer events deleted.
+        """
         chain = connection.execute(select(AuditChain).where(AuditChain.id == 1)).one()
-        result = Verification(base_seq=chain.base_seq, head_seq=chain.seq)
+        result = Verification(base_seq=chain.base_seq, head_seq=chain.seq, head_mac=chain.mac)
+        if not self.sealed(chain.seq, chain.mac, chain.base_seq, chain.base_mac, chain.seal):
+            result.add(report, chain.seq, "the chain head or base was changed without the key (events removed?)")
+        chained_below_base = connection.scalar(
+            select(func.max(AuditEvent.seq)).where(AuditEvent.seq <= chain.base_seq, AuditEvent.mac != "")
+        )
+        if chained_below_base is not None:  # purge deletes what it puts below the base
+            result.add(report, chained_below_base, "the chain's base was moved past events without a purge")
+        if anchor is not None:
+            anchored = connection.scalar(select(AuditEvent.mac).where(AuditEvent.seq == anchor[0]))
+            if anchor[0] > chain.seq or (anchor[0] > chain.base_seq and anchored != anchor[1]):
+                result.add(report, anchor[0], "the anchored event is gone or changed: the chain was rolled back")
         previous, expected = chain.base_mac, chain.base_seq + 1
         for row in _rows_from(connection, chain.base_seq, batch):
             values = {name: getattr(row, name) for name in _FIELDS}
@@ -160,6 +213,8 @@ class AuditTrail:
         concurrency, so the prefix stops at the first event that is not older than ``before``.
         """
         chain = connection.execute(select(AuditChain).where(AuditChain.id == 1).with_for_update()).one()
+        if not self.sealed(chain.seq, chain.mac, chain.base_seq, chain.base_mac, chain.seal):
+            raise IntegrityFailure("the audit chain row was changed outside the hub: run 'ccpor-hub audit verify'")
         first_kept = connection.scalar(
             select(func.min(AuditEvent.seq)).where(
                 AuditEvent.seq > chain.base_seq, AuditEvent.at >= bindparam("b_before", before, type_=UTCDateTime())
@@ -173,9 +228,13 @@ class AuditTrail:
             delete(AuditEvent.__table__).where(AuditEvent.__table__.c.seq <= last_purged)
         ).rowcount
         connection.execute(
-            update(AuditChain.__table__)
-            .where(AuditChain.__table__.c.id == 1)
-            .values(base_seq=last_purged, base_mac=base_mac)
+            update(_CHAIN)
+            .where(_CHAIN.c.id == 1)
+            .values(
+                base_seq=last_purged,
+                base_mac=base_mac,
+                seal=self.seal(chain.seq, chain.mac, last_purged, base_mac),
+            )
         )
         return count, last_purged
 
@@ -184,6 +243,7 @@ class AuditTrail:
 class Verification:
     base_seq: int
     head_seq: int
+    head_mac: str = ""
     checked: int = 0
     problems: list[tuple[int, str]] = field(default_factory=list)
     more: int = 0

@@ -166,16 +166,25 @@ def _audit_verify(args: argparse.Namespace) -> int:
     from hub.audit import AuditTrail
     from hub.db.engine import Database
 
+    anchor = None
+    if args.anchor:
+        seq, _, mac = args.anchor.partition(":")
+        if not seq.isdigit() or len(mac) != 64:
+            print("error: --anchor takes SEQ:MAC as printed by an earlier 'audit verify'", file=sys.stderr)
+            return 2
+        anchor = (int(seq), mac)
     trail = AuditTrail(_master_key())
     db = Database(load().resolved_database_url)
     try:
         with db.read() as session:
-            result = trail.verify(session.connection())
+            result = trail.verify(session.connection(), anchor=anchor)
     finally:
         db.dispose()
     span = f"events {result.base_seq + 1}..{result.head_seq}"
     if result.ok:
         print(f"audit chain intact: {result.checked} events checked ({span})")
+        # Keep this line outside the database (SIEM, ticket, WORM storage): '--anchor' checks it later.
+        print(f"head: {result.head_seq}:{result.head_mac}")
         return 0
     print(f"audit chain BROKEN ({span}, {result.checked} events read):", file=sys.stderr)
     for seq, what in result.problems:
@@ -188,10 +197,13 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _audit_purge(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from hub.audit import AuditTrail
+    from hub.audit import MIN_AUDIT_RETENTION_DAYS, AuditTrail
 
     settings = load()
     days = settings.audit_retention_days if args.older_than_days is None else args.older_than_days
+    if days < MIN_AUDIT_RETENTION_DAYS:
+        print(f"error: audit events are kept at least {MIN_AUDIT_RETENTION_DAYS} days (CJIS AU-11)", file=sys.stderr)
+        return 2
     before = datetime.now(UTC) - timedelta(days=days)
     trail = AuditTrail(_master_key())
 
@@ -327,7 +339,9 @@ def parser() -> argparse.ArgumentParser:
     master.set_defaults(func=_keys_master)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
-    audit.add_parser("verify", help="check the hash chain; exit 3 if it is broken").set_defaults(func=_audit_verify)
+    verify = audit.add_parser("verify", help="check the hash chain; exit 3 if it is broken")
+    verify.add_argument("--anchor", help="SEQ:MAC, a head printed by an earlier verify and kept outside the database")
+    verify.set_defaults(func=_audit_verify)
     purge = audit.add_parser("purge", help="delete events older than the retention period (a chain prefix)")
     purge.add_argument("--older-than-days", type=int, help="default: CCPOR_AUDIT_RETENTION_DAYS (365)")
     purge.set_defaults(func=_audit_purge)

@@ -8,7 +8,8 @@ events.
 
 The file holds 32 random bytes, base64-encoded, and must be readable by the hub's user only
 (``ccpor-hub keys master`` creates it with mode 0600 and refuses to overwrite one). Rotating it is
-an operation with a plan (docs/OPERATIONS.md): sealed values carry the key's identifier.
+an operation with a plan (docs/OPERATIONS.md): sealed values start with a format version byte, and
+``key_id`` names the key in logs and on screen; re-sealing under a new key is a future command.
 """
 
 from __future__ import annotations

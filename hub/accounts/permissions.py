@@ -34,10 +34,11 @@ def may_see_details(who: Principal, sealed: bool) -> bool:
 
 def shares_entry(who: Principal, order: Order) -> bool:
     """The caller is the sheriff of the county whose court entered ``order`` (shared entry)."""
+    # The owning court's county, not the order's (which the document's issuing court sets).
     return (
         who.org_kind == OrganizationKind.SHERIFF
         and order.owner.kind == OrganizationKind.COURT.value
-        and order.county_code == who.county_code
+        and order.owner.county_code == who.county_code
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +37,9 @@ from hub.masterkey import Sealer
 
 if TYPE_CHECKING:
     from hub.api.wsse import UsernameToken
+
+
+log = logging.getLogger("ccpor.accounts")
 
 
 @dataclass(frozen=True)
@@ -258,27 +263,34 @@ class Authenticator:
         The nonce is remembered in the database (table ``wsse_nonces``) so that every worker of
         every hub process refuses a captured message replayed within the freshness window.
         """
+        assert token.created is not None and self.digest_sealer is not None
+        now = self.clock()
+        # Freshness first: its answer must not depend on whether the account exists.
+        check_freshness(token.created, now, self.max_age, self.skew, "UsernameToken")
         row = connection.execute(_ACCOUNT_BY_NAME, {"username": token.username}).one_or_none()
         if row is None or row.status != AccountStatus.ACTIVE.value or row.password_sealed is None:
             raise AuthenticationError(_FAILED)  # no digest-enabled active account: the same answer
-        assert token.created is not None and self.digest_sealer is not None
-        now = self.clock()
-        check_freshness(token.created, now, self.max_age, self.skew, "UsernameToken")
-        password = self.digest_sealer.open(row.password_sealed, token.username.encode())
+        try:
+            password = self.digest_sealer.open(row.password_sealed, token.username.encode())
+        except (InvalidTag, ValueError) as exc:
+            log.error("the sealed password of %s does not open: is this the master key it was sealed with?", row.id)
+            raise AuthenticationError(_FAILED) from exc
         # SHA-1 is what the UsernameToken Profile 1.0 defines for PasswordDigest (see hub.api.wsse).
         material = token.nonce + token.created_text.encode() + password
-        expected = base64.b64encode(hashlib.sha1(material).digest()).decode()  # noqa: S324
-        if not hmac.compare_digest(expected, token.password):
+        expected = base64.b64encode(hashlib.sha1(material).digest())  # noqa: S324
+        if not hmac.compare_digest(expected, token.password.encode()):
             self._count_failure(row.id)
             raise AuthenticationError(_FAILED)
-        self._remember_nonce(token.username, token.nonce, now)
+        self.remember_once(f"digest\0{token.username}".encode() + b"\0" + token.nonce, now, _REPLAYED_NONCE)
         if row.failed_logons:
             with self.db.unit_of_work() as session:
                 session.connection().execute(_RESET_FAILURES, {"b_id": row.id})
         return _principal(row)
 
-    def _remember_nonce(self, username: str, nonce: bytes, now: datetime) -> None:
-        key = hashlib.sha256(username.encode() + b"\0" + nonce).hexdigest()
+    def remember_once(self, material: bytes, now: datetime, refusal: str) -> None:
+        """Record ``material`` (a digest's nonce, a signature value) in the shared table; refuse it
+        if any worker of any hub recorded it within the freshness window (a replayed message)."""
+        key = hashlib.sha256(material).hexdigest()
         try:
             with self.db.unit_of_work() as session:
                 connection = session.connection()
@@ -290,9 +302,7 @@ class Authenticator:
                         {"b_since": now - 2 * (self.max_age + self.skew)},
                     )
         except IntegrityError as exc:
-            raise AuthenticationError(
-                "this UsernameToken's nonce was used before: a replayed message is refused (send a new nonce)"
-            ) from exc
+            raise AuthenticationError(refusal) from exc
 
     def by_certificate(self, connection: Connection, fingerprint: str) -> Principal | None:
         """The active account registered for this client certificate (mutual TLS), if any.
@@ -303,7 +313,9 @@ class Authenticator:
         row = connection.execute(_ACCOUNT_BY_CERT, {"fingerprint": fingerprint}).one_or_none()
         if row is None:
             return None
-        if row.status != AccountStatus.ACTIVE.value:
+        # The lockout (AC-7) stops password guessing; it does not switch off a system account's
+        # certificate, or anyone could take a court's DMS offline with five wrong passwords.
+        if row.status not in (AccountStatus.ACTIVE.value, AccountStatus.LOCKED.value):
             raise AuthenticationError(_FAILED)
         return _principal(row)
 
@@ -317,6 +329,8 @@ class Authenticator:
 
 
 _FAILED = "authentication failed: unknown user, wrong password or account not active"
+_REPLAYED_NONCE = "this UsernameToken's nonce was used before: a replayed message is refused (send a new nonce)"
+REPLAYED_SIGNATURE = "this signed message was received before: a replayed message is refused (sign each request)"
 
 
 def check_freshness(created: datetime, now: datetime, max_age: timedelta, skew: timedelta, what: str) -> None:

@@ -116,8 +116,10 @@ class AdminApi:
         return self._changed(c, admin.disable(c.session, c.who, c.args["Username"], c.args["ReasonText"]))
 
     def op_UnlockUser(self, c: Call) -> Any:
+        was = admin.account(c.session, c.args["Username"]).status
         account = service.unlock(c.session, c.args["Username"])
-        return self._changed(c, (account, "released; failed-logon count reset"))
+        what = {"LOCKED": "released from lockout", "DISABLED": "re-enabled"}.get(was, "was active")
+        return self._changed(c, (account, f"{what}; failed-logon count reset"))
 
     def op_SearchLockedOrders(self, c: Call) -> Any:
         number = self._page_number(c)

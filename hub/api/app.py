@@ -29,7 +29,7 @@ from spyne.server.wsgi import WsgiApplication
 from sqlalchemy.exc import IntegrityError
 
 from hub import masterkey, ns
-from hub.accounts.service import ACCOUNT_SECRETS, Authenticator, Principal
+from hub.accounts.service import ACCOUNT_SECRETS, REPLAYED_SIGNATURE, Authenticator, Principal
 from hub.api import faults, wssig
 from hub.api.bindings import Bindings, bindings_for
 from hub.api.orders_api import Call
@@ -236,30 +236,42 @@ class SignedRequests:
         self.hub = hub
 
     def __call__(self, environ: dict[str, Any], root: etree._Element, operation: str) -> None:
-        security = security_header(root.find(ns.q(ns.SOAP11_ENV, "Header")))
-        if security is None or security.find(ns.q(wssig.DS, "Signature")) is None:
-            return
+        signer: list[Principal] = []  # the account, once its certificate is known (for the audit)
+
+        def account(connection: Any, certificate: Any) -> Principal | None:
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            fingerprint = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+            found = self.hub.authenticator.by_certificate(connection, fingerprint)
+            signer.extend([found] if found else [])
+            return found
+
         try:
+            security = security_header(root.find(ns.q(ns.SOAP11_ENV, "Header")))
+            if security is None or security.find(ns.q(wssig.DS, "Signature")) is None:
+                return
+            now = self.hub.orders.clock()
             with self.hub.db.read_engine.connect() as connection:
                 verified = wssig.verify_envelope(
                     root,
-                    lambda certificate: self._account(connection, certificate),
-                    now=self.hub.orders.clock(),
+                    lambda certificate: account(connection, certificate),
+                    now=now,
                     max_age=timedelta(seconds=self.hub.settings.wsse_max_age_seconds),
                     skew=timedelta(seconds=self.hub.settings.wsse_clock_skew_seconds),
                 )
+            # A signed message is good once: its signature value is recorded where every worker
+            # of every hub sharing the database looks, for as long as its Timestamp is fresh.
+            value = security.findtext(f"{{{wssig.DS}}}Signature/{{{wssig.DS}}}SignatureValue") or ""
+            self.hub.authenticator.remember_once(
+                b"signature\0" + "".join(value.split()).encode(), now, REPLAYED_SIGNATURE
+            )
         except AuthenticationError as err:
-            audit_refusal(self.hub, None, "", operation, err, environ.get("REMOTE_ADDR", ""))
+            who = signer[0] if signer else None
+            audit_refusal(self.hub, who, "", operation, err, environ.get("REMOTE_ADDR", ""))
             raise
         body = root.find(ns.q(ns.SOAP11_ENV, "Body"))
         root.replace(body, verified.body)
         environ["ccpor.signed_by"] = verified.owner
-
-    def _account(self, connection: Any, certificate: Any) -> Principal | None:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        fingerprint = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
-        return self.hub.authenticator.by_certificate(connection, fingerprint)
 
 
 @dataclass

@@ -298,6 +298,8 @@ class AuditChain(Base):
     mac: Mapped[str] = mapped_column(String(64))
     base_seq: Mapped[int] = mapped_column(BigInteger)
     base_mac: Mapped[str] = mapped_column(String(64))
+    #: HMAC over seq, mac, base_seq, base_mac: the row cannot be moved back or forward without the key.
+    seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class UsedNonce(Base):

@@ -26,7 +26,7 @@ from hub.accounts.service import Principal
 from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
 from hub.contract import order_child_names, validate_order_profile
 from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
-from hub.errors import Conflict, InvalidState, NotFound, ValidationError, Violation
+from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
 from hub.orders import locks, rules
 from hub.orders.document import OrderDocument
 
@@ -175,6 +175,8 @@ class OrderService:
         original = self._visible(s, who, order_id)
         if not permissions.may_see_details(who, original.sealed):
             raise permissions.Forbidden("cloning a sealed order needs a SEALED role")
+        if original.status == OrderStatus.DRAFT.value and original.owner_org_id != who.organization_id:
+            raise permissions.Forbidden("a draft can be cloned only by the organization that saved it")
         element = OrderDocument.from_xml(original.document).element
         for local in ("ProofOfService", "DocumentReference", "SourceSystemName", "SourceMessageID"):
             for child in element.findall(ns.q(ns.ORDER, local)):
@@ -241,8 +243,10 @@ class OrderService:
             s,
             order,
             {OrderStatus.ACTIVE},
-            editor=who,
             status=OrderStatus.CANCELLED.value,
+            locked_by_id=None,
+            locked_at=None,
+            lock_expires_at=None,
             cancel_reason=reason.value,
             cancel_text=text,
             updated_at=now,
@@ -302,9 +306,12 @@ class OrderService:
     def require_changeable(
         self, s: Session, who: Principal, order: Order, *, sealed_after: bool = False, cancel: bool = False
     ) -> None:
-        """The caller may change ``order`` now: permissions, then nobody else's edit lock."""
+        """The caller may change ``order`` now: permissions, then nobody else's edit lock -- except
+        that the court that entered an order may always cancel it (a judicial act a sheriff's edit
+        lock must not hold up; the cancel removes the lock)."""
         permissions.require_change(who, order, sealed_after=sealed_after, cancel=cancel)
-        locks.require_unlocked(s, who, order, self.clock())
+        if not (cancel and order.owner_org_id == who.organization_id):
+            locks.require_unlocked(s, who, order, self.clock())
 
     def lock(self, s: Session, who: Principal, order_id: str) -> locks.LockInfo:
         return locks.lock(s, who, self._visible(s, who, order_id), self.clock())
@@ -430,6 +437,11 @@ class OrderService:
     ) -> Receipt:
         now = self.clock()
         previous = OrderDocument.from_xml(order.document)
+        if order.owner_org_id != who.organization_id and doc.court_ori != previous.court_ori:
+            raise Forbidden(
+                "a sheriff completing a court's order (shared entry) cannot change its issuing court "
+                f"({previous.court_ori})"
+            )
         self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc))
         self._link_documents(s, who, order, doc, path)
         self._replace_parties(s, order, doc)

@@ -30,6 +30,7 @@ USERS = {
     "lockme": ("CA019015J", Role.QUERY_ONLY),
     "la-deputy": ("CA0190000", Role.QUERY_UPDATE),  # Los Angeles Sheriff: shared entry with LA courts
     "sd-deputy": ("CA0370000", Role.QUERY_UPDATE),  # San Diego Sheriff
+    "or-deputy": ("CA0300000", Role.QUERY_UPDATE),  # Orange Sheriff
 }
 
 

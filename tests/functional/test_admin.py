@@ -213,3 +213,34 @@ def test_passwords_sent_to_the_admin_service_never_reach_the_log_or_the_audit(hu
     audit = " ".join(str(v) for e in events_after(hub.db_url, start) for v in e)
     for secret in (too_short, good):
         assert secret not in log and secret not in audit
+
+
+def test_shared_entry_follows_the_owning_court_s_county_not_the_document(hub):
+    court = hub.client("clerk")  # Los Angeles court
+    orange = {"OrganizationORIIdentification": "CA030015J", "OrganizationName": "Orange Superior Court"}
+    receipt = court.service.SubmitOrder(Order=order(CourtOrderIssuingCourt=orange))
+    orange_sheriff = hub.client("or-deputy")
+    code, _ = refused(orange_sheriff.service.ServeOrder, OrderId=receipt.OrderId, Version=1, ProofOfService=proof())
+    assert code == "Client.Forbidden"  # the document names Orange; the order is still LA's
+    la_sheriff = hub.client("la-deputy")
+    code, message = refused(la_sheriff.service.ModifyOrder, OrderId=receipt.OrderId, Version=1, Order=order())
+    assert code == "Client.Forbidden" and "cannot change its issuing court" in message
+    assert (
+        la_sheriff.service.ModifyOrder(
+            OrderId=receipt.OrderId, Version=1, Order=order(CourtOrderIssuingCourt=orange)
+        ).Version
+        == 2
+    )
+
+
+def test_the_court_cancels_despite_a_sheriff_s_lock_and_drafts_stay_with_their_court(hub):
+    court, la_sheriff = hub.client("clerk"), hub.client("la-deputy")
+    receipt = court.service.SubmitOrder(Order=order())
+    la_sheriff.service.LockOrder(OrderId=receipt.OrderId)
+    assert refused(hub.client("sealed-clerk").service.ServeOrder, OrderId=receipt.OrderId, Version=1,
+                   ProofOfService=proof())[0] == "Client.InvalidState"  # fmt: skip
+    cancelled = court.service.CancelOrder(OrderId=receipt.OrderId, Version=1, CancelReasonCode="TERMINATED-BY-COURT")
+    assert cancelled.OrderStatus == "CANCELLED"
+    assert receipt.OrderId not in [e.OrderId for e in hub.admin_client().service.SearchLockedOrders().Lock]
+    draft = court.service.SaveDraft(Order=order())
+    assert refused(la_sheriff.service.CloneOrder, OrderId=draft.OrderId)[0] == "Client.Forbidden"

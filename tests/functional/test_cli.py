@@ -92,6 +92,11 @@ def test_fresh_hub_from_the_command_line(tmp_path: Path):
     # Three operator actions (one done, two refused) and one call were audited, in one intact chain ...
     verified = run("audit", "verify", data_dir=tmp_path)
     assert verified.returncode == 0 and "4 events checked" in verified.stdout, verified.stdout + verified.stderr
+    head = verified.stdout.split("head: ")[1].strip()  # what an operator keeps outside the database
+    assert run("audit", "verify", "--anchor", head, data_dir=tmp_path).returncode == 0
+    short = run("audit", "purge", "--older-than-days", "30", data_dir=tmp_path)
+    assert short.returncode == 2 and "at least 365 days" in short.stderr  # CJIS AU-11
+    assert "purged 0 audit event(s)" in run("audit", "purge", data_dir=tmp_path).stdout
     # ... which shows an edited event.
     engine = sa.create_engine(f"sqlite:///{db_file}")
     with engine.begin() as conn:
@@ -99,6 +104,7 @@ def test_fresh_hub_from_the_command_line(tmp_path: Path):
     engine.dispose()
     broken = run("audit", "verify", data_dir=tmp_path)
     assert broken.returncode == 3 and "event 3: the event was changed" in broken.stderr, broken.stderr
+    assert run("audit", "verify", "--anchor", head, data_dir=tmp_path).returncode == 3
 
 
 def test_wsdl_command_prints_the_contract(tmp_path: Path):

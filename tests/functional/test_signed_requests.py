@@ -137,3 +137,25 @@ def test_a_username_token_alongside_must_name_the_same_account(hub, rms):
     with pytest.raises(zeep.exceptions.Fault) as f:
         client.service.SearchOrders(Criteria={"PersonSurName": "X%"})
     assert "names another account" in f.value.message
+
+
+def test_a_signed_message_is_accepted_once(hub, rms):
+    name, key, cert = rms
+    plain = signed_client(hub)
+    message = sign_envelope(plain.create_message(plain.service, "SubmitOrder", Order=order()), key, cert)
+    first = post(hub, message)
+    assert first.status_code == 200 and b"OrderId" in first.content
+    again = post(hub, message)  # captured and replayed within the Timestamp's five minutes
+    assert again.status_code == 500 and b"received before" in again.content
+
+
+def test_password_guessing_does_not_lock_out_the_certificate(hub, rms):
+    name, key, cert = rms
+    for _ in range(5):
+        with pytest.raises(zeep.exceptions.Fault):
+            hub.client(name, "guessed wrong password").service.SearchOrders(Criteria={"PersonSurName": "X%"})
+    with pytest.raises(zeep.exceptions.Fault):  # the password is locked out ...
+        hub.client(name).service.SearchOrders(Criteria={"PersonSurName": "X%"})
+    signed = signed_client(hub, key, cert)  # ... the system's certificate still works
+    assert signed.service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount >= 0
+    hub.admin_client().service.UnlockUser(Username=name)

@@ -165,3 +165,28 @@ def test_an_account_without_digest_permission_cannot_use_one(db, clerk):
     with pytest.raises(AuthenticationError) as refused:
         check(db, digest_auth(db, Clock()), digest_token(PASSWORD, "2026-11-22T11:59:30Z", username="la-clerk"))
     assert "unknown user, wrong password or account not active" in refused.value.message
+
+
+def test_a_stale_token_gets_the_same_answer_whether_the_account_exists_or_not(db, digest_user, clerk):
+    auth = digest_auth(db, Clock())
+    answers = set()
+    for user in ("sys-dms", "la-clerk", "nobody-at-all"):
+        with pytest.raises(AuthenticationError) as refused:
+            check(db, auth, digest_token(PASSWORD, "2026-11-22T11:40:00Z", username=user))
+        answers.add(refused.value.message)
+    assert len(answers) == 1 and "more than 300 seconds ago" in answers.pop()
+
+
+def test_a_non_ascii_digest_is_an_authentication_failure_not_a_crash(db, digest_user):
+    token = digest_token(PASSWORD, "2026-11-22T11:59:30Z")
+    forged = UsernameToken(
+        token.username, "dïgést", digest=True, nonce=token.nonce, created_text=token.created_text, created=token.created
+    )
+    with pytest.raises(AuthenticationError):
+        check(db, digest_auth(db, Clock()), forged)
+
+
+def test_a_password_sealed_under_another_master_key_fails_closed(db, digest_user):
+    other = Authenticator(db, Clock(), digest_sealer=MasterKey(bytes(32)).sealer(ACCOUNT_SECRETS))
+    with pytest.raises(AuthenticationError):
+        check(db, other, digest_token(PASSWORD, "2026-11-22T11:59:30Z"))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from hub.audit import ADMIN, IMAGE, LOGON, QUERY, AuditTrail, Event, category_of
 from hub.db.engine import Database
+from hub.errors import IntegrityFailure
 from hub.masterkey import MasterKey
 
 T0 = datetime(2026, 1, 5, 8, 30, 0, 123456, tzinfo=UTC)
@@ -77,13 +78,62 @@ def test_any_edit_or_deletion_breaks_the_chain(db: Database, trail: AuditTrail, 
     assert result.problems[0][0] == first_bad
 
 
+def test_truncating_the_tail_and_rolling_the_head_back_is_detected(db: Database, trail: AuditTrail):
+    _record(db, trail, 5)
+    _sql(db, "delete from audit_events where seq > 3")
+    _sql(db, "update audit_chain set seq = 3, mac = (select mac from audit_events where seq = 3)")
+    result = _verify(db, trail)
+    assert not result.ok and "changed without the key" in result.problems[0][1]
+    _record(db, trail, 1)  # the hub goes on writing: the broken seal is never sealed over
+    assert not _verify(db, trail).ok
+    with pytest.raises(IntegrityFailure), db.unit_of_work() as session:
+        trail.purge(session.connection(), T0 + timedelta(days=1))  # no purge on a tampered chain
+
+
+def test_deleting_the_oldest_events_and_moving_the_base_is_detected(db: Database, trail: AuditTrail):
+    _record(db, trail, 5)
+    _sql(db, "delete from audit_events where seq <= 2")
+    _sql(db, "update audit_chain set base_seq = 2, base_mac = '', seal = ''")  # as if nothing were chained
+    _sql(db, "update audit_chain set seq = 2")  # and the "initial state" look: seq == base_seq
+    result = _verify(db, trail)
+    assert not result.ok
+
+
+def test_moving_the_base_over_chained_events_is_detected(db: Database, trail: AuditTrail):
+    _record(db, trail, 4)
+    _sql(db, "update audit_chain set base_seq = seq, base_mac = '', seal = ''")  # hide every event below the base
+    result = _verify(db, trail)
+    assert any("moved past events without a purge" in what for _, what in result.problems)
+
+
+def test_an_anchor_kept_outside_catches_a_rollback_of_table_and_chain_row(db: Database, trail: AuditTrail):
+    _record(db, trail, 3)
+    with db.read() as session:
+        saved = session.execute(sa.text("select seq, mac, base_seq, base_mac, seal from audit_chain")).one()
+    _record(db, trail, 2)
+    anchor = (5, _verify(db, trail).head_mac)  # what the operator kept after the last verify
+    assert _verify_anchored(db, trail, anchor).ok
+    _sql(db, "delete from audit_events where seq > 3")
+    restore = "update audit_chain set seq=:seq, mac=:mac, base_seq=:base_seq, base_mac=:base_mac, seal=:seal"
+    with db.engine.begin() as conn:  # the attacker restores the chain row copied at event 3
+        conn.execute(sa.text(restore), saved._asdict())
+    assert _verify(db, trail).ok  # without the anchor, a consistent older state looks intact
+    assert not _verify_anchored(db, trail, anchor).ok
+
+
+def _verify_anchored(db: Database, trail: AuditTrail, anchor: tuple[int, str]):
+    with db.read() as session:
+        return trail.verify(session.connection(), anchor=anchor)
+
+
 def test_a_forged_event_without_the_key_is_detected(db: Database, trail: AuditTrail):
     _record(db, trail, 3)
     forger = AuditTrail(MasterKey(os.urandom(32)))  # has database access, not the key file
     with db.unit_of_work() as session:
         forger.record(session.connection(), Event(T0, "intruder", "CA019015J", "GetOrder", "OK"))
     result = _verify(db, trail)
-    assert [seq for seq, _ in result.problems] == [4]
+    assert {seq for seq, _ in result.problems} == {4}  # the forged event, and the chain row it re-sealed
+    assert any("the event was changed" in what for _, what in result.problems)
 
 
 def test_the_same_timestamp_survives_the_round_trip_to_hundredths(db: Database, trail: AuditTrail):

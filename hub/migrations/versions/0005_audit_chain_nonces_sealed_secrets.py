@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("mac", sa.String(length=64), nullable=False),
         sa.Column("base_seq", sa.BigInteger(), nullable=False),
         sa.Column("base_mac", sa.String(length=64), nullable=False),
+        sa.Column("seal", sa.String(length=64), server_default="", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain")),
     )
     op.create_table(
