@@ -4,7 +4,8 @@ ccpor-hub db upgrade | db check
 ccpor-hub keys master [--path FILE]
 ccpor-hub users add NAME --org ORI --role ROLE [--clets]     (password on stdin)
 ccpor-hub users unlock NAME | users set-cert NAME CERT.pem
-ccpor-hub audit verify | audit purge [--older-than-days N]
+ccpor-hub audit verify [--anchor SEQ:MAC] | audit purge [--older-than-days N]
+ccpor-hub carpos encode ORDER.xml [--mke EPO|MPO|SPO|CPO|XPO] [--ori ORI] [--oca ID] [--fcn FCN]
 ccpor-hub serve [--bind HOST:PORT] [--workers N]
 ccpor-hub orders expire
 ccpor-hub wsdl [--service orders|admin] [--out FILE]
@@ -287,6 +288,42 @@ def _system_account(db: object) -> int:
     return int(first)
 
 
+def _carpos_encode(args: argparse.Namespace) -> int:
+    """The CARPOS text of an order document (a partner's interop check), or why CARPOS would reject it."""
+    from gateway import carpos
+    from hub import xmlsafe
+    from hub.contract import validate_order_profile
+    from hub.errors import HubError
+    from hub.orders.document import OrderDocument
+
+    settings = load()
+    limits = xmlsafe.XmlLimits(settings.max_request_bytes, settings.max_xml_depth, settings.max_xml_elements)
+    try:
+        root = xmlsafe.parse(Path(args.order).read_bytes(), limits)
+    except OSError as exc:
+        print(f"error: cannot read {args.order}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except HubError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+    violations = validate_order_profile(root, active=True, path="/Order")
+    if violations:
+        for v in violations:
+            print(f"error: {v.path}: {v.message}", file=sys.stderr)
+        return 1
+    tx = carpos.from_order(
+        OrderDocument(root), mke=carpos.Mke(args.mke), ori=args.ori or OrderDocument(root).court_ori, oca=args.oca,
+        fcn=args.fcn,
+    )  # fmt: skip
+    reasons = carpos.problems(tx)
+    if reasons:
+        for reason in reasons:
+            print(reason, file=sys.stderr)
+        return 1
+    print(carpos.encode(tx))
+    return 0
+
+
 def _wsdl(args: argparse.Namespace) -> int:
     from hub.api.app import SERVICES, service_wsdl
 
@@ -358,6 +395,15 @@ def parser() -> argparse.ArgumentParser:
     orders.add_parser("expire", help="mark ACTIVE orders past their expiration date EXPIRED").set_defaults(
         func=_orders_expire
     )
+
+    carpos_cmd = sub.add_parser("carpos", help="CARPOS messages").add_subparsers(dest="carpos_command", required=True)
+    enc = carpos_cmd.add_parser("encode", help="print the CARPOS text of an order document (ACTIVE profile)")
+    enc.add_argument("order", help="an order XML file (prf:ActiveOrder, or any element with the order's children)")
+    enc.add_argument("--mke", default="EPO", choices=["EPO", "MPO", "SPO", "CPO", "XPO"])
+    enc.add_argument("--ori", help="the sending agency's ORI (default: the issuing court's)")
+    enc.add_argument("--oca", default="CCP0000000000", help="the hub's order id (OCA)")
+    enc.add_argument("--fcn", help="the CARPOS file control number (MPO, SPO, CPO, XPO)")
+    enc.set_defaults(func=_carpos_encode)
 
     wsdl = sub.add_parser("wsdl", help="print (or --out FILE) a service's WSDL generated from the XSDs")
     wsdl.add_argument("--service", choices=["orders", "admin"], default="orders")

@@ -119,3 +119,27 @@ def test_the_demo_runs_to_a_clean_end(tmp_path: Path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "hub exited with status 0" in out.stdout and "audit chain intact" in out.stdout
     assert "UnlockOrder CCP" in out.stdout and "Traceback" not in out.stderr
+
+
+def test_carpos_encode_prints_the_text_or_the_reasons(tmp_path: Path):
+    from lxml import etree
+
+    from tests.support.orders import order, order_element
+
+    good = tmp_path / "order.xml"
+    good.write_bytes(
+        etree.tostring(
+            order_element(order(CaseDocketID="24FL777"), tag="{urn:ca:courts:ccpor:order-profiles:1}ActiveOrder")
+        )
+    )
+    out = run("carpos", "encode", str(good), "--oca", "CCP0000000007", data_dir=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (
+        out.stdout.startswith("EPO.ORI/CA019015J.OCA/CCP0000000007.NAM/MOUSE,MICKEY.") and ".PNO/24FL777." in out.stdout
+    )
+    mpo = run("carpos", "encode", str(good), "--mke", "MPO", data_dir=tmp_path)
+    assert mpo.returncode == 1 and "REJECT - MANDATORY FIELD MISSING (FCN)" in mpo.stderr
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_bytes(b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
+    refused = run("carpos", "encode", str(hostile), data_dir=tmp_path)
+    assert refused.returncode == 1 and "DOCTYPE" in refused.stderr
