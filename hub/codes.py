@@ -166,6 +166,20 @@ COUNTIES: tuple[str, ...] = (
 )
 
 
+class CarposStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+
+
+class OutboxState(enum.StrEnum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    DEAD = "DEAD"
+
+
 class OrganizationKind(enum.StrEnum):
     COURT = "COURT"
     SHERIFF = "SHERIFF"

@@ -184,7 +184,12 @@ class OrdersApi:
     def op_SubmitOrder(self, c: Call) -> Any:
         return self._receipt(
             self.orders.submit(
-                c.session, c.who, c.element("Order"), order_id=c.args["OrderId"], version=c.args["Version"]
+                c.session,
+                c.who,
+                c.element("Order"),
+                order_id=c.args["OrderId"],
+                version=c.args["Version"],
+                carpos_requested=bool(c.args.get("SubmitToCarposIndicator")),
             )
         )
 
@@ -258,6 +263,7 @@ class OrdersApi:
             CancelReasonCode=order.cancel_reason,
             CancelReasonText=order.cancel_text,
             ClonedFromOrderId=ids.public(ids.ORDER, order.cloned_from_id) if order.cloned_from_id else None,
+            CarposStatus=order.carpos_status,
             Order=get_xml_as_object(OrderDocument.from_xml(order.document).element, self.t["DraftProtectionOrderType"]),
             Image=[self._image_info(i) for i in self.orders.images(c.session, order)],
         )

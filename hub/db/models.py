@@ -104,6 +104,8 @@ class Order(Base):
     expiration_date: Mapped[date | None] = mapped_column(Date)
     non_expiring: Mapped[bool] = mapped_column(Boolean, default=False)
     carpos_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: PENDING, ACCEPTED, REJECTED (hub.codes.CarposStatus); NULL: never sent to CARPOS.
+    carpos_status: Mapped[str | None] = mapped_column(String(10))
     cancel_reason: Mapped[str | None] = mapped_column(String(32))
     cancel_text: Mapped[str | None] = mapped_column(Text)
     cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
@@ -252,6 +254,40 @@ class QuickAttach(Base):
         Index(None, "county_code", "case_number_key"),
         Index(None, "county_code", "surname_key"),
     )
+
+
+class CarposMessage(Base):
+    """The outbox: one CARPOS transaction an order change must send, written in the change's own
+    transaction (nothing sent for a rolled-back change, nothing lost for a committed one).
+
+    The gateway (issue 4) claims due rows with a lease, builds the text from the order version
+    the row names (its FCN is known only once DOJ accepted the order's EPO), seals and sends it,
+    and keeps per-order order by ``order_seq``.
+    """
+
+    __tablename__ = "carpos_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    #: 1, 2, 3 ... per order: a later message waits for the earlier ones.
+    order_seq: Mapped[int] = mapped_column(Integer)
+    #: The order version whose document this message carries.
+    order_version: Mapped[int] = mapped_column(Integer)
+    mke: Mapped[str] = mapped_column(String(3))
+    #: Message control number: the same on every resend, which makes a resend harmless.
+    mcn: Mapped[str] = mapped_column(String(24), unique=True)
+    #: QUEUED, SENT, ACCEPTED, REJECTED, DEAD (hub.codes.OutboxState).
+    state: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: DOJ's answer (CLETS data): sealed under the master key, never stored in the clear.
+    answer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("order_id", "order_seq"), Index(None, "state", "next_attempt_at"))
 
 
 class AuditEvent(Base):

@@ -20,14 +20,15 @@ from lxml import etree
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from gateway.carpos import Mke
 from hub import ids, ns
 from hub.accounts import permissions
 from hub.accounts.service import Principal
-from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
+from hub.codes import CancelReason, CarposStatus, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
 from hub.contract import order_child_names, validate_order_profile
 from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
-from hub.orders import locks, rules
+from hub.orders import locks, outbox, rules
 from hub.orders.document import OrderDocument
 
 Clock = Callable[[], datetime]
@@ -45,6 +46,10 @@ _PARTY_STATUS = (
     .values(order_status=bindparam("b_order_status"))
 )
 _DELETE_PARTIES = delete(OrderParty.__table__).where(OrderParty.__table__.c.order_id == bindparam("order_id"))
+
+
+#: The columns a change CARPOS must hear about sets: the order is (still) in CARPOS, and pending.
+_TO_CARPOS: dict[str, object] = {"carpos_requested": True, "carpos_status": CarposStatus.PENDING.value}
 
 
 def utcnow() -> datetime:
@@ -94,10 +99,14 @@ class OrderService:
         *,
         order_id: str | None = None,
         version: int | None = None,
+        carpos_requested: bool = False,
         path: str = "/svc:SubmitOrder/svc:Order",
     ) -> Receipt:
-        """Add Order (new ACTIVE order) or complete a draft (``order_id`` + ``version``) to ACTIVE."""
-        return self._intake(s, who, order_el, order_id, version, OrderStatus.ACTIVE, "SUBMIT", path)
+        """Add Order (new ACTIVE order) or complete a draft (``order_id`` + ``version``) to ACTIVE;
+        with ``carpos_requested`` also enter it in CARPOS (checked first, queued in the same transaction)."""
+        return self._intake(
+            s, who, order_el, order_id, version, OrderStatus.ACTIVE, "SUBMIT", path, carpos_requested=carpos_requested
+        )
 
     def save_draft(
         self,
@@ -122,6 +131,8 @@ class OrderService:
         status: OrderStatus,
         action: str,
         path: str,
+        *,
+        carpos_requested: bool = False,
     ) -> Receipt:
         """A new order in ``status``, or an existing DRAFT moved to ``status`` (the schema already
         checked the profile of ``order_el``; the cross-field rules are checked here)."""
@@ -130,10 +141,20 @@ class OrderService:
         source = Source(doc.source_system, doc.source_message_id)
         if (replay := self._replay(s, who, source, _operation(action), order_id)) is not None:
             return replay
+        carpos_entry = carpos_requested and status is OrderStatus.ACTIVE
+        if carpos_entry:
+            outbox.require_acceptable(doc, who, Mke.EPO, path)
+        to_carpos = _TO_CARPOS if carpos_entry else {}
         if order_id is None:
-            return self._create(s, who, doc, status, action, source, path=path)
-        order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
-        return self._replace(s, who, order, doc, action, source, {OrderStatus.DRAFT}, status, path=path)
+            receipt = self._create(s, who, doc, status, action, source, path=path, extra=to_carpos)
+        else:
+            order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
+            receipt = self._replace(
+                s, who, order, doc, action, source, {OrderStatus.DRAFT}, status, path=path, extra=to_carpos
+            )
+        if carpos_entry:
+            outbox.enqueue(s, s.get(Order, ids.parse(ids.ORDER, receipt.order_id)), Mke.EPO, self.clock())
+        return receipt
 
     def modify(
         self,
@@ -161,7 +182,15 @@ class OrderService:
             if proof is not None:
                 doc = OrderDocument(_with_child(doc.element, copy.deepcopy(proof)))
         self._check(doc, active=status is OrderStatus.ACTIVE, path=path, profile=True)
-        return self._replace(s, who, order, doc, "MODIFY", source, {status}, status, path=path)
+        in_carpos = order.carpos_requested and status is OrderStatus.ACTIVE
+        if in_carpos:
+            outbox.require_acceptable(doc, who, Mke.MPO, path)
+        receipt = self._replace(
+            s, who, order, doc, "MODIFY", source, {status}, status, path=path, extra=_TO_CARPOS if in_carpos else {}
+        )
+        if in_carpos:
+            outbox.enqueue(s, order, Mke.MPO, self.clock())
+        return receipt
 
     def clone(self, s: Session, who: Principal, order_id: str, source: Source) -> Receipt:
         """Clone Order: a new DRAFT copying the parties, conditions and court of an existing order.
@@ -213,9 +242,23 @@ class OrderService:
         proof.tag = ns.q(ns.ORDER, "ProofOfService")
         doc = OrderDocument(_with_child(doc.element, proof))
         self._check(doc, active=True, path="/svc:ServeOrder", profile=True)
-        return self._replace(
-            s, who, order, doc, "SERVE", source, {OrderStatus.ACTIVE}, OrderStatus.ACTIVE, path="/svc:ServeOrder"
+        if order.carpos_requested:
+            outbox.require_acceptable(doc, who, Mke.SPO, "/svc:ServeOrder/svc:ProofOfService")
+        receipt = self._replace(
+            s,
+            who,
+            order,
+            doc,
+            "SERVE",
+            source,
+            {OrderStatus.ACTIVE},
+            OrderStatus.ACTIVE,
+            path="/svc:ServeOrder",
+            extra=_TO_CARPOS if order.carpos_requested else {},
         )
+        if order.carpos_requested:
+            outbox.enqueue(s, order, Mke.SPO, self.clock())
+        return receipt
 
     def cancel(
         self,
@@ -252,6 +295,14 @@ class OrderService:
             updated_at=now,
         )
         self._history(s, who, order, "CANCEL", ["CancelReason"], now)
+        if order.carpos_requested:
+            outbox.enqueue(s, order, outbox.cancel_key(reason), now)
+            s.execute(
+                update(Order)
+                .where(Order.id == order.id)
+                .values(carpos_status=CarposStatus.PENDING.value)
+                .execution_options(synchronize_session=False)
+            )
         return self._receipt_for(s, who, order, source, "CancelOrder", now)
 
     def expire_due(self, s: Session, who: Principal, today: date) -> list[str]:
@@ -399,6 +450,7 @@ class OrderService:
         *,
         path: str,
         cloned_from: int | None = None,
+        extra: dict[str, object] | None = None,
     ) -> Receipt:
         permissions.require_create(who, sealed=doc.sealed)
         now = self.clock()
@@ -406,6 +458,7 @@ class OrderService:
             status=status.value,
             version=1,
             carpos_requested=False,
+            carpos_status=None,
             owner_org_id=who.organization_id,
             created_by_id=who.account_id,
             created_at=now,
@@ -413,6 +466,7 @@ class OrderService:
             cloned_from_id=cloned_from,
             **_columns(doc),
         )
+        values.update(extra or {})
         # One Core INSERT ... RETURNING id instead of the ORM unit of work (the intake hot path);
         # the Order object below is a plain, transient carrier of these values for the steps after.
         new_id = s.connection().execute(_INSERT_ORDER, values).scalar_one()
@@ -434,6 +488,7 @@ class OrderService:
         new_status: OrderStatus,
         *,
         path: str,
+        extra: dict[str, object] | None = None,
     ) -> Receipt:
         now = self.clock()
         previous = OrderDocument.from_xml(order.document)
@@ -442,7 +497,9 @@ class OrderService:
                 "a sheriff completing a court's order (shared entry) cannot change its issuing court "
                 f"({previous.court_ori})"
             )
-        self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc))
+        self._guarded_update(
+            s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc), **(extra or {})
+        )
         self._link_documents(s, who, order, doc, path)
         self._replace_parties(s, order, doc)
         self._history(s, who, order, action, doc.changed_elements(previous), now)

@@ -393,3 +393,20 @@ def test_password_digest_over_http_and_a_replay_is_refused(hub):
     with pytest.raises(zeep.exceptions.Fault) as f:
         hub.client("reader", digest=True).service.GetOrder(OrderId=receipt.OrderId)
     assert fault_code(f) == "Client.Authentication"
+
+
+def test_submit_to_carpos_over_http(hub):
+    from datetime import timedelta
+
+    c = hub.client()
+    receipt = c.service.SubmitOrder(Order=order(), SubmitToCarposIndicator=True)
+    assert c.service.GetOrder(OrderId=receipt.OrderId).CarposStatus == "PENDING"
+    local = c.service.SubmitOrder(Order=order())
+    assert c.service.GetOrder(OrderId=local.OrderId).CarposStatus is None
+    issued = date.today() - timedelta(days=10)
+    unborn = order(CourtOrderIssuingDate=issued)
+    unborn["ProtectionOrderRestrictedPerson"]["PersonBirthDate"] = issued + timedelta(days=3)
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        c.service.SubmitOrder(Order=unborn, SubmitToCarposIndicator=True)
+    assert fault_code(f) == "Client.ValidationError" and "CARPOS would reject" in f.value.message
+    assert violations(f) == [("/svc:SubmitOrder/svc:Order", "REJECT - INVALID DATE (DOB AFTER ISD)")]
