@@ -348,9 +348,10 @@ def _xml_date(el: etree._Element | None, path: str) -> str | None:
 
 
 class AnswerKind(enum.StrEnum):
-    ACK = "ACK"
-    REJ = "REJ"
-    NTC = "NTC"
+    ACK = "ACK"  # accepted, with the record's FCN
+    REJ = "REJ"  # rejected, with the reason (RSN)
+    NTC = "NTC"  # an unsolicited notice (MCN is the notice's own id; FCN/OCA name the record)
+    QRY = "QRY"  # the answer to a QPO: CNT records follow, one REC line each
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,8 @@ def answer_text(a: Answer) -> str:
 
 
 def parse_answer(text: str) -> Answer:
-    """``ACK.MCN/x.FCN/y``, ``REJ.MCN/x.RSN/REJECT - ...``, ``NTC.MCN/x.FCN/y.RSN/...``."""
+    """``ACK.MCN/x.FCN/y``, ``REJ.MCN/x.RSN/REJECT - ...``, ``NTC.MCN/x.FCN/y.RSN/...``,
+    ``QRY.MCN/x.CNT/n``."""
     head, _, rest = text.strip().partition(".")
     try:
         kind = AnswerKind(head)
@@ -396,4 +398,50 @@ def parse_answer(text: str) -> Answer:
         raise CarposError(["ACK WITHOUT A VALID FCN"])
     if kind is AnswerKind.REJ and not reason:
         raise CarposError(["REJ WITHOUT A REASON"])
+    if kind is AnswerKind.QRY and not (values.get("CNT") or "").isdigit():
+        raise CarposError(["QRY WITHOUT A RECORD COUNT"])
     return Answer(kind, mcn, fcn, reason, text.strip(), values)
+
+
+# ----------------------------------------------------------------------------------------- records
+
+#: The fields a query answer's REC line carries before the record's own: its FCN and status.
+RECORD_STATUS = ("ACTIVE", "CLEARED", "CANCELLED")
+
+
+def record_text(fcn: str, status: str, fields: tuple[tuple[str, str], ...]) -> str:
+    """One record of a query answer: ``REC.FCN/0190000000042.STS/ACTIVE.ORI/...`` (the record's
+    fields as entered, in wire order)."""
+    return ".".join(["REC", f"FCN/{fcn}", f"STS/{status}", *(f"{c}/{v}" for c, v in fields if c != "FCN")])
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record found by a query: its FCN, status and fields (repeated codes keep their order)."""
+
+    fcn: str
+    status: str
+    fields: tuple[tuple[str, str], ...]
+
+    def get(self, code: str) -> str | None:
+        return next((v for c, v in self.fields if c == code), None)
+
+    def all(self, code: str) -> list[str]:
+        return [v for c, v in self.fields if c == code]
+
+
+def parse_record(text: str) -> Record:
+    head, _, rest = text.strip().partition(".")
+    if head != "REC":
+        raise CarposError([f"NOT A RECORD LINE ({head[:3]})"])
+    pairs = []
+    for part in rest.split(".") if rest else []:
+        code, sep, value = part.partition("/")
+        if not sep or (code not in _KNOWN and code != "STS"):
+            raise CarposError([f"MALFORMED RECORD FIELD ({part[:10]})"])
+        pairs.append((code, value))
+    fcn = next((v for c, v in pairs if c == "FCN"), "")
+    status = next((v for c, v in pairs if c == "STS"), "")
+    if not re.fullmatch(r"[0-9]{13}", fcn) or status not in RECORD_STATUS:
+        raise CarposError(["RECORD WITHOUT A VALID FCN AND STATUS"])
+    return Record(fcn, status, tuple((c, v) for c, v in pairs if c not in ("FCN", "STS")))

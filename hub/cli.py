@@ -6,7 +6,12 @@ ccpor-hub users add NAME --org ORI --role ROLE [--clets]     (password on stdin)
 ccpor-hub users unlock NAME | users set-cert NAME CERT.pem
 ccpor-hub audit verify [--anchor SEQ:MAC] | audit purge [--older-than-days N]
 ccpor-hub carpos encode ORDER.xml [--mke EPO|MPO|SPO|CPO|XPO] [--ori ORI] [--oca ID] [--fcn FCN]
+ccpor-hub carpos seal ORDER.xml --out FILE [same options] [--mcn MCN]
+ccpor-hub keys init DIR [--bits N] [--days N]
 ccpor-hub serve [--bind HOST:PORT] [--workers N]
+ccpor-hub gateway
+ccpor-hub mock-doj [serve [--bind HOST:PORT] [--workers N] | ledger [--json] | notice ORI FCN TEXT]
+ccpor-hub queue ls [--state S] [--json] | queue show ID | queue requeue ID | queue purge-dead --older-than DAYS
 ccpor-hub orders expire
 ccpor-hub wsdl [--service orders|admin] [--out FILE]
 ccpor-hub demo
@@ -217,29 +222,7 @@ def _audit_purge(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     _master_key()  # fail here, with a message, rather than in every gunicorn worker
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        args.bind,
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        "sync",
-        # gunicorn 27 opens a control socket under ~/.gunicorn by default; the hub has no use for it.
-        "--no-control-socket",
-        "--graceful-timeout",
-        "30",
-        "--timeout",
-        "120",
-        "--access-logfile",
-        "-",
-        # No request bodies or headers in the access log: they carry passwords and CJI.
-        "--access-logformat",
-        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
-        "hub.server:wsgi_app()",
-    ]
+    argv = _gunicorn(args.bind, args.workers, "hub.server:wsgi_app()")
     if args.tls_cert or args.tls_key or args.client_ca:
         if not (args.tls_cert and args.tls_key):
             print("error: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -288,8 +271,9 @@ def _system_account(db: object) -> int:
     return int(first)
 
 
-def _carpos_encode(args: argparse.Namespace) -> int:
-    """The CARPOS text of an order document (a partner's interop check), or why CARPOS would reject it."""
+def _carpos_transaction(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The CARPOS transaction of the order document in ``args.order``; exit 1 with the reasons
+    (unreadable, not an ACTIVE order, or what CARPOS would reject)."""
     from gateway import carpos
     from hub import xmlsafe
     from hub.contract import validate_order_profile
@@ -301,27 +285,217 @@ def _carpos_encode(args: argparse.Namespace) -> int:
     try:
         root = xmlsafe.parse(Path(args.order).read_bytes(), limits)
     except OSError as exc:
-        print(f"error: cannot read {args.order}: {exc.strerror}", file=sys.stderr)
-        return 1
+        raise _Exit(f"cannot read {args.order}: {exc.strerror}") from exc
     except HubError as err:
-        print(f"error: {err.message}", file=sys.stderr)
-        return 1
+        raise _Exit(err.message) from err
     violations = validate_order_profile(root, active=True, path="/Order")
     if violations:
-        for v in violations:
-            print(f"error: {v.path}: {v.message}", file=sys.stderr)
-        return 1
-    tx = carpos.from_order(
-        OrderDocument(root), mke=carpos.Mke(args.mke), ori=args.ori or OrderDocument(root).court_ori, oca=args.oca,
-        fcn=args.fcn,
-    )  # fmt: skip
+        raise _Exit("\n".join(f"{v.path}: {v.message}" for v in violations))
+    doc = OrderDocument(root)
+    tx = carpos.from_order(doc, mke=carpos.Mke(args.mke), ori=args.ori or doc.court_ori, oca=args.oca, fcn=args.fcn)
     reasons = carpos.problems(tx)
     if reasons:
-        for reason in reasons:
-            print(reason, file=sys.stderr)
-        return 1
-    print(carpos.encode(tx))
+        raise _Exit("\n".join(reasons), prefix="")
+    return tx
+
+
+class _Exit(Exception):
+    """Stop a command with exit status 1 and this message on stderr."""
+
+    def __init__(self, message: str, prefix: str = "error: ") -> None:
+        super().__init__(message)
+        self.text = "\n".join(prefix + line for line in message.splitlines())
+
+
+def _carpos_encode(args: argparse.Namespace) -> int:
+    """The CARPOS text of an order document (a partner's interop check), or why CARPOS would reject it."""
+    from gateway import carpos
+
+    print(carpos.encode(_carpos_transaction(args)))
     return 0
+
+
+def _carpos_seal(args: argparse.Namespace) -> int:
+    """The signed, encrypted transmission of an order document, for partners and interop checks."""
+    from datetime import UTC, datetime
+
+    from gateway import carpos, keys
+    from gateway.envelope import Header, MessageKey, Transmission
+    from gateway.scheduler import hub_channel
+
+    settings = load()
+    tx = _carpos_transaction(args)
+    try:
+        channel, warnings = hub_channel(settings, _master_key())
+    except keys.KeyFileError as err:
+        raise _Exit(str(err)) from err
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    now = datetime.now(UTC)
+    mcn = args.mcn or f"{args.oca}-001"
+    header = Header(mcn, tx.get("ORI") or "", settings.doj_ori, MessageKey(tx.mke.value), now, now, args.oca)
+    Path(args.out).write_bytes(channel.seal(Transmission(header, (carpos.encode(tx),))))
+    print(f"wrote {args.out}: {tx.mke.value} {mcn}, encrypted to DOJ ({settings.resolved_doj_cert_file}), "
+          f"signed by the hub ({settings.resolved_hub_cert_file})")  # fmt: skip
+    return 0
+
+
+def _keys_init(args: argparse.Namespace) -> int:
+    from gateway import keys
+    from hub import masterkey
+    from hub.settings import load_switch
+
+    hub_master = _master_key()
+    doj_key_file = load_switch().resolved_master_key_file
+    doj_master = masterkey.load(doj_key_file) if doj_key_file.exists() else masterkey.create(doj_key_file)
+    try:
+        made = keys.init(Path(args.dir), hub_master, doj_master, bits=args.bits, days=args.days)
+    except FileExistsError as exc:
+        raise _Exit(f"{exc} exist(s): keys are never replaced in place; choose a new directory") from exc
+    print(f"wrote a development CA and CARPOS key pairs to {args.dir} ({args.bits}-bit RSA, {args.days} days):")
+    print(f"  {made.ca}  the development CA (its key was not kept)")
+    print(f"  {made.hub_cert}, {made.hub_key}  the hub's (key encrypted under {load().resolved_master_key_file})")
+    print(f"  {made.doj_cert}, {made.doj_key}  the mock DOJ switch's (key encrypted under {doj_key_file})")
+    print("point CCPOR_CARPOS_KEY_DIR at the directory (or set CCPOR_HUB_KEY_FILE and the others)")
+    return 0
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    import logging
+
+    from gateway import keys, scheduler
+    from hub import masterkey
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        return scheduler.run(load())
+    except (keys.KeyFileError, masterkey.MasterKeyError) as err:
+        raise _Exit(str(err)) from err
+
+
+def _mock_doj(args: argparse.Namespace) -> int:
+    from gateway import keys
+    from gateway.mockdoj import server
+    from hub import masterkey
+    from hub.settings import load_switch
+
+    settings = load_switch()
+    if args.action == "ledger":
+        return _mock_doj_ledger(settings, args.json)
+    if args.action == "notice":
+        if len(args.words) < 3:
+            raise _Exit("usage: ccpor-hub mock-doj notice ORI FCN TEXT...")
+        switch = server.build(settings)
+        print(switch.notice(args.words[0], args.words[1], " ".join(args.words[2:]).upper()))
+        return 0
+    try:
+        for line in server.prepare(settings):
+            print(line, file=sys.stderr)
+    except (keys.KeyFileError, masterkey.MasterKeyError) as err:
+        raise _Exit(str(err)) from err
+    argv = _gunicorn(args.bind, args.workers, "gateway.mockdoj.server:wsgi_app()")
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
+    return 0  # pragma: no cover
+
+
+def _mock_doj_ledger(settings, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+    import json
+
+    from sqlalchemy import select
+
+    from gateway.mockdoj.models import LedgerEntry
+    from gateway.mockdoj.service import open_database
+
+    db = open_database(settings.resolved_database_url)
+    with db.read() as s:
+        rows = s.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()
+        entries = [
+            {"mcn": e.mcn, "mke": e.mke, "sender_ori": e.sender_ori, "fcn": e.fcn, "result": e.result,
+             "reason": e.reason, "times_received": e.times_received, "answer_mcn": e.answer_mcn}
+            for e in rows
+        ]  # fmt: skip
+    db.dispose()
+    if as_json:
+        print(json.dumps(entries, indent=1))
+        return 0
+    for e in entries:
+        print(f"{e['mcn']:20} {e['mke']} {e['result']} {e['fcn'] or '-':13} x{e['times_received']} {e['reason'] or ''}")
+    print(f"{len(entries)} transaction(s)")
+    return 0
+
+
+def _queue(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from hub.carpos import queue
+    from hub.db.engine import Database
+    from hub.errors import HubError
+    from hub.orders.search import paginate
+
+    db = Database(load().resolved_database_url)
+    try:
+        if args.queue_command == "ls":
+            with db.read() as session:
+                state = queue.state_of(args.state, "--state")
+                page = paginate(session, queue.list_query(state), args.page, 50, queue.CarposMessage.id.desc())
+                found = [queue.entry(m) for m in page.items]
+                summary = queue.counts(session)
+            if args.json:
+                print(json.dumps({"total": page.total, "page": page.number, "last_page": page.last,
+                                  "counts": summary, "messages": [e.as_dict() for e in found]}, indent=1))  # fmt: skip
+                return 0
+            print("  ".join(f"{k} {v}" for k, v in sorted(summary.items())) or "the queue is empty")
+            for e in found:
+                due = f"next {e.next_attempt_at:%H:%M:%S}" if e.state in ("QUEUED", "SENT") else ""
+                print(f"{e.id:>7} {e.mcn:20} {e.mke} {e.state:10} x{e.attempts:<3} {e.order_id or '-':14} {due}"
+                      f" {e.last_error or ''}".rstrip())  # fmt: skip
+            print(f"page {page.number} of {page.last} ({page.total} message(s))")
+            return 0
+        if args.queue_command == "show":
+            with db.read() as session:
+                print(json.dumps(queue.entry(queue.find(session, args.id)).as_dict(), indent=1))
+            return 0
+    except HubError as err:
+        raise _Exit(err.message) from err
+    finally:
+        db.dispose()
+    now = datetime.now(UTC)
+    if args.queue_command == "requeue":
+        return _in_transaction("queue requeue", args.id, lambda s: queue.requeue(s, args.id, now)[1])
+    days = args.older_than
+
+    def purge(session: Session) -> str:
+        return f"purged {queue.purge_dead(session, timedelta(days=days), now)} dead message(s) older than {days} days"
+
+    return _in_transaction("queue purge-dead", "", purge)
+
+
+def _gunicorn(bind: str, workers: int, app: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        # gunicorn 27 opens a control socket under ~/.gunicorn by default; the hub has no use for it.
+        "--no-control-socket",
+        "--graceful-timeout",
+        "30",
+        "--timeout",
+        "120",
+        "--access-logfile",
+        "-",
+        # No request bodies or headers in the access log: they carry passwords and CJI.
+        "--access-logformat",
+        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        app,
+    ]
 
 
 def _wsdl(args: argparse.Namespace) -> int:
@@ -374,6 +548,11 @@ def parser() -> argparse.ArgumentParser:
     master = keys.add_parser("master", help="create the master key file (never overwrites one)")
     master.add_argument("--path", help="where to write it (default: the CCPOR_MASTER_KEY_FILE setting)")
     master.set_defaults(func=_keys_master)
+    init = keys.add_parser("init", help="create a development CA and the hub's and DOJ's CARPOS key pairs in DIR")
+    init.add_argument("dir")
+    init.add_argument("--bits", type=int, default=2048, choices=[2048, 3072, 4096])
+    init.add_argument("--days", type=int, default=825, help="certificate lifetime")
+    init.set_defaults(func=_keys_init)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser("verify", help="check the hash chain; exit 3 if it is broken")
@@ -398,12 +577,41 @@ def parser() -> argparse.ArgumentParser:
 
     carpos_cmd = sub.add_parser("carpos", help="CARPOS messages").add_subparsers(dest="carpos_command", required=True)
     enc = carpos_cmd.add_parser("encode", help="print the CARPOS text of an order document (ACTIVE profile)")
-    enc.add_argument("order", help="an order XML file (prf:ActiveOrder, or any element with the order's children)")
-    enc.add_argument("--mke", default="EPO", choices=["EPO", "MPO", "SPO", "CPO", "XPO"])
-    enc.add_argument("--ori", help="the sending agency's ORI (default: the issuing court's)")
-    enc.add_argument("--oca", default="CCP0000000000", help="the hub's order id (OCA)")
-    enc.add_argument("--fcn", help="the CARPOS file control number (MPO, SPO, CPO, XPO)")
-    enc.set_defaults(func=_carpos_encode)
+    seal = carpos_cmd.add_parser("seal", help="write the signed, encrypted transmission of an order document")
+    seal.add_argument("--out", required=True, help="where to write the sealed tx:Transmission")
+    seal.add_argument("--mcn", help="its message control number (default: OCA-001)")
+    for cmd, func in ((enc, _carpos_encode), (seal, _carpos_seal)):
+        cmd.add_argument("order", help="an order XML file (prf:ActiveOrder, or any element with the order's children)")
+        cmd.add_argument("--mke", default="EPO", choices=["EPO", "MPO", "SPO", "CPO", "XPO"])
+        cmd.add_argument("--ori", help="the sending agency's ORI (default: the issuing court's)")
+        cmd.add_argument("--oca", default="CCP0000000000", help="the hub's order id (OCA)")
+        cmd.add_argument("--fcn", help="the CARPOS file control number (MPO, SPO, CPO, XPO)")
+        cmd.set_defaults(func=func)
+
+    gateway = sub.add_parser("gateway", help="run the CARPOS gateway (outbox -> DOJ switch -> answers) until SIGTERM")
+    gateway.set_defaults(func=_gateway)
+
+    mock = sub.add_parser("mock-doj", help="the mock DOJ switch: serve it, read its ledger, post a notice")
+    mock.add_argument("action", nargs="?", default="serve", choices=["serve", "ledger", "notice"])
+    mock.add_argument("words", nargs="*", help="notice: ORI FCN TEXT")
+    mock.add_argument("--bind", default="127.0.0.1:8090")
+    mock.add_argument("--workers", type=int, default=2)
+    mock.add_argument("--json", action="store_true", help="ledger: as JSON")
+    mock.set_defaults(func=_mock_doj)
+
+    q = sub.add_parser("queue", help="the CARPOS message queue").add_subparsers(dest="queue_command", required=True)
+    ls = q.add_parser("ls", help="list messages, newest first (50 a page)")
+    ls.add_argument("--state", help="QUEUED, SENT, ACCEPTED, REJECTED, DEAD or SUPERSEDED")
+    ls.add_argument("--page", type=int, default=1)
+    ls.add_argument("--json", action="store_true")
+    show = q.add_parser("show", help="one message, by its number or MCN (JSON)")
+    show.add_argument("id")
+    requeue = q.add_parser("requeue", help="send a DEAD message again (or a waiting one now); audited")
+    requeue.add_argument("id")
+    purge_dead = q.add_parser("purge-dead", help="delete dead messages older than N days; audited")
+    purge_dead.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+    for cmd in (ls, show, requeue, purge_dead):
+        cmd.set_defaults(func=_queue)
 
     wsdl = sub.add_parser("wsdl", help="print (or --out FILE) a service's WSDL generated from the XSDs")
     wsdl.add_argument("--service", choices=["orders", "admin"], default="orders")
@@ -416,7 +624,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except _Exit as stop:
+        print(stop.text, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -173,11 +173,22 @@ class CarposStatus(enum.StrEnum):
 
 
 class OutboxState(enum.StrEnum):
-    QUEUED = "QUEUED"
-    SENT = "SENT"
-    ACCEPTED = "ACCEPTED"
-    REJECTED = "REJECTED"
-    DEAD = "DEAD"
+    """A CARPOS message's state in the outbox (hub.db.models.CarposMessage)."""
+
+    QUEUED = "QUEUED"  # waiting to be sent (first time, or after a transport failure's backoff)
+    SENT = "SENT"  # the switch took it; DOJ's answer is awaited (resent if it is overdue)
+    ACCEPTED = "ACCEPTED"  # DOJ acknowledged it
+    REJECTED = "REJECTED"  # DOJ rejected it (the reason is in the inbox); fixed by ResubmitToCarpos
+    DEAD = "DEAD"  # gave up after the retry policy's attempts, or the switch refused it; requeue to retry
+    SUPERSEDED = "SUPERSEDED"  # never sent: the order's entry was rejected, a resubmitted EPO carries it
+
+    @property
+    def finished(self) -> bool:
+        """A later message of the same order may go once every earlier one is finished."""
+        return self in (OutboxState.ACCEPTED, OutboxState.REJECTED, OutboxState.SUPERSEDED)
+
+
+FINISHED_STATES = tuple(s.value for s in OutboxState if s.finished)
 
 
 class OrganizationKind(enum.StrEnum):

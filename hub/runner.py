@@ -1,4 +1,5 @@
-"""Run the real hub (``ccpor-hub serve``: gunicorn) as a child process: used by the demo, the
+"""Run the real hub (``ccpor-hub serve``: gunicorn), the mock DOJ switch (``ccpor-hub mock-doj``)
+and the CARPOS gateway (``ccpor-hub gateway``) as child processes: used by the demo, the
 benchmarks and the functional tests, so all three exercise exactly what operators run."""
 
 from __future__ import annotations
@@ -47,53 +48,58 @@ class Tls:
         return context
 
 
-class HubServer:
-    """A hub process on a free loopback port, with its own data directory and database."""
+def _cli() -> str:
+    return str(Path(sys.executable).with_name("ccpor-hub"))
 
-    def __init__(
-        self, data_dir: Path, database_url: str = "", workers: int = 2, tls: Tls | None = None, **env: str
-    ) -> None:
-        self.port = free_port()
-        self.tls = tls
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
-        self.log = data_dir / "server.log"
-        self.env = {**os.environ, "CCPOR_DATA_DIR": str(data_dir), "CCPOR_DATABASE_URL": database_url, **env}
-        self.workers = workers
+
+def carpos_environment(data_dir: Path, *, switch_port: int | None = None) -> dict[str, str]:
+    """Settings for a development hub, switch and gateway sharing ``data_dir``: the hub's master key,
+    a development key set (``keys init``) in ``data_dir/carpos-keys``, the switch's data in
+    ``data_dir/doj`` and its address. Made once; later calls only return the settings."""
+    key_dir, doj_dir = data_dir / "carpos-keys", data_dir / "doj"
+    port = switch_port or free_port()
+    env = {
+        "CCPOR_DATA_DIR": str(data_dir),
+        "CCPOR_CARPOS_KEY_DIR": str(key_dir),
+        "CCPOR_DOJ_DATA_DIR": str(doj_dir),
+        "CCPOR_DOJ_URL": f"http://127.0.0.1:{port}/doj/switch",
+        "CCPOR_DOJ_PORT": str(port),
+    }
+    if not (key_dir / "hub.pem").exists():
+        master = data_dir / "master.key"
+        if not master.exists():
+            masterkey.create(master)
+        subprocess.run(  # noqa: S603 - our own CLI
+            [_cli(), "keys", "init", str(key_dir)], env={**os.environ, **env}, check=True, capture_output=True
+        )
+    return env
+
+
+class _Child:
+    """A child process with its output in a log file; stopped at exit whatever happens."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.argv = argv
+        self.env = env
+        self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
-        key_file = Path(self.env.get("CCPOR_MASTER_KEY_FILE") or data_dir / "master.key")
-        if not key_file.exists():  # a development/test hub gets its own key; operators make theirs
-            masterkey.create(key_file)
 
-    @property
-    def wsdl(self) -> str:
-        return f"{self.url}/ws/orders?wsdl"
-
-    def start(self, timeout: float = 30.0) -> HubServer:
-        cli = Path(sys.executable).with_name("ccpor-hub")
-        atexit.register(self.stop)  # never leave a server behind, even when the caller dies
+    def spawn(self) -> None:
+        atexit.register(self.stop)
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [str(cli), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers)]
-                + (self.tls.serve_args() if self.tls else []),
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:  # readiness poll: the server answers or has died
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                context = self.tls.client_context() if self.tls else None
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1, context=context) as r:  # noqa: S310
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"hub did not answer within {timeout}s:\n{self.log.read_text()[-3000:]}")
+            self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+
+    def died(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"{self.argv[1]} exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup at all (the crash the reliability tests need)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM (graceful) and wait; returns the exit code."""
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
@@ -104,3 +110,83 @@ class HubServer:
                 self.proc.kill()
                 self.proc.wait()
         return int(self.proc.returncode)
+
+
+def _wait_healthy(child: _Child, url: str, timeout: float, context: ssl.SSLContext | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # readiness poll: the server answers or has died
+        child.died()
+        try:
+            with urllib.request.urlopen(url, timeout=1, context=context) as r:  # noqa: S310
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{child.argv[1]} did not answer within {timeout}s:\n{child.log.read_text()[-3000:]}")
+
+
+class SwitchServer(_Child):
+    """The mock DOJ switch on the port of ``env["CCPOR_DOJ_PORT"]`` (see :func:`carpos_environment`)."""
+
+    def __init__(self, env: dict[str, str], workers: int = 2, **extra: str) -> None:
+        self.port = int(env["CCPOR_DOJ_PORT"])
+        self.url = env["CCPOR_DOJ_URL"]
+        log = Path(env["CCPOR_DOJ_DATA_DIR"])
+        log.mkdir(parents=True, exist_ok=True)
+        argv = [_cli(), "mock-doj", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        super().__init__(argv, {**os.environ, **env, **extra}, log / "switch.log")
+
+    def start(self, timeout: float = 30.0) -> SwitchServer:
+        self.spawn()
+        _wait_healthy(self, f"http://127.0.0.1:{self.port}/health", timeout)
+        return self
+
+
+class GatewayProcess(_Child):
+    """``ccpor-hub gateway`` against the hub database and switch of ``env``."""
+
+    READY = b"CARPOS gateway "
+
+    def __init__(self, env: dict[str, str], name: str = "gateway", **extra: str) -> None:
+        data_dir = Path(env["CCPOR_DATA_DIR"])
+        super().__init__([_cli(), "gateway"], {**os.environ, **env, **extra}, data_dir / f"{name}.log")
+
+    def start(self, timeout: float = 30.0) -> GatewayProcess:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        self.spawn()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # readiness poll: its start line is in the log, or it died
+            self.died()
+            with self.log.open("rb") as log:
+                log.seek(offset)
+                if self.READY in log.read():
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError(f"the gateway did not start within {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+
+class HubServer(_Child):
+    """A hub process on a free loopback port, with its own data directory and database."""
+
+    def __init__(
+        self, data_dir: Path, database_url: str = "", workers: int = 2, tls: Tls | None = None, **env: str
+    ) -> None:
+        self.port = free_port()
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.workers = workers
+        environment = {**os.environ, "CCPOR_DATA_DIR": str(data_dir), "CCPOR_DATABASE_URL": database_url, **env}
+        argv = [_cli(), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        super().__init__(argv + (tls.serve_args() if tls else []), environment, data_dir / "server.log")
+        key_file = Path(environment.get("CCPOR_MASTER_KEY_FILE") or data_dir / "master.key")
+        if not key_file.exists():  # a development/test hub gets its own key; operators make theirs
+            masterkey.create(key_file)
+
+    @property
+    def wsdl(self) -> str:
+        return f"{self.url}/ws/orders?wsdl"
+
+    def start(self, timeout: float = 30.0) -> HubServer:
+        self.spawn()
+        _wait_healthy(self, f"{self.url}/health", timeout, self.tls.client_context() if self.tls else None)
+        return self

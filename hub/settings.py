@@ -20,10 +20,24 @@ def _path(name: str, default: str) -> Path:
     return Path(os.environ.get(name) or default).expanduser()
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
+def _optional_path(name: str) -> Path | None:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser() if raw else None
+
+
+def _hub_data_dir() -> Path:
+    return _path("CCPOR_DATA_DIR", "./var")
+
+
 @dataclass(frozen=True)
 class Settings:
     #: Data directory: the default SQLite database and image store live here.
-    data_dir: Path = field(default_factory=lambda: _path("CCPOR_DATA_DIR", "./var"))
+    data_dir: Path = field(default_factory=_hub_data_dir)
     #: SQLAlchemy URL. Empty means an embedded SQLite file in data_dir. PostgreSQL:
     #: postgresql+psycopg://user@host/db. Hazard: never put a password in this value on a shared
     #: host; use a .pgpass file or peer/certificate authentication instead.
@@ -47,6 +61,56 @@ class Settings:
     #: WS-Security: tolerated clock difference with a caller, in seconds.
     wsse_clock_skew_seconds: int = field(default_factory=lambda: _int("CCPOR_WSSE_CLOCK_SKEW_SECONDS", 60))
 
+    # -------------------------------------------------------------------- CARPOS (hub and gateway)
+    #: Directory of the CARPOS keys and certificates (``ccpor-hub keys init``). Empty: data_dir/carpos-keys.
+    carpos_key_dir: str = field(default_factory=lambda: os.environ.get("CCPOR_CARPOS_KEY_DIR", ""))
+    #: The hub's private key (encrypted under the master key) and certificate; DOJ's pinned certificate.
+    #: Empty: hub.key, hub.pem, doj.pem in carpos_key_dir.
+    hub_key_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_HUB_KEY_FILE"))
+    hub_cert_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_HUB_CERT_FILE"))
+    doj_cert_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_DOJ_CERT_FILE"))
+    #: A certificate that expires within this many days is reported at every start.
+    cert_warn_days: int = field(default_factory=lambda: _int("CCPOR_CERT_WARN_DAYS", 30))
+    #: The DOJ switch's SOAP endpoint (the mock's default address).
+    doj_url: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_URL", "http://127.0.0.1:8090/doj/switch"))
+    #: DOJ's ORI: the destination of every transmission, the sender of every answer.
+    doj_ori: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_ORI", "CADOJ0000"))
+    #: Seconds between the gateway's polls of the outbox and of DOJ's mailbox (a new message rings at once).
+    gateway_poll_seconds: float = field(default_factory=lambda: _float("CCPOR_GATEWAY_POLL_SECONDS", 1.0))
+    #: Messages claimed and submitted per batch.
+    gateway_batch: int = field(default_factory=lambda: _int("CCPOR_GATEWAY_BATCH", 100))
+    #: How long a claim lasts; a gateway that dies holding messages frees them after this. Hazard: shorter
+    #: than a batch's send time, and a second gateway would send the same messages (harmless, same MCN, but wasted).
+    gateway_lease_seconds: int = field(default_factory=lambda: _int("CCPOR_GATEWAY_LEASE_SECONDS", 60))
+    #: Seconds an HTTP call to the switch may take.
+    gateway_timeout_seconds: float = field(default_factory=lambda: _float("CCPOR_GATEWAY_TIMEOUT_SECONDS", 30.0))
+    #: The retry policy (gateway.retry.RetryPolicy).
+    carpos_max_attempts: int = field(default_factory=lambda: _int("CCPOR_CARPOS_MAX_ATTEMPTS", 12))
+    carpos_retry_base_seconds: float = field(default_factory=lambda: _float("CCPOR_CARPOS_RETRY_BASE_SECONDS", 2.0))
+    carpos_retry_max_seconds: float = field(default_factory=lambda: _float("CCPOR_CARPOS_RETRY_MAX_SECONDS", 300.0))
+    carpos_answer_timeout_seconds: float = field(
+        default_factory=lambda: _float("CCPOR_CARPOS_ANSWER_TIMEOUT_SECONDS", 60.0)
+    )
+    #: How long QueryCarpos waits for DOJ's answer before it returns PENDING (the answer then
+    #: appears in ListCarposMessages).
+    carpos_query_wait_seconds: float = field(default_factory=lambda: _float("CCPOR_CARPOS_QUERY_WAIT_SECONDS", 10.0))
+
+    @property
+    def resolved_carpos_key_dir(self) -> Path:
+        return Path(self.carpos_key_dir).expanduser() if self.carpos_key_dir else self.data_dir / "carpos-keys"
+
+    @property
+    def resolved_hub_key_file(self) -> Path:
+        return self.hub_key_file or self.resolved_carpos_key_dir / "hub.key"
+
+    @property
+    def resolved_hub_cert_file(self) -> Path:
+        return self.hub_cert_file or self.resolved_carpos_key_dir / "hub.pem"
+
+    @property
+    def resolved_doj_cert_file(self) -> Path:
+        return self.doj_cert_file or self.resolved_carpos_key_dir / "doj.pem"
+
     @property
     def max_request_bytes(self) -> int:
         """The largest request body: one base64 image (4/3 of its size) plus 1 MiB of envelope.
@@ -69,6 +133,68 @@ class Settings:
         return Path(self.image_dir).expanduser() if self.image_dir else self.data_dir / "images"
 
 
+@dataclass(frozen=True)
+class SwitchSettings:
+    """The mock DOJ switch (``ccpor-hub mock-doj``): a separate system with its own data and keys."""
+
+    #: Its data directory: its own SQLite database and master key.
+    data_dir: Path = field(default_factory=lambda: _path("CCPOR_DOJ_DATA_DIR", str(_hub_data_dir() / "doj")))
+    #: Its database; empty: SQLite in data_dir.
+    database_url: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_DATABASE_URL", ""))
+    #: Its master key (under which its private key is kept). Empty: data_dir/master.key.
+    master_key_file: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_MASTER_KEY_FILE", ""))
+    #: DOJ's private key and certificate, and the hub's pinned certificate. Empty: doj.key, doj.pem,
+    #: hub.pem in CCPOR_CARPOS_KEY_DIR (default $CCPOR_DATA_DIR/carpos-keys, as for the hub).
+    key_dir: Path = field(default_factory=lambda: _path("CCPOR_CARPOS_KEY_DIR", str(_hub_data_dir() / "carpos-keys")))
+    doj_key_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_DOJ_KEY_FILE"))
+    doj_cert_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_DOJ_CERT_FILE"))
+    hub_cert_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_HUB_CERT_FILE"))
+    ori: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_ORI", "CADOJ0000"))
+    #: Records of other agencies in the registry at first start (so a query finds orders CCPOR never sent).
+    seed_records: int = field(default_factory=lambda: _int("CCPOR_DOJ_SEED_RECORDS", 500))
+    #: Seed of the random choices (seeded records, injected faults).
+    random_seed: int = field(default_factory=lambda: _int("CCPOR_DOJ_RANDOM_SEED", 1))
+    # Fault injection (all off by default).
+    #: Milliseconds before an answer appears in the mailbox (DOJ's processing time).
+    answer_latency_ms: int = field(default_factory=lambda: _int("CCPOR_DOJ_ANSWER_LATENCY_MS", 0))
+    #: Milliseconds every call is held before it is answered (a slow network).
+    call_latency_ms: int = field(default_factory=lambda: _int("CCPOR_DOJ_CALL_LATENCY_MS", 0))
+    #: Share of calls (0..1) that fail with HTTP 503 / Server.Unavailable before doing anything.
+    error_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_ERROR_RATE", 0.0))
+    #: Share of answers never put in the mailbox (the transaction still takes effect).
+    drop_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_DROP_RATE", 0.0))
+    #: Share of answers put in the mailbox twice.
+    duplicate_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_DUPLICATE_RATE", 0.0))
+    #: Share of mailbox fetches answered in shuffled order.
+    reorder_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_REORDER_RATE", 0.0))
+    #: Daily maintenance windows in UTC, e.g. "02:00-02:30,14:00-14:05": every call gets HTTP 503.
+    downtime: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_DOWNTIME", ""))
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'switch.db').resolve()}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return Path(self.master_key_file).expanduser() if self.master_key_file else self.data_dir / "master.key"
+
+    @property
+    def resolved_doj_key_file(self) -> Path:
+        return self.doj_key_file or self.key_dir / "doj.key"
+
+    @property
+    def resolved_doj_cert_file(self) -> Path:
+        return self.doj_cert_file or self.key_dir / "doj.pem"
+
+    @property
+    def resolved_hub_cert_file(self) -> Path:
+        return self.hub_cert_file or self.key_dir / "hub.pem"
+
+
 def load() -> Settings:
     """Read the settings from the environment now."""
     return Settings()
+
+
+def load_switch() -> SwitchSettings:
+    return SwitchSettings()

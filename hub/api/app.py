@@ -28,6 +28,7 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from sqlalchemy.exc import IntegrityError
 
+from gateway import doorbell
 from hub import masterkey, ns
 from hub.accounts.service import ACCOUNT_SECRETS, REPLAYED_SIGNATURE, Authenticator, Principal
 from hub.api import faults, wssig
@@ -80,6 +81,7 @@ class Services:
         orders = OrderService(clock)
         store = store or FileSystemImageStore(settings.resolved_image_dir)
         db = db or Database(settings.resolved_database_url)
+        doorbell.install_ringer(db)  # SQLite: wake the CARPOS gateway when a change queued a message
         return cls(
             settings=settings,
             db=db,

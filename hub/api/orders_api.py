@@ -47,7 +47,8 @@ class Call:
         return found
 
 
-def _bytes(value: Any) -> bytes:
+def as_bytes(value: Any) -> bytes:
+    """A base64Binary value as Spyne decoded it, as bytes."""
     # Spyne hands base64Binary over as a sequence of chunks, and an empty element as None.
     if value is None:
         return b""
@@ -309,7 +310,7 @@ class OrdersApi:
             c.who,
             upload.CaseDocketID,
             upload.PersonSurName,
-            _bytes(upload.Document.Base64BinaryObject),
+            as_bytes(upload.Document.Base64BinaryObject),
             upload.Document.DocumentFileName,
         )
         return self._quick_attach(qa)
@@ -332,7 +333,7 @@ class OrdersApi:
     def op_AttachImage(self, c: Call) -> Any:
         document = c.args["Document"]
         image = self.images.attach(
-            c.session, c.who, c.args["OrderId"], _bytes(document.Base64BinaryObject), document.DocumentFileName
+            c.session, c.who, c.args["OrderId"], as_bytes(document.Base64BinaryObject), document.DocumentFileName
         )
         return self._image_info(image)
 

@@ -80,6 +80,11 @@ class Database:
         with self._read_sessions() as session, session.begin():
             yield session
 
+    def after_commit(self, listener: Any) -> None:
+        """Call ``listener(session)`` after every commit of a unit of work (e.g. to wake a worker
+        about what the transaction queued; it must not raise)."""
+        event.listen(self._sessions, "after_commit", listener)
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.read_engine is not self.engine:

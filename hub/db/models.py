@@ -106,6 +106,8 @@ class Order(Base):
     carpos_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     #: PENDING, ACCEPTED, REJECTED (hub.codes.CarposStatus); NULL: never sent to CARPOS.
     carpos_status: Mapped[str | None] = mapped_column(String(10))
+    #: The CARPOS file control number DOJ assigned (CLETS data): sealed, the order id as associated data.
+    carpos_fcn_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     cancel_reason: Mapped[str | None] = mapped_column(String(32))
     cancel_text: Mapped[str | None] = mapped_column(Text)
     cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
@@ -257,37 +259,78 @@ class QuickAttach(Base):
 
 
 class CarposMessage(Base):
-    """The outbox: one CARPOS transaction an order change must send, written in the change's own
-    transaction (nothing sent for a rolled-back change, nothing lost for a committed one).
+    """The outbox: one CARPOS transaction to send, written in the same transaction as the change
+    that calls for it (nothing sent for a rolled-back change, nothing lost for a committed one).
 
-    The gateway (issue 4) claims due rows with a lease, builds the text from the order version
-    the row names (its FCN is known only once DOJ accepted the order's EPO), seals and sends it,
-    and keeps per-order order by ``order_seq``.
+    The gateway claims due rows (``state`` QUEUED, or SENT with its answer overdue) under a lease,
+    builds the text from the order version the row names -- an MPO/SPO/CPO/XPO carries the FCN DOJ
+    assigns only when it accepts the EPO -- seals and submits it, and keeps per-order order: a row
+    is due only when every earlier row of its order is finished (ACCEPTED, REJECTED, SUPERSEDED).
+    A QPO (query) belongs to no order; its text is kept sealed in ``payload_sealed``.
     """
 
     __tablename__ = "carpos_outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     #: 1, 2, 3 ... per order: a later message waits for the earlier ones.
-    order_seq: Mapped[int] = mapped_column(Integer)
+    order_seq: Mapped[int | None] = mapped_column(Integer)
     #: The order version whose document this message carries.
-    order_version: Mapped[int] = mapped_column(Integer)
+    order_version: Mapped[int | None] = mapped_column(Integer)
     mke: Mapped[str] = mapped_column(String(3))
     #: Message control number: the same on every resend, which makes a resend harmless.
     mcn: Mapped[str] = mapped_column(String(24), unique=True)
-    #: QUEUED, SENT, ACCEPTED, REJECTED, DEAD (hub.codes.OutboxState).
+    #: The ORI the transaction is sent under (the organization whose change it carries).
+    sender_ori: Mapped[str] = mapped_column(String(9))
+    #: The account whose action queued it (NULL for the hub's own).
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    #: QUEUED, SENT, ACCEPTED, REJECTED, DEAD, SUPERSEDED (hub.codes.OutboxState).
     state: Mapped[str] = mapped_column(String(10))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the gateway may (re)send it: after a backoff, or when its answer is overdue.
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: DOJ's answer (CLETS data): sealed under the master key, never stored in the clear.
-    answer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: A QPO's text (names, dates of birth), sealed under the master key with the MCN as associated data.
+    payload_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Why the last attempt failed (transport errors, the switch's refusal); never CLETS data.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("order_id", "order_seq"), Index(None, "state", "next_attempt_at"))
+
+
+class CarposInboxMessage(Base):
+    """What DOJ sent the hub: answers (ACK, REJ, QRY) and unsolicited notices (NTC).
+
+    The text is CLETS data: it is kept only sealed (AES-256-GCM under the master key, the DOJ MCN as
+    associated data) and shown only to CLETS-certified users of ``organization_id``. ``doj_mcn`` is
+    unique, so an answer DOJ delivers twice is recorded once.
+    """
+
+    __tablename__ = "carpos_inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: DOJ's own id of the answer or notice.
+    doj_mcn: Mapped[str] = mapped_column(String(24), unique=True)
+    #: ACK, REJ, NTC, QRY (gateway.carpos.AnswerKind).
+    kind: Mapped[str] = mapped_column(String(3))
+    #: The outbox message it answers (NULL for a notice).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("carpos_outbox.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    #: Whose CLETS-certified users see it: the order's owner, or the organization that asked.
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    #: A reject or a notice waits for a CLETS user to act on it (AcknowledgeCarposMessage).
+    needs_action: Mapped[bool] = mapped_column(Boolean)
+    text_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index(None, "organization_id", "needs_action", "received_at"),)
 
 
 class AuditEvent(Base):

@@ -24,11 +24,12 @@ from gateway.carpos import Mke
 from hub import ids, ns
 from hub.accounts import permissions
 from hub.accounts.service import Principal
-from hub.codes import CancelReason, CarposStatus, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
+from hub.carpos import outbox
+from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
 from hub.contract import order_child_names, validate_order_profile
 from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
-from hub.orders import locks, outbox, rules
+from hub.orders import locks, rules
 from hub.orders.document import OrderDocument
 
 Clock = Callable[[], datetime]
@@ -46,10 +47,6 @@ _PARTY_STATUS = (
     .values(order_status=bindparam("b_order_status"))
 )
 _DELETE_PARTIES = delete(OrderParty.__table__).where(OrderParty.__table__.c.order_id == bindparam("order_id"))
-
-
-#: The columns a change CARPOS must hear about sets: the order is (still) in CARPOS, and pending.
-_TO_CARPOS: dict[str, object] = {"carpos_requested": True, "carpos_status": CarposStatus.PENDING.value}
 
 
 def utcnow() -> datetime:
@@ -143,17 +140,14 @@ class OrderService:
             return replay
         carpos_entry = carpos_requested and status is OrderStatus.ACTIVE
         if carpos_entry:
-            outbox.require_acceptable(doc, who, Mke.EPO, path)
-        to_carpos = _TO_CARPOS if carpos_entry else {}
+            outbox.require_acceptable(doc, who.ori, Mke.EPO, path)
         if order_id is None:
-            receipt = self._create(s, who, doc, status, action, source, path=path, extra=to_carpos)
+            receipt = self._create(s, who, doc, status, action, source, path=path)
         else:
             order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
-            receipt = self._replace(
-                s, who, order, doc, action, source, {OrderStatus.DRAFT}, status, path=path, extra=to_carpos
-            )
+            receipt = self._replace(s, who, order, doc, action, source, {OrderStatus.DRAFT}, status, path=path)
         if carpos_entry:
-            outbox.enqueue(s, s.get(Order, ids.parse(ids.ORDER, receipt.order_id)), Mke.EPO, self.clock())
+            outbox.enter(s, s.get(Order, ids.parse(ids.ORDER, receipt.order_id)), who, self.clock())
         return receipt
 
     def modify(
@@ -182,14 +176,12 @@ class OrderService:
             if proof is not None:
                 doc = OrderDocument(_with_child(doc.element, copy.deepcopy(proof)))
         self._check(doc, active=status is OrderStatus.ACTIVE, path=path, profile=True)
-        in_carpos = order.carpos_requested and status is OrderStatus.ACTIVE
-        if in_carpos:
-            outbox.require_acceptable(doc, who, Mke.MPO, path)
-        receipt = self._replace(
-            s, who, order, doc, "MODIFY", source, {status}, status, path=path, extra=_TO_CARPOS if in_carpos else {}
-        )
-        if in_carpos:
-            outbox.enqueue(s, order, Mke.MPO, self.clock())
+        to_carpos = status is OrderStatus.ACTIVE and outbox.in_carpos(order)
+        if to_carpos:
+            outbox.require_acceptable(doc, who.ori, Mke.MPO, path)
+        receipt = self._replace(s, who, order, doc, "MODIFY", source, {status}, status, path=path)
+        if to_carpos:
+            outbox.follow(s, order, who, Mke.MPO, self.clock())
         return receipt
 
     def clone(self, s: Session, who: Principal, order_id: str, source: Source) -> Receipt:
@@ -242,22 +234,12 @@ class OrderService:
         proof.tag = ns.q(ns.ORDER, "ProofOfService")
         doc = OrderDocument(_with_child(doc.element, proof))
         self._check(doc, active=True, path="/svc:ServeOrder", profile=True)
-        if order.carpos_requested:
-            outbox.require_acceptable(doc, who, Mke.SPO, "/svc:ServeOrder/svc:ProofOfService")
+        if outbox.in_carpos(order):
+            outbox.require_acceptable(doc, who.ori, Mke.SPO, "/svc:ServeOrder/svc:ProofOfService")
         receipt = self._replace(
-            s,
-            who,
-            order,
-            doc,
-            "SERVE",
-            source,
-            {OrderStatus.ACTIVE},
-            OrderStatus.ACTIVE,
-            path="/svc:ServeOrder",
-            extra=_TO_CARPOS if order.carpos_requested else {},
+            s, who, order, doc, "SERVE", source, {OrderStatus.ACTIVE}, OrderStatus.ACTIVE, path="/svc:ServeOrder"
         )
-        if order.carpos_requested:
-            outbox.enqueue(s, order, Mke.SPO, self.clock())
+        outbox.follow(s, order, who, Mke.SPO, self.clock())
         return receipt
 
     def cancel(
@@ -295,14 +277,7 @@ class OrderService:
             updated_at=now,
         )
         self._history(s, who, order, "CANCEL", ["CancelReason"], now)
-        if order.carpos_requested:
-            outbox.enqueue(s, order, outbox.cancel_key(reason), now)
-            s.execute(
-                update(Order)
-                .where(Order.id == order.id)
-                .values(carpos_status=CarposStatus.PENDING.value)
-                .execution_options(synchronize_session=False)
-            )
+        outbox.follow(s, order, who, outbox.cancel_key(reason), now)
         return self._receipt_for(s, who, order, source, "CancelOrder", now)
 
     def expire_due(self, s: Session, who: Principal, today: date) -> list[str]:
@@ -450,7 +425,6 @@ class OrderService:
         *,
         path: str,
         cloned_from: int | None = None,
-        extra: dict[str, object] | None = None,
     ) -> Receipt:
         permissions.require_create(who, sealed=doc.sealed)
         now = self.clock()
@@ -458,7 +432,6 @@ class OrderService:
             status=status.value,
             version=1,
             carpos_requested=False,
-            carpos_status=None,
             owner_org_id=who.organization_id,
             created_by_id=who.account_id,
             created_at=now,
@@ -466,7 +439,6 @@ class OrderService:
             cloned_from_id=cloned_from,
             **_columns(doc),
         )
-        values.update(extra or {})
         # One Core INSERT ... RETURNING id instead of the ORM unit of work (the intake hot path);
         # the Order object below is a plain, transient carrier of these values for the steps after.
         new_id = s.connection().execute(_INSERT_ORDER, values).scalar_one()
@@ -488,7 +460,6 @@ class OrderService:
         new_status: OrderStatus,
         *,
         path: str,
-        extra: dict[str, object] | None = None,
     ) -> Receipt:
         now = self.clock()
         previous = OrderDocument.from_xml(order.document)
@@ -497,9 +468,7 @@ class OrderService:
                 "a sheriff completing a court's order (shared entry) cannot change its issuing court "
                 f"({previous.court_ori})"
             )
-        self._guarded_update(
-            s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc), **(extra or {})
-        )
+        self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc))
         self._link_documents(s, who, order, doc, path)
         self._replace_parties(s, order, doc)
         self._history(s, who, order, action, doc.changed_elements(previous), now)

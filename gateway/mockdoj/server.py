@@ -1,0 +1,62 @@
+"""The WSGI application gunicorn loads for ``ccpor-hub mock-doj`` (``gateway.mockdoj.server:wsgi_app()``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from gateway import keys
+from gateway.mockdoj import registry
+from gateway.mockdoj.faults import FaultPlan
+from gateway.mockdoj.service import Switch, create_app, open_database, utcnow
+from gateway.sealing import Channel
+from hub import masterkey
+from hub.api.wsgi import Router
+from hub.settings import SwitchSettings, load, load_switch
+
+log = logging.getLogger("ccpor.mockdoj")
+
+
+def _channel(settings: SwitchSettings) -> tuple[Channel, list[str]]:
+    """DOJ's end of the sealed channel, its certificates checked; and the warnings to report."""
+    master = masterkey.load(settings.resolved_master_key_file)
+    own = keys.load_pair(settings.resolved_doj_key_file, settings.resolved_doj_cert_file, master)
+    hub_cert = keys.load_certificate(settings.resolved_hub_cert_file)
+    now = utcnow()
+    warnings = [
+        w
+        for certificate, what in ((own.certificate, "DOJ"), (hub_cert, "hub"))
+        if (w := keys.check_validity(certificate, what, now, timedelta(days=30)))
+    ]
+    return Channel(own, hub_cert), warnings
+
+
+def prepare(settings: SwitchSettings) -> list[str]:
+    """Before the workers start: keys readable and valid, tables made, the registry seeded once.
+    Raises keys.KeyFileError or masterkey.MasterKeyError with the reason; the messages to print."""
+    _, out = _channel(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = open_database(settings.resolved_database_url)
+    try:
+        with db.unit_of_work() as s:
+            added = registry.seed(s, settings.seed_records, settings.random_seed, utcnow())
+    finally:
+        db.dispose()
+    if added:
+        out.append(f"seeded the registry with {added} orders of other agencies")
+    return out
+
+
+def build(settings: SwitchSettings) -> Switch:
+    """The switch of these settings (prepared by :func:`prepare`)."""
+    channel, warnings = _channel(settings)
+    for warning in warnings:
+        log.warning(warning)
+    db = open_database(settings.resolved_database_url)
+    return Switch(db, channel, settings.ori, FaultPlan.from_settings(settings), utcnow)
+
+
+def wsgi_app() -> Router:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    logging.getLogger("spyne").setLevel(logging.CRITICAL)
+    return create_app(build(load_switch()), load())

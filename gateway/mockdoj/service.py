@@ -1,0 +1,307 @@
+"""The mock switch's SOAP service (``xsd/carpos-switch-service.xsd``) and its WSGI application.
+
+The path of a submitted batch::
+
+    gunicorn worker -> Downtime/ErrorInjection (HTTP 503 + SOAP fault, nothing done)
+      -> hub.api.wsgi.SoapEndpoint (hardened parse, schema of the switch service)
+      -> Spyne (bindings generated from the XSD) -> Switch.submit, in one transaction:
+         for each sealed transmission: Channel.open (signature against the pinned hub certificate,
+         decryption, the envelope's schema) -> REFUSED receipt if that fails;
+         the ledger by MCN: seen -> the original answer again; new -> registry.apply, a ledger row;
+         the answer (and any notice) sealed to the hub and put in the mailbox (dropped, doubled,
+         delayed as the fault plan says)
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from spyne import Application
+from spyne.model.fault import Fault
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+from sqlalchemy import delete, func, insert, select
+
+from gateway import carpos
+from gateway.envelope import Header, MessageKey, Transmission
+from gateway.mockdoj import registry
+from gateway.mockdoj.faults import FaultPlan
+from gateway.mockdoj.models import LedgerEntry, MailboxItem, SwitchBase
+from gateway.sealing import Channel, SealError
+from hub.api import faults as soap_faults
+from hub.api.app import PreParsedSoap11, ServiceSpec, service_class, service_wsdl
+from hub.api.orders_api import as_bytes
+from hub.api.wsgi import Router, SoapEndpoint, StartResponse, WsgiApp
+from hub.contract import validate_request
+from hub.db.engine import Database
+from hub.errors import HubError
+from hub.settings import Settings
+
+log = logging.getLogger("ccpor.mockdoj")
+
+NAMESPACE = "urn:ca:doj:carpos:switch:1"
+SWITCH = ServiceSpec("/doj/switch", NAMESPACE, "CarposSwitch", "carpos-switch-service.xsd", "carpos-switch.wsdl")
+
+Clock = Callable[[], datetime]
+
+
+class Unavailable(HubError):
+    """The switch cannot take calls now (maintenance, an injected failure): try again later."""
+
+    code = "Server.Unavailable"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    position: int
+    mcn: str | None
+    status: str
+    reason: str | None = None
+
+
+class Switch:
+    """The switch's behaviour, independent of SOAP (tests drive it directly too)."""
+
+    def __init__(self, db: Database, channel: Channel, ori: str, faults: FaultPlan, clock: Clock) -> None:
+        self.db = db
+        self.channel = channel
+        self.ori = ori
+        self.faults = faults
+        self.clock = clock
+
+    def submit(self, blobs: list[bytes]) -> list[Receipt]:
+        now = self.clock()
+        opened: list[tuple[int, Transmission | None, str | None]] = []
+        for position, blob in enumerate(blobs, start=1):
+            try:
+                t = self.channel.open(blob)
+            except (SealError, HubError) as err:
+                opened.append((position, None, str(err)[:400]))
+                continue
+            if t.header.destination_ori != self.ori:
+                opened.append((position, None, f"addressed to {t.header.destination_ori}, not to {self.ori}"))
+                continue
+            opened.append((position, t, None))
+        receipts = []
+        with self.db.unit_of_work() as s:
+            for position, t, refusal in opened:
+                if t is None:
+                    receipts.append(Receipt(position, None, "REFUSED", refusal))
+                    continue
+                self._take(s, t, now)
+                receipts.append(Receipt(position, t.header.mcn, "QUEUED"))
+        return receipts
+
+    def _take(self, s: Any, t: Transmission, now: datetime) -> None:
+        entry = s.scalar(select(LedgerEntry).where(LedgerEntry.mcn == t.header.mcn).with_for_update())
+        if entry is not None:  # a resend: the same answer again, nothing applied twice
+            entry.times_received += 1
+            entry.last_received_at = now
+            self._mail(s, t, entry.answer_mcn, MessageKey(entry.result), tuple(entry.answer_lines.split("\n")), now)
+            return
+        outcome = registry.apply(s, t, now)
+        entry = LedgerEntry(
+            mcn=t.header.mcn,
+            mke=t.header.mke.value,
+            sender_ori=t.header.sender_ori,
+            fcn=outcome.fcn,
+            result=outcome.kind.value,
+            reason=outcome.reason,
+            answer_mcn="",
+            answer_lines="",
+            first_received_at=now,
+            last_received_at=now,
+        )
+        s.add(entry)
+        s.flush()
+        entry.answer_mcn = f"DOJ{entry.id:013d}"
+        lines = outcome.lines(entry.answer_mcn, t.header.mcn)
+        entry.answer_lines = "\n".join(lines)
+        self._mail(s, t, entry.answer_mcn, MessageKey(outcome.kind.value), lines, now)
+        for i, notice in enumerate(outcome.notices, start=1):
+            notice_mcn = f"{entry.answer_mcn}N{i}"
+            self._mail(s, t, notice_mcn, MessageKey.NTC, (notice.replace("{notice}", notice_mcn),), now, answer=False)
+
+    def _mail(
+        self,
+        s: Any,
+        t: Transmission,
+        answer_mcn: str,
+        kind: MessageKey,
+        lines: tuple[str, ...],
+        now: datetime,
+        *,
+        answer: bool = True,
+    ) -> None:
+        if self.faults.drop_answer():
+            log.info("fault plan: dropped the answer %s to %s", answer_mcn, t.header.mcn)
+            return
+        reply = Transmission(
+            Header(
+                mcn=answer_mcn,
+                relates_to=t.header.mcn if answer else None,
+                sender_ori=self.ori,
+                destination_ori=t.header.sender_ori,
+                mke=kind,
+                created=now,
+                sent=now,
+                order_reference=t.header.order_reference,
+            ),
+            lines,
+        )
+        self.post(s, reply, now)
+        if self.faults.duplicate_answer():
+            log.info("fault plan: doubled the answer %s", answer_mcn)
+            self.post(s, reply, now)
+
+    def post(self, s: Any, reply: Transmission, now: datetime) -> None:
+        """Seal ``reply`` to the hub and put it in the mailbox."""
+        s.execute(
+            insert(MailboxItem.__table__),
+            dict(
+                answer_mcn=reply.header.mcn,
+                sealed=self.channel.seal(reply),
+                available_at=now + self.faults.answer_latency,
+                created_at=now,
+            ),
+        )
+
+    def fetch(self, max_count: int) -> tuple[list[tuple[int, bytes]], int]:
+        now = self.clock()
+        with self.db.read() as s:
+            rows = s.execute(
+                select(MailboxItem.id, MailboxItem.sealed)
+                .where(MailboxItem.available_at <= now)
+                .order_by(MailboxItem.id)
+                .limit(max_count)
+            ).all()
+            remaining = s.scalar(select(func.count()).where(MailboxItem.available_at <= now)) or 0
+        items = self.faults.reorder([(int(r.id), bytes(r.sealed)) for r in rows])
+        return items, max(0, int(remaining) - len(items))
+
+    def acknowledge(self, ids: list[int]) -> int:
+        with self.db.unit_of_work() as s:
+            result = s.execute(delete(MailboxItem).where(MailboxItem.id.in_(ids)))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def notice(self, destination_ori: str, fcn: str, reason: str, oca: str | None = None) -> str:
+        """An unsolicited notice about a record (operators, tests); its id."""
+        now = self.clock()
+        with self.db.unit_of_work() as s:
+            count = s.scalar(select(func.count()).select_from(MailboxItem)) or 0
+            mcn = f"DOJN{int(now.timestamp())}{count:04d}"[:24]
+            extra = {"OCA": oca} if oca else {}
+            line = carpos.answer_text(carpos.Answer(carpos.AnswerKind.NTC, mcn, fcn=fcn, reason=reason, extra=extra))
+            header = Header(mcn, self.ori, destination_ori, MessageKey.NTC, now, now, oca)
+            self.post(s, Transmission(header, (line,)), now)
+        return mcn
+
+    def ledger_counts(self) -> dict[str, int]:
+        with self.db.read() as s:
+            return {m: int(n) for m, n in s.execute(select(LedgerEntry.mcn, LedgerEntry.times_received)).all()}
+
+
+# ------------------------------------------------------------------------------------- SOAP + WSGI
+
+
+def _spyne_app(switch: Switch, settings: Settings) -> WsgiApplication:
+    bindings = SWITCH.bindings()
+    receipt, receipts = bindings["ReceiptType"], bindings["ReceiptListType"]
+    item, mailbox = bindings["MailboxItemType"], bindings["MailboxType"]
+
+    def implement(name: str) -> Callable[..., Any]:
+        def submit(ctx: Any, blobs: Any) -> Any:
+            done = switch.submit([as_bytes(b) for b in blobs or []])
+            return receipts(
+                Receipt=[
+                    receipt(Position=r.position, MessageControlNumber=r.mcn, Status=r.status, ReasonText=r.reason)
+                    for r in done
+                ]
+            )
+
+        def fetch(ctx: Any, max_count: int) -> Any:
+            found, remaining = switch.fetch(int(max_count))
+            return mailbox(Item=[item(MailboxId=i, SealedTransmission=b) for i, b in found], RemainingCount=remaining)
+
+        def acknowledge(ctx: Any, ids: Any) -> Any:
+            return switch.acknowledge([int(i) for i in ids or []])
+
+        methods = {"SubmitTransmissions": submit, "FetchAnswers": fetch, "AcknowledgeAnswers": acknowledge}
+        return methods[name]
+
+    app = Application(
+        [service_class(bindings, implement, name=SWITCH.name)],
+        tns=SWITCH.namespace,
+        name=SWITCH.name,
+        in_protocol=PreParsedSoap11(validator=None),
+        out_protocol=Soap11(),
+    )
+    app.event_manager.add_listener("method_exception_object", _log_exception)
+    return WsgiApplication(app, max_content_length=settings.max_request_bytes)
+
+
+def _log_exception(ctx: Any) -> None:
+    if not isinstance(ctx.out_error, Fault):
+        log.error("switch call failed: %r", ctx.out_error)
+
+
+class FaultInjection:
+    """Downtime windows and injected errors: HTTP 503 with a SOAP fault, before anything is read."""
+
+    def __init__(self, app: WsgiApp, faults: FaultPlan, clock: Clock) -> None:
+        self.app = app
+        self.faults = faults
+        self.clock = clock
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            if self.faults.call_latency:
+                time.sleep(self.faults.call_latency.total_seconds())  # the injected slowness itself
+            reason = self.faults.down(self.clock()) or ("injected failure" if self.faults.fail_call() else None)
+            if reason:
+                body = soap_faults.envelope(Unavailable(reason))
+                start_response(
+                    "503 Service Unavailable",
+                    [
+                        ("Content-Type", "text/xml; charset=utf-8"),
+                        ("Content-Length", str(len(body))),
+                        ("Retry-After", "5"),
+                    ],
+                )
+                return [body]
+        return self.app(environ, start_response)
+
+
+def create_app(switch: Switch, settings: Settings) -> Router:
+    endpoint = SoapEndpoint(
+        _spyne_app(switch, settings),
+        service_wsdl(SWITCH),
+        {op.name for op in SWITCH.bindings().operations()},
+        SWITCH.namespace,
+        functools.partial(validate_request, xsd_name=SWITCH.xsd),
+        settings,
+        SWITCH.placeholder,
+    )
+    return Router({SWITCH.path: FaultInjection(endpoint, switch.faults, switch.clock), "/health": _health})
+
+
+def _health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok\n"]
+
+
+def open_database(url: str) -> Database:
+    """The switch's database, its tables created if missing."""
+    db = Database(url)
+    SwitchBase.metadata.create_all(db.engine)
+    return db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

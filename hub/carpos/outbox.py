@@ -1,0 +1,172 @@
+"""What CARPOS must hear about an order change: the check before, the outbox row with it.
+
+An order submitted with ``SubmitToCarposIndicator`` is entered in CARPOS (EPO); from then on its
+changes follow it there: ModifyOrder of the ACTIVE order -> MPO, ServeOrder -> SPO, CancelOrder ->
+XPO when entered in error, else CPO (the order no longer in effect). Expiry sends nothing: CARPOS
+retires an order at its own EXP.
+
+Before a change is accepted, the transaction it will become is checked with CARPOS's field rules
+(:func:`gateway.carpos.problems`), so an order CARPOS would reject is refused at intake with DOJ's
+reasons. The outbox row is written in the change's own transaction; it names the order version to
+send, because an MPO/SPO/CPO/XPO carries the FCN DOJ assigns only when it accepts the EPO -- the
+gateway builds the text when it sends.
+
+When DOJ rejects an order's EPO the order is not in CARPOS: its later changes queue nothing (and
+what was queued behind the EPO is SUPERSEDED) until a CLETS user fixes the order and calls
+ResubmitToCarpos, which enters the order's current version afresh.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from gateway import carpos
+from hub import ids
+from hub.accounts.service import Principal
+from hub.carpos.clets import CletsVault
+from hub.codes import CancelReason, CarposStatus, OrderStatus, OutboxState
+from hub.db.models import CarposMessage, Order
+from hub.errors import InvalidState, ValidationError, Violation
+from hub.orders.document import OrderDocument
+
+#: Stands for the values CARPOS supplies later when a transaction is checked before it exists.
+_PLACEHOLDER_OCA, _PLACEHOLDER_FCN = "CCP0000000000", "0000000000000"
+
+#: The PostgreSQL channel the gateway LISTENs on; a NOTIFY in the change's transaction is
+#: delivered at its commit (and dropped at a rollback), so the gateway never wakes for nothing.
+NOTIFY_CHANNEL = "ccpor_carpos"
+
+#: Set in ``Session.info`` (SQLite): ring the gateway's doorbell once the transaction commits.
+RING = "ccpor.carpos_ring"
+
+
+def require_acceptable(doc: OrderDocument, ori: str, mke: carpos.Mke, path: str) -> None:
+    """Client.ValidationError with every reason CARPOS would reject this order's ``mke``."""
+    fcn = None if mke is carpos.Mke.EPO else _PLACEHOLDER_FCN
+    reasons = carpos.problems(carpos.from_order(doc, mke=mke, ori=ori, oca=_PLACEHOLDER_OCA, fcn=fcn))
+    if reasons:
+        raise ValidationError(
+            f"CARPOS would reject this order ({len(reasons)} reason{'s' if len(reasons) > 1 else ''}); see detail",
+            [Violation(path, reason) for reason in reasons],
+        )
+
+
+def cancel_key(reason: CancelReason) -> carpos.Mke:
+    return carpos.Mke.XPO if reason is CancelReason.ENTERED_IN_ERROR else carpos.Mke.CPO
+
+
+def in_carpos(order: Order) -> bool:
+    """The order's changes go to CARPOS: it was submitted there and its entry was not rejected
+    (an accepted or still pending EPO)."""
+    return bool(order.carpos_requested) and not (
+        order.carpos_fcn_sealed is None and order.carpos_status == CarposStatus.REJECTED.value
+    )
+
+
+def enter(s: Session, order: Order, who: Principal, now: datetime) -> str:
+    """Queue the order's EPO (its current version); its MCN."""
+    return _enqueue(s, order, carpos.Mke.EPO, who, now)
+
+
+def follow(s: Session, order: Order, who: Principal, mke: carpos.Mke, now: datetime) -> str | None:
+    """Queue ``mke`` (MPO/SPO/CPO/XPO) for the order's current version if the order is in CARPOS."""
+    if not in_carpos(order):
+        return None
+    return _enqueue(s, order, mke, who, now)
+
+
+def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str) -> str:
+    """ResubmitToCarpos: send the order's current version again after DOJ rejected its last message
+    (an EPO when the order never got on file, else the rejected key again); its MCN."""
+    last = s.scalar(
+        select(CarposMessage)
+        .where(CarposMessage.order_id == order.id)
+        .order_by(CarposMessage.order_seq.desc())
+        .limit(1)
+    )
+    public = ids.public(ids.ORDER, order.id)
+    if last is None:
+        raise InvalidState(f"order {public} was never submitted to CARPOS (SubmitOrder with SubmitToCarposIndicator)")
+    if last.state != OutboxState.REJECTED.value:
+        raise InvalidState(f"nothing to resubmit: the last CARPOS message of order {public} is {last.state}")
+    on_file = order.carpos_fcn_sealed is not None
+    mke = carpos.Mke(last.mke) if on_file else carpos.Mke.EPO
+    if mke in (carpos.Mke.EPO, carpos.Mke.MPO, carpos.Mke.SPO) and order.status != OrderStatus.ACTIVE.value:
+        raise InvalidState(
+            f"order {public} is {order.status}; only an ACTIVE order can be entered or changed in CARPOS"
+        )
+    require_acceptable(OrderDocument.from_xml(order.document), who.ori, mke, path)
+    return _enqueue(s, order, mke, who, now)
+
+
+def query(s: Session, who: Principal, tx: carpos.Transaction, vault: CletsVault, now: datetime) -> str:
+    """Queue a QPO (checked: ValidationError with DOJ's reasons); its MCN. The query text is kept sealed."""
+    reasons = carpos.problems(tx)
+    if reasons:
+        raise ValidationError(
+            "CARPOS would reject this query; see detail", [Violation("/crp:QueryCarpos", r) for r in reasons]
+        )
+    mcn = f"QPO{secrets.randbelow(10**13):013d}"
+    s.execute(
+        insert(CarposMessage.__table__),
+        dict(
+            order_id=None,
+            order_seq=None,
+            order_version=None,
+            mke=carpos.Mke.QPO.value,
+            mcn=mcn,
+            sender_ori=who.ori,
+            requested_by_id=who.account_id,
+            state=OutboxState.QUEUED.value,
+            attempts=0,
+            next_attempt_at=now,
+            payload_sealed=vault.seal_query(mcn, carpos.encode(tx)),
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    ring(s)
+    return mcn
+
+
+def _enqueue(s: Session, order: Order, mke: carpos.Mke, who: Principal, now: datetime) -> str:
+    seq = (s.scalar(select(func.max(CarposMessage.order_seq)).where(CarposMessage.order_id == order.id)) or 0) + 1
+    mcn = f"{ids.public(ids.ORDER, order.id)}-{seq:03d}"
+    s.execute(
+        insert(CarposMessage.__table__),
+        dict(
+            order_id=order.id,
+            order_seq=seq,
+            order_version=order.version,
+            mke=mke.value,
+            mcn=mcn,
+            sender_ori=who.ori,
+            requested_by_id=who.account_id,
+            state=OutboxState.QUEUED.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    s.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(carpos_requested=True, carpos_status=CarposStatus.PENDING.value)
+        .execution_options(synchronize_session=False)
+    )
+    ring(s)
+    return mcn
+
+
+def ring(s: Session) -> None:
+    """Wake the gateway when this transaction commits (PostgreSQL: NOTIFY; SQLite: the doorbell
+    socket, rung by :func:`hub.carpos.doorbell.ring_after_commit`)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
+    else:
+        s.info[RING] = True
