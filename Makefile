@@ -27,9 +27,11 @@ lint: $(STAMP)  ## ruff check and format check
 	$(VENV)/bin/ruff check hub adapters gateway tests bench
 	$(VENV)/bin/ruff format --check hub adapters gateway tests bench
 
-wsdl: $(STAMP)  ## regenerate wsdl/ccpor-orders.wsdl and wsdl/ccpor-admin.wsdl from the XSDs (review the diff!)
+wsdl: $(STAMP)  ## regenerate the WSDLs in wsdl/ from the XSDs (review the diff!)
 	$(VENV)/bin/ccpor-hub wsdl --service orders --out wsdl/ccpor-orders.wsdl
 	$(VENV)/bin/ccpor-hub wsdl --service admin --out wsdl/ccpor-admin.wsdl
+	$(VENV)/bin/ccpor-hub wsdl --service carpos --out wsdl/ccpor-carpos.wsdl
+	$(VENV)/bin/ccpor-hub wsdl --service switch --out wsdl/carpos-switch.wsdl
 
 bench-submit: $(STAMP)  ## SubmitOrder throughput and latency vs a bare Spyne echo
 	$(PY) bench/submit_bench.py
@@ -44,4 +46,4 @@ bench-attacks: $(STAMP)  ## the attack corpus against every endpoint: time per c
 	$(PY) bench/attack_bench.py
 
 clean:  ## remove the virtualenv and local data
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache build

@@ -175,6 +175,9 @@ class Channel:
         body = root.find(envelope.BODY)
         payload = body.find(envelope.PAYLOAD)  # type: ignore[union-attr]
         body.replace(payload, self._encrypt(etree.tostring(payload)))  # type: ignore[union-attr]
+        return self._sign(root)
+
+    def _sign(self, root: etree._Element) -> etree._Element:
         signer = XMLSigner(
             method=signxml_methods.enveloped,
             signature_algorithm=self.policy.signature_method,

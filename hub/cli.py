@@ -13,7 +13,7 @@ ccpor-hub gateway
 ccpor-hub mock-doj [serve [--bind HOST:PORT] [--workers N] | ledger [--json] | notice ORI FCN TEXT]
 ccpor-hub queue ls [--state S] [--json] | queue show ID | queue requeue ID | queue purge-dead --older-than DAYS
 ccpor-hub orders expire
-ccpor-hub wsdl [--service orders|admin] [--out FILE]
+ccpor-hub wsdl [--service orders|admin|carpos|switch] [--out FILE]
 ccpor-hub demo
 """
 
@@ -499,9 +499,10 @@ def _gunicorn(bind: str, workers: int, app: str) -> list[str]:
 
 
 def _wsdl(args: argparse.Namespace) -> int:
+    from gateway.mockdoj.service import SWITCH
     from hub.api.app import SERVICES, service_wsdl
 
-    (spec,) = [s for s in SERVICES if s.path == f"/ws/{args.service}"]
+    (spec,) = [s for s in (*SERVICES, SWITCH) if s.path in (f"/ws/{args.service}", f"/doj/{args.service}")]
     data = service_wsdl(spec)
     if args.out:
         with open(args.out, "wb") as fh:
@@ -614,7 +615,7 @@ def parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=_queue)
 
     wsdl = sub.add_parser("wsdl", help="print (or --out FILE) a service's WSDL generated from the XSDs")
-    wsdl.add_argument("--service", choices=["orders", "admin"], default="orders")
+    wsdl.add_argument("--service", choices=["orders", "admin", "carpos", "switch"], default="orders")
     wsdl.add_argument("--out")
     wsdl.set_defaults(func=_wsdl)
 

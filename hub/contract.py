@@ -18,7 +18,13 @@ from hub import ns
 from hub.errors import Violation
 
 _HERE = Path(__file__).resolve().parent
-PREFIXES = {ns.ORDER: "ord", ns.ORDERS_SERVICE: "svc", ns.ORDER_PROFILES: "prf", ns.ADMIN_SERVICE: "adm"}
+PREFIXES = {
+    ns.ORDER: "ord",
+    ns.ORDERS_SERVICE: "svc",
+    ns.ORDER_PROFILES: "prf",
+    ns.ADMIN_SERVICE: "adm",
+    ns.CARPOS_SERVICE: "crp",
+}
 
 
 def contract_dir(kind: str) -> Path:

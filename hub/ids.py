@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from hub.errors import NotFound
 
-ORDER, IMAGE, QUICK_ATTACH = "CCP", "IMG", "QAT"
+ORDER, IMAGE, QUICK_ATTACH, CARPOS_MESSAGE = "CCP", "IMG", "QAT", "CMS"
 _MAX_ROW = 2**31 - 1  # row ids are 32-bit integers on every database
 
 
@@ -28,4 +28,4 @@ def parse(kind: str, text: str) -> int:
 
 
 def describe(kind: str) -> str:
-    return {ORDER: "order", IMAGE: "image", QUICK_ATTACH: "quick attach"}[kind]
+    return {ORDER: "order", IMAGE: "image", QUICK_ATTACH: "quick attach", CARPOS_MESSAGE: "CARPOS message"}[kind]

@@ -3,6 +3,7 @@
 ORDER = "urn:ca:courts:ccpor:order:1"
 ORDERS_SERVICE = "urn:ca:courts:ccpor:orders:1"
 ADMIN_SERVICE = "urn:ca:courts:ccpor:admin:1"
+CARPOS_SERVICE = "urn:ca:courts:ccpor:carpos:1"
 
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"

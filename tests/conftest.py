@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,21 @@ def fresh_pg_database() -> tuple[str, object]:
     return url, drop
 
 
+@contextmanager
+def empty_database(kind: str, directory: Path) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file in ``directory``, or a new PostgreSQL database
+    (skipped where no server answers) that is dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'hub.db'}"
+        return
+    pg_or_skip()
+    url, drop = fresh_pg_database()
+    try:
+        yield url
+    finally:
+        drop()  # type: ignore[operator]
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
@@ -106,3 +122,11 @@ def make_user(
 def clerk(db: Database) -> Principal:
     """A QUERY_UPDATE user of a Los Angeles court."""
     return make_user(db, "la-clerk")
+
+
+@pytest.fixture(scope="session")
+def keyset(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A development CARPOS key set (hub and DOJ key pairs, their master keys), made once."""
+    from tests.support.carpos import KeySet
+
+    return KeySet.make(tmp_path_factory.mktemp("carpos-keys"))

@@ -38,6 +38,7 @@ class Record(SwitchBase):
     dob: Mapped[str | None] = mapped_column(String(8))
     pno: Mapped[str | None] = mapped_column(String(20))
     cti: Mapped[str | None] = mapped_column(String(9))
+    otc: Mapped[str | None] = mapped_column(String(3))
     served: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Seeded at first start (another agency's order, never sent by the hub).
     seeded: Mapped[bool] = mapped_column(Boolean, default=False)

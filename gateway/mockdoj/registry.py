@@ -5,7 +5,8 @@ The rules (ours, in NCIC style):
 * every transaction passes :func:`gateway.carpos.problems` (the same field rules the hub checks at
   intake) and its ORI must be the envelope's sender, else ``REJ`` with DOJ's reasons;
 * EPO enters a record and answers ``ACK`` with a new FCN (the entering agency's three county digits
-  and ten more); the same order (OCA and issuing court) already on file is ``REJECT ON FILE``;
+  and ten more); the same order already on file -- the same OCA from the same court, or the same
+  case, court, order type and restrained person (an order entered twice) -- is ``REJECT ON FILE``;
   an active order from another court for the same person (NAM and DOB) adds a notice (``NTC``);
 * MPO, SPO, CPO, XPO name the record by FCN: unknown, cleared or cancelled is ``REJECT - NOT ON
   FILE``, an agency outside the record's county ``REJECT - NOT AUTHORIZED``; MPO replaces the
@@ -88,8 +89,11 @@ def _parse(text: str) -> tuple[tuple[str, str], ...]:
 
 def _enter(s: Session, tx: Transaction, now: datetime) -> Outcome:
     ori, oca, cti = tx.get("ORI") or "", tx.get("OCA") or "", tx.get("CTI")
+    same_order = (Record.oca == oca) | (
+        (Record.pno == tx.get("PNO")) & (Record.nam == (tx.get("NAM") or "")) & (Record.otc == tx.get("OTC"))
+    )
     on_file = s.scalar(
-        select(Record.fcn).where(Record.oca == oca, Record.cti == cti, Record.status == "ACTIVE").limit(1)
+        select(Record.fcn).where(same_order, Record.cti == cti, Record.status == "ACTIVE").limit(1)
     )
     if on_file:
         return _reject(f"REJECT ON FILE (FCN {on_file})")
@@ -102,6 +106,7 @@ def _enter(s: Session, tx: Transaction, now: datetime) -> Outcome:
         dob=tx.get("DOB"),
         pno=tx.get("PNO"),
         cti=cti,
+        otc=tx.get("OTC"),
         served="SVD" in tx.codes(),
         entered_at=now,
         updated_at=now,
@@ -145,7 +150,7 @@ def _change(s: Session, tx: Transaction, now: datetime) -> Outcome:
     if tx.mke is Mke.MPO:
         fields = _fields(tx)
         values |= {"fields": _text(fields), "nam": tx.get("NAM") or record.nam, "dob": tx.get("DOB"),
-                   "pno": tx.get("PNO"), "modifications": record.modifications + 1}  # fmt: skip
+                   "pno": tx.get("PNO"), "otc": tx.get("OTC"), "modifications": record.modifications + 1}  # fmt: skip
         values["served"] = record.served or "SVD" in tx.codes()
     elif tx.mke is Mke.SPO:
         kept = tuple((c, v) for c, v in _parse(record.fields) if c not in _SERVICE_FIELDS)
@@ -218,8 +223,8 @@ def seed(s: Session, count: int, seed_value: int, now: datetime) -> int:
     for ori, oca, cti, fields in seed_records(count, seed_value):
         values = dict(fields)
         record = Record(ori=ori, oca=oca, cti=cti, status="ACTIVE", fields=_text(fields), nam=values["NAM"],
-                        dob=values["DOB"], pno=values["PNO"], served=False, seeded=True, entered_at=now,
-                        updated_at=now)  # fmt: skip
+                        dob=values["DOB"], pno=values["PNO"], otc=values["OTC"], served=False, seeded=True,
+                        entered_at=now, updated_at=now)  # fmt: skip
         s.add(record)
         s.flush()
         record.fcn = f"{ori[2:5]}{record.id:010d}"

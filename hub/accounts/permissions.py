@@ -76,3 +76,12 @@ def require_create(who: Principal, *, sealed: bool) -> None:
 def require_admin(who: Principal) -> None:
     if who.role is not Role.ADMINISTRATOR:
         raise Forbidden("the administration service is for ADMINISTRATOR accounts only")
+
+
+def require_clets(who: Principal) -> None:
+    """CLETS data (what DOJ answers: acknowledgements, rejects, notices, query results) is for
+    CLETS-certified users only, whatever their role."""
+    if not who.clets_certified:
+        raise Forbidden("CARPOS messages and queries are for CLETS-certified users only")
+    if not who.role.may_query:
+        raise Forbidden(f"role {who.role.value} may not read CARPOS messages")

@@ -17,8 +17,9 @@ from hub.accounts import admin, service
 from hub.accounts.permissions import require_admin
 from hub.api.bindings import Bindings
 from hub.api.orders_api import Call, OrdersApi
+from hub.carpos import queue
 from hub.codes import AccountStatus, Role
-from hub.db.models import Account, AuditEvent
+from hub.db.models import Account, AuditEvent, CarposMessage
 from hub.errors import ValidationError, Violation
 from hub.masterkey import Sealer
 from hub.orders import locks
@@ -31,7 +32,7 @@ MAX_AUDIT_SPAN = timedelta(days=366)
 
 
 class AdminApi:
-    READS = frozenset({"ListUsers", "SearchLockedOrders", "SearchAudit"})
+    READS = frozenset({"ListUsers", "SearchLockedOrders", "SearchAudit", "ListQueue"})
 
     def __init__(self, bindings: Bindings, orders_api: OrdersApi, settings: Settings, sealer: Sealer, clock: Clock):
         self.t = bindings
@@ -145,6 +146,42 @@ class AdminApi:
         taken = f"{removed.locked_at:%Y-%m-%dT%H:%M:%SZ}"
         c.detail = f"removed the lock of {removed.holder} ({removed.holder_ori}) taken {taken}: {c.args['ReasonText']}"
         return removed.order_id
+
+    def _queue_entry(self, e: queue.Entry) -> Any:
+        return self.t["QueueEntryType"](
+            MessageControlNumber=e.mcn,
+            MessageKey=e.mke,
+            State=e.state,
+            AttemptCount=e.attempts,
+            OrderId=e.order_id,
+            SenderORIIdentification=e.sender_ori,
+            NextAttemptDateTime=e.next_attempt_at,
+            LastErrorText=e.last_error,
+            CreatedDateTime=e.created_at,
+            UpdatedDateTime=e.updated_at,
+            SentDateTime=e.sent_at,
+            AnsweredDateTime=e.answered_at,
+            LeasedByText=e.leased_by,
+        )
+
+    def op_ListQueue(self, c: Call) -> Any:
+        state = queue.state_of(c.args.get("State"), "/adm:ListQueue/adm:State")
+        query = queue.list_query(state)
+        page = paginate(c.session, query, self._page_number(c), self.settings.page_size, CarposMessage.id.desc())
+        return self.t["QueueListType"](
+            TotalCount=page.total,
+            PageNumber=page.number,
+            LastPageNumber=page.last,
+            StateCount=[
+                self.t["QueueStateCountType"](State=k, Count=v) for k, v in sorted(queue.counts(c.session).items())
+            ],
+            Message=[self._queue_entry(queue.entry(m)) for m in page.items],
+        )
+
+    def op_RequeueMessage(self, c: Call) -> Any:
+        entry, what = queue.requeue(c.session, c.args["MessageControlNumber"], self.clock())
+        c.detail = f"{what}: {c.args['ReasonText']}"
+        return self._queue_entry(entry)
 
     def op_SearchAudit(self, c: Call) -> Any:
         k = c.args["Criteria"]

@@ -298,6 +298,7 @@ class _Pending:
             self.args.get("OrderId")
             or self.args.get("ImageId")
             or self.args.get("Username")
+            or self.args.get("MessageId")
             or getattr(result, "OrderId", None)
             or getattr(result, "ImageId", None)
             or ""
@@ -396,7 +397,15 @@ ORDERS = ServiceSpec(
 ADMIN = ServiceSpec(
     "/ws/admin", ns.ADMIN_SERVICE, "AdminService", "ccpor-admin-service.xsd", "ccpor-admin.wsdl", audit_category="ADMIN"
 )
-SERVICES = (ORDERS, ADMIN)
+CARPOS = ServiceSpec(
+    "/ws/carpos",
+    ns.CARPOS_SERVICE,
+    "CarposService",
+    "ccpor-carpos-service.xsd",
+    "ccpor-carpos.wsdl",
+    audit_category="CARPOS",
+)
+SERVICES = (ORDERS, ADMIN, CARPOS)
 
 #: Kept for callers of the orders service alone.
 WSDL_PLACEHOLDER = ORDERS.placeholder

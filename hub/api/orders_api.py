@@ -264,7 +264,8 @@ class OrdersApi:
             CancelReasonCode=order.cancel_reason,
             CancelReasonText=order.cancel_text,
             ClonedFromOrderId=ids.public(ids.ORDER, order.cloned_from_id) if order.cloned_from_id else None,
-            CarposStatus=order.carpos_status,
+            # Where the order stands with DOJ is CLETS data: for CLETS-certified users only.
+            CarposStatus=order.carpos_status if c.who.clets_certified else None,
             Order=get_xml_as_object(OrderDocument.from_xml(order.document).element, self.t["DraftProtectionOrderType"]),
             Image=[self._image_info(i) for i in self.orders.images(c.session, order)],
         )

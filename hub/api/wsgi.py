@@ -23,6 +23,7 @@ from hub.api import faults
 from hub.api.admin_api import AdminApi
 from hub.api.app import (
     ADMIN,
+    CARPOS,
     ORDERS,
     WSDL_PLACEHOLDER,
     Services,
@@ -30,7 +31,9 @@ from hub.api.app import (
     service_wsdl,
     soap_application,
 )
+from hub.api.carpos_api import CarposApi
 from hub.api.orders_api import OrdersApi
+from hub.carpos.clets import CletsVault
 from hub.contract import validate_request
 from hub.errors import (
     HubError,
@@ -207,7 +210,7 @@ def _client_certificate(environ: dict[str, Any]) -> str | None:
 
 def _not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     start_response("404 Not Found", [("Content-Type", "text/plain")])
-    return [b"no such service; the services are /ws/orders?wsdl and /ws/admin?wsdl\n"]
+    return [b"no such service; the services are /ws/orders?wsdl, /ws/admin?wsdl and /ws/carpos?wsdl\n"]
 
 
 def _health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -227,12 +230,13 @@ class Router:
 
 
 def create_app(hub: Services) -> Router:
-    """Both services behind their hardened entry points: /ws/orders and /ws/admin."""
+    """The services behind their hardened entry points: /ws/orders, /ws/admin and /ws/carpos."""
     orders_api = OrdersApi(ORDERS.bindings(), hub.orders, hub.images, hub.settings)
     admin_api = AdminApi(ADMIN.bindings(), orders_api, hub.settings, hub.key.sealer(ACCOUNT_SECRETS), hub.orders.clock)
+    carpos_api = CarposApi(CARPOS.bindings(), hub.orders, hub.db, CletsVault.of(hub.key), hub.settings)
     signed = SignedRequests(hub)
     routes: dict[str, WsgiApp] = {"/health": _health}
-    for spec, api in ((ORDERS, orders_api), (ADMIN, admin_api)):
+    for spec, api in ((ORDERS, orders_api), (ADMIN, admin_api), (CARPOS, carpos_api)):
         routes[spec.path] = SoapEndpoint(
             soap_application(hub, spec, api),
             service_wsdl(spec),  # from the fully typed service; the runtime binds raw parameters as XML

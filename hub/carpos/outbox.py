@@ -84,7 +84,7 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
     (an EPO when the order never got on file, else the rejected key again); its MCN."""
     last = s.scalar(
         select(CarposMessage)
-        .where(CarposMessage.order_id == order.id)
+        .where(CarposMessage.order_id == order.id, CarposMessage.state != OutboxState.SUPERSEDED.value)
         .order_by(CarposMessage.order_seq.desc())
         .limit(1)
     )

@@ -27,7 +27,7 @@ from hub.accounts.service import Principal
 from hub.carpos import outbox
 from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
 from hub.contract import order_child_names, validate_order_profile
-from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
+from hub.db.models import CarposMessage, Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
 from hub.orders import locks, rules
 from hub.orders.document import OrderDocument
@@ -279,6 +279,15 @@ class OrderService:
         self._history(s, who, order, "CANCEL", ["CancelReason"], now)
         outbox.follow(s, order, who, outbox.cancel_key(reason), now)
         return self._receipt_for(s, who, order, source, "CancelOrder", now)
+
+    def resubmit_to_carpos(self, s: Session, who: Principal, order_id: str) -> tuple[Order, str, str]:
+        """ResubmitToCarpos: after a CLETS user fixed what DOJ rejected, send the order's current
+        version again (the order, the MCN and message key queued)."""
+        order = self._visible(s, who, order_id)
+        self.require_changeable(s, who, order)
+        mcn = outbox.resubmit(s, order, who, self.clock(), "/crp:ResubmitToCarpos/crp:OrderId")
+        s.refresh(order)
+        return order, mcn, mcn and s.scalar(select(CarposMessage.mke).where(CarposMessage.mcn == mcn))
 
     def expire_due(self, s: Session, who: Principal, today: date) -> list[str]:
         """ACTIVE orders whose expiration date has passed become EXPIRED (a version each)."""

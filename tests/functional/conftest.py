@@ -17,8 +17,8 @@ from hub.accounts.service import ACCOUNT_SECRETS, add_user
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
-from hub.runner import HubServer
-from tests.conftest import PASSWORD, fresh_pg_database, make_user, pg_or_skip
+from hub.runner import GatewayProcess, HubServer, SwitchServer, carpos_environment
+from tests.conftest import PASSWORD, empty_database, make_user
 
 USERS = {
     "clerk": ("CA019015J", Role.QUERY_UPDATE),
@@ -31,6 +31,13 @@ USERS = {
     "la-deputy": ("CA0190000", Role.QUERY_UPDATE),  # Los Angeles Sheriff: shared entry with LA courts
     "sd-deputy": ("CA0370000", Role.QUERY_UPDATE),  # San Diego Sheriff
     "or-deputy": ("CA0300000", Role.QUERY_UPDATE),  # Orange Sheriff
+}
+#: CLETS-certified accounts: they see what DOJ answers (/ws/carpos, GetOrder's CarposStatus).
+CLETS_USERS = {
+    "clets-clerk": ("CA019015J", Role.QUERY_UPDATE),
+    "clets-reader": ("CA019015J", Role.QUERY_ONLY),
+    "clets-sd-clerk": ("CA037015J", Role.QUERY_UPDATE),
+    "clets-admin": ("CA019015J", Role.ADMINISTRATOR),
 }
 
 
@@ -86,6 +93,8 @@ def _start_db(data_dir: Path, url: str = "") -> str:
     db = Database(url)
     for name, (ori, role) in USERS.items():
         make_user(db, name, ori=ori, role=role)
+    for name, (ori, role) in CLETS_USERS.items():
+        make_user(db, name, ori=ori, role=role, clets=True)
     with db.unit_of_work() as s:
         add_user(
             s,
@@ -107,17 +116,58 @@ def _start(data_dir: Path, url: str) -> HubServer:
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     data_dir = tmp_path_factory.mktemp(f"hub-{request.param}")
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'hub.db'}"
-    else:
-        pg_or_skip()
-        url, drop = fresh_pg_database()
-    server = _start(data_dir, url)
-    running = RunningHub(server, url)
-    yield running
-    running.close()
-    server.stop()
-    if drop:
-        drop()  # type: ignore[operator]
+    with empty_database(request.param, data_dir) as url:
+        server = _start(data_dir, url)
+        running = RunningHub(server, url)
+        yield running
+        running.close()
+        server.stop()
     shutil.rmtree(data_dir / "images", ignore_errors=True)
+
+
+@dataclass
+class CarposWorld:
+    """The hub, the mock DOJ switch and the CARPOS gateway as separate processes on one database."""
+
+    running: RunningHub
+    env: dict[str, str]
+    switch: SwitchServer
+    gateway: GatewayProcess
+
+    def client(self, user: str = "clets-clerk") -> zeep.Client:
+        return self.running.client(user)
+
+    def carpos_client(self, user: str = "clets-clerk", password: str = PASSWORD) -> zeep.Client:
+        session = requests.Session()
+        self.running.sessions.append(session)
+        return zeep.Client(
+            f"{self.running.server.url}/ws/carpos?wsdl",
+            wsse=UsernameToken(user, password),
+            transport=zeep.Transport(session=session),
+        )
+
+
+def carpos_processes(
+    data_dir: Path, url: str, **switch_env: str
+) -> tuple[dict[str, str], SwitchServer, GatewayProcess]:
+    """Keys, the switch and the gateway for a hub whose database is ``url`` (started)."""
+    env = {**carpos_environment(data_dir), "CCPOR_DATABASE_URL": url, "CCPOR_GATEWAY_POLL_SECONDS": "0.5"}
+    switch = SwitchServer(env, CCPOR_DOJ_SEED_RECORDS="60", **switch_env).start()
+    gateway = GatewayProcess(env).start()
+    return env, switch, gateway
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def carpos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CarposWorld]:
+    data_dir = tmp_path_factory.mktemp(f"carpos-{request.param}")
+    with empty_database(request.param, data_dir) as url:
+        carpos_environment(data_dir)  # the master key first: the accounts below use it
+        server = HubServer(data_dir, _start_db(data_dir, url), CCPOR_CARPOS_QUERY_WAIT_SECONDS="15")
+        env, switch, gateway = carpos_processes(data_dir, url)
+        server.env.update({k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
+        server.start()
+        world = CarposWorld(RunningHub(server, url), env, switch, gateway)
+        yield world
+        world.running.close()
+        for process in (gateway, server, switch):
+            process.stop()

@@ -36,9 +36,11 @@ def refused(call, *args, **kwargs) -> tuple[str, str]:
         ("SearchLockedOrders", {}),
         ("UnlockOrder", {"OrderId": "CCP0000000001", "LockedDateTime": datetime.now(UTC), "ReasonText": "r"}),
         ("SearchAudit", {"Criteria": {"FromDateTime": datetime(2026, 1, 1), "ToDateTime": datetime(2026, 2, 1)}}),
+        ("ListQueue", {}),
+        ("RequeueMessage", {"MessageControlNumber": "CCP0000000001-001", "ReasonText": "r"}),
     ],
 )
-@pytest.mark.parametrize("user", ["clerk", "sealed-clerk", "reader", "sealed-reader"])
+@pytest.mark.parametrize("user", ["clerk", "sealed-clerk", "reader", "sealed-reader", "clets-clerk"])
 def test_every_operation_is_for_administrators_only(hub, operation, args, user):
     client = hub.admin_client(user)
     code, message = refused(getattr(client.service, operation), **args)

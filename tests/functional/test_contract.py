@@ -9,7 +9,8 @@ import requests
 import xmlschema
 import zeep
 
-from hub.api.app import ADMIN, ORDERS, ServiceSpec, service_wsdl
+from gateway.mockdoj.service import SWITCH
+from hub.api.app import ADMIN, CARPOS, ORDERS, ServiceSpec, service_wsdl
 from hub.contract import contract_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,9 +39,21 @@ ADMIN_OPERATIONS = [
     "SearchLockedOrders",
     "UnlockOrder",
     "SearchAudit",
+    "ListQueue",
+    "RequeueMessage",
 ]
+CARPOS_OPERATIONS = ["ListCarposMessages", "AcknowledgeCarposMessage", "QueryCarpos", "ResubmitToCarpos"]
+SWITCH_OPERATIONS = ["SubmitTransmissions", "FetchAnswers", "AcknowledgeAnswers"]
 CONTRACTS = pytest.mark.parametrize(
-    ("spec", "operations"), [(ORDERS, ORDER_OPERATIONS), (ADMIN, ADMIN_OPERATIONS)], ids=["orders", "admin"]
+    ("spec", "operations"),
+    [(ORDERS, ORDER_OPERATIONS), (ADMIN, ADMIN_OPERATIONS), (CARPOS, CARPOS_OPERATIONS)],
+    ids=["orders", "admin", "carpos"],
+)
+#: The hub's services and the DOJ switch's (served by the mock switch, not by the hub).
+ALL_CONTRACTS = pytest.mark.parametrize(
+    ("spec", "operations"),
+    [(ORDERS, ORDER_OPERATIONS), (ADMIN, ADMIN_OPERATIONS), (CARPOS, CARPOS_OPERATIONS), (SWITCH, SWITCH_OPERATIONS)],
+    ids=["orders", "admin", "carpos", "switch"],
 )
 
 
@@ -48,7 +61,7 @@ def wsdl_file(spec: ServiceSpec) -> Path:
     return ROOT / "wsdl" / spec.wsdl_file
 
 
-@CONTRACTS
+@ALL_CONTRACTS
 def test_generated_wsdl_is_the_checked_in_file(spec: ServiceSpec, operations):
     assert service_wsdl(spec) == wsdl_file(spec).read_bytes(), "run `make wsdl` and review the diff"
 
@@ -62,7 +75,7 @@ def test_served_wsdl_is_the_checked_in_file(hub, spec: ServiceSpec, operations):
     assert served == wsdl_file(spec).read_bytes().replace(spec.placeholder.encode(), endpoint.encode())
 
 
-@CONTRACTS
+@ALL_CONTRACTS
 def test_operations_are_exactly_the_contract(spec: ServiceSpec, operations):
     client = zeep.Client(str(wsdl_file(spec)))
     (service,) = client.wsdl.services.values()
@@ -106,7 +119,7 @@ def _zeep_shape(t) -> object:
 FAULT_ONLY = {"{urn:ca:courts:ccpor:orders:1}ViolationType"}
 
 
-@CONTRACTS
+@ALL_CONTRACTS
 def test_wsdl_types_have_the_xsd_structure(spec: ServiceSpec, operations):
     """Every named complex type and each operation wrapper: same children, order, types and cardinality."""
     schema = xmlschema.XMLSchema(str(contract_dir("xsd") / spec.xsd))

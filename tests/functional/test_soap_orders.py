@@ -398,11 +398,12 @@ def test_password_digest_over_http_and_a_replay_is_refused(hub):
 def test_submit_to_carpos_over_http(hub):
     from datetime import timedelta
 
-    c = hub.client()
+    c, clets = hub.client(), hub.client("clets-clerk")
     receipt = c.service.SubmitOrder(Order=order(), SubmitToCarposIndicator=True)
-    assert c.service.GetOrder(OrderId=receipt.OrderId).CarposStatus == "PENDING"
+    assert clets.service.GetOrder(OrderId=receipt.OrderId).CarposStatus == "PENDING"
+    assert c.service.GetOrder(OrderId=receipt.OrderId).CarposStatus is None  # CLETS data: not for this clerk
     local = c.service.SubmitOrder(Order=order())
-    assert c.service.GetOrder(OrderId=local.OrderId).CarposStatus is None
+    assert clets.service.GetOrder(OrderId=local.OrderId).CarposStatus is None
     issued = date.today() - timedelta(days=10)
     unborn = order(CourtOrderIssuingDate=issued)
     unborn["ProtectionOrderRestrictedPerson"]["PersonBirthDate"] = issued + timedelta(days=3)

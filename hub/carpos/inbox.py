@@ -1,0 +1,132 @@
+"""View CARPOS Messages: what DOJ sent, for the CLETS-certified users who may read it.
+
+A CLETS-certified user sees the messages of their own organization (the order's owner, the asker
+of a query, the addressee of a notice) and the answers to transactions sent under their own ORI
+(a sheriff completing a court's order); nobody else sees any. Texts are opened from their sealed
+form only here, for the response, and never logged or audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import Session
+
+from gateway import carpos
+from hub import ids
+from hub.accounts import permissions
+from hub.accounts.service import Principal
+from hub.carpos.clets import CletsVault
+from hub.codes import OutboxState
+from hub.db.models import Account, CarposInboxMessage, CarposMessage
+from hub.errors import InvalidState, NotFound
+
+
+@dataclass(frozen=True)
+class View:
+    """One message as a CLETS user reads it."""
+
+    message: CarposInboxMessage
+    lines: tuple[str, ...]
+    answer: carpos.Answer | None
+    mke: str | None
+    relates_to: str | None
+    acknowledged_by: str | None
+
+    @property
+    def public_id(self) -> str:
+        return ids.public(ids.CARPOS_MESSAGE, self.message.id)
+
+
+def visible(who: Principal) -> Select[tuple[CarposInboxMessage]]:
+    permissions.require_clets(who)
+    sent_by_us = select(CarposMessage.id).where(CarposMessage.sender_ori == who.ori)
+    return select(CarposInboxMessage).where(
+        or_(CarposInboxMessage.organization_id == who.organization_id, CarposInboxMessage.message_id.in_(sent_by_us))
+    )
+
+
+def criteria(
+    who: Principal, *, needs_action_only: bool = True, order_id: str | None = None, kind: str | None = None
+) -> Select[tuple[CarposInboxMessage]]:
+    query = visible(who)
+    if needs_action_only:
+        query = query.where(CarposInboxMessage.needs_action.is_(True), CarposInboxMessage.acknowledged_at.is_(None))
+    if order_id:
+        query = query.where(CarposInboxMessage.order_id == ids.parse(ids.ORDER, order_id))
+    if kind:
+        query = query.where(CarposInboxMessage.kind == kind)
+    return query
+
+
+def view(s: Session, message: CarposInboxMessage, vault: CletsVault) -> View:
+    lines = vault.open_answer(message.doj_mcn, message.text_sealed)
+    try:
+        answer: carpos.Answer | None = carpos.parse_answer(lines[0])
+    except carpos.CarposError:
+        answer = None
+    sent = s.get(CarposMessage, message.message_id) if message.message_id else None
+    by = s.scalar(select(Account.username).where(Account.id == message.acknowledged_by_id))
+    return View(message, lines, answer, sent.mke if sent else None, sent.mcn if sent else None, by)
+
+
+def acknowledge(s: Session, who: Principal, public_id: str, now: datetime, vault: CletsVault) -> View:
+    message_id = ids.parse(ids.CARPOS_MESSAGE, public_id)
+    message = s.scalar(visible(who).where(CarposInboxMessage.id == message_id))
+    if message is None:
+        raise NotFound(f"no CARPOS message {public_id} for {who.ori}")
+    if not message.needs_action:
+        raise InvalidState(f"{public_id} is an acknowledgement from DOJ; it needs no action")
+    if message.acknowledged_at is None:
+        s.execute(
+            update(CarposInboxMessage)
+            .where(CarposInboxMessage.id == message.id, CarposInboxMessage.acknowledged_at.is_(None))
+            .values(acknowledged_by_id=who.account_id, acknowledged_at=now)
+        )
+        s.refresh(message)
+    return view(s, message, vault)
+
+
+def acknowledge_rejects(s: Session, who: Principal, order_id: int, now: datetime) -> None:
+    """A resubmission deals with the order's open rejects."""
+    s.execute(
+        update(CarposInboxMessage)
+        .where(
+            CarposInboxMessage.order_id == order_id,
+            CarposInboxMessage.kind == carpos.AnswerKind.REJ.value,
+            CarposInboxMessage.acknowledged_at.is_(None),
+        )
+        .values(acknowledged_by_id=who.account_id, acknowledged_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    status: str  # ANSWERED, REJECTED, PENDING
+    reason: str | None
+    records: tuple[carpos.Record, ...]
+    lines: tuple[str, ...]
+
+
+def query_outcome(s: Session, mcn: str, vault: CletsVault) -> QueryOutcome:
+    """Where the query ``mcn`` stands: DOJ's answer if it came, else PENDING."""
+    sent = s.scalar(select(CarposMessage).where(CarposMessage.mcn == mcn))
+    answer = (
+        s.scalar(select(CarposInboxMessage).where(CarposInboxMessage.message_id == sent.id).limit(1)) if sent else None
+    )
+    if answer is None or sent is None:
+        dead = sent is not None and sent.state == OutboxState.DEAD.value
+        return QueryOutcome("REJECTED" if dead else "PENDING", sent.last_error if dead else None, (), ())
+    lines = vault.open_answer(answer.doj_mcn, answer.text_sealed)
+    parsed = carpos.parse_answer(lines[0])
+    if parsed.kind is carpos.AnswerKind.REJ:
+        return QueryOutcome("REJECTED", parsed.reason, (), lines)
+    return QueryOutcome("ANSWERED", None, tuple(carpos.parse_record(line) for line in lines[1:]), lines)
+
+
+def wire_date(value: str | None) -> date | None:
+    if not value or len(value) != 8 or not value.isdigit():
+        return None
+    return date(int(value[:4]), int(value[4:6]), int(value[6:]))

@@ -1,0 +1,132 @@
+"""The CARPOS exchange through the real processes: the hub (gunicorn), the mock DOJ switch and the
+gateway, with zeep clients for the court and for CLETS-certified users (/ws/carpos)."""
+
+from __future__ import annotations
+
+import pytest
+import zeep
+
+from gateway.mockdoj import registry
+from tests.functional.test_soap_orders import fault_code
+from tests.support.orders import order
+from tests.support.waiting import until
+
+pytestmark = pytest.mark.functional
+
+
+def accepted(world, order_id: str) -> str:
+    clets = world.client("clets-clerk")
+    return until(
+        lambda: (s := clets.service.GetOrder(OrderId=order_id).CarposStatus) != "PENDING" and s,
+        f"DOJ's answer for {order_id}",
+    )
+
+
+def test_a_submitted_order_is_accepted_with_its_fcn(carpos):
+    court = carpos.client("clerk")
+    receipt = court.service.SubmitOrder(Order=order(), SubmitToCarposIndicator=True)
+    assert accepted(carpos, receipt.OrderId) == "ACCEPTED"
+    listed = carpos.carpos_client().service.ListCarposMessages(
+        Criteria={"NeedsActionOnlyIndicator": False, "OrderId": receipt.OrderId}
+    )
+    (ack,) = listed.Message
+    assert (ack.Kind, ack.MessageKey, ack.RelatesToMessageControlNumber) == ("ACK", "EPO", f"{receipt.OrderId}-001")
+    assert len(ack.FileControlNumber) == 13 and ack.CarposText[0].startswith("ACK.MCN/")
+    assert not ack.NeedsActionIndicator
+
+
+@pytest.mark.parametrize("user", ["clerk", "reader", "sealed-clerk", "admin", "clets-admin"])
+def test_carpos_data_is_for_clets_certified_users_only(carpos, user):
+    service = carpos.carpos_client(user).service
+    calls = [
+        lambda: service.ListCarposMessages(),
+        lambda: service.AcknowledgeCarposMessage(MessageId="CMS0000000001"),
+        lambda: service.QueryCarpos(Query={"FileControlNumber": "0190000000001"}),
+        lambda: service.ResubmitToCarpos(OrderId="CCP0000000001"),
+    ]
+    for call in calls:
+        with pytest.raises(zeep.exceptions.Fault) as refused:
+            call()
+        assert fault_code(refused) == "Client.Forbidden"
+
+
+def test_a_reject_reaches_the_clets_user_who_fixes_and_resubmits_it(carpos):
+    court, clets = carpos.client("clerk"), carpos.carpos_client("clets-clerk")
+    first = court.service.SubmitOrder(Order=order(CaseDocketID="24FL0REJ1"), SubmitToCarposIndicator=True)
+    assert accepted(carpos, first.OrderId) == "ACCEPTED"
+    # The same order entered a second time by mistake: DOJ has it on file already.
+    twice = court.service.SubmitOrder(Order=order(CaseDocketID="24FL0REJ1"), SubmitToCarposIndicator=True)
+    assert accepted(carpos, twice.OrderId) == "REJECTED"
+    waiting = clets.service.ListCarposMessages(Criteria={"OrderId": twice.OrderId})
+    (reject,) = waiting.Message
+    assert reject.Kind == "REJ" and reject.NeedsActionIndicator and reject.ReasonText.startswith("REJECT ON FILE")
+    assert court.service.GetOrder(OrderId=twice.OrderId).CarposStatus is None  # the clerk is not CLETS certified
+    # The clerk had the case number wrong: fixed, then resubmitted by the CLETS user.
+    court.service.ModifyOrder(OrderId=twice.OrderId, Version=1, Order=order(CaseDocketID="24FL0REJ2"))
+    status = clets.service.ResubmitToCarpos(OrderId=twice.OrderId)
+    assert (status.CarposStatus, status.MessageKey, status.MessageControlNumber) == (
+        "PENDING",
+        "EPO",
+        f"{twice.OrderId}-002",
+    )
+    assert accepted(carpos, twice.OrderId) == "ACCEPTED"
+    assert clets.service.ListCarposMessages(Criteria={"OrderId": twice.OrderId}).TotalCount == 0  # dealt with
+    with pytest.raises(zeep.exceptions.Fault) as again:
+        clets.service.ResubmitToCarpos(OrderId=twice.OrderId)
+    assert fault_code(again) == "Client.InvalidState"
+
+
+def test_notices_are_acknowledged_once_and_only_by_the_organization_s_clets_users(carpos):
+    import subprocess
+
+    court, clets = carpos.client("clerk"), carpos.carpos_client("clets-clerk")
+    receipt = court.service.SubmitOrder(Order=order(), SubmitToCarposIndicator=True)
+    accepted(carpos, receipt.OrderId)
+    ack = clets.service.ListCarposMessages(Criteria={"NeedsActionOnlyIndicator": False, "OrderId": receipt.OrderId})
+    fcn = ack.Message[0].FileControlNumber
+    subprocess.run(
+        [carpos.switch.argv[0], "mock-doj", "notice", "CA019015J", fcn, "record", "review", "requested"],
+        env=carpos.switch.env,
+        check=True,
+        capture_output=True,
+    )
+    notice = until(
+        lambda: next(iter(clets.service.ListCarposMessages(Criteria={"Kind": "NTC"}).Message or []), None),
+        "DOJ's notice",
+    )
+    assert notice.NeedsActionIndicator and "RECORD REVIEW REQUESTED" in notice.ReasonText
+    other_county = carpos.carpos_client("clets-sd-clerk")
+    with pytest.raises(zeep.exceptions.Fault) as hidden:
+        other_county.service.AcknowledgeCarposMessage(MessageId=notice.MessageId)
+    assert fault_code(hidden) == "Client.NotFound"
+    done = clets.service.AcknowledgeCarposMessage(MessageId=notice.MessageId)
+    assert not done.NeedsActionIndicator and done.AcknowledgedByName == "clets-clerk"
+    assert clets.service.ListCarposMessages(Criteria={"Kind": "NTC"}).TotalCount == 0
+    with pytest.raises(zeep.exceptions.Fault) as not_actionable:
+        clets.service.AcknowledgeCarposMessage(MessageId=ack.Message[0].MessageId)
+    assert fault_code(not_actionable) == "Client.InvalidState"
+
+
+def test_a_carpos_query_finds_orders_ccpor_never_saw(carpos):
+    ori, oca, cti, fields = registry.seed_records(60, 1)[17]
+    values = dict(fields)
+    surname, given = values["NAM"].split(",")
+    dob = f"{values['DOB'][:4]}-{values['DOB'][4:6]}-{values['DOB'][6:]}"
+    clets = carpos.carpos_client("clets-reader")  # QUERY ONLY is enough to query
+    result = clets.service.QueryCarpos(
+        Query={"PersonSurName": surname, "PersonGivenName": given, "PersonBirthDate": dob}
+    )
+    assert result.QueryStatus == "ANSWERED" and result.MessageControlNumber.startswith("QPO")
+    found = {(r.EnteringAgencyORIIdentification, r.AgencyCaseIdentification): r for r in result.Record}
+    record = found[(ori, oca)]
+    assert (record.RecordStatus, record.IssuingCourtORIIdentification, record.CaseDocketID) == (
+        "ACTIVE",
+        cti,
+        values["PNO"],
+    )
+    assert record.ProtectionOrderConditionCode == ["01", "05"]
+    by_case = clets.service.QueryCarpos(Query={"CaseDocketID": values["PNO"], "IssuingCourtORIIdentification": cti})
+    assert oca in {r.AgencyCaseIdentification for r in by_case.Record}
+    with pytest.raises(zeep.exceptions.Fault) as incomplete:
+        clets.service.QueryCarpos(Query={"PersonSurName": surname})
+    assert fault_code(incomplete) == "Client.ValidationError"

@@ -1,0 +1,246 @@
+"""The gateway against the mock switch, in one process, on both databases: what reaches DOJ, how
+often, in what order, and what the hub records of DOJ's answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from gateway.mockdoj.models import Record
+from hub.accounts.service import Principal
+from hub.codes import CancelReason
+from hub.db.engine import Database
+from hub.db.models import AuditEvent, CarposMessage
+from hub.errors import InvalidState
+from hub.orders.service import OrderService, Source
+from tests.support.carpos import Exchange, KeySet, exchange
+from tests.support.orders import order, order_element, proof
+
+SVC = "{urn:ca:courts:ccpor:orders:1}"
+NO_SOURCE = Source(None, None)
+
+
+@pytest.fixture
+def ex(db: Database, keyset: KeySet, tmp_path: Path) -> Exchange:
+    return exchange(db, keyset, tmp_path)
+
+
+def service(ex: Exchange) -> OrderService:
+    return OrderService(ex.clock)
+
+
+def submit(ex: Exchange, who: Principal, **overrides: object) -> str:
+    with ex.db.unit_of_work() as s:
+        return service(ex).submit(s, who, order_element(order(**overrides)), carpos_requested=True).order_id
+
+
+def modify(ex: Exchange, who: Principal, order_id: str, version: int, **overrides: object) -> None:
+    with ex.db.unit_of_work() as s:
+        service(ex).modify(s, who, order_id, version, order_element(order(**overrides)))
+
+
+def test_an_order_and_its_changes_reach_carpos_once_each_in_order(ex, clerk):
+    order_id = submit(ex, clerk)
+    modify(ex, clerk, order_id, 1, ProtectionOrderBradyIndicator="N")
+    with ex.db.unit_of_work() as s:
+        service(ex).serve(s, clerk, order_id, 2, order_element(proof(), tag=f"{SVC}ProofOfService"), NO_SOURCE)
+    assert ex.gateway.drain() == 1  # only the EPO: its MPO waits for the FCN the EPO's answer brings
+    assert ex.gateway.drain() == 0
+    assert ex.states() == {f"{order_id}-001": "SENT", f"{order_id}-002": "QUEUED", f"{order_id}-003": "QUEUED"}
+    ex.run()
+    assert ex.states() == {f"{order_id}-{n:03d}": "ACCEPTED" for n in (1, 2, 3)}
+    assert [(e.mcn, e.mke, e.result, e.times_received) for e in ex.ledger()] == [
+        (f"{order_id}-001", "EPO", "ACK", 1),
+        (f"{order_id}-002", "MPO", "ACK", 1),
+        (f"{order_id}-003", "SPO", "ACK", 1),
+    ]
+    record = ex.record(order_id)
+    assert record is not None and record.served and record.modifications == 1 and ".BRD/N" in record.fields
+    assert ex.fcn(order_id) == record.fcn
+    assert ex.order(order_id).carpos_status == "ACCEPTED"
+    assert [kind for kind, _, _ in ex.inbox()] == ["ACK", "ACK", "ACK"]
+
+
+def test_what_doj_sends_back_is_sealed_at_rest(ex, clerk):
+    order_id = submit(ex, clerk)
+    ex.run()
+    fcn = ex.fcn(order_id)
+    assert fcn and len(fcn) == 13
+    with ex.db.read() as s:
+        raw = [bytes(r[0]) for r in s.execute(text("SELECT text_sealed FROM carpos_inbox"))]
+        raw += [bytes(r[0]) for r in s.execute(text("SELECT carpos_fcn_sealed FROM orders"))]
+    assert raw and not any(fcn.encode() in blob or b"ACK" in blob for blob in raw)
+
+
+def test_cancel_in_error_is_xpo_and_a_court_s_cancel_is_cpo(ex, clerk):
+    erroneous, terminated = submit(ex, clerk), submit(ex, clerk)
+    ex.run()
+    with ex.db.unit_of_work() as s:
+        service(ex).cancel(s, clerk, erroneous, 1, CancelReason.ENTERED_IN_ERROR, None, NO_SOURCE)
+        service(ex).cancel(s, clerk, terminated, 1, CancelReason.TERMINATED_BY_COURT, None, NO_SOURCE)
+    ex.run()
+    assert [(e.mke, e.result) for e in ex.ledger()][2:] == [("XPO", "ACK"), ("CPO", "ACK")]
+    assert (ex.record(erroneous).status, ex.record(terminated).status) == ("CANCELLED", "CLEARED")
+
+
+def test_a_rejected_entry_supersedes_what_waited_and_is_fixed_by_resubmitting(ex, clerk):
+    order_id = submit(ex, clerk)
+    # DOJ already has this order on file (an earlier entry the hub lost track of): REJECT ON FILE.
+    with ex.switch.db.unit_of_work() as s:
+        s.add(Record(fcn="0190000099999", ori="CA019015J", oca=order_id, status="ACTIVE", fields="", nam="X,Y",
+                     cti="CA019015J", entered_at=ex.clock(), updated_at=ex.clock()))  # fmt: skip
+    modify(ex, clerk, order_id, 1, ProtectionOrderBradyIndicator="N")  # queued behind the EPO
+    ex.run()
+    assert ex.states() == {f"{order_id}-001": "REJECTED", f"{order_id}-002": "SUPERSEDED"}
+    assert ex.order(order_id).carpos_status == "REJECTED" and ex.fcn(order_id) is None
+    (kind, _, lines), = ex.inbox()  # fmt: skip
+    assert kind == "REJ" and "REJECT ON FILE" in lines[0]
+    modify(ex, clerk, order_id, 2, ProtectionOrderBradyIndicator="U")  # not in CARPOS: nothing queued
+    assert len(ex.states()) == 2
+    with ex.switch.db.unit_of_work() as s:  # DOJ removes its stale record
+        s.execute(text("DELETE FROM records WHERE fcn = '0190000099999'"))
+    with ex.db.unit_of_work() as s:
+        _, mcn, mke = service(ex).resubmit_to_carpos(s, clerk, order_id)
+    assert (mcn, mke) == (f"{order_id}-003", "EPO")
+    ex.run()
+    assert ex.states()[mcn] == "ACCEPTED" and ex.order(order_id).carpos_status == "ACCEPTED"
+    assert ".BRD/U" in ex.record(order_id).fields  # the current version went
+    with ex.db.unit_of_work() as s, pytest.raises(InvalidState):
+        service(ex).resubmit_to_carpos(s, clerk, order_id)  # nothing rejected any more
+
+
+def test_a_dropped_answer_is_fetched_by_resending_the_same_mcn(db, keyset, tmp_path, clerk):
+    ex = exchange(db, keyset, tmp_path, drop_rate=1.0)
+    order_id = submit(ex, clerk)
+    ex.run()
+    assert ex.states() == {f"{order_id}-001": "SENT"}
+    ex.faults.drop_rate = 0.0
+    ex.run()
+    assert ex.states() == {f"{order_id}-001": "SENT"}  # not overdue yet: no resend
+    ex.clock.advance(seconds=31)  # past the answer timeout
+    ex.run()
+    assert ex.messages() == [(f"{order_id}-001", "EPO", "ACCEPTED", 2)]
+    (entry,) = ex.ledger()
+    assert entry.times_received == 2 and ex.fcn(order_id) == entry.fcn  # entered once, answered twice
+
+
+def test_duplicated_and_reordered_answers_are_recorded_once(db, keyset, tmp_path, clerk):
+    ex = exchange(db, keyset, tmp_path, duplicate_rate=1.0, reorder_rate=1.0)
+    orders = [submit(ex, clerk) for _ in range(12)]
+    ex.run()
+    assert set(ex.states().values()) == {"ACCEPTED"}
+    assert len(ex.inbox()) == 12  # each DOJ answer once, though every one came twice
+    ledger = {e.mcn: e.fcn for e in ex.ledger()}
+    assert {o: ex.fcn(o) for o in orders} == {o: ledger[f"{o}-001"] for o in orders}
+
+
+def test_transport_failures_back_off_then_go_dead_and_an_administrator_requeues(ex, clerk):
+    from hub.carpos import queue
+
+    order_id = submit(ex, clerk)
+    ex.transport.down = True
+    due = []
+    for attempt in range(1, 5):
+        assert ex.gateway.drain() == 0
+        (mcn, _, state, attempts), = ex.messages()  # fmt: skip
+        with ex.db.read() as s:
+            message = s.scalar(select(CarposMessage))
+        assert attempts == attempt and "switch is down" in message.last_error
+        if attempt < 4:
+            assert state == "QUEUED" and message.next_attempt_at > ex.clock()
+            due.append(message.next_attempt_at - ex.clock())
+            assert ex.gateway.drain() == 0 and ex.transport.calls == attempt  # waits out the backoff
+            ex.clock.now = message.next_attempt_at
+    assert state == "DEAD"
+    assert all(timedelta(seconds=0.2) <= d <= timedelta(seconds=2 * 2**i) for i, d in enumerate(due))
+    ex.transport.down = False
+    ex.run()
+    assert ex.states() == {mcn: "DEAD"}  # dead letters wait for a person
+    with ex.db.unit_of_work() as s:
+        entry, what = queue.requeue(s, mcn, ex.clock())
+    assert entry.state == "QUEUED" and entry.attempts == 0 and "requeued dead EPO" in what
+    ex.run()
+    assert ex.states() == {mcn: "ACCEPTED"} and ex.order(order_id).carpos_status == "ACCEPTED"
+
+
+def test_a_transmission_the_switch_refuses_goes_dead_at_once(db, keyset, tmp_path, clerk):
+    stranger = KeySet.make(tmp_path / "stranger")  # signs with a key DOJ does not pin
+    ex = exchange(db, keyset, tmp_path)
+    ex.gateway.channel = type(ex.gateway.channel)(stranger.hub, keyset.doj.certificate)
+    submit(ex, clerk)
+    assert ex.gateway.drain() == 0
+    (mcn, _, state, attempts), = ex.messages()  # fmt: skip
+    assert (state, attempts) == ("DEAD", 1)
+    with ex.db.read() as s:
+        assert "refused by the switch" in s.scalar(select(CarposMessage.last_error))
+    assert ex.ledger() == []
+
+
+def test_a_lapsed_lease_lets_another_gateway_send_and_the_switch_takes_it_once(db, keyset, tmp_path, clerk):
+    ex = exchange(db, keyset, tmp_path)
+    order_id = submit(ex, clerk)
+    claimed = ex.gateway._claim()  # this gateway dies right after its claim ...
+    assert [c.mcn for c in claimed] == [f"{order_id}-001"]
+    other = exchange(db, keyset, tmp_path)
+    other.gateway.owner, other.clock = "second-gateway", ex.clock
+    other.gateway.clock = other.switch.clock = ex.clock
+    assert other.gateway.drain() == 0  # ... while its lease holds, nobody else sends
+    ex.clock.advance(seconds=61)
+    assert other.gateway.drain() == 1
+    (late,) = ex.gateway._build(claimed)  # the first gateway was only slow: its transmission arrives late
+    ex.transport.submit([late.sealed])
+    other.run()
+    assert ex.messages() == [(f"{order_id}-001", "EPO", "ACCEPTED", 2)]
+    (entry,) = ex.ledger()
+    assert entry.times_received == 2  # two transmissions, one effect
+    with db.read() as s:
+        senders = s.scalars(select(AuditEvent.client_address).where(AuditEvent.outcome.like("%SENT%"))).all()
+    assert senders == ["second-gateway"]
+
+
+def test_every_carpos_transaction_is_audited(ex, clerk):
+    order_id = submit(ex, clerk)
+    ex.run()
+    with ex.db.read() as s:
+        events = s.execute(
+            select(AuditEvent.category, AuditEvent.operation, AuditEvent.outcome, AuditEvent.target)
+            .where(AuditEvent.category == "CARPOS")
+            .order_by(AuditEvent.seq)
+        ).all()
+    assert [tuple(e) for e in events] == [
+        ("CARPOS", "CARPOS EPO", "SENT", order_id),
+        ("CARPOS", "CARPOS ACK", "RECEIVED", order_id),
+    ]
+
+
+def test_a_notice_reaches_the_order_s_organization(ex, clerk):
+    order_id = submit(ex, clerk)
+    ex.run()
+    ex.switch.notice("CA019015J", ex.fcn(order_id), "RECORD REVIEW REQUESTED", oca=order_id)
+    ex.run()
+    kinds = [(kind, lines[0].split(".")[0]) for kind, _, lines in ex.inbox()]
+    assert kinds == [("ACK", "ACK"), ("NTC", "NTC")]
+    from hub.db.models import CarposInboxMessage
+
+    with ex.db.read() as s:
+        notice = s.scalar(select(CarposInboxMessage).where(CarposInboxMessage.kind == "NTC"))
+    assert (
+        notice.needs_action and notice.order_id == int(order_id[3:]) and notice.organization_id == clerk.organization_id
+    )
+
+
+def test_an_answer_that_does_not_verify_stays_in_the_mailbox(ex, clerk):
+    submit(ex, clerk)
+    ex.gateway.drain()
+    wrong = KeySet.make(ex.keyset.directory.parent / f"wrong-{datetime.now(UTC).timestamp()}")
+    pinned = ex.gateway.channel
+    ex.gateway.channel = type(pinned)(pinned.own, wrong.doj.certificate)  # pinned to another DOJ certificate
+    assert ex.gateway.poll() == (0, 0)
+    items, _ = ex.switch.fetch(10)
+    assert len(items) == 1  # kept for when the configuration is right
+    ex.gateway.channel = pinned
+    ex.run()
+    assert set(ex.states().values()) == {"ACCEPTED"}
