@@ -1,9 +1,12 @@
-"""``make demo``: a fresh hub on SQLite, a scripted session of a court system, then a clean stop.
+"""``make demo``: a fresh hub on SQLite, the mock DOJ switch and the CARPOS gateway, a scripted
+session of a court system, then a clean stop.
 
 Everything a partner does is done here with a real SOAP client (zeep) over HTTP against the real
-server (gunicorn, 2 workers): submit, search with the guide's wildcards, attach and read back a
-signed-order image, record service, see a validation fault, cancel; then an administrator releases
-an edit lock and reads the audit trail, and ``ccpor-hub audit verify`` checks the chain.
+server (gunicorn, 2 workers): submit (to CARPOS too: the gateway seals each EPO, the switch answers
+with an FCN), search with the guide's wildcards, attach and read back a signed-order image, record
+service, see a validation fault, cancel; a CLETS-certified sheriff reads DOJ's answers and queries
+CARPOS; then an administrator releases an edit lock, looks at the CARPOS queue and reads the audit
+trail, and ``ccpor-hub audit verify`` checks the chain.
 """
 
 from __future__ import annotations
@@ -13,18 +16,20 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import zeep
 from zeep.wsse.username import UsernameToken
 
+from gateway.mockdoj import registry
 from hub import masterkey
 from hub.accounts.service import ACCOUNT_SECRETS, add_user
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
-from hub.runner import HubServer
+from hub.runner import GatewayProcess, HubServer, SwitchServer, carpos_environment
 
 DATA = Path("var/demo")
 COURT = "CA019015J"  # a Los Angeles court
@@ -67,6 +72,16 @@ PDF = (
 )
 
 
+def _carpos_status(client: zeep.Client, order_id: str, timeout: float = 20.0) -> str:
+    """The order's CARPOS status once DOJ answered (the CLETS user's GetOrder), polling briefly."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.service.GetOrder(OrderId=order_id).CarposStatus
+        if status != "PENDING" or time.monotonic() > deadline:
+            return str(status)
+        time.sleep(0.05)
+
+
 def step(text: str) -> None:
     print(f"\n== {text}")
 
@@ -77,36 +92,64 @@ def main() -> int:
     url = f"sqlite:///{(DATA / 'ccpor.db').resolve()}"
     step(f"migrating a fresh SQLite database at {DATA / 'ccpor.db'}")
     migrate.upgrade(url)
-    passwords = {name: secrets.token_urlsafe(18) for name in ("la-court-dms", "la-sheriff", "jc-admin")}
-    server = HubServer(DATA.resolve(), url)  # creates the demo's master key (var/demo/master.key)
+    names = ("la-court-dms", "la-court-clets", "la-sheriff", "jc-admin")
+    passwords = {name: secrets.token_urlsafe(18) for name in names}
+    step("making the demo's keys: a master key, a development CA, the hub's and DOJ's CARPOS key pairs")
+    env = carpos_environment(DATA.resolve())  # ccpor-hub keys master + ccpor-hub keys init var/demo/carpos-keys
+    env |= {"CCPOR_DATABASE_URL": url, "CCPOR_GATEWAY_POLL_SECONDS": "0.5", "CCPOR_DOJ_SEED_RECORDS": "200"}
+    print(f"  {DATA / 'carpos-keys'}: ca.pem, hub.pem + hub.key, doj.pem + doj.key (keys encrypted under master keys)")
+    server = HubServer(DATA.resolve(), url, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
     key = masterkey.load(DATA / "master.key")
     db = Database(url)
     with db.unit_of_work() as s:
         add_user(s, "la-court-dms", ori=COURT, role=Role.QUERY_UPDATE, clets=False, password=passwords["la-court-dms"],
                  digest_sealer=key.sealer(ACCOUNT_SECRETS))  # fmt: skip
         add_user(s, "la-sheriff", ori="CA0190000", role=Role.QUERY_ONLY, clets=True, password=passwords["la-sheriff"])
+        add_user(s, "la-court-clets", ori=COURT, role=Role.QUERY_ONLY, clets=True, password=passwords["la-court-clets"])
         add_user(s, "jc-admin", ori=COURT, role=Role.ADMINISTRATOR, clets=False, password=passwords["jc-admin"])
     db.dispose()
     print(
-        "accounts: la-court-dms (QUERY_UPDATE, court CA019015J, PasswordDigest), la-sheriff (QUERY_ONLY, CLETS,"
-        " CA0190000), jc-admin (ADMINISTRATOR); passwords generated, held only by this demo process"
+        "accounts: la-court-dms (QUERY_UPDATE, court CA019015J, PasswordDigest), la-court-clets (QUERY_ONLY, CLETS,"
+        " the court's), la-sheriff (QUERY_ONLY, CLETS, CA0190000), jc-admin (ADMINISTRATOR); passwords generated,"
+        " held only by this demo process"
     )
 
-    step("starting the hub: ccpor-hub serve (gunicorn, 2 workers)")
+    step("starting the mock DOJ switch (ccpor-hub mock-doj), the hub (serve) and the gateway (ccpor-hub gateway)")
+    switch = SwitchServer(env).start()
     server.start()
+    gateway = GatewayProcess(env).start()
+    print(f"  switch {switch.url} (its own database, seeded with 200 orders of other agencies); hub {server.url}")
     try:
         # The court system proves itself with PasswordDigest (nonce + created), the sheriff with PasswordText.
         court = zeep.Client(server.wsdl, wsse=UsernameToken("la-court-dms", passwords["la-court-dms"], use_digest=True))
         sheriff = zeep.Client(server.wsdl, wsse=UsernameToken("la-sheriff", passwords["la-sheriff"]))
         print(f"WSDL: {server.wsdl}")
 
-        step("court DMS submits three orders (SubmitOrder)")
+        step("court DMS submits three orders (SubmitOrder), entering them in CARPOS (SubmitToCarposIndicator)")
         receipts = [
-            court.service.SubmitOrder(Order=_order(f"24FL00{n}", surname, given))
+            court.service.SubmitOrder(Order=_order(f"24FL00{n}", surname, given), SubmitToCarposIndicator=True)
             for n, (surname, given) in enumerate([("MOUSE", "MICKEY"), ("MOOSE", "MORRIS"), ("GEESE", "GARY")], start=1)
         ]
         for r in receipts:
             print(f"  {r.OrderId} version {r.Version} {r.OrderStatus}")
+        carpos_wsdl = f"{server.url}/ws/carpos?wsdl"
+        clets = zeep.Client(carpos_wsdl, wsse=UsernameToken("la-court-clets", passwords["la-court-clets"]))
+        carpos = zeep.Client(carpos_wsdl, wsse=UsernameToken("la-sheriff", passwords["la-sheriff"]))
+        step("the gateway seals each EPO (AES-256-GCM + RSA-OAEP, RSA-SHA256 signature); DOJ answers with FCNs")
+        started = time.monotonic()
+        for r in receipts:
+            status = _carpos_status(sheriff, r.OrderId)
+            print(f"  {r.OrderId}: CARPOS {status} after {time.monotonic() - started:.2f}s")
+        step("the court's CLETS-certified clerk reads DOJ's answers (ListCarposMessages)")
+        answers = clets.service.ListCarposMessages(Criteria={"NeedsActionOnlyIndicator": False})
+        for m in sorted(answers.Message, key=lambda m: m.OrderId):
+            print(f"  {m.OrderId} {m.MessageKey} -> {m.Kind} FCN {m.FileControlNumber}   ({m.CarposText[0]})")
+        try:
+            zeep.Client(
+                carpos_wsdl, wsse=UsernameToken("la-court-dms", passwords["la-court-dms"])
+            ).service.ListCarposMessages()
+        except zeep.exceptions.Fault as fault:
+            print(f"  the court's DMS account is not CLETS certified: {fault.code.split(':')[-1]}: {fault.message}")
         again = court.service.SubmitOrder(Order=_order("24FL001", "MOUSE", "MICKEY"))
         print(
             f"  resubmitting message DEMO-24FL001: same receipt {again.OrderId}, duplicate={again.DuplicateIndicator}"
@@ -167,6 +210,24 @@ def main() -> int:
         )
         print(f"  {cancelled.OrderId} is {cancelled.OrderStatus} at version {cancelled.Version}")
 
+        step("the CLETS-certified sheriff queries CARPOS for a person CCPOR never saw (QueryCarpos)")
+        fields = registry.seed_records(200, 1)[42][3]
+        surname, given = dict(fields)["NAM"].split(",")
+        dob = dict(fields)["DOB"]
+        found = carpos.service.QueryCarpos(
+            Query={
+                "PersonSurName": surname,
+                "PersonGivenName": given,
+                "PersonBirthDate": date(int(dob[:4]), int(dob[4:6]), int(dob[6:])),
+            }
+        )
+        for r in found.Record[:3]:
+            print(
+                f"  {found.QueryStatus}: FCN {r.FileControlNumber} {r.RestrainedPersonName} {r.ProtectionOrderTypeCode}"
+                f" entered by {r.EnteringAgencyORIIdentification} ({r.AgencyCaseIdentification}),"
+                f" expires {r.CourtOrderExpirationDate}"
+            )
+
         record = sheriff.service.GetOrder(OrderId=order_id, IncludeHistory=True)
         step(f"history of {order_id} (GetOrder with IncludeHistory)")
         for h in record.History:
@@ -184,6 +245,16 @@ def main() -> int:
             )
             print(f"  UnlockOrder {held.OrderId} (held by {held.LockedByName})")
 
+        step("the administrator looks at the CARPOS queue (ListQueue): states only, never DOJ's text")
+        for _ in range(100):  # the SPO and the XPO the demo caused are on their way
+            q = admin.service.ListQueue()
+            if not any(c.State in ("QUEUED", "SENT") for c in q.StateCount):
+                break
+            time.sleep(0.1)
+        print("  " + ", ".join(f"{c.State} {c.Count}" for c in q.StateCount))
+        for m in q.Message[:6]:
+            print(f"  {m.MessageControlNumber:18} {m.MessageKey} {m.State:9} attempts {m.AttemptCount}")
+
         step("the administrator reads the audit trail (SearchAudit, newest first)")
         now = datetime.now(UTC)
         events = admin.service.SearchAudit(
@@ -195,12 +266,15 @@ def main() -> int:
                 + (f" -- {e.Detail}" if e.Detail else "")
             )
         print(f"  ... {events.TotalCount} events in all")
-        for client in (court, sheriff, admin):
+        for client in (court, sheriff, admin, carpos, clets):
             client.transport.session.close()
     finally:
-        step("stopping the hub (SIGTERM, graceful)")
+        step("stopping the gateway, the hub and the switch (SIGTERM, graceful)")
+        gateway_code = gateway.stop()
         code = server.stop()
-        print(f"  hub exited with status {code}")
+        switch_code = switch.stop()
+        print(f"  gateway exited with status {gateway_code}, hub with {code}, switch with {switch_code}")
+        code = code or gateway_code or switch_code
     step("ccpor-hub audit verify: the hash chain over every event is intact")
     verify = subprocess.run(
         [str(Path(sys.executable).with_name("ccpor-hub")), "audit", "verify"],

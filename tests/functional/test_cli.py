@@ -117,8 +117,12 @@ def test_the_demo_runs_to_a_clean_end(tmp_path: Path):
     the audit chain it leaves verifies."""
     out = subprocess.run([CLI, "demo"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "hub exited with status 0" in out.stdout and "audit chain intact" in out.stdout
+    assert "gateway exited with status 0, hub with 0, switch with 0" in out.stdout, out.stdout[-3000:]
+    assert "audit chain intact" in out.stdout
     assert "UnlockOrder CCP" in out.stdout and "Traceback" not in out.stderr
+    # Entered in CARPOS: each order accepted with an FCN from the switch; a query found another agency's order.
+    assert out.stdout.count(": CARPOS ACCEPTED after") == 3 and out.stdout.count("EPO -> ACK FCN ") == 3
+    assert "ANSWERED: FCN " in out.stdout
 
 
 def test_carpos_encode_prints_the_text_or_the_reasons(tmp_path: Path):
