@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks clean
+.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -44,6 +44,9 @@ bench-auth: $(STAMP)  ## SubmitOrder throughput with PasswordText, PasswordDiges
 
 bench-attacks: $(STAMP)  ## the attack corpus against every endpoint: time per case, server memory
 	$(PY) bench/attack_bench.py
+
+bench-carpos: $(STAMP)  ## CARPOS: sealing cost vs xmlsec1, drain rate through the mock switch, submit -> ACCEPTED latency
+	$(PY) bench/carpos_bench.py
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache build

@@ -8,6 +8,9 @@ guarded updates, MCNs. Any number of gateway processes may run against one Postg
 
 One tick drains and polls until there is nothing left to do, so a burst is worked off in one go; a
 ring that arrives while a tick runs makes that tick go round once more instead of being lost.
+Within a tick, ``CCPOR_GATEWAY_SENDERS`` threads drain (each claims its own batches, so they never
+send the same message) while one more reads the mailbox: sealing the next batch, the switch working
+on the last one and the answers to the one before overlap instead of taking turns.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import random
 import signal
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from gateway import doorbell, keys
 from gateway.retry import RetryPolicy
 from gateway.sealing import Channel
-from gateway.transport import SoapSwitch, TransportError
+from gateway.transport import SoapSwitch, SwitchTransport, TransportError
 from gateway.worker import Gateway
 from hub import masterkey
 from hub.audit import AuditTrail
@@ -80,10 +84,23 @@ def build_gateway(settings: Settings, *, db: Database | None = None) -> tuple[Ga
 class GatewayService:
     """The scheduler, the doorbell and the gateway, started and stopped together."""
 
-    def __init__(self, gateway: Gateway, poll_seconds: float, on_idle: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        poll_seconds: float,
+        *,
+        senders: int = 1,
+        transport: Callable[[], SwitchTransport] | None = None,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         self.gateway = gateway
         self.poll_seconds = poll_seconds
         self.on_idle = on_idle
+        # Each thread its own HTTP session (a requests.Session is not shared between threads).
+        fresh = transport or (lambda: gateway.transport)
+        self.senders = [gateway] + [gateway.with_transport(fresh()) for _ in range(max(1, senders) - 1)]
+        self.receiver = gateway.with_transport(fresh())
+        self.pool = ThreadPoolExecutor(max_workers=len(self.senders) + 1, thread_name_prefix="carpos")
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
@@ -119,16 +136,10 @@ class GatewayService:
             while not self._stopped.is_set():
                 with self._lock:
                     self._rung = False
-                try:
-                    sent = self.gateway.drain()
-                    received, _waiting = self.gateway.poll()
-                except TransportError as exc:
-                    # drain() records its own failures per message; here the mailbox was unreachable.
-                    log.warning("DOJ's mailbox could not be read: %s", exc)
-                    sent = received = 0
+                worked = self._round()
                 with self._lock:
                     # Round again while work is being done (more may be due) or a ring came meanwhile.
-                    if not (sent or received or self._rung):
+                    if not (worked or self._rung):
                         self._running = False
                         break
         except Exception:
@@ -138,10 +149,49 @@ class GatewayService:
         if self.on_idle is not None:
             self.on_idle()
 
+    def _round(self) -> int:
+        """All senders drain until nothing is due while the receiver reads the answers; work done."""
+        sent = threading.Event()
+        active = [len(self.senders)]
+
+        def send(gateway: Gateway) -> int:
+            total = 0
+            try:
+                while not self._stopped.is_set() and (n := gateway.drain()):
+                    total += n
+                    sent.set()
+            finally:
+                with self._lock:
+                    active[0] -= 1
+                sent.set()
+            return total
+
+        def receive() -> int:
+            total = 0
+            while not self._stopped.is_set():
+                try:
+                    got, _ = self.receiver.poll()
+                except TransportError as exc:
+                    log.warning("DOJ's mailbox could not be read: %s", exc)
+                    return total
+                total += got
+                if got:
+                    continue
+                with self._lock:
+                    if not active[0]:
+                        return total
+                sent.wait(0.25)  # until a sender hands over a batch (or finishes)
+                sent.clear()
+            return total
+
+        futures = [self.pool.submit(send, g) for g in self.senders] + [self.pool.submit(receive)]
+        return sum(f.result() for f in futures)
+
     def stop(self) -> None:
         self._stopped.set()
         self.listener.stop()
         self.scheduler.shutdown(wait=True)
+        self.pool.shutdown(wait=True)
 
 
 def run(settings: Settings) -> int:
@@ -149,7 +199,12 @@ def run(settings: Settings) -> int:
     gateway, warnings = build_gateway(settings)
     for warning in warnings:
         log.warning(warning)
-    service = GatewayService(gateway, settings.gateway_poll_seconds).start()
+    service = GatewayService(
+        gateway,
+        settings.gateway_poll_seconds,
+        senders=settings.gateway_senders,
+        transport=lambda: SoapSwitch(settings.doj_url, timeout=settings.gateway_timeout_seconds),
+    ).start()
     log.info(
         "CARPOS gateway %s: %s -> %s every %.1fs (doorbell on)",
         gateway.owner,

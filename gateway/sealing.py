@@ -63,6 +63,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from xml.sax.saxutils import quoteattr
 
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
@@ -231,7 +232,7 @@ class Channel:
         encrypted = signed.find(f"{envelope.BODY}/{_x('EncryptedData')}")
         if encrypted is None:
             raise SealError("the transmission's Body is not encrypted (an xenc:EncryptedData is required)")
-        payload = xmlsafe.parse(self._decrypt(encrypted), self.limits)
+        payload = self._in_context(self._decrypt(encrypted), encrypted)
         if payload.tag != envelope.PAYLOAD:
             raise SealError("the decrypted content is not a tx:Payload")
         return envelope.from_xml(signed, payload)
@@ -310,6 +311,20 @@ class Channel:
         except (ValueError, InvalidTag):
             # One message for every failure: which step failed is an oracle an attacker could use.
             raise SealError("the transmission does not decrypt with our key") from None
+
+    def _in_context(self, plaintext: bytes, where: etree._Element) -> etree._Element:
+        """The decrypted element, parsed (by the hardened parser) with the namespaces in scope where the
+        EncryptedData stood, as XML Encryption requires: xmlsec1 and other implementations encrypt an
+        element's serialization without the declarations it inherits."""
+        declarations = " ".join(
+            f"xmlns:{prefix}={quoteattr(uri)}" if prefix else f"xmlns={quoteattr(uri)}"
+            for prefix, uri in where.nsmap.items()
+        )
+        context = xmlsafe.parse(f"<c {declarations}>".encode() + plaintext + b"</c>", self.limits)
+        children = list(context.iterchildren(etree.Element))
+        if len(children) != 1 or (context.text or "").strip() or (children[0].tail or "").strip():
+            raise SealError("the decrypted content is not one element")
+        return children[0]
 
     def _unwrap(self, wrapped: bytes) -> bytes:
         """The content key inside ``wrapped`` (RSA-OAEP), remembered for the envelopes that follow."""

@@ -64,8 +64,13 @@ class SoapSwitch:
         self.session = requests.Session()
         transport = zeep.Transport(session=self.session, operation_timeout=timeout, timeout=timeout)
         wsdl = str(contract_dir("wsdl") / "carpos-switch.wsdl")
-        # The pinned contract, read from our own file (no network); huge_tree: a full mailbox page is large.
-        self.client = zeep.Client(wsdl, transport=transport, settings=zeep.Settings(xml_huge_tree=True, strict=True))
+        # The pinned contract, read from our own file (no network). The switch's responses are parsed
+        # with DTDs, entities and external references refused (the envelopes inside are base64 and
+        # go through the hub's own hardened parser); huge_tree: a full mailbox page is large.
+        settings = zeep.Settings(
+            xml_huge_tree=True, strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        self.client = zeep.Client(wsdl, transport=transport, settings=settings)
         self.service = self.client.create_service(f"{{{SWITCH_NS}}}CarposSwitch", url)
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ the order's CARPOS status -- and only then removed from the mailbox.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import random
@@ -35,8 +36,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -70,11 +72,15 @@ def owner_id() -> str:
 
 @dataclass(frozen=True)
 class _Claimed:
+    """A message this gateway holds the lease of, with what its audit event names."""
+
     id: int
     mcn: str
     mke: str
     attempts: int
     state: str
+    sender_ori: str = ""
+    target: str = ""
 
 
 @dataclass
@@ -84,8 +90,33 @@ class _Built:
     problem: str | None = None
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """One of DOJ's messages, verified, decrypted and parsed, waiting to be recorded."""
+
+    transmission: Transmission
+    answer: carpos.Answer | None  # None: not a CARPOS answer (kept for a CLETS user to read)
+
+    @property
+    def doj_mcn(self) -> str:
+        return self.transmission.header.mcn
+
+    @property
+    def kind(self) -> str:
+        return (self.answer.kind.value if self.answer else self.transmission.header.mke.value)[:3]
+
+    @property
+    def answers_mcn(self) -> str | None:
+        return self.answer.mcn if self.answer and self.answer.kind is not carpos.AnswerKind.NTC else None
+
+
 class Gateway:
-    """Drains the outbox and reads the mailbox; holds no state between calls but its lease name."""
+    """Drains the outbox and reads the mailbox; holds no state between calls but its lease name.
+
+    Every database step works on a whole batch in a few statements (the per-message cost is the
+    sealing, not the bookkeeping); a gateway process may run several of these on threads, each with
+    its own transport (:meth:`with_transport`), since claims never overlap.
+    """
 
     def __init__(
         self,
@@ -116,6 +147,13 @@ class Gateway:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - backoff jitter, not secrets
 
+    def with_transport(self, transport: SwitchTransport) -> Gateway:
+        """The same gateway (same lease name, database, keys) talking through another transport."""
+        twin = copy.copy(self)
+        twin.transport = transport
+        twin.rng = random.Random()  # noqa: S311 - backoff jitter, not secrets
+        return twin
+
     # ------------------------------------------------------------------------------------ sending
 
     def drain(self) -> int:
@@ -142,7 +180,7 @@ class Gateway:
             earlier.order_id == m.order_id, earlier.order_seq < m.order_seq, earlier.state.not_in(FINISHED_STATES)
         )
         query = (
-            select(m.id, m.mcn, m.mke, m.attempts, m.state)
+            select(m.id, m.mcn, m.mke, m.attempts, m.state, m.sender_ori, m.order_id)
             .where(
                 m.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
                 m.next_attempt_at <= now,
@@ -154,7 +192,11 @@ class Gateway:
             .with_for_update(skip_locked=True, of=m)
         )
         with self.db.unit_of_work() as s:
-            rows = [_Claimed(r.id, r.mcn, r.mke, r.attempts + 1, r.state) for r in s.execute(query)]
+            rows = [
+                _Claimed(r.id, r.mcn, r.mke, r.attempts + 1, r.state, r.sender_ori,
+                         ids.public(ids.ORDER, r.order_id) if r.order_id else r.mcn)
+                for r in s.execute(query)
+            ]  # fmt: skip
             if rows:
                 s.execute(
                     update(m)
@@ -169,49 +211,60 @@ class Gateway:
         return rows
 
     def _build(self, claimed: list[_Claimed]) -> list[_Built]:
+        """Each claimed message sealed (or why it cannot be): one query for all of their inputs."""
         now = self.clock()
-        out = []
+        m = CarposMessage
+        query = (
+            select(
+                m.id,
+                m.mcn,
+                m.mke,
+                m.sender_ori,
+                m.created_at,
+                m.order_id,
+                m.payload_sealed,
+                Order.carpos_fcn_sealed,
+                OrderVersion.document,
+            )  # fmt: skip
+            .outerjoin(Order, Order.id == m.order_id)
+            .outerjoin(OrderVersion, and_(OrderVersion.order_id == m.order_id, OrderVersion.version == m.order_version))
+            .where(m.id.in_([c.id for c in claimed]))
+        )
         with self.db.read() as s:
-            for c in claimed:
-                built = _Built(c)
-                try:
-                    built.sealed = self.channel.seal(self._transmission(s, c, now))
-                except (HubError, carpos.CarposError, ValueError) as exc:
-                    built.problem = f"cannot build the transaction: {exc}"[:200]
-                out.append(built)
+            inputs = {r.id: r for r in s.execute(query)}
+        out = []
+        for c in claimed:
+            built = _Built(c)
+            try:
+                built.sealed = self.channel.seal(self._transmission(inputs[c.id], now))
+            except (HubError, carpos.CarposError, ValueError) as exc:
+                built.problem = f"cannot build the transaction: {exc}"[:200]
+            out.append(built)
         return out
 
-    def _transmission(self, s: Session, c: _Claimed, now: datetime) -> Transmission:
-        message = s.get(CarposMessage, c.id)
-        assert message is not None
-        if message.mke == carpos.Mke.QPO.value:
-            assert message.payload_sealed is not None
-            text, reference = self.vault.open_query(message.mcn, message.payload_sealed), None
+    def _transmission(self, row: Any, now: datetime) -> Transmission:
+        if row.mke == carpos.Mke.QPO.value:
+            text, reference = self.vault.open_query(row.mcn, row.payload_sealed), None
         else:
-            order = s.get(Order, message.order_id)
-            document = s.scalar(
-                select(OrderVersion.document).where(
-                    OrderVersion.order_id == message.order_id, OrderVersion.version == message.order_version
-                )
-            )
-            assert order is not None and document is not None
-            mke = carpos.Mke(message.mke)
+            if row.document is None:
+                raise ValueError("the order version it names is missing")
+            mke = carpos.Mke(row.mke)
             fcn = None
             if mke is not carpos.Mke.EPO:
-                if order.carpos_fcn_sealed is None:
+                if row.carpos_fcn_sealed is None:
                     raise ValueError("the order has no FCN (its EPO was never accepted)")
-                fcn = self.vault.open_fcn(order.id, order.carpos_fcn_sealed)
-            reference = ids.public(ids.ORDER, order.id)
+                fcn = self.vault.open_fcn(row.order_id, row.carpos_fcn_sealed)
+            reference = ids.public(ids.ORDER, row.order_id)
             tx = carpos.from_order(
-                OrderDocument.from_xml(document), mke=mke, ori=message.sender_ori, oca=reference, fcn=fcn
+                OrderDocument.from_xml(row.document), mke=mke, ori=row.sender_ori, oca=reference, fcn=fcn
             )
             text = carpos.encode(tx)  # checked: CarposError with DOJ's reasons
         header = Header(
-            mcn=message.mcn,
-            sender_ori=message.sender_ori,
+            mcn=row.mcn,
+            sender_ori=row.sender_ori,
             destination_ori=self.doj_ori,
-            mke=MessageKey(message.mke),
-            created=message.created_at,
+            mke=MessageKey(row.mke),
+            created=row.created_at,
             sent=now,
             order_reference=reference,
         )
@@ -222,19 +275,48 @@ class Gateway:
     ) -> None:
         now = self.clock()
         by_position = {i: r for i, r in enumerate(receipts, start=1)}
+        taken: list[_Claimed] = []
+        events: list[Event] = []
         with self.db.unit_of_work() as s:
             for position, b in enumerate(ready, start=1):
                 receipt = by_position.get(position)
                 if error is not None:
-                    self._retry_or_die(s, b.claimed, str(error), now)
+                    self._retry_or_die(s, b.claimed, str(error), now, events)
                 elif receipt is None or receipt.refused:
                     why = receipt.reason if receipt else "no receipt"
-                    self._die(s, b.claimed, f"refused by the switch: {why}", now)
+                    self._die(s, b.claimed, f"refused by the switch: {why}", now, events)
                 else:
-                    self._sent(s, b.claimed, now)
+                    taken.append(b.claimed)
             for b in built:
                 if b.problem is not None:
-                    self._die(s, b.claimed, b.problem, now)
+                    self._die(s, b.claimed, b.problem, now, events)
+            if taken:
+                sent = set(
+                    s.scalars(
+                        update(CarposMessage)
+                        .where(
+                            CarposMessage.id.in_([c.id for c in taken]),
+                            CarposMessage.lease_owner == self.owner,
+                            CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
+                        )
+                        .values(
+                            state=OutboxState.SENT.value,
+                            sent_at=now,
+                            next_attempt_at=now + self.policy.answer_timeout,
+                            lease_owner=None,
+                            lease_expires_at=None,
+                            last_error=None,
+                            updated_at=now,
+                        )
+                        .returning(CarposMessage.id)
+                    )
+                )
+                for c in taken:
+                    if c.id in sent:  # else: taken over by another gateway, or DOJ answered already
+                        events.append(
+                            self._event(c, "SENT" if c.attempts == 1 else f"RESENT (attempt {c.attempts})", now)
+                        )
+            self.audit.record_all(s.connection(), events)
 
     def _mine(self, c: _Claimed) -> list[object]:
         return [
@@ -243,26 +325,9 @@ class Gateway:
             CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
         ]
 
-    def _sent(self, s: Session, c: _Claimed, now: datetime) -> None:
-        result = s.execute(
-            update(CarposMessage)
-            .where(*self._mine(c))
-            .values(
-                state=OutboxState.SENT.value,
-                sent_at=now,
-                next_attempt_at=now + self.policy.answer_timeout,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=None,
-                updated_at=now,
-            )
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            self._audit(s, c, "SENT" if c.attempts == 1 else f"RESENT (attempt {c.attempts})", now)
-
-    def _retry_or_die(self, s: Session, c: _Claimed, why: str, now: datetime) -> None:
+    def _retry_or_die(self, s: Session, c: _Claimed, why: str, now: datetime, events: list[Event]) -> None:
         if self.policy.exhausted(c.attempts):
-            self._die(s, c, f"gave up after {c.attempts} attempts: {why}", now)
+            self._die(s, c, f"gave up after {c.attempts} attempts: {why}", now, events)
             return
         log.warning("CARPOS %s %s: attempt %d failed (%s); trying again later", c.mke, c.mcn, c.attempts, why)
         s.execute(
@@ -277,7 +342,7 @@ class Gateway:
             )
         )
 
-    def _die(self, s: Session, c: _Claimed, why: str, now: datetime) -> None:
+    def _die(self, s: Session, c: _Claimed, why: str, now: datetime, events: list[Event]) -> None:
         log.error("CARPOS %s %s is DEAD: %s (an administrator can requeue it)", c.mke, c.mcn, why)
         result = s.execute(
             update(CarposMessage)
@@ -291,24 +356,19 @@ class Gateway:
             )
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            self._audit(s, c, "DEAD", now)
+            events.append(self._event(c, "DEAD", now))
 
-    def _audit(self, s: Session, c: _Claimed, outcome: str, now: datetime, operation: str | None = None) -> None:
-        message = s.get(CarposMessage, c.id)
-        target = ids.public(ids.ORDER, message.order_id) if message and message.order_id else c.mcn
-        self.audit.record(
-            s.connection(),
-            Event(
-                at=now,
-                username="ccpor-gateway",
-                org_ori=message.sender_ori if message else "",
-                operation=operation or f"CARPOS {c.mke}",
-                outcome=outcome[:40],
-                target=target,
-                client_address=self.owner[:64],
-                detail=f"MCN {c.mcn}",
-                category=CARPOS,
-            ),
+    def _event(self, c: _Claimed, outcome: str, now: datetime, operation: str | None = None) -> Event:
+        return Event(
+            at=now,
+            username="ccpor-gateway",
+            org_ori=c.sender_ori,
+            operation=operation or f"CARPOS {c.mke}",
+            outcome=outcome[:40],
+            target=c.target or c.mcn,
+            client_address=self.owner[:64],
+            detail=f"MCN {c.mcn}",
+            category=CARPOS,
         )
 
     # ---------------------------------------------------------------------------------- receiving
@@ -318,132 +378,213 @@ class Gateway:
         items, remaining = self.transport.fetch(min(self.batch, 500))
         if not items:
             return 0, remaining
-        opened: list[tuple[int, Transmission]] = []
+        opened: list[tuple[int, _Answer]] = []
         for item in items:
             try:
-                opened.append((item.mailbox_id, self.channel.open(item.sealed)))
+                t = self.channel.open(item.sealed)
             except (SealError, HubError) as exc:
                 # Left in the mailbox: a configuration problem (DOJ's certificate) must not lose answers.
                 log.error("mailbox item %d is not acceptable and stays in DOJ's mailbox: %s", item.mailbox_id, exc)
+                continue
+            try:
+                answer: carpos.Answer | None = carpos.parse_answer(t.text)
+            except carpos.CarposError as exc:
+                log.error("DOJ's message %s is not a CARPOS answer (%s); kept for a CLETS user", t.header.mcn, exc)
+                answer = None
+            opened.append((item.mailbox_id, _Answer(t, answer)))
         if opened:
-            with self.db.unit_of_work() as s:
-                for _, t in opened:
-                    try:
-                        with s.begin_nested():
-                            self._record_answer(s, t)
-                    except IntegrityError:
-                        # Another gateway recorded the same answer at the same moment (the inbox's
-                        # unique DOJ MCN): theirs stands, and this one is simply removed too.
-                        log.info("answer %s was recorded by another gateway", t.header.mcn)
+            answers = [a for _, a in opened]
+            try:
+                with self.db.unit_of_work() as s:
+                    self._record_answers(s, answers)
+            except IntegrityError:
+                # Another gateway recorded some of the same answers at the same moment (the inbox's
+                # unique DOJ MCN): record the rest one by one; theirs stand.
+                with self.db.unit_of_work() as s:
+                    for a in answers:
+                        try:
+                            with s.begin_nested():
+                                self._record_answers(s, [a])
+                        except IntegrityError:
+                            log.info("answer %s was recorded by another gateway", a.doj_mcn)
             self.transport.acknowledge([mailbox_id for mailbox_id, _ in opened])
         return len(opened), remaining
 
-    def _record_answer(self, s: Session, t: Transmission) -> None:
+    def _record_answers(self, s: Session, batch: list[_Answer]) -> None:
+        """Record a page of DOJ's messages: in the inbox (sealed, once per DOJ MCN), on the messages
+        they answer, on their orders -- a fixed number of statements, whatever the page's size."""
         now = self.clock()
-        doj_mcn = t.header.mcn
-        if s.scalar(select(CarposInboxMessage.id).where(CarposInboxMessage.doj_mcn == doj_mcn)) is not None:
-            log.info("DOJ delivered %s again; recorded once", doj_mcn)
+        seen = set(
+            s.scalars(
+                select(CarposInboxMessage.doj_mcn).where(CarposInboxMessage.doj_mcn.in_([a.doj_mcn for a in batch]))
+            )
+        )
+        fresh: list[_Answer] = []
+        for a in batch:  # a doubled answer may also come twice in one page
+            if a.doj_mcn in seen:
+                log.info("DOJ delivered %s again; recorded once", a.doj_mcn)
+                continue
+            seen.add(a.doj_mcn)
+            fresh.append(a)
+        if not fresh:
             return
-        try:
-            answer: carpos.Answer | None = carpos.parse_answer(t.text)
-        except carpos.CarposError as exc:
-            log.error("DOJ's message %s is not a CARPOS answer (%s); kept for a CLETS user to read", doj_mcn, exc)
-            answer = None
-        kind = answer.kind.value if answer else t.header.mke.value
-        message = None
-        if answer is not None and answer.kind is not carpos.AnswerKind.NTC:
-            message = s.scalar(select(CarposMessage).where(CarposMessage.mcn == answer.mcn))
-            if message is None:
-                log.warning("DOJ answered %s, which the hub never sent", answer.mcn)
-        order_id = message.order_id if message else self._order_of_notice(s, t, answer)
-        s.execute(
-            insert(CarposInboxMessage.__table__),
-            dict(
-                doj_mcn=doj_mcn,
-                kind=kind[:3],
-                message_id=message.id if message else None,
-                order_id=order_id,
-                organization_id=self._audience(s, message, order_id, t),
-                needs_action=answer is None or answer.kind in (carpos.AnswerKind.REJ, carpos.AnswerKind.NTC),
-                text_sealed=self.vault.seal_answer(doj_mcn, t.lines),
-                received_at=now,
+        m = CarposMessage
+        wanted = [a.answers_mcn for a in fresh if a.answers_mcn]
+        messages = {
+            r.mcn: r
+            for r in s.execute(
+                select(m.id, m.mcn, m.mke, m.state, m.order_id, m.order_seq, m.sender_ori, m.requested_by_id,
+                       m.attempts).where(m.mcn.in_(wanted))  # fmt: skip
+            )
+        } if wanted else {}  # fmt: skip
+        for mcn in set(wanted) - set(messages):
+            log.warning("DOJ answered %s, which the hub never sent", mcn)
+        order_of = {a.doj_mcn: self._order_reference(a, messages) for a in fresh}
+        owners = _pairs(
+            s, select(Order.id, Order.owner_org_id).where(Order.id.in_({o for o in order_of.values() if o}))
+        )
+        askers = _pairs(
+            s,
+            select(Account.id, Account.organization_id).where(
+                Account.id.in_({r.requested_by_id for r in messages.values() if r.requested_by_id})
             ),
         )
-        claimed = _Claimed(message.id, message.mcn, message.mke, message.attempts, message.state) if message else None
-        if message is not None and answer is not None and message.state not in FINISHED_STATES:
-            self._settle(s, message, answer, now)
-        if claimed is not None:
-            self._audit(s, claimed, "RECEIVED", now, operation=f"CARPOS {kind}")
-        elif order_id is not None or answer is not None:
-            self.audit.record(
-                s.connection(),
-                Event(at=now, username="ccpor-gateway", org_ori=t.header.destination_ori, operation=f"CARPOS {kind}",
-                      outcome="RECEIVED", target=ids.public(ids.ORDER, order_id) if order_id else doj_mcn,
-                      client_address=self.owner[:64], detail=f"MCN {doj_mcn}", category=CARPOS),
-            )  # fmt: skip
+        addressees = _pairs(
+            s,
+            select(Organization.ori, Organization.id).where(
+                Organization.ori.in_({a.transmission.header.destination_ori for a in fresh})
+            ),
+        )
+        rows, events, settled = [], [], []
+        for a in fresh:
+            message = messages.get(a.answers_mcn or "")
+            order_id = order_of[a.doj_mcn] if order_of[a.doj_mcn] in owners else None
+            audience = (
+                owners[order_id]
+                if order_id is not None
+                else askers.get(message.requested_by_id)
+                if message is not None and message.requested_by_id
+                else addressees.get(a.transmission.header.destination_ori)
+            )
+            rows.append(
+                dict(
+                    doj_mcn=a.doj_mcn,
+                    kind=a.kind,
+                    message_id=message.id if message else None,
+                    order_id=order_id,
+                    organization_id=audience,
+                    needs_action=a.answer is None or a.answer.kind in (carpos.AnswerKind.REJ, carpos.AnswerKind.NTC),
+                    text_sealed=self.vault.seal_answer(a.doj_mcn, a.transmission.lines),
+                    received_at=now,
+                )
+            )
+            target = ids.public(ids.ORDER, order_id) if order_id else (message.mcn if message else a.doj_mcn)
+            ori = message.sender_ori if message else a.transmission.header.destination_ori
+            about = (
+                _Claimed(message.id, message.mcn, message.mke, message.attempts, message.state, ori, target)
+                if message
+                else _Claimed(0, a.doj_mcn, a.kind, 0, "", ori, target)
+            )
+            events.append(self._event(about, "RECEIVED", now, operation=f"CARPOS {a.kind}"))
+            if message is not None and a.answer is not None and message.state not in FINISHED_STATES:
+                settled.append((message, a.answer))
+        s.execute(insert(CarposInboxMessage.__table__), rows)
+        self._settle(s, settled, now)
+        self.audit.record_all(s.connection(), events)
 
-    def _order_of_notice(self, s: Session, t: Transmission, answer: carpos.Answer | None) -> int | None:
-        reference = (answer.extra.get("OCA") if answer else None) or t.header.order_reference
-        if not reference:
+    def _order_reference(self, a: _Answer, messages: dict[str, Any]) -> int | None:
+        """The order an answer (its message's) or a notice (its OCA, or the envelope's) is about."""
+        message = messages.get(a.answers_mcn or "")
+        if message is not None:
+            return message.order_id  # type: ignore[no-any-return]
+        reference = (a.answer.extra.get("OCA") if a.answer else None) or a.transmission.header.order_reference
+        if a.answers_mcn or not reference:
             return None
         try:
-            order_id = ids.parse(ids.ORDER, reference)
+            return ids.parse(ids.ORDER, reference)
         except HubError:
             return None
-        return order_id if s.get(Order, order_id) is not None else None
 
-    def _audience(self, s: Session, message: CarposMessage | None, order_id: int | None, t: Transmission) -> int | None:
-        """Whose CLETS users see the message: the order's owner; for a query, the asker's organization;
-        else the organization the notice is addressed to."""
-        if order_id is not None:
-            return s.scalar(select(Order.owner_org_id).where(Order.id == order_id))
-        if message is not None and message.requested_by_id is not None:
-            return s.scalar(select(Account.organization_id).where(Account.id == message.requested_by_id))
-        return s.scalar(select(Organization.id).where(Organization.ori == t.header.destination_ori))
-
-    def _settle(self, s: Session, message: CarposMessage, answer: carpos.Answer, now: datetime) -> None:
-        if message.order_id is not None:  # the order row first: one writer of its CARPOS state at a time
-            s.execute(select(Order.id).where(Order.id == message.order_id).with_for_update())
-        accepted = answer.kind in (carpos.AnswerKind.ACK, carpos.AnswerKind.QRY)
+    def _settle(self, s: Session, settled: list[tuple[Any, carpos.Answer]], now: datetime) -> None:
+        """The answered messages ACCEPTED or REJECTED, FCNs sealed onto their orders, the orders'
+        CARPOS status; the orders' rows locked first (in id order), one writer of their state at a time."""
+        if not settled:
+            return
+        order_ids = sorted({m.order_id for m, _ in settled if m.order_id is not None})
+        if order_ids:
+            s.execute(select(Order.id).where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update())
+        table = CarposMessage.__table__
         s.execute(
-            update(CarposMessage)
-            .where(CarposMessage.id == message.id, CarposMessage.state.not_in(FINISHED_STATES))
+            update(table)
+            # (not_in would expand into a list, which executemany cannot take)
+            .where(table.c.id == bindparam("b_id"), *(table.c.state != state for state in FINISHED_STATES))
             .values(
-                state=(OutboxState.ACCEPTED if accepted else OutboxState.REJECTED).value,
+                state=bindparam("b_state"),
                 answered_at=now,
                 lease_owner=None,
                 lease_expires_at=None,
                 last_error=None,
                 updated_at=now,
-            )
+            ),  # fmt: skip
+            [
+                {"b_id": m.id, "b_state": (OutboxState.ACCEPTED if _accepts(a) else OutboxState.REJECTED).value}
+                for m, a in settled
+            ],
         )
-        if message.order_id is None:
-            return
-        order_values: dict[str, object] = {}
-        if message.mke == carpos.Mke.EPO.value and answer.kind is carpos.AnswerKind.ACK and answer.fcn:
-            order_values["carpos_fcn_sealed"] = self.vault.seal_fcn(message.order_id, answer.fcn)
-        if message.mke == carpos.Mke.EPO.value and not accepted:
-            # Not on file: what waited behind the EPO cannot go (no FCN); a resubmitted EPO carries it.
+        fcns = [
+            {"b_id": m.order_id, "b_fcn": self.vault.seal_fcn(m.order_id, a.fcn)}
+            for m, a in settled
+            if m.order_id is not None and m.mke == carpos.Mke.EPO.value and a.kind is carpos.AnswerKind.ACK and a.fcn
+        ]
+        orders = Order.__table__
+        if fcns:
             s.execute(
-                update(CarposMessage)
-                .where(
-                    CarposMessage.order_id == message.order_id,
-                    CarposMessage.order_seq > message.order_seq,
-                    CarposMessage.state == OutboxState.QUEUED.value,
-                )
-                .values(state=OutboxState.SUPERSEDED.value, updated_at=now)
+                update(orders).where(orders.c.id == bindparam("b_id")).values(carpos_fcn_sealed=bindparam("b_fcn")),
+                fcns,
             )
-        order_values["carpos_status"] = _order_status(s, message.order_id).value
-        s.execute(update(Order).where(Order.id == message.order_id).values(**order_values))
+        for m, a in settled:
+            if m.order_id is not None and m.mke == carpos.Mke.EPO.value and not _accepts(a):
+                # Not on file: what waited behind the EPO cannot go (no FCN); a resubmitted EPO carries it.
+                s.execute(
+                    update(CarposMessage)
+                    .where(
+                        CarposMessage.order_id == m.order_id,
+                        CarposMessage.order_seq > m.order_seq,
+                        CarposMessage.state == OutboxState.QUEUED.value,
+                    )
+                    .values(state=OutboxState.SUPERSEDED.value, updated_at=now)
+                )
+        if order_ids:
+            statuses = _order_statuses(s, order_ids)
+            s.execute(
+                update(orders).where(orders.c.id == bindparam("b_id")).values(carpos_status=bindparam("b_status")),
+                [{"b_id": o, "b_status": statuses[o].value} for o in order_ids],
+            )
 
 
-def _order_status(s: Session, order_id: int) -> CarposStatus:
-    """PENDING while any message of the order is unfinished; else how DOJ answered the last one."""
-    states = s.scalars(
-        select(CarposMessage.state)
-        .where(CarposMessage.order_id == order_id, CarposMessage.state != OutboxState.SUPERSEDED.value)
-        .order_by(CarposMessage.order_seq)
-    ).all()
-    if any(state not in FINISHED_STATES for state in states):
-        return CarposStatus.PENDING
-    return CarposStatus.ACCEPTED if states and states[-1] == OutboxState.ACCEPTED.value else CarposStatus.REJECTED
+def _pairs(s: Session, query: Any) -> dict[Any, Any]:
+    return {key: value for key, value in s.execute(query)}
+
+
+def _accepts(answer: carpos.Answer) -> bool:
+    return answer.kind in (carpos.AnswerKind.ACK, carpos.AnswerKind.QRY)
+
+
+def _order_statuses(s: Session, order_ids: list[int]) -> dict[int, CarposStatus]:
+    """Per order: PENDING while any of its messages is unfinished; else how DOJ answered the last one."""
+    states: dict[int, list[str]] = {o: [] for o in order_ids}
+    for order_id, state in s.execute(
+        select(CarposMessage.order_id, CarposMessage.state)
+        .where(CarposMessage.order_id.in_(order_ids), CarposMessage.state != OutboxState.SUPERSEDED.value)
+        .order_by(CarposMessage.order_id, CarposMessage.order_seq)
+    ):
+        states[order_id].append(state)
+    out = {}
+    for order_id, seq in states.items():
+        if any(state not in FINISHED_STATES for state in seq):
+            out[order_id] = CarposStatus.PENDING
+        else:
+            out[order_id] = (
+                CarposStatus.ACCEPTED if seq and seq[-1] == OutboxState.ACCEPTED.value else CarposStatus.REJECTED
+            )
+    return out

@@ -122,7 +122,7 @@ _CHAIN = AuditChain.__table__
 _ADVANCE = (
     update(_CHAIN)
     .where(_CHAIN.c.id == 1)
-    .values(seq=_CHAIN.c.seq + 1)
+    .values(seq=_CHAIN.c.seq + bindparam("b_count"))
     .returning(_CHAIN.c.seq, _CHAIN.c.mac, _CHAIN.c.base_seq, _CHAIN.c.base_mac, _CHAIN.c.seal)
 )
 _SET_HEAD = update(_CHAIN).where(_CHAIN.c.id == 1).values(mac=bindparam("b_mac"), seal=bindparam("b_seal"))
@@ -155,18 +155,29 @@ class AuditTrail:
         A chain row found tampered with keeps its broken seal (it is never re-sealed over), so
         ``verify`` reports it however many events follow.
         """
-        seq, previous, base_seq, base_mac, seal = connection.execute(_ADVANCE).one()
-        values = event.fields()
-        mac = self.mac(previous, seq, values)
-        connection.execute(_INSERT, {**values, "seq": seq, "mac": mac})
-        intact = self.sealed(seq - 1, previous, base_seq, base_mac, seal)
+        return self.record_all(connection, [event])[0]
+
+    def record_all(self, connection: Connection, events: list[Event]) -> list[int]:
+        """Append ``events`` in order, in one advance of the chain head (the gateway audits a whole
+        batch of CARPOS transactions at once); their seqs."""
+        if not events:
+            return []
+        last, previous, base_seq, base_mac, seal = connection.execute(_ADVANCE, {"b_count": len(events)}).one()
+        first = last - len(events) + 1
+        rows, mac = [], previous
+        for seq, event in enumerate(events, start=first):
+            values = event.fields()
+            mac = self.mac(mac, seq, values)
+            rows.append({**values, "seq": seq, "mac": mac})
+        connection.execute(_INSERT, rows)
+        intact = self.sealed(first - 1, previous, base_seq, base_mac, seal)
         if not intact:
             log.error(
-                "the audit chain row was changed outside the hub before event %s: run ccpor-hub audit verify", seq
+                "the audit chain row was changed outside the hub before event %s: run ccpor-hub audit verify", first
             )
-        new_seal = self.seal(seq, mac, base_seq, base_mac) if intact else seal
+        new_seal = self.seal(last, mac, base_seq, base_mac) if intact else seal
         connection.execute(_SET_HEAD, {"b_mac": mac, "b_seal": new_seal})
-        return int(seq)
+        return list(range(first, last + 1))
 
     def verify(
         self, connection: Connection, *, anchor: tuple[int, str] | None = None, batch: int = 5000, report: int = 20

@@ -77,6 +77,8 @@ class Settings:
     doj_ori: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_ORI", "CADOJ0000"))
     #: Seconds between the gateway's polls of the outbox and of DOJ's mailbox (a new message rings at once).
     gateway_poll_seconds: float = field(default_factory=lambda: _float("CCPOR_GATEWAY_POLL_SECONDS", 1.0))
+    #: Threads of one gateway process that claim and send batches side by side (claims never overlap).
+    gateway_senders: int = field(default_factory=lambda: _int("CCPOR_GATEWAY_SENDERS", 2))
     #: Messages claimed and submitted per batch.
     gateway_batch: int = field(default_factory=lambda: _int("CCPOR_GATEWAY_BATCH", 100))
     #: How long a claim lasts; a gateway that dies holding messages frees them after this. Hazard: shorter

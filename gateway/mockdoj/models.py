@@ -46,7 +46,7 @@ class Record(SwitchBase):
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index(None, "ori", "oca"), Index(None, "nam", "dob"), Index(None, "pno", "cti"))
+    __table_args__ = (Index(None, "oca", "cti"), Index(None, "nam", "dob"), Index(None, "pno", "cti"))
 
 
 class LedgerEntry(SwitchBase):

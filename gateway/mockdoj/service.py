@@ -26,7 +26,7 @@ from spyne import Application
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from gateway import carpos
 from gateway.envelope import Header, MessageKey, Transmission
@@ -76,6 +76,12 @@ class Switch:
         self.clock = clock
 
     def submit(self, blobs: list[bytes]) -> list[Receipt]:
+        """Take a batch: verify and decrypt each (outside any transaction), apply the new ones and
+        record them in the ledger (one transaction), then seal and post the answers (another).
+
+        A crash between the two loses answers, never effects: the hub sends the MCN again when its
+        answer is overdue, and the ledger answers it with the original result.
+        """
         now = self.clock()
         opened: list[tuple[int, Transmission | None, str | None]] = []
         for position, blob in enumerate(blobs, start=1):
@@ -88,60 +94,72 @@ class Switch:
                 opened.append((position, None, f"addressed to {t.header.destination_ori}, not to {self.ori}"))
                 continue
             opened.append((position, t, None))
-        receipts = []
+        receipts, replies = [], []
+        taken = [t for _, t, _ in opened if t is not None]
         with self.db.unit_of_work() as s:
+            known = {
+                e.mcn: (MessageKey(e.result), tuple(e.answer_lines.split("\n")))
+                for e in s.scalars(
+                    select(LedgerEntry).where(LedgerEntry.mcn.in_([t.header.mcn for t in taken])).with_for_update()
+                )
+            }
+            new_entries, resent = [], []
             for position, t, refusal in opened:
                 if t is None:
                     receipts.append(Receipt(position, None, "REFUSED", refusal))
                     continue
-                self._take(s, t, now)
                 receipts.append(Receipt(position, t.header.mcn, "QUEUED"))
+                answer_mcn = f"DOJ-{t.header.mcn}"
+                if t.header.mcn in known:  # a resend: the same answer again, nothing applied twice
+                    resent.append({"b_mcn": t.header.mcn})
+                    kind, lines = known[t.header.mcn]
+                    replies.append((t, answer_mcn, kind, lines, True))
+                    continue
+                outcome = registry.apply(s, t, now)
+                lines = outcome.lines(answer_mcn, t.header.mcn)
+                known[t.header.mcn] = (MessageKey(outcome.kind.value), lines)
+                new_entries.append(
+                    dict(
+                        mcn=t.header.mcn,
+                        mke=t.header.mke.value,
+                        sender_ori=t.header.sender_ori,
+                        fcn=outcome.fcn,
+                        result=outcome.kind.value,
+                        reason=outcome.reason,
+                        answer_mcn=answer_mcn,
+                        answer_lines="\n".join(lines),
+                        times_received=1,
+                        first_received_at=now,
+                        last_received_at=now,
+                    )  # fmt: skip
+                )
+                replies.append((t, answer_mcn, MessageKey(outcome.kind.value), lines, True))
+                for i, notice in enumerate(outcome.notices, start=1):
+                    notice_mcn = f"{answer_mcn}N{i}"[:24]
+                    replies.append((t, notice_mcn, MessageKey.NTC, (notice.replace("{notice}", notice_mcn),), False))
+            if new_entries:
+                s.execute(insert(LedgerEntry.__table__), new_entries)
+            if resent:
+                table = LedgerEntry.__table__
+                s.execute(
+                    update(table)
+                    .where(table.c.mcn == bindparam("b_mcn"))
+                    .values(times_received=table.c.times_received + 1, last_received_at=now),
+                    resent,
+                )
+        mail = [row for reply in replies for row in self._mail(*reply, now)]
+        if mail:
+            with self.db.unit_of_work() as s:
+                s.execute(insert(MailboxItem.__table__), mail)
         return receipts
 
-    def _take(self, s: Any, t: Transmission, now: datetime) -> None:
-        entry = s.scalar(select(LedgerEntry).where(LedgerEntry.mcn == t.header.mcn).with_for_update())
-        if entry is not None:  # a resend: the same answer again, nothing applied twice
-            entry.times_received += 1
-            entry.last_received_at = now
-            self._mail(s, t, entry.answer_mcn, MessageKey(entry.result), tuple(entry.answer_lines.split("\n")), now)
-            return
-        outcome = registry.apply(s, t, now)
-        entry = LedgerEntry(
-            mcn=t.header.mcn,
-            mke=t.header.mke.value,
-            sender_ori=t.header.sender_ori,
-            fcn=outcome.fcn,
-            result=outcome.kind.value,
-            reason=outcome.reason,
-            answer_mcn="",
-            answer_lines="",
-            first_received_at=now,
-            last_received_at=now,
-        )
-        s.add(entry)
-        s.flush()
-        entry.answer_mcn = f"DOJ{entry.id:013d}"
-        lines = outcome.lines(entry.answer_mcn, t.header.mcn)
-        entry.answer_lines = "\n".join(lines)
-        self._mail(s, t, entry.answer_mcn, MessageKey(outcome.kind.value), lines, now)
-        for i, notice in enumerate(outcome.notices, start=1):
-            notice_mcn = f"{entry.answer_mcn}N{i}"
-            self._mail(s, t, notice_mcn, MessageKey.NTC, (notice.replace("{notice}", notice_mcn),), now, answer=False)
-
     def _mail(
-        self,
-        s: Any,
-        t: Transmission,
-        answer_mcn: str,
-        kind: MessageKey,
-        lines: tuple[str, ...],
-        now: datetime,
-        *,
-        answer: bool = True,
-    ) -> None:
+        self, t: Transmission, answer_mcn: str, kind: MessageKey, lines: tuple[str, ...], answer: bool, now: datetime
+    ) -> list[dict[str, object]]:
+        """The mailbox rows of one reply: none if the fault plan drops it, two if it doubles it."""
         if self.faults.drop_answer():
             log.info("fault plan: dropped the answer %s to %s", answer_mcn, t.header.mcn)
-            return
+            return []
         reply = Transmission(
             Header(
                 mcn=answer_mcn,
@@ -155,22 +173,23 @@ class Switch:
             ),
             lines,
         )
-        self.post(s, reply, now)
+        rows = [self._row(reply, now)]
         if self.faults.duplicate_answer():
             log.info("fault plan: doubled the answer %s", answer_mcn)
-            self.post(s, reply, now)
+            rows.append(self._row(reply, now))
+        return rows
+
+    def _row(self, reply: Transmission, now: datetime) -> dict[str, object]:
+        return dict(
+            answer_mcn=reply.header.mcn,
+            sealed=self.channel.seal(reply),
+            available_at=now + self.faults.answer_latency,
+            created_at=now,
+        )
 
     def post(self, s: Any, reply: Transmission, now: datetime) -> None:
         """Seal ``reply`` to the hub and put it in the mailbox."""
-        s.execute(
-            insert(MailboxItem.__table__),
-            dict(
-                answer_mcn=reply.header.mcn,
-                sealed=self.channel.seal(reply),
-                available_at=now + self.faults.answer_latency,
-                created_at=now,
-            ),
-        )
+        s.execute(insert(MailboxItem.__table__), self._row(reply, now))
 
     def fetch(self, max_count: int) -> tuple[list[tuple[int, bytes]], int]:
         now = self.clock()

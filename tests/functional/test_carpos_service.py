@@ -74,6 +74,9 @@ def test_a_reject_reaches_the_clets_user_who_fixes_and_resubmits_it(carpos):
     with pytest.raises(zeep.exceptions.Fault) as again:
         clets.service.ResubmitToCarpos(OrderId=twice.OrderId)
     assert fault_code(again) == "Client.InvalidState"
+    with pytest.raises(zeep.exceptions.Fault) as reader:  # resubmitting is a change: an update role
+        carpos.carpos_client("clets-reader").service.ResubmitToCarpos(OrderId=twice.OrderId)
+    assert fault_code(reader) == "Client.Forbidden"
 
 
 def test_notices_are_acknowledged_once_and_only_by_the_organization_s_clets_users(carpos):

@@ -88,3 +88,28 @@ def test_doj_s_side_opens_the_file_the_cli_sealed(sealed):
     t = Channel(doj, keys.load_certificate(data / "carpos-keys" / "hub.pem")).open(epo.read_bytes())
     assert t.header.mcn == "CCP0000000042-001" and t.header.order_reference == "CCP0000000042"
     assert t.text.startswith("EPO.ORI/CA019015J.")
+
+
+def test_an_envelope_xmlsec1_sealed_opens_on_doj_s_side(sealed):
+    from datetime import UTC, datetime
+
+    from gateway import envelope
+    from gateway.envelope import Header, MessageKey, Transmission
+    from tests.support import xmlsec1 as xmlsec1_seal
+
+    _require_xmlsec1()
+    data, _ = sealed
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    t = Transmission(Header("CCP0000000043-001", "CA019015J", "CADOJ0000", MessageKey.EPO, now, now, "CCP0000000043"),
+                     ("EPO.ORI/CA019015J.OCA/CCP0000000043",))  # fmt: skip
+    key_dir = data / "carpos-keys"
+    wire = xmlsec1_seal.seal(
+        etree.tostring(envelope.to_xml(t)),
+        hub_key=key_dir / "hub.key",
+        hub_cert=key_dir / "hub.pem",
+        passphrase=_passphrase(masterkey.load(data / "master.key")).decode(),
+        doj_cert=key_dir / "doj.pem",
+        workdir=data / "xmlsec1-sealed",
+    )
+    doj = keys.load_pair(key_dir / "doj.key", key_dir / "doj.pem", masterkey.load(data / "doj" / "master.key"))
+    assert Channel(doj, keys.load_certificate(key_dir / "hub.pem")).open(wire) == t

@@ -59,6 +59,23 @@ def test_events_chain_in_order_and_verify(db: Database, trail: AuditTrail):
     assert {r.category for r in rows} == {"VIEW"}
 
 
+def test_a_batch_of_events_chains_like_single_ones(db: Database, trail: AuditTrail):
+    _record(db, trail, 2)
+    batch = [
+        Event(at=T0 + timedelta(minutes=i), username="ccpor-gateway", org_ori="CA019015J", operation="CARPOS EPO",
+              outcome="SENT", target=f"CCP{i:010d}", category="CARPOS")
+        for i in range(4)
+    ]  # fmt: skip
+    with db.unit_of_work() as session:
+        assert trail.record_all(session.connection(), batch) == [3, 4, 5, 6]
+        assert trail.record_all(session.connection(), []) == []
+    _record(db, trail, 1)
+    result = _verify(db, trail)
+    assert result.ok and result.checked == 7 and result.head_seq == 7
+    _sql(db, "update audit_events set outcome = 'REFUSED' where seq = 5")
+    assert [seq for seq, _ in _verify(db, trail).problems] == [5]
+
+
 @pytest.mark.parametrize(
     ("tamper", "first_bad"),
     [

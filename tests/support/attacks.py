@@ -44,6 +44,15 @@ class Target:
 TARGETS = (
     Target("orders", "/ws/orders", ns.ORDERS_SERVICE, "GetOrder", "OrderId", "CCP9999999999", "clerk"),
     Target("admin", "/ws/admin", ns.ADMIN_SERVICE, "UnlockUser", "Username", "nobody-by-this-name", "admin"),
+    Target(
+        "carpos",
+        "/ws/carpos",
+        ns.CARPOS_SERVICE,
+        "AcknowledgeCarposMessage",
+        "MessageId",
+        "CMS9999999999",
+        "clets-clerk",
+    ),
 )
 
 Case = tuple[bytes, dict[str, str] | None, str]

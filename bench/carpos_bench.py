@@ -1,0 +1,300 @@
+"""The CARPOS exchange: sealing cost, drain rate through the real switch, submit -> ACCEPTED latency.
+
+    make bench-carpos          (or: .venv/bin/python bench/carpos_bench.py [--part seal|drain|latency|all]
+                                     [--messages N] [--rate R] [--seconds S] [--database-url URL])
+
+seal     per message, in this process: the hub's Channel.seal (encrypt + sign) and DOJ's
+         Channel.open (verify + decrypt), next to sealing the same envelope with the xmlsec1
+         command (one --encrypt and one --sign run per message, as a script would).
+drain    N EPOs committed at once into a hub database with the gateway (``ccpor-hub gateway``)
+         and the mock switch (``ccpor-hub mock-doj``, 2 gunicorn workers) running; time from the
+         commit until DOJ has accepted every one: messages/s, and the CPU each process spent.
+latency  the hub (``ccpor-hub serve``, 2 workers), the switch and the gateway; SubmitOrder with
+         SubmitToCarposIndicator at a steady R orders/s for S seconds (open loop, new connection
+         each); per order, the time from its commit (the outbox row's created_at) to DOJ's answer
+         being recorded (answered_at): p50/p99.
+
+Results go to bench/results/carpos.json. All processes share the machine's two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lxml import etree  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from bench.loadgen import _one, process_tree  # noqa: E402
+from gateway import envelope, keys  # noqa: E402
+from gateway.envelope import Header, MessageKey, Transmission  # noqa: E402
+from gateway.sealing import Channel  # noqa: E402
+from hub import masterkey  # noqa: E402
+from hub.accounts.service import add_user, principal_of  # noqa: E402
+from hub.codes import Role  # noqa: E402
+from hub.db import migrate  # noqa: E402
+from hub.db.engine import Database  # noqa: E402
+from hub.db.models import CarposMessage  # noqa: E402
+from hub.orders.service import OrderService  # noqa: E402
+from hub.runner import GatewayProcess, HubServer, SwitchServer, carpos_environment  # noqa: E402
+from tests.support import xmlsec1  # noqa: E402
+from tests.support.orders import envelope as soap_envelope  # noqa: E402
+from tests.support.orders import order, order_element  # noqa: E402
+
+PASSWORD = "benchmark passphrase 1"  # noqa: S105 - throwaway benchmark account
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+TEXT = (
+    "EPO.ORI/CA019015J.OCA/CCP0000000042.NAM/MOUSE,MICKEY.SEX/M.RAC/W.DOB/19800517.HGT/510.WGT/180.EYE/BRO."
+    "HAI/BLK.PNO/24FL000123.OTC/OAH.ISD/20261112.EXP/20291111.CTI/CA019015J.PPN/DUCK,DAISY.PPB/19820102."
+    "PCO/01.PCO/04.PCO/05.BRD/Y"
+)
+
+
+def ms(seconds: float, n: int) -> float:
+    return round(seconds / n * 1000, 3)
+
+
+def part_seal(work: Path, n: int) -> dict[str, object]:
+    env = carpos_environment(work)
+    key_dir = Path(env["CCPOR_CARPOS_KEY_DIR"])
+    hub_master, doj_master = masterkey.load(work / "master.key"), masterkey.load(work / "doj" / "master.key")
+    hub = keys.load_pair(key_dir / "hub.key", key_dir / "hub.pem", hub_master)
+    doj = keys.load_pair(key_dir / "doj.key", key_dir / "doj.pem", doj_master)
+    sender, receiver = Channel(hub, doj.certificate), Channel(doj, hub.certificate)
+    transmissions = [
+        Transmission(Header(f"CCP{i:010d}-001", "CA019015J", "CADOJ0000", MessageKey.EPO, NOW, NOW), (TEXT,))
+        for i in range(n)
+    ]
+    sender.seal(transmissions[0])  # warm up (first content key, signxml imports)
+    t0 = time.perf_counter()
+    sealed = [sender.seal(t) for t in transmissions]
+    seal_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for wire in sealed:
+        receiver.open(wire)
+    open_s = time.perf_counter() - t0
+    out: dict[str, object] = {
+        "messages": n,
+        "envelope_bytes": len(sealed[0]),
+        "hub_seal_ms": ms(seal_s, n),
+        "doj_open_ms": ms(open_s, n),
+    }
+    if xmlsec1.XMLSEC1:
+        runs = max(10, n // 10)
+        passphrase = keys._passphrase(hub_master).decode()
+        t0 = time.perf_counter()
+        for i, t in enumerate(transmissions[:runs]):
+            xmlsec1.seal(
+                etree.tostring(envelope.to_xml(t)),
+                hub_key=key_dir / "hub.key",
+                hub_cert=key_dir / "hub.pem",
+                passphrase=passphrase,
+                doj_cert=key_dir / "doj.pem",
+                workdir=work / "xmlsec1" / str(i % 4),
+            )
+        out |= {"xmlsec1_command_ms": ms(time.perf_counter() - t0, runs), "xmlsec1_messages": runs}
+    return out
+
+
+def _hub_database(work: Path, url: str | None) -> tuple[str, object]:
+    """A fresh hub database (SQLite in ``work``, or a new database on the PostgreSQL server of ``url``)."""
+    work.mkdir(parents=True, exist_ok=True)
+    if not url:
+        return f"sqlite:///{work / 'hub.db'}", None
+    import sqlalchemy as sa
+
+    name = f"ccpor_bench_{int(time.time())}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def _accepted(db: Database) -> int:
+    with db.read() as s:
+        return s.scalar(select(func.count()).where(CarposMessage.state == "ACCEPTED")) or 0
+
+
+def part_drain(work: Path, n: int, database_url: str | None) -> dict[str, object]:
+    url, drop = _hub_database(work, database_url)
+    migrate.upgrade(url)
+    db = Database(url)
+    with db.unit_of_work() as s:
+        clerk = principal_of(
+            add_user(s, "bench", ori="CA019015J", role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
+        )
+    env = {**carpos_environment(work), "CCPOR_DATABASE_URL": url, "CCPOR_DOJ_SEED_RECORDS": "0"}
+    switch = SwitchServer(env).start()
+    gateway = GatewayProcess(env).start()
+    try:
+        service = OrderService()
+        from gateway.doorbell import install_ringer
+
+        install_ringer(db)
+        with db.unit_of_work() as s:  # one commit: every message becomes visible at once
+            for i in range(n):
+                service.submit(s, clerk, order_element(order(CaseDocketID=f"24FL{i:07d}")), carpos_requested=True)
+            cpu_before = {
+                "gateway": _cpu_seconds([gateway.proc.pid]),  # type: ignore[union-attr]
+                "switch": _cpu_seconds(process_tree(switch.proc.pid)),  # type: ignore[union-attr]
+            }
+        t0 = time.perf_counter()  # committed: the doorbell rang
+        while _accepted(db) < n:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - t0
+        cpu = {
+            "gateway_cpu_s": round(_cpu_seconds([gateway.proc.pid]) - cpu_before["gateway"], 2),  # type: ignore[union-attr]
+            "switch_cpu_s": round(_cpu_seconds(process_tree(switch.proc.pid)) - cpu_before["switch"], 2),  # type: ignore[union-attr]
+        }
+    finally:
+        gateway.stop()
+        switch.stop()
+        db.dispose()
+        if drop:
+            drop()  # type: ignore[operator]
+    return {
+        "database": make_url(url).get_backend_name(),
+        "messages": n,
+        "seconds": round(elapsed, 2),
+        "messages_per_s": round(n / elapsed, 1),
+        **cpu,
+        "cpu_ms_per_message": round((cpu["gateway_cpu_s"] + cpu["switch_cpu_s"]) / n * 1000, 2),
+    }
+
+
+async def _steady(url: str, bodies: list[bytes], rate: float) -> int:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    start, errors, tasks = time.perf_counter(), 0, []
+
+    async def one(body: bytes) -> None:
+        nonlocal errors
+        status, data = await _one(parts.hostname or "127.0.0.1", parts.port or 80, parts.path, body)
+        if status != 200 or b"SubmitOrderResponse" not in data:
+            errors += 1
+
+    for i, body in enumerate(bodies):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)  # the load's own schedule (open loop), not a synchronization
+        tasks.append(asyncio.create_task(one(body)))
+    await asyncio.gather(*tasks)
+    return errors
+
+
+def part_latency(work: Path, rate: float, seconds: float, database_url: str | None) -> dict[str, object]:
+    url, drop = _hub_database(work, database_url)
+    migrate.upgrade(url)
+    db = Database(url)
+    with db.unit_of_work() as s:
+        add_user(s, "bench", ori="CA019015J", role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
+    env = {**carpos_environment(work), "CCPOR_DATABASE_URL": url, "CCPOR_DOJ_SEED_RECORDS": "0"}
+    switch = SwitchServer(env).start()
+    server = HubServer(work, url, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"}).start()
+    gateway = GatewayProcess(env).start()
+    n = int(rate * seconds)
+    bodies = [
+        soap_envelope(
+            "SubmitOrder",
+            [("Order", order(CaseDocketID=f"24FL{i:07d}")), ("SubmitToCarposIndicator", True)],
+            username="bench",
+            password=PASSWORD,
+        )
+        for i in range(n)
+    ]
+    try:
+        errors = asyncio.run(_steady(f"{server.url}/ws/orders", bodies, rate))
+        deadline = time.monotonic() + 120
+        while _accepted(db) < n - errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with db.read() as s:
+            rows = s.execute(
+                select(CarposMessage.created_at, CarposMessage.sent_at, CarposMessage.answered_at, CarposMessage.state)
+            ).all()
+    finally:
+        gateway.stop()
+        server.stop()
+        switch.stop()
+        db.dispose()
+        if drop:
+            drop()  # type: ignore[operator]
+    latencies = sorted((r.answered_at - r.created_at).total_seconds() for r in rows if r.answered_at)
+    waits = sorted((r.sent_at - r.created_at).total_seconds() for r in rows if r.sent_at)
+
+    def pct(p: float, data: list[float] = latencies) -> float:
+        return round(data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))], 3)
+
+    return {
+        "database": make_url(url).get_backend_name(),
+        "rate_per_s": rate,
+        "orders": n,
+        "submit_errors": errors,
+        "accepted": sum(1 for r in rows if r.state == "ACCEPTED"),
+        "p50_s": pct(50),
+        "p99_s": pct(99),
+        "until_sent_p50_s": pct(50, waits),
+        "until_sent_p99_s": pct(99, waits),
+        "max_s": round(latencies[-1], 3),
+        "mean_s": round(statistics.fmean(latencies), 3),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--part", choices=["seal", "drain", "latency", "all"], default="all")
+    p.add_argument("--messages", type=int, default=2000, help="drain: EPOs; seal: envelopes")
+    p.add_argument("--rate", type=float, default=50.0, help="latency: orders per second")
+    p.add_argument("--seconds", type=float, default=20.0, help="latency: how long the load lasts")
+    p.add_argument("--database-url", help="a PostgreSQL server (a fresh database is made there), else SQLite")
+    args = p.parse_args()
+    results: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds")}
+    with tempfile.TemporaryDirectory(prefix="ccpor-carpos-bench-") as tmp:
+        work = Path(tmp)
+        if args.part in ("seal", "all"):
+            results["seal"] = part_seal(work / "seal", min(args.messages, 500))
+            print("seal   ", json.dumps(results["seal"]))
+        if args.part in ("drain", "all"):
+            results["drain"] = part_drain(work / "drain", args.messages, args.database_url)
+            print("drain  ", json.dumps(results["drain"]))
+        if args.part in ("latency", "all"):
+            results["latency"] = part_latency(work / "latency", args.rate, args.seconds, args.database_url)
+            print("latency", json.dumps(results["latency"]))
+    out = ROOT / "bench" / "results" / "carpos.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
