@@ -145,7 +145,7 @@ def _accepted(db: Database) -> int:
         return s.scalar(select(func.count()).where(CarposMessage.state == "ACCEPTED")) or 0
 
 
-def part_drain(work: Path, n: int, database_url: str | None) -> dict[str, object]:
+def part_drain(work: Path, n: int, database_url: str | None, gateways: int = 1) -> dict[str, object]:
     url, drop = _hub_database(work, database_url)
     migrate.upgrade(url)
     db = Database(url)
@@ -155,7 +155,8 @@ def part_drain(work: Path, n: int, database_url: str | None) -> dict[str, object
         )
     env = {**carpos_environment(work), "CCPOR_DATABASE_URL": url, "CCPOR_DOJ_SEED_RECORDS": "0"}
     switch = SwitchServer(env).start()
-    gateway = GatewayProcess(env).start()
+    started = [GatewayProcess(env, name=f"gateway-{i}").start() for i in range(gateways)]
+    pids = [g.proc.pid for g in started]  # type: ignore[union-attr]
     try:
         service = OrderService()
         from gateway.doorbell import install_ringer
@@ -165,7 +166,7 @@ def part_drain(work: Path, n: int, database_url: str | None) -> dict[str, object
             for i in range(n):
                 service.submit(s, clerk, order_element(order(CaseDocketID=f"24FL{i:07d}")), carpos_requested=True)
             cpu_before = {
-                "gateway": _cpu_seconds([gateway.proc.pid]),  # type: ignore[union-attr]
+                "gateway": _cpu_seconds(pids),
                 "switch": _cpu_seconds(process_tree(switch.proc.pid)),  # type: ignore[union-attr]
             }
         t0 = time.perf_counter()  # committed: the doorbell rang
@@ -173,17 +174,19 @@ def part_drain(work: Path, n: int, database_url: str | None) -> dict[str, object
             time.sleep(0.02)
         elapsed = time.perf_counter() - t0
         cpu = {
-            "gateway_cpu_s": round(_cpu_seconds([gateway.proc.pid]) - cpu_before["gateway"], 2),  # type: ignore[union-attr]
+            "gateway_cpu_s": round(_cpu_seconds(pids) - cpu_before["gateway"], 2),
             "switch_cpu_s": round(_cpu_seconds(process_tree(switch.proc.pid)) - cpu_before["switch"], 2),  # type: ignore[union-attr]
         }
     finally:
-        gateway.stop()
+        for gateway in started:
+            gateway.stop()
         switch.stop()
         db.dispose()
         if drop:
             drop()  # type: ignore[operator]
     return {
         "database": make_url(url).get_backend_name(),
+        "gateway_processes": gateways,
         "messages": n,
         "seconds": round(elapsed, 2),
         "messages_per_s": round(n / elapsed, 1),
@@ -277,6 +280,7 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=50.0, help="latency: orders per second")
     p.add_argument("--seconds", type=float, default=20.0, help="latency: how long the load lasts")
     p.add_argument("--database-url", help="a PostgreSQL server (a fresh database is made there), else SQLite")
+    p.add_argument("--gateways", type=int, default=1, help="drain: gateway processes on the one database")
     args = p.parse_args()
     results: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory(prefix="ccpor-carpos-bench-") as tmp:
@@ -285,7 +289,7 @@ def main() -> int:
             results["seal"] = part_seal(work / "seal", min(args.messages, 500))
             print("seal   ", json.dumps(results["seal"]))
         if args.part in ("drain", "all"):
-            results["drain"] = part_drain(work / "drain", args.messages, args.database_url)
+            results["drain"] = part_drain(work / "drain", args.messages, args.database_url, args.gateways)
             print("drain  ", json.dumps(results["drain"]))
         if args.part in ("latency", "all"):
             results["latency"] = part_latency(work / "latency", args.rate, args.seconds, args.database_url)

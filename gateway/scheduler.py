@@ -6,11 +6,10 @@ store shared between processes runs jobs twice -- and every guarantee (one sende
 order order, exactly-once effect) comes from the outbox rows: claims under row locks and leases,
 guarded updates, MCNs. Any number of gateway processes may run against one PostgreSQL database.
 
-One tick drains and polls until there is nothing left to do, so a burst is worked off in one go; a
-ring that arrives while a tick runs makes that tick go round once more instead of being lost.
-Within a tick, ``CCPOR_GATEWAY_SENDERS`` threads drain (each claims its own batches, so they never
-send the same message) while one more reads the mailbox: sealing the next batch, the switch working
-on the last one and the answers to the one before overlap instead of taking turns.
+``CCPOR_GATEWAY_SENDERS`` threads drain (each claims its own batches, so they never send the same
+message) while one more reads the mailbox: sealing the next batch, the switch working on the last
+one and the answers to the one before overlap instead of taking turns. Each drains or reads until
+nothing is left, so a burst is worked off in one go.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import random
 import signal
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,7 +80,15 @@ def build_gateway(settings: Settings, *, db: Database | None = None) -> tuple[Ga
 
 
 class GatewayService:
-    """The scheduler, the doorbell and the gateway, started and stopped together."""
+    """The timer, the doorbell and the gateway's threads, started and stopped together.
+
+    ``senders`` threads drain the outbox and one thread reads DOJ's mailbox. Each works until it
+    finds nothing, then waits to be woken: the senders by the doorbell or the timer, the receiver by
+    a sender that handed over a batch or by the timer. APScheduler (an interval job, its job store
+    in memory, private to the process) is only that timer; no lock or guarantee depends on it. An
+    idle sender wakes at a ring even while another is waiting on the switch, so a new message never
+    waits for someone else's batch to come back.
+    """
 
     def __init__(
         self,
@@ -91,27 +97,30 @@ class GatewayService:
         *,
         senders: int = 1,
         transport: Callable[[], SwitchTransport] | None = None,
-        on_idle: Callable[[], None] | None = None,
     ) -> None:
         self.gateway = gateway
         self.poll_seconds = poll_seconds
-        self.on_idle = on_idle
         # Each thread its own HTTP session (a requests.Session is not shared between threads).
         fresh = transport or (lambda: gateway.transport)
         self.senders = [gateway] + [gateway.with_transport(fresh()) for _ in range(max(1, senders) - 1)]
         self.receiver = gateway.with_transport(fresh())
-        self.pool = ThreadPoolExecutor(max_workers=len(self.senders) + 1, thread_name_prefix="carpos")
         self.scheduler = BackgroundScheduler(
             timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
         self.listener = doorbell.Listener(gateway.db.url, self.wake)
-        self._lock = threading.Lock()
-        self._running = False
-        self._rung = False
+        self._due = threading.Condition()
+        self._generation = 0  # counts wake-ups, so none is lost between a drain and the wait
+        self._answers = threading.Event()
         self._stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
         self._rng = random.Random()  # noqa: S311 - jitter of the first tick, not secrets
 
     def start(self) -> GatewayService:
+        for n, sender in enumerate(self.senders, start=1):
+            self._threads.append(threading.Thread(target=self._send, args=(sender,), name=f"carpos-send-{n}"))
+        self._threads.append(threading.Thread(target=self._receive, name="carpos-receive"))
+        for thread in self._threads:
+            thread.start()
         first = datetime.now(UTC) + timedelta(seconds=self._rng.random() * min(self.poll_seconds, 1.0) / 10)
         self.scheduler.add_job(self._tick, "interval", seconds=self.poll_seconds, id=_JOB, next_run_time=first)
         self.scheduler.start()
@@ -119,79 +128,49 @@ class GatewayService:
         return self
 
     def wake(self) -> None:
-        """Look at the outbox now (from the doorbell's thread)."""
-        with self._lock:
-            self._rung = True
-            if self._running or self._stopped.is_set():
-                return  # the running tick goes round again
-        try:
-            self.scheduler.modify_job(_JOB, next_run_time=datetime.now(UTC))
-        except Exception:  # noqa: BLE001 - the scheduler is shutting down; the ring is only a hint
-            log.debug("wake ignored: scheduler not running")
+        """Look at the outbox now (the doorbell's thread; the timer)."""
+        with self._due:
+            self._generation += 1
+            self._due.notify_all()
 
     def _tick(self) -> None:
-        with self._lock:
-            self._running = True
-        try:
-            while not self._stopped.is_set():
-                with self._lock:
-                    self._rung = False
-                worked = self._round()
-                with self._lock:
-                    # Round again while work is being done (more may be due) or a ring came meanwhile.
-                    if not (worked or self._rung):
-                        self._running = False
-                        break
-        except Exception:
-            log.exception("the CARPOS exchange failed; it runs again at the next tick")
-            with self._lock:
-                self._running = False
-        if self.on_idle is not None:
-            self.on_idle()
+        self.wake()
+        self._answers.set()  # answers delayed at DOJ, or left by a sender's crash, are read too
 
-    def _round(self) -> int:
-        """All senders drain until nothing is due while the receiver reads the answers; work done."""
-        sent = threading.Event()
-        active = [len(self.senders)]
-
-        def send(gateway: Gateway) -> int:
-            total = 0
+    def _send(self, gateway: Gateway) -> None:
+        seen = -1
+        while not self._stopped.is_set():
+            with self._due:
+                if seen == self._generation:
+                    self._due.wait()
+                seen = self._generation
             try:
-                while not self._stopped.is_set() and (n := gateway.drain()):
-                    total += n
-                    sent.set()
-            finally:
-                with self._lock:
-                    active[0] -= 1
-                sent.set()
-            return total
+                while not self._stopped.is_set() and gateway.drain():
+                    self._answers.set()
+            except Exception:
+                log.exception("sending to CARPOS failed; trying again at the next tick")
 
-        def receive() -> int:
-            total = 0
-            while not self._stopped.is_set():
-                try:
-                    got, _ = self.receiver.poll()
-                except TransportError as exc:
-                    log.warning("DOJ's mailbox could not be read: %s", exc)
-                    return total
-                total += got
-                if got:
-                    continue
-                with self._lock:
-                    if not active[0]:
-                        return total
-                sent.wait(0.25)  # until a sender hands over a batch (or finishes)
-                sent.clear()
-            return total
-
-        futures = [self.pool.submit(send, g) for g in self.senders] + [self.pool.submit(receive)]
-        return sum(f.result() for f in futures)
+    def _receive(self) -> None:
+        while not self._stopped.is_set():
+            self._answers.wait()
+            self._answers.clear()
+            try:
+                while not self._stopped.is_set() and self.receiver.poll()[0]:
+                    pass
+            except TransportError as exc:
+                log.warning("DOJ's mailbox could not be read: %s", exc)
+            except Exception:
+                log.exception("reading DOJ's mailbox failed; trying again at the next tick")
 
     def stop(self) -> None:
+        """Stop waking, let each thread finish the batch it is on, and wait for them."""
         self._stopped.set()
         self.listener.stop()
         self.scheduler.shutdown(wait=True)
-        self.pool.shutdown(wait=True)
+        self.wake()
+        self._answers.set()
+        for thread in self._threads:
+            thread.join()
 
 
 def run(settings: Settings) -> int:

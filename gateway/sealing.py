@@ -235,7 +235,8 @@ class Channel:
         payload = self._in_context(self._decrypt(encrypted), encrypted)
         if payload.tag != envelope.PAYLOAD:
             raise SealError("the decrypted content is not a tx:Payload")
-        return envelope.from_xml(signed, payload)
+        # The wire form passed the schema above; signxml's copy of it is the same document.
+        return envelope.from_xml(signed, payload, checked=True)
 
     def _check_signature_shape(self, root: etree._Element) -> None:
         """Exactly one enveloped signature, last child, one whole-document reference, the policy's algorithms."""

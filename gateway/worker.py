@@ -32,6 +32,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,19 +159,27 @@ class Gateway:
 
     def drain(self) -> int:
         """Claim and send one batch; the number of messages the switch took."""
+        t0 = time.perf_counter()
         claimed = self._claim()
         if not claimed:
             return 0
+        t1 = time.perf_counter()
         built = self._build(claimed)
         ready = [b for b in built if b.sealed is not None]
         receipts: list[SubmitReceipt] = []
         error: TransportError | None = None
+        t2 = time.perf_counter()
         if ready:
             try:
                 receipts = self.transport.submit([b.sealed for b in ready])  # type: ignore[misc]
             except TransportError as exc:
                 error = exc
+        t3 = time.perf_counter()
         self._record_sends(built, ready, receipts, error)
+        log.debug(
+            "batch of %d: claimed in %.0f ms, sealed in %.0f ms, submitted in %.0f ms, recorded in %.0f ms",
+            len(claimed), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (time.perf_counter() - t3) * 1e3,
+        )  # fmt: skip
         return 0 if error else sum(1 for r in receipts if not r.refused)
 
     def _claim(self) -> list[_Claimed]:
@@ -393,6 +402,7 @@ class Gateway:
                 answer = None
             opened.append((item.mailbox_id, _Answer(t, answer)))
         if opened:
+            log.debug("mailbox page of %d answers", len(opened))
             answers = [a for _, a in opened]
             try:
                 with self.db.unit_of_work() as s:

@@ -366,8 +366,10 @@ def _gateway(args: argparse.Namespace) -> int:
     from gateway import keys, scheduler
     from hub import masterkey
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    level = os.environ.get("CCPOR_LOG_LEVEL", "INFO").upper()  # DEBUG: one line per batch, with its timings
+    logging.basicConfig(level=level, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    for noisy in ("apscheduler", "zeep", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return scheduler.run(load())
     except (keys.KeyFileError, masterkey.MasterKeyError) as err:

@@ -156,6 +156,9 @@ class SwitchSettings:
     seed_records: int = field(default_factory=lambda: _int("CCPOR_DOJ_SEED_RECORDS", 500))
     #: Seed of the random choices (seeded records, injected faults).
     random_seed: int = field(default_factory=lambda: _int("CCPOR_DOJ_RANDOM_SEED", 1))
+    #: Seconds a fetched answer stays hidden from other readers until it is acknowledged (it
+    #: reappears if the reader dies first).
+    mailbox_lease_seconds: int = field(default_factory=lambda: _int("CCPOR_DOJ_MAILBOX_LEASE_SECONDS", 30))
     # Fault injection (all off by default).
     #: Milliseconds before an answer appears in the mailbox (DOJ's processing time).
     answer_latency_ms: int = field(default_factory=lambda: _int("CCPOR_DOJ_ANSWER_LATENCY_MS", 0))

@@ -53,7 +53,8 @@ def build(settings: SwitchSettings) -> Switch:
     for warning in warnings:
         log.warning(warning)
     db = open_database(settings.resolved_database_url)
-    return Switch(db, channel, settings.ori, FaultPlan.from_settings(settings), utcnow)
+    lease = timedelta(seconds=settings.mailbox_lease_seconds)
+    return Switch(db, channel, settings.ori, FaultPlan.from_settings(settings), utcnow, mailbox_lease=lease)
 
 
 def wsgi_app() -> Router:

@@ -19,10 +19,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spyne import Application
+from spyne import const as spyne_const
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -68,12 +69,21 @@ class Receipt:
 class Switch:
     """The switch's behaviour, independent of SOAP (tests drive it directly too)."""
 
-    def __init__(self, db: Database, channel: Channel, ori: str, faults: FaultPlan, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        channel: Channel,
+        ori: str,
+        faults: FaultPlan,
+        clock: Clock,
+        mailbox_lease: timedelta = timedelta(seconds=30),
+    ) -> None:
         self.db = db
         self.channel = channel
         self.ori = ori
         self.faults = faults
         self.clock = clock
+        self.mailbox_lease = mailbox_lease
 
     def submit(self, blobs: list[bytes]) -> list[Receipt]:
         """Take a batch: verify and decrypt each (outside any transaction), apply the new ones and
@@ -192,17 +202,26 @@ class Switch:
         s.execute(insert(MailboxItem.__table__), self._row(reply, now))
 
     def fetch(self, max_count: int) -> tuple[list[tuple[int, bytes]], int]:
+        """The oldest visible answers, hidden from other readers for the mailbox lease: a gateway
+        that dies before acknowledging them lets them reappear; two gateways never read the same."""
         now = self.clock()
-        with self.db.read() as s:
+        with self.db.unit_of_work() as s:
             rows = s.execute(
                 select(MailboxItem.id, MailboxItem.sealed)
                 .where(MailboxItem.available_at <= now)
                 .order_by(MailboxItem.id)
                 .limit(max_count)
+                .with_for_update(skip_locked=True)
             ).all()
+            if rows:
+                s.execute(
+                    update(MailboxItem)
+                    .where(MailboxItem.id.in_([r.id for r in rows]))
+                    .values(available_at=now + self.mailbox_lease)
+                )
             remaining = s.scalar(select(func.count()).where(MailboxItem.available_at <= now)) or 0
         items = self.faults.reorder([(int(r.id), bytes(r.sealed)) for r in rows])
-        return items, max(0, int(remaining) - len(items))
+        return items, int(remaining)
 
     def acknowledge(self, ids: list[int]) -> int:
         with self.db.unit_of_work() as s:
@@ -230,6 +249,9 @@ class Switch:
 
 
 def _spyne_app(switch: Switch, settings: Settings) -> WsgiApplication:
+    # As in the hub (docs/DECISIONS.md 13): Spyne's once-a-second full gc.collect() at the end of a
+    # call is for file handles of features we do not use; it was half of the switch's CPU.
+    spyne_const.MIN_GC_INTERVAL = float("inf")
     bindings = SWITCH.bindings()
     receipt, receipts = bindings["ReceiptType"], bindings["ReceiptListType"]
     item, mailbox = bindings["MailboxItemType"], bindings["MailboxType"]

@@ -79,9 +79,9 @@ def follow(s: Session, order: Order, who: Principal, mke: carpos.Mke, now: datet
     return _enqueue(s, order, mke, who, now)
 
 
-def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str) -> str:
+def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str) -> tuple[str, carpos.Mke]:
     """ResubmitToCarpos: send the order's current version again after DOJ rejected its last message
-    (an EPO when the order never got on file, else the rejected key again); its MCN."""
+    (an EPO when the order never got on file, else the rejected key again); its MCN and key."""
     last = s.scalar(
         select(CarposMessage)
         .where(CarposMessage.order_id == order.id, CarposMessage.state != OutboxState.SUPERSEDED.value)
@@ -100,7 +100,7 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
             f"order {public} is {order.status}; only an ACTIVE order can be entered or changed in CARPOS"
         )
     require_acceptable(OrderDocument.from_xml(order.document), who.ori, mke, path)
-    return _enqueue(s, order, mke, who, now)
+    return _enqueue(s, order, mke, who, now), mke
 
 
 def query(s: Session, who: Principal, tx: carpos.Transaction, vault: CletsVault, now: datetime) -> str:

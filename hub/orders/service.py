@@ -27,7 +27,7 @@ from hub.accounts.service import Principal
 from hub.carpos import outbox
 from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
 from hub.contract import order_child_names, validate_order_profile
-from hub.db.models import CarposMessage, Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
+from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
 from hub.orders import locks, rules
 from hub.orders.document import OrderDocument
@@ -285,9 +285,9 @@ class OrderService:
         version again (the order, the MCN and message key queued)."""
         order = self._visible(s, who, order_id)
         self.require_changeable(s, who, order)
-        mcn = outbox.resubmit(s, order, who, self.clock(), "/crp:ResubmitToCarpos/crp:OrderId")
+        mcn, mke = outbox.resubmit(s, order, who, self.clock(), "/crp:ResubmitToCarpos/crp:OrderId")
         s.refresh(order)
-        return order, mcn, mcn and s.scalar(select(CarposMessage.mke).where(CarposMessage.mcn == mcn))
+        return order, mcn, mke.value
 
     def expire_due(self, s: Session, who: Principal, today: date) -> list[str]:
         """ACTIVE orders whose expiration date has passed become EXPIRED (a version each)."""

@@ -239,8 +239,11 @@ def test_an_answer_that_does_not_verify_stays_in_the_mailbox(ex, clerk):
     pinned = ex.gateway.channel
     ex.gateway.channel = type(pinned)(pinned.own, wrong.doj.certificate)  # pinned to another DOJ certificate
     assert ex.gateway.poll() == (0, 0)
+    assert ex.switch.fetch(10) == ([], 0)  # fetched, not acknowledged: hidden for the mailbox lease ...
+    ex.clock.advance(seconds=31)
     items, _ = ex.switch.fetch(10)
-    assert len(items) == 1  # kept for when the configuration is right
+    assert len(items) == 1  # ... then there again: kept for when the configuration is right
+    ex.clock.advance(seconds=31)
     ex.gateway.channel = pinned
     ex.run()
     assert set(ex.states().values()) == {"ACCEPTED"}
