@@ -300,31 +300,27 @@ class Gateway:
                 if b.problem is not None:
                     self._die(s, b.claimed, b.problem, now, events)
             if taken:
-                sent = set(
-                    s.scalars(
-                        update(CarposMessage)
-                        .where(
-                            CarposMessage.id.in_([c.id for c in taken]),
-                            CarposMessage.lease_owner == self.owner,
-                            CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
-                        )
-                        .values(
-                            state=OutboxState.SENT.value,
-                            sent_at=now,
-                            next_attempt_at=now + self.policy.answer_timeout,
-                            lease_owner=None,
-                            lease_expires_at=None,
-                            last_error=None,
-                            updated_at=now,
-                        )
-                        .returning(CarposMessage.id)
+                s.execute(
+                    update(CarposMessage)
+                    .where(
+                        CarposMessage.id.in_([c.id for c in taken]),
+                        CarposMessage.lease_owner == self.owner,
+                        CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
+                    )
+                    .values(
+                        state=OutboxState.SENT.value,
+                        sent_at=now,
+                        next_attempt_at=now + self.policy.answer_timeout,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        last_error=None,
+                        updated_at=now,
                     )
                 )
+                # Every transmission the switch took is audited, also when the row was no longer ours
+                # to update (DOJ's answer was recorded first, or another gateway took the lease over).
                 for c in taken:
-                    if c.id in sent:  # else: taken over by another gateway, or DOJ answered already
-                        events.append(
-                            self._event(c, "SENT" if c.attempts == 1 else f"RESENT (attempt {c.attempts})", now)
-                        )
+                    events.append(self._event(c, "SENT" if c.attempts == 1 else f"RESENT (attempt {c.attempts})", now))
             self.audit.record_all(s.connection(), events)
 
     def _mine(self, c: _Claimed) -> list[object]:

@@ -247,3 +247,19 @@ def test_an_answer_that_does_not_verify_stays_in_the_mailbox(ex, clerk):
     ex.gateway.channel = pinned
     ex.run()
     assert set(ex.states().values()) == {"ACCEPTED"}
+
+
+def test_an_answer_recorded_before_the_send_is_still_a_sent_transmission(ex, clerk):
+    order_id = submit(ex, clerk)
+    gateway = ex.gateway
+    claimed = gateway._claim()
+    built = gateway._build(claimed)
+    receipts = ex.transport.submit([b.sealed for b in built])
+    assert gateway.poll()[0] == 1  # a receiver (another thread or gateway) records DOJ's answer first ...
+    gateway._record_sends(built, built, receipts, None)  # ... then the sender records its send
+    assert ex.states() == {f"{order_id}-001": "ACCEPTED"}  # the answer stands
+    with ex.db.read() as s:
+        outcomes = s.scalars(
+            select(AuditEvent.outcome).where(AuditEvent.category == "CARPOS").order_by(AuditEvent.seq)
+        ).all()
+    assert outcomes == ["RECEIVED", "SENT"]  # and the transmission is audited all the same
