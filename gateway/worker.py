@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from gateway import carpos
@@ -50,8 +50,9 @@ from gateway.sealing import Channel, SealError
 from gateway.transport import SubmitReceipt, SwitchTransport, TransportError
 from hub import ids
 from hub.audit import CARPOS, AuditTrail, Event
+from hub.carpos import outbox
 from hub.carpos.clets import CletsVault
-from hub.codes import FINISHED_STATES, CarposStatus, OutboxState
+from hub.codes import FINISHED_STATES, OutboxState
 from hub.db.engine import Database
 from hub.db.models import Account, CarposInboxMessage, CarposMessage, Order, OrderVersion, Organization
 from hub.errors import HubError
@@ -82,6 +83,9 @@ class _Claimed:
     state: str
     sender_ori: str = ""
     target: str = ""
+    #: This claim's lease token: every update after the claim is guarded by it, so a sender whose
+    #: lease lapsed (and was taken over) can no longer change the row.
+    lease: str = ""
 
 
 @dataclass
@@ -108,7 +112,25 @@ class _Answer:
 
     @property
     def answers_mcn(self) -> str | None:
-        return self.answer.mcn if self.answer and self.answer.kind is not carpos.AnswerKind.NTC else None
+        """The MCN of the hub's transaction this answers: from the verified text, or for a text that
+        is not a CARPOS answer from the verified header (None for a notice)."""
+        if self.answer is None:
+            return self.transmission.header.relates_to
+        return self.answer.mcn if self.answer.kind is not carpos.AnswerKind.NTC else None
+
+    @property
+    def settlement(self) -> carpos.Answer | None:
+        """What the answer does to the message it answers: an unreadable answer counts as a reject
+        (the message must not wait for an answer that came), to be read by a CLETS user."""
+        if self.answer is not None:
+            return self.answer
+        if self.transmission.header.relates_to:
+            return carpos.Answer(carpos.AnswerKind.REJ, self.transmission.header.relates_to, reason=UNREADABLE)
+        return None
+
+
+#: The reason recorded on a message whose answer the hub could not read (DOJ's text is kept as is).
+UNREADABLE = "UNREADABLE ANSWER FROM DOJ: SEE ITS TEXT"
 
 
 class Gateway:
@@ -200,10 +222,11 @@ class Gateway:
             .limit(self.batch)
             .with_for_update(skip_locked=True, of=m)
         )
+        lease = f"{self.owner}#{uuid.uuid4().hex[:8]}"
         with self.db.unit_of_work() as s:
             rows = [
                 _Claimed(r.id, r.mcn, r.mke, r.attempts + 1, r.state, r.sender_ori,
-                         ids.public(ids.ORDER, r.order_id) if r.order_id else r.mcn)
+                         ids.public(ids.ORDER, r.order_id) if r.order_id else r.mcn, lease)
                 for r in s.execute(query)
             ]  # fmt: skip
             if rows:
@@ -211,7 +234,7 @@ class Gateway:
                     update(m)
                     .where(m.id.in_([r.id for r in rows]))
                     .values(
-                        lease_owner=self.owner,
+                        lease_owner=lease,
                         lease_expires_at=now + timedelta(seconds=self.lease),
                         attempts=m.attempts + 1,
                         updated_at=now,
@@ -244,6 +267,10 @@ class Gateway:
         out = []
         for c in claimed:
             built = _Built(c)
+            if c.state == OutboxState.SENT.value and self.policy.exhausted(c.attempts - 1):
+                built.problem = f"DOJ did not answer {c.attempts - 1} transmissions"
+                out.append(built)
+                continue
             try:
                 built.sealed = self.channel.seal(self._transmission(inputs[c.id], now))
             except (HubError, carpos.CarposError, ValueError) as exc:
@@ -304,7 +331,7 @@ class Gateway:
                     update(CarposMessage)
                     .where(
                         CarposMessage.id.in_([c.id for c in taken]),
-                        CarposMessage.lease_owner == self.owner,
+                        CarposMessage.lease_owner == taken[0].lease,  # one claim per batch
                         CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
                     )
                     .values(
@@ -326,7 +353,7 @@ class Gateway:
     def _mine(self, c: _Claimed) -> list[object]:
         return [
             CarposMessage.id == c.id,
-            CarposMessage.lease_owner == self.owner,
+            CarposMessage.lease_owner == c.lease,
             CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
         ]
 
@@ -393,28 +420,44 @@ class Gateway:
                 continue
             try:
                 answer: carpos.Answer | None = carpos.parse_answer(t.text)
-            except carpos.CarposError as exc:
-                log.error("DOJ's message %s is not a CARPOS answer (%s); kept for a CLETS user", t.header.mcn, exc)
+            except carpos.CarposError:
+                # Not the reason: it quotes DOJ's text, which is CLETS data and stays out of logs.
+                log.error("DOJ's message %s is not a CARPOS answer; kept for a CLETS user to read", t.header.mcn)
                 answer = None
             opened.append((item.mailbox_id, _Answer(t, answer)))
-        if opened:
-            log.debug("mailbox page of %d answers", len(opened))
-            answers = [a for _, a in opened]
-            try:
-                with self.db.unit_of_work() as s:
-                    self._record_answers(s, answers)
-            except IntegrityError:
-                # Another gateway recorded some of the same answers at the same moment (the inbox's
-                # unique DOJ MCN): record the rest one by one; theirs stand.
-                with self.db.unit_of_work() as s:
-                    for a in answers:
-                        try:
-                            with s.begin_nested():
-                                self._record_answers(s, [a])
-                        except IntegrityError:
-                            log.info("answer %s was recorded by another gateway", a.doj_mcn)
-            self.transport.acknowledge([mailbox_id for mailbox_id, _ in opened])
-        return len(opened), remaining
+        if not opened:
+            return 0, remaining
+        log.debug("mailbox page of %d answers", len(opened))
+        try:
+            with self.db.unit_of_work() as s:
+                self._record_answers(s, [a for _, a in opened])
+            recorded = [mailbox_id for mailbox_id, _ in opened]
+        except IntegrityError:
+            recorded = self._record_one_by_one(opened)
+        except DBAPIError as exc:  # a deadlock or serialization failure: the page is read again later
+            log.warning("recording a mailbox page failed (%s); DOJ keeps it for the next read", type(exc.orig).__name__)
+            return 0, remaining
+        self.transport.acknowledge(recorded)
+        return len(recorded), remaining
+
+    def _record_one_by_one(self, opened: list[tuple[int, _Answer]]) -> list[int]:
+        """After a conflict on the page (another gateway recorded some of the same answers at the
+        same moment): each answer in a savepoint of its own; the mailbox ids that are now recorded,
+        by us or by the other -- anything else stays in DOJ's mailbox."""
+        recorded = []
+        with self.db.unit_of_work() as s:
+            for mailbox_id, a in opened:
+                try:
+                    with s.begin_nested():
+                        self._record_answers(s, [a])
+                    recorded.append(mailbox_id)
+                except IntegrityError:
+                    there = s.scalar(select(CarposInboxMessage.id).where(CarposInboxMessage.doj_mcn == a.doj_mcn))
+                    if there is not None:
+                        recorded.append(mailbox_id)
+                    else:
+                        log.error("answer %s could not be recorded; it stays in DOJ's mailbox", a.doj_mcn)
+        return recorded
 
     def _record_answers(self, s: Session, batch: list[_Answer]) -> None:
         """Record a page of DOJ's messages: in the inbox (sealed, once per DOJ MCN), on the messages
@@ -461,17 +504,24 @@ class Gateway:
                 Organization.ori.in_({a.transmission.header.destination_ori for a in fresh})
             ),
         )
+        # The orders' rows first, in id order, before anything else touches them (the inbox rows'
+        # foreign keys would take key-share locks that a later FOR UPDATE must wait behind).
+        order_ids = sorted(set(owners))
+        if order_ids:
+            s.execute(select(Order.id).where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update())
         rows, events, settled = [], [], []
         for a in fresh:
             message = messages.get(a.answers_mcn or "")
             order_id = order_of[a.doj_mcn] if order_of[a.doj_mcn] in owners else None
-            audience = (
-                owners[order_id]
-                if order_id is not None
-                else askers.get(message.requested_by_id)
-                if message is not None and message.requested_by_id
-                else addressees.get(a.transmission.header.destination_ori)
-            )
+            addressee = addressees.get(a.transmission.header.destination_ori)
+            if message is None and addressee is not None:
+                audience = addressee  # a notice: for the organization DOJ addressed it to
+            elif order_id is not None:
+                audience = owners[order_id]
+            elif message is not None and message.requested_by_id:
+                audience = askers.get(message.requested_by_id)
+            else:
+                audience = addressee
             rows.append(
                 dict(
                     doj_mcn=a.doj_mcn,
@@ -492,8 +542,9 @@ class Gateway:
                 else _Claimed(0, a.doj_mcn, a.kind, 0, "", ori, target)
             )
             events.append(self._event(about, "RECEIVED", now, operation=f"CARPOS {a.kind}"))
-            if message is not None and a.answer is not None and message.state not in FINISHED_STATES:
-                settled.append((message, a.answer))
+            settlement = a.settlement
+            if message is not None and settlement is not None and message.state not in FINISHED_STATES:
+                settled.append((message, settlement))
         s.execute(insert(CarposInboxMessage.__table__), rows)
         self._settle(s, settled, now)
         self.audit.record_all(s.connection(), events)
@@ -513,12 +564,11 @@ class Gateway:
 
     def _settle(self, s: Session, settled: list[tuple[Any, carpos.Answer]], now: datetime) -> None:
         """The answered messages ACCEPTED or REJECTED, FCNs sealed onto their orders, the orders'
-        CARPOS status; the orders' rows locked first (in id order), one writer of their state at a time."""
+        CARPOS status (the caller locked the orders' rows)."""
         if not settled:
             return
+        settled = sorted(settled, key=lambda pair: pair[0].id)  # row locks in id order, as every claim takes them
         order_ids = sorted({m.order_id for m, _ in settled if m.order_id is not None})
-        if order_ids:
-            s.execute(select(Order.id).where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update())
         table = CarposMessage.__table__
         s.execute(
             update(table)
@@ -561,7 +611,7 @@ class Gateway:
                     .values(state=OutboxState.SUPERSEDED.value, updated_at=now)
                 )
         if order_ids:
-            statuses = _order_statuses(s, order_ids)
+            statuses = outbox.order_statuses(s, order_ids)
             s.execute(
                 update(orders).where(orders.c.id == bindparam("b_id")).values(carpos_status=bindparam("b_status")),
                 [{"b_id": o, "b_status": statuses[o].value} for o in order_ids],
@@ -574,23 +624,3 @@ def _pairs(s: Session, query: Any) -> dict[Any, Any]:
 
 def _accepts(answer: carpos.Answer) -> bool:
     return answer.kind in (carpos.AnswerKind.ACK, carpos.AnswerKind.QRY)
-
-
-def _order_statuses(s: Session, order_ids: list[int]) -> dict[int, CarposStatus]:
-    """Per order: PENDING while any of its messages is unfinished; else how DOJ answered the last one."""
-    states: dict[int, list[str]] = {o: [] for o in order_ids}
-    for order_id, state in s.execute(
-        select(CarposMessage.order_id, CarposMessage.state)
-        .where(CarposMessage.order_id.in_(order_ids), CarposMessage.state != OutboxState.SUPERSEDED.value)
-        .order_by(CarposMessage.order_id, CarposMessage.order_seq)
-    ):
-        states[order_id].append(state)
-    out = {}
-    for order_id, seq in states.items():
-        if any(state not in FINISHED_STATES for state in seq):
-            out[order_id] = CarposStatus.PENDING
-        else:
-            out[order_id] = (
-                CarposStatus.ACCEPTED if seq and seq[-1] == OutboxState.ACCEPTED.value else CarposStatus.REJECTED
-            )
-    return out

@@ -469,7 +469,9 @@ def _queue(args: argparse.Namespace) -> int:
     days = args.older_than
 
     def purge(session: Session) -> str:
-        return f"purged {queue.purge_dead(session, timedelta(days=days), now)} dead message(s) older than {days} days"
+        count, kept = queue.purge_dead(session, timedelta(days=days), now)
+        note = f"; kept {', '.join(kept)}: their orders need them (requeue them)" if kept else ""
+        return f"purged {count} dead message(s) older than {days} days{note}"
 
     return _in_transaction("queue purge-dead", "", purge)
 

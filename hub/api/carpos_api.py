@@ -166,7 +166,6 @@ class CarposApi:
 
     def op_ResubmitToCarpos(self, c: Call) -> Any:
         order, mcn, mke = self.orders.resubmit_to_carpos(c.session, c.who, c.args["OrderId"])
-        inbox.acknowledge_rejects(c.session, c.who, order.id, self.orders.clock())
         c.detail = f"resubmitted as {mke} {mcn}"
         return self.t["OrderCarposStatusType"](
             OrderId=c.args["OrderId"], CarposStatus=order.carpos_status, MessageControlNumber=mcn, MessageKey=mke

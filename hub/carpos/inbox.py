@@ -89,19 +89,6 @@ def acknowledge(s: Session, who: Principal, public_id: str, now: datetime, vault
     return view(s, message, vault)
 
 
-def acknowledge_rejects(s: Session, who: Principal, order_id: int, now: datetime) -> None:
-    """A resubmission deals with the order's open rejects."""
-    s.execute(
-        update(CarposInboxMessage)
-        .where(
-            CarposInboxMessage.order_id == order_id,
-            CarposInboxMessage.kind == carpos.AnswerKind.REJ.value,
-            CarposInboxMessage.acknowledged_at.is_(None),
-        )
-        .values(acknowledged_by_id=who.account_id, acknowledged_at=now)
-    )
-
-
 @dataclass(frozen=True)
 class QueryOutcome:
     status: str  # ANSWERED, REJECTED, PENDING

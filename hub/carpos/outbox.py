@@ -21,15 +21,15 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway import carpos
 from hub import ids
 from hub.accounts.service import Principal
 from hub.carpos.clets import CletsVault
-from hub.codes import CancelReason, CarposStatus, OrderStatus, OutboxState
-from hub.db.models import CarposMessage, Order
+from hub.codes import FINISHED_STATES, CancelReason, CarposStatus, OrderStatus, OutboxState
+from hub.db.models import CarposInboxMessage, CarposMessage, Order
 from hub.errors import InvalidState, ValidationError, Violation
 from hub.orders.document import OrderDocument
 
@@ -80,27 +80,53 @@ def follow(s: Session, order: Order, who: Principal, mke: carpos.Mke, now: datet
 
 
 def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str) -> tuple[str, carpos.Mke]:
-    """ResubmitToCarpos: send the order's current version again after DOJ rejected its last message
-    (an EPO when the order never got on file, else the rejected key again); its MCN and key."""
-    last = s.scalar(
-        select(CarposMessage)
-        .where(CarposMessage.order_id == order.id, CarposMessage.state != OutboxState.SUPERSEDED.value)
-        .order_by(CarposMessage.order_seq.desc())
+    """ResubmitToCarpos: after DOJ rejected something of the order, send its current version again --
+    an EPO when the order never got on file, else an MPO (the whole record, service included) for an
+    ACTIVE order or its cancel key again for a CANCELLED one; its MCN and key. The order's open
+    rejects are acknowledged by it."""
+    public = ids.public(ids.ORDER, order.id)
+    if not order.carpos_requested:
+        raise InvalidState(f"order {public} was never submitted to CARPOS (SubmitOrder with SubmitToCarposIndicator)")
+    waiting = s.scalar(
+        select(CarposMessage.state)
+        .where(CarposMessage.order_id == order.id, CarposMessage.state.not_in(FINISHED_STATES))
         .limit(1)
     )
-    public = ids.public(ids.ORDER, order.id)
-    if last is None:
-        raise InvalidState(f"order {public} was never submitted to CARPOS (SubmitOrder with SubmitToCarposIndicator)")
-    if last.state != OutboxState.REJECTED.value:
-        raise InvalidState(f"nothing to resubmit: the last CARPOS message of order {public} is {last.state}")
-    on_file = order.carpos_fcn_sealed is not None
-    mke = carpos.Mke(last.mke) if on_file else carpos.Mke.EPO
-    if mke in (carpos.Mke.EPO, carpos.Mke.MPO, carpos.Mke.SPO) and order.status != OrderStatus.ACTIVE.value:
-        raise InvalidState(
-            f"order {public} is {order.status}; only an ACTIVE order can be entered or changed in CARPOS"
+    if waiting == OutboxState.DEAD.value:
+        raise InvalidState(f"a CARPOS message of order {public} is DEAD: an administrator requeues it (RequeueMessage)")
+    if waiting is not None:
+        raise InvalidState(f"a CARPOS message of order {public} is still {waiting}: wait for DOJ's answer")
+    open_reject = s.scalar(
+        select(CarposInboxMessage.id).where(
+            CarposInboxMessage.order_id == order.id,
+            CarposInboxMessage.kind == carpos.AnswerKind.REJ.value,
+            CarposInboxMessage.acknowledged_at.is_(None),
         )
+    )
+    if order.carpos_status != CarposStatus.REJECTED.value and open_reject is None:
+        raise InvalidState(f"nothing to resubmit: DOJ has not rejected anything of order {public}")
+    if order.carpos_fcn_sealed is None:
+        mke = carpos.Mke.EPO
+    elif order.status == OrderStatus.ACTIVE.value:
+        mke = carpos.Mke.MPO
+    elif order.status == OrderStatus.CANCELLED.value and order.cancel_reason:
+        mke = cancel_key(CancelReason(order.cancel_reason))
+    else:
+        mke = None
+    if mke is None or (mke is carpos.Mke.EPO and order.status != OrderStatus.ACTIVE.value):
+        raise InvalidState(f"order {public} is {order.status}: there is nothing to send CARPOS for it")
     require_acceptable(OrderDocument.from_xml(order.document), who.ori, mke, path)
-    return _enqueue(s, order, mke, who, now), mke
+    mcn = _enqueue(s, order, mke, who, now)
+    s.execute(
+        update(CarposInboxMessage)
+        .where(
+            CarposInboxMessage.order_id == order.id,
+            CarposInboxMessage.kind == carpos.AnswerKind.REJ.value,
+            CarposInboxMessage.acknowledged_at.is_(None),
+        )
+        .values(acknowledged_by_id=who.account_id, acknowledged_at=now)
+    )
+    return mcn, mke
 
 
 def query(s: Session, who: Principal, tx: carpos.Transaction, vault: CletsVault, now: datetime) -> str:
@@ -134,7 +160,15 @@ def query(s: Session, who: Principal, tx: carpos.Transaction, vault: CletsVault,
 
 
 def _enqueue(s: Session, order: Order, mke: carpos.Mke, who: Principal, now: datetime) -> str:
-    seq = (s.scalar(select(func.max(CarposMessage.order_seq)).where(CarposMessage.order_id == order.id)) or 0) + 1
+    # The order's own counter, advanced under its row lock: concurrent changes get distinct numbers,
+    # and a number is never given twice (a purged message's MCN would be answered from DOJ's ledger).
+    seq = s.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(carpos_seq=Order.carpos_seq + 1, carpos_requested=True, carpos_status=CarposStatus.PENDING.value)
+        .returning(Order.carpos_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
     mcn = f"{ids.public(ids.ORDER, order.id)}-{seq:03d}"
     s.execute(
         insert(CarposMessage.__table__),
@@ -153,19 +187,35 @@ def _enqueue(s: Session, order: Order, mke: carpos.Mke, who: Principal, now: dat
             updated_at=now,
         ),
     )
-    s.execute(
-        update(Order)
-        .where(Order.id == order.id)
-        .values(carpos_requested=True, carpos_status=CarposStatus.PENDING.value)
-        .execution_options(synchronize_session=False)
-    )
     ring(s)
     return mcn
 
 
+def order_statuses(s: Session, order_ids: list[int]) -> dict[int, CarposStatus]:
+    """Per order: PENDING while any of its messages is unfinished (queued, sent, dead); else how DOJ
+    answered the last one (ACCEPTED for an order left with no message: only an order on file can
+    have all its messages purged)."""
+    states: dict[int, list[str]] = {o: [] for o in order_ids}
+    for order_id, state in s.execute(
+        select(CarposMessage.order_id, CarposMessage.state)
+        .where(CarposMessage.order_id.in_(order_ids), CarposMessage.state != OutboxState.SUPERSEDED.value)
+        .order_by(CarposMessage.order_id, CarposMessage.order_seq)
+    ):
+        states[order_id].append(state)
+    out = {}
+    for order_id, seq in states.items():
+        if any(state not in FINISHED_STATES for state in seq):
+            out[order_id] = CarposStatus.PENDING
+        elif not seq or seq[-1] == OutboxState.ACCEPTED.value:
+            out[order_id] = CarposStatus.ACCEPTED
+        else:
+            out[order_id] = CarposStatus.REJECTED
+    return out
+
+
 def ring(s: Session) -> None:
     """Wake the gateway when this transaction commits (PostgreSQL: NOTIFY; SQLite: the doorbell
-    socket, rung by :func:`hub.carpos.doorbell.ring_after_commit`)."""
+    socket, rung by the commit hook of :func:`gateway.doorbell.install_ringer`)."""
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
     else:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from hub import ids
-from hub.codes import OutboxState
-from hub.db.models import CarposInboxMessage, CarposMessage
+from hub.carpos import outbox
+from hub.codes import FINISHED_STATES, OutboxState
+from hub.db.models import CarposInboxMessage, CarposMessage, Order
 from hub.errors import InvalidState, NotFound, ValidationError, Violation
 
 
@@ -119,14 +120,28 @@ def requeue(s: Session, key: str, now: datetime) -> tuple[Entry, str]:
     return entry(message), what
 
 
-def purge_dead(s: Session, older_than: timedelta, now: datetime) -> int:
-    """Delete DEAD messages whose last change is older than ``older_than``; how many."""
+def purge_dead(s: Session, older_than: timedelta, now: datetime) -> tuple[int, list[str]]:
+    """Delete DEAD messages whose last change is older than ``older_than``: how many, and the MCNs
+    kept because deleting them would strand their order -- an order's entry (an EPO of an order CARPOS
+    does not have) or a message later ones of its order wait behind; those are requeued instead.
+    Purged MCNs are never given again (``orders.carpos_seq``)."""
     if older_than < timedelta(days=1):
         raise ValidationError("purge-dead keeps at least a day of dead letters", [Violation("older-than", ">= 1 day")])
-    cutoff = now - older_than
-    doomed = select(CarposMessage.id).where(
-        CarposMessage.state == OutboxState.DEAD.value, CarposMessage.updated_at < cutoff
+    m, later = CarposMessage, aliased(CarposMessage)
+    waited_on = exists().where(
+        later.order_id == m.order_id, later.order_seq > m.order_seq, later.state.not_in(FINISHED_STATES)
     )
-    s.execute(update(CarposInboxMessage).where(CarposInboxMessage.message_id.in_(doomed)).values(message_id=None))
-    result = s.execute(delete(CarposMessage).where(CarposMessage.id.in_(doomed)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    rows = s.execute(
+        select(m.id, m.mcn, m.mke, m.order_id, waited_on.label("waited_on"), Order.carpos_fcn_sealed)
+        .outerjoin(Order, Order.id == m.order_id)
+        .where(m.state == OutboxState.DEAD.value, m.updated_at < now - older_than)
+    ).all()
+    kept = [r.mcn for r in rows if r.order_id and (r.waited_on or (r.mke == "EPO" and r.carpos_fcn_sealed is None))]
+    doomed = [r.id for r in rows if r.mcn not in kept]
+    if doomed:
+        s.execute(update(CarposInboxMessage).where(CarposInboxMessage.message_id.in_(doomed)).values(message_id=None))
+        s.execute(delete(CarposMessage).where(CarposMessage.id.in_(doomed)))
+        orders = sorted({r.order_id for r in rows if r.id in doomed and r.order_id})
+        for order_id, status in outbox.order_statuses(s, orders).items():
+            s.execute(update(Order).where(Order.id == order_id).values(carpos_status=status.value))
+    return len(doomed), kept

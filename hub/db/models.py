@@ -108,6 +108,8 @@ class Order(Base):
     carpos_status: Mapped[str | None] = mapped_column(String(10))
     #: The CARPOS file control number DOJ assigned (CLETS data): sealed, the order id as associated data.
     carpos_fcn_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The number of the order's last CARPOS message: MCNs are never reused, even after a purge.
+    carpos_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cancel_reason: Mapped[str | None] = mapped_column(String(32))
     cancel_text: Mapped[str | None] = mapped_column(Text)
     cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))

@@ -17,7 +17,7 @@ from hub import masterkey
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
-from hub.db.models import AuditEvent, CarposMessage
+from hub.db.models import AuditEvent, CarposMessage, Order
 from hub.orders.service import OrderService
 from hub.runner import carpos_environment
 from tests.conftest import make_user
@@ -69,15 +69,19 @@ def test_queue_ls_show_requeue_and_purge_dead(hub_db):
     requeued = cli(env, "queue", "requeue", "CCP0000000001-001")
     assert requeued.returncode == 0 and "requeued dead EPO CCP0000000001-001" in requeued.stdout
     assert json.loads(cli(env, "queue", "show", "1").stdout)["state"] == "QUEUED"
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
     with db.unit_of_work() as s:
-        s.execute(update(CarposMessage).where(CarposMessage.id == 2).values(
-            state="DEAD", updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=10)))  # fmt: skip
-        s.execute(update(CarposMessage).where(CarposMessage.id == 3).values(state="DEAD"))
+        for message_id in (2, 3):
+            s.execute(update(CarposMessage).where(CarposMessage.id == message_id).values(state="DEAD", updated_at=old))
+        # Order 3 is on file with DOJ (it has an FCN); order 2 is not: its dead EPO is its only entry.
+        s.execute(update(Order).where(Order.id == 3).values(carpos_fcn_sealed=b"sealed elsewhere"))
     assert "keeps at least a day" in cli(env, "queue", "purge-dead", "--older-than", "0").stderr
     purged = cli(env, "queue", "purge-dead", "--older-than", "7")
-    assert purged.returncode == 0 and "purged 1 dead message(s)" in purged.stdout
+    assert purged.returncode == 0, purged.stderr
+    assert "purged 1 dead message(s) older than 7 days; kept CCP0000000002-001" in purged.stdout
     with db.read() as s:
-        assert s.scalars(select(CarposMessage.id).order_by(CarposMessage.id)).all() == [1, 3]
+        assert s.scalars(select(CarposMessage.id).order_by(CarposMessage.id)).all() == [1, 2]
+        assert s.scalar(select(Order.carpos_status).where(Order.id == 3)) == "ACCEPTED"
         audited = s.execute(
             select(AuditEvent.operation, AuditEvent.outcome)
             .where(AuditEvent.username.like("cli:%"))

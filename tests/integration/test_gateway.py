@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from gateway.mockdoj.models import Record
+from gateway.transport import TransportError
 from hub.accounts.service import Principal
 from hub.codes import CancelReason
 from hub.db.engine import Database
@@ -263,3 +264,106 @@ def test_an_answer_recorded_before_the_send_is_still_a_sent_transmission(ex, cle
             select(AuditEvent.outcome).where(AuditEvent.category == "CARPOS").order_by(AuditEvent.seq)
         ).all()
     assert outcomes == ["RECEIVED", "SENT"]  # and the transmission is audited all the same
+
+
+def _set_record(ex: Exchange, oca: str, status: str) -> None:
+    with ex.switch.db.unit_of_work() as s:
+        s.execute(text("UPDATE records SET status = :st WHERE oca = :oca"), {"st": status, "oca": oca})
+
+
+def test_a_purged_message_s_number_is_never_given_again(ex, clerk):
+    from hub.carpos import queue
+
+    order_id = submit(ex, clerk)
+    ex.run()
+    modify(ex, clerk, order_id, 1, ProtectionOrderBradyIndicator="N")
+    with ex.db.unit_of_work() as s:  # the MPO died long ago and an administrator purges it
+        s.execute(text("UPDATE carpos_outbox SET state = 'DEAD', updated_at = :t WHERE mcn = :m"),
+                  {"t": ex.clock() - timedelta(days=30), "m": f"{order_id}-002"})  # fmt: skip
+        assert queue.purge_dead(s, timedelta(days=7), ex.clock()) == (1, [])
+    modify(ex, clerk, order_id, 2, ProtectionOrderBradyIndicator="Y")
+    ex.run()
+    assert ex.states() == {f"{order_id}-001": "ACCEPTED", f"{order_id}-003": "ACCEPTED"}  # -002 is not reused
+    assert ".BRD/Y" in ex.record(order_id).fields  # so DOJ applied the new change, not an old answer
+
+
+def test_a_message_doj_never_answers_goes_dead_when_its_attempts_run_out(db, keyset, tmp_path, clerk):
+    ex = exchange(db, keyset, tmp_path, drop_rate=1.0)
+    order_id = submit(ex, clerk)
+    for _ in range(5):  # max_attempts is 4 in this exchange
+        ex.run()
+        ex.clock.advance(seconds=31)
+    ex.run()
+    (mcn, _, state, attempts), = ex.messages()  # fmt: skip
+    assert (state, attempts) == ("DEAD", 5)
+    with ex.db.read() as s:
+        assert s.scalar(select(CarposMessage.last_error)) == "DOJ did not answer 4 transmissions"
+    assert ex.ledger()[0].times_received == 4 and ex.order(order_id).carpos_status == "PENDING"
+
+
+def test_an_answer_the_hub_cannot_read_settles_its_message_as_a_reject(ex, clerk):
+    from gateway.envelope import Header, MessageKey, Transmission
+
+    order_id = submit(ex, clerk)
+    ex.faults.drop_rate = 1.0
+    ex.gateway.drain()
+    ex.faults.drop_rate = 0.0
+    mcn = f"{order_id}-001"
+    broken = Transmission(
+        Header("DOJ-X1", "CADOJ0000", "CA019015J", MessageKey.ACK, ex.clock(), ex.clock(), order_id, relates_to=mcn),
+        (f"ACK.MCN/{mcn}",),  # an ACK without its FCN
+    )
+    with ex.switch.db.unit_of_work() as s:
+        ex.switch.post(s, broken, ex.clock())
+    ex.run()
+    assert ex.states() == {mcn: "REJECTED"} and ex.order(order_id).carpos_status == "REJECTED"
+    (kind, _, lines), = ex.inbox()  # fmt: skip
+    assert (kind, lines) == ("ACK", (f"ACK.MCN/{mcn}",))  # DOJ's text kept as it came, for a CLETS user
+
+
+def test_a_lapsed_claim_cannot_touch_the_row_its_successor_holds(ex, clerk):
+    submit(ex, clerk)
+    first = ex.gateway._claim()
+    ex.clock.advance(seconds=61)  # the first claim's lease lapses while its submit hangs ...
+    second = ex.gateway._claim()  # ... and the same process claims the message again
+    assert [c.mcn for c in first] == [c.mcn for c in second] and first[0].lease != second[0].lease
+    built = ex.gateway._build(first)
+    ex.gateway._record_sends(built, built, [], TransportError("Read timed out"))  # the first one's failure ...
+    with ex.db.read() as s:
+        row = s.scalar(select(CarposMessage))
+    assert row.lease_owner == second[0].lease and row.last_error is None  # ... changes nothing
+
+
+def test_a_notice_goes_to_the_organization_doj_addressed(ex, clerk, db):
+    from hub.db.models import CarposInboxMessage
+    from tests.conftest import make_user
+
+    deputy = make_user(db, "la-deputy", ori="CA0190000")
+    order_id = submit(ex, clerk)
+    ex.run()
+    ex.switch.notice("CA0190000", ex.fcn(order_id), "SERVICE ATTEMPT FAILED", oca=order_id)
+    ex.run()
+    with ex.db.read() as s:
+        notice = s.scalar(select(CarposInboxMessage).where(CarposInboxMessage.kind == "NTC"))
+    assert notice.organization_id == deputy.organization_id and notice.order_id == int(order_id[3:])
+
+
+def test_a_rejected_change_is_resubmitted_as_the_order_s_current_record(ex, clerk):
+    order_id = submit(ex, clerk)
+    ex.run()
+    _set_record(ex, order_id, "CLEARED")  # DOJ cleared it by mistake: the MPO is NOT ON FILE
+    modify(ex, clerk, order_id, 1, ProtectionOrderBradyIndicator="N")
+    ex.run()
+    _set_record(ex, order_id, "ACTIVE")  # DOJ restores the record; service goes through
+    with ex.db.unit_of_work() as s:
+        service(ex).serve(s, clerk, order_id, 2, order_element(proof(), tag=f"{SVC}ProofOfService"), NO_SOURCE)
+    ex.run()
+    assert ex.states() == {f"{order_id}-001": "ACCEPTED", f"{order_id}-002": "REJECTED", f"{order_id}-003": "ACCEPTED"}
+    assert ".BRD/N" not in ex.record(order_id).fields
+    with ex.db.unit_of_work() as s:
+        _, mcn, mke = service(ex).resubmit_to_carpos(s, clerk, order_id)
+    assert (mcn, mke) == (f"{order_id}-004", "MPO")
+    ex.run()
+    assert ex.states()[mcn] == "ACCEPTED" and ".BRD/N" in ex.record(order_id).fields
+    with ex.db.unit_of_work() as s, pytest.raises(InvalidState, match="nothing to resubmit"):
+        service(ex).resubmit_to_carpos(s, clerk, order_id)  # its reject was dealt with by the resubmission
