@@ -189,7 +189,7 @@ def _field_problems(code: str, value: str) -> list[str]:
         return [f"REJECT - INVALID CODE ({code}/{value[:10]})"]
     if code in _ORI_FIELDS and not _ORI.fullmatch(value):
         return [f"REJECT - INVALID ORI ({code})"]
-    if code in _DATE_FIELDS and _date(value) is None and not (code == "EXP" and value == "NONEXP"):
+    if code in _DATE_FIELDS and parse_wire_date(value) is None and not (code == "EXP" and value == "NONEXP"):
         return [f"REJECT - INVALID DATE ({code})"]
     if code in ("NAM", "PPN") and not re.fullmatch(r"[A-Z' -]+,[A-Z' -]*", value):
         return [f"REJECT - INVALID NAME ({code})"]
@@ -206,8 +206,8 @@ def _field_problems(code: str, value: str) -> list[str]:
 
 def _date_logic(tx: Transaction) -> list[str]:
     out = []
-    issued, expires = _date(tx.get("ISD") or ""), tx.get("EXP")
-    if issued and expires and expires != "NONEXP" and (end := _date(expires)):
+    issued, expires = parse_wire_date(tx.get("ISD") or ""), tx.get("EXP")
+    if issued and expires and expires != "NONEXP" and (end := parse_wire_date(expires)):
         if end <= issued:
             out.append("REJECT - INVALID DATE (EXP BEFORE ISD)")
         limit = OTC_MAX_DAYS.get(tx.get("OTC") or "")
@@ -215,7 +215,7 @@ def _date_logic(tx: Transaction) -> list[str]:
             out.append(f"REJECT - INVALID DATE (EXP EXCEEDS {limit} DAYS FOR {tx.get('OTC')})")
     if expires == "NONEXP" and tx.get("OTC") in OTC_MAX_DAYS:
         out.append(f"REJECT - INVALID DATE (NONEXP NOT ALLOWED FOR {tx.get('OTC')})")
-    served, dob = _date(tx.get("SVD") or ""), _date(tx.get("DOB") or "")
+    served, dob = parse_wire_date(tx.get("SVD") or ""), parse_wire_date(tx.get("DOB") or "")
     if served and issued and served < issued:
         out.append("REJECT - INVALID DATE (SVD BEFORE ISD)")
     if dob and issued and dob > issued:
@@ -223,8 +223,9 @@ def _date_logic(tx: Transaction) -> list[str]:
     return out
 
 
-def _date(value: str) -> date | None:
-    if not re.fullmatch(r"[0-9]{8}", value):
+def parse_wire_date(value: str | None) -> date | None:
+    """A YYYYMMDD value as a date; None if it is none or not one."""
+    if not value or not re.fullmatch(r"[0-9]{8}", value):
         return None
     try:
         return date(int(value[:4]), int(value[4:6]), int(value[6:]))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from gateway.carpos import AnswerKind, Mke
 from hub.contract import validate_request
 from hub.errors import ValidationError
 
@@ -28,19 +29,8 @@ def q(local: str) -> str:
 TRANSMISSION, HEADER, BODY, PAYLOAD, TEXT = q("Transmission"), q("Header"), q("Body"), q("Payload"), q("CarposText")
 
 
-class MessageKey(enum.StrEnum):
-    """Every message key an envelope header may carry: transactions and answers."""
-
-    EPO = "EPO"
-    MPO = "MPO"
-    SPO = "SPO"
-    CPO = "CPO"
-    XPO = "XPO"
-    QPO = "QPO"
-    ACK = "ACK"
-    REJ = "REJ"
-    NTC = "NTC"
-    QRY = "QRY"
+#: Every message key an envelope header may carry: the codec's transactions and its answers, one list.
+MessageKey = enum.StrEnum("MessageKey", {k.name: k.value for k in (*Mke, *AnswerKind)})  # type: ignore[misc]
 
 
 @dataclass(frozen=True)

@@ -74,29 +74,26 @@ def _passphrase(master: MasterKey) -> bytes:
     return base64.b64encode(master.derive(PRIVATE_KEY_PURPOSE))
 
 
-def load_certificate(path: Path) -> x509.Certificate:
+def _read(path: Path, what: str) -> bytes:
     try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
+        return path.read_bytes()
     except FileNotFoundError as exc:
-        raise KeyFileError(
-            f"no certificate at {path}: create a development set with 'ccpor-hub keys init DIR'"
-        ) from exc
+        raise KeyFileError(f"no {what} at {path}: create a development set with 'ccpor-hub keys init DIR'") from exc
     except OSError as exc:
-        raise KeyFileError(f"cannot read the certificate {path}: {exc.strerror}") from exc
+        raise KeyFileError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    data = _read(path, "certificate")
+    try:
+        return x509.load_pem_x509_certificate(data)
     except ValueError as exc:
         raise KeyFileError(f"{path} is not a PEM certificate") from exc
 
 
 def load_private_key(path: Path, master: MasterKey) -> rsa.RSAPrivateKey:
     """A private key written by :func:`write_private_key` under ``master``."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise KeyFileError(
-            f"no private key at {path}: create a development set with 'ccpor-hub keys init DIR'"
-        ) from exc
-    except OSError as exc:
-        raise KeyFileError(f"cannot read the private key {path}: {exc.strerror}") from exc
+    data = _read(path, "private key")
     try:
         key = serialization.load_pem_private_key(data, password=_passphrase(master))
     except TypeError as exc:

@@ -433,6 +433,7 @@ def _queue(args: argparse.Namespace) -> int:
 
     from hub.carpos import queue
     from hub.db.engine import Database
+    from hub.db.models import CarposMessage
     from hub.errors import HubError
     from hub.orders.search import paginate
 
@@ -441,7 +442,7 @@ def _queue(args: argparse.Namespace) -> int:
         if args.queue_command == "ls":
             with db.read() as session:
                 state = queue.state_of(args.state, "--state")
-                page = paginate(session, queue.list_query(state), args.page, 50, queue.CarposMessage.id.desc())
+                page = paginate(session, queue.list_query(state), args.page, 50, CarposMessage.id.desc())
                 found = [queue.entry(m) for m in page.items]
                 summary = queue.counts(session)
             if args.json:

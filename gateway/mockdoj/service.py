@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -232,8 +233,7 @@ class Switch:
         """An unsolicited notice about a record (operators, tests); its id."""
         now = self.clock()
         with self.db.unit_of_work() as s:
-            count = s.scalar(select(func.count()).select_from(MailboxItem)) or 0
-            mcn = f"DOJN{int(now.timestamp())}{count:04d}"[:24]
+            mcn = f"DOJN{secrets.randbelow(10**16):016d}"
             extra = {"OCA": oca} if oca else {}
             line = carpos.answer_text(carpos.Answer(carpos.AnswerKind.NTC, mcn, fcn=fcn, reason=reason, extra=extra))
             header = Header(mcn, self.ori, destination_ori, MessageKey.NTC, now, now, oca)

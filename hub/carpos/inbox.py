@@ -9,7 +9,7 @@ form only here, for the response, and never logged or audited.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
@@ -68,7 +68,11 @@ def view(s: Session, message: CarposInboxMessage, vault: CletsVault) -> View:
     except carpos.CarposError:
         answer = None
     sent = s.get(CarposMessage, message.message_id) if message.message_id else None
-    by = s.scalar(select(Account.username).where(Account.id == message.acknowledged_by_id))
+    by = (
+        s.scalar(select(Account.username).where(Account.id == message.acknowledged_by_id))
+        if message.acknowledged_by_id
+        else None
+    )
     return View(message, lines, answer, sent.mke if sent else None, sent.mcn if sent else None, by)
 
 
@@ -111,9 +115,3 @@ def query_outcome(s: Session, mcn: str, vault: CletsVault) -> QueryOutcome:
     if parsed.kind is carpos.AnswerKind.REJ:
         return QueryOutcome("REJECTED", parsed.reason, (), lines)
     return QueryOutcome("ANSWERED", None, tuple(carpos.parse_record(line) for line in lines[1:]), lines)
-
-
-def wire_date(value: str | None) -> date | None:
-    if not value or len(value) != 8 or not value.isdigit():
-        return None
-    return date(int(value[:4]), int(value[4:6]), int(value[6:]))

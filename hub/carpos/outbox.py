@@ -67,16 +67,16 @@ def in_carpos(order: Order) -> bool:
     )
 
 
-def enter(s: Session, order: Order, who: Principal, now: datetime) -> str:
-    """Queue the order's EPO (its current version); its MCN."""
-    return _enqueue(s, order, carpos.Mke.EPO, who, now)
+def enter(s: Session, order_id: int, version: int, who: Principal, now: datetime) -> str:
+    """Queue the EPO of the order's ``version`` (the one just written); its MCN."""
+    return _enqueue(s, order_id, version, carpos.Mke.EPO, who, now)
 
 
 def follow(s: Session, order: Order, who: Principal, mke: carpos.Mke, now: datetime) -> str | None:
     """Queue ``mke`` (MPO/SPO/CPO/XPO) for the order's current version if the order is in CARPOS."""
     if not in_carpos(order):
         return None
-    return _enqueue(s, order, mke, who, now)
+    return _enqueue(s, order.id, order.version, mke, who, now)
 
 
 def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str) -> tuple[str, carpos.Mke]:
@@ -116,7 +116,7 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
     if mke is None or (mke is carpos.Mke.EPO and order.status != OrderStatus.ACTIVE.value):
         raise InvalidState(f"order {public} is {order.status}: there is nothing to send CARPOS for it")
     require_acceptable(OrderDocument.from_xml(order.document), who.ori, mke, path)
-    mcn = _enqueue(s, order, mke, who, now)
+    mcn = _enqueue(s, order.id, order.version, mke, who, now)
     s.execute(
         update(CarposInboxMessage)
         .where(
@@ -137,47 +137,32 @@ def query(s: Session, who: Principal, tx: carpos.Transaction, vault: CletsVault,
             "CARPOS would reject this query; see detail", [Violation("/crp:QueryCarpos", r) for r in reasons]
         )
     mcn = f"QPO{secrets.randbelow(10**13):013d}"
-    s.execute(
-        insert(CarposMessage.__table__),
-        dict(
-            order_id=None,
-            order_seq=None,
-            order_version=None,
-            mke=carpos.Mke.QPO.value,
-            mcn=mcn,
-            sender_ori=who.ori,
-            requested_by_id=who.account_id,
-            state=OutboxState.QUEUED.value,
-            attempts=0,
-            next_attempt_at=now,
-            payload_sealed=vault.seal_query(mcn, carpos.encode(tx)),
-            created_at=now,
-            updated_at=now,
-        ),
-    )
-    ring(s)
+    _insert(s, mcn, carpos.Mke.QPO, who, now, payload_sealed=vault.seal_query(mcn, carpos.encode(tx)))
     return mcn
 
 
-def _enqueue(s: Session, order: Order, mke: carpos.Mke, who: Principal, now: datetime) -> str:
+def _enqueue(s: Session, order_id: int, version: int, mke: carpos.Mke, who: Principal, now: datetime) -> str:
     # The order's own counter, advanced under its row lock: concurrent changes get distinct numbers,
     # and a number is never given twice (a purged message's MCN would be answered from DOJ's ledger).
     seq = s.execute(
         update(Order)
-        .where(Order.id == order.id)
+        .where(Order.id == order_id)
         .values(carpos_seq=Order.carpos_seq + 1, carpos_requested=True, carpos_status=CarposStatus.PENDING.value)
         .returning(Order.carpos_seq)
         .execution_options(synchronize_session=False)
     ).scalar_one()
-    mcn = f"{ids.public(ids.ORDER, order.id)}-{seq:03d}"
+    mcn = f"{ids.public(ids.ORDER, order_id)}-{seq:03d}"
+    _insert(s, mcn, mke, who, now, order_id=order_id, order_seq=seq, order_version=version)
+    return mcn
+
+
+def _insert(s: Session, mcn: str, mke: carpos.Mke, who: Principal, now: datetime, **columns: object) -> None:
+    """One QUEUED outbox row, due now; the gateway is woken when the transaction commits."""
     s.execute(
         insert(CarposMessage.__table__),
         dict(
-            order_id=order.id,
-            order_seq=seq,
-            order_version=order.version,
-            mke=mke.value,
             mcn=mcn,
+            mke=mke.value,
             sender_ori=who.ori,
             requested_by_id=who.account_id,
             state=OutboxState.QUEUED.value,
@@ -185,10 +170,10 @@ def _enqueue(s: Session, order: Order, mke: carpos.Mke, who: Principal, now: dat
             next_attempt_at=now,
             created_at=now,
             updated_at=now,
+            **columns,
         ),
     )
     ring(s)
-    return mcn
 
 
 def order_statuses(s: Session, order_ids: list[int]) -> dict[int, CarposStatus]:

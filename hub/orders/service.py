@@ -147,7 +147,7 @@ class OrderService:
             order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
             receipt = self._replace(s, who, order, doc, action, source, {OrderStatus.DRAFT}, status, path=path)
         if carpos_entry:
-            outbox.enter(s, s.get(Order, ids.parse(ids.ORDER, receipt.order_id)), who, self.clock())
+            outbox.enter(s, ids.parse(ids.ORDER, receipt.order_id), receipt.version, who, self.clock())
         return receipt
 
     def modify(
