@@ -133,3 +133,49 @@ def test_a_carpos_query_finds_orders_ccpor_never_saw(carpos):
     with pytest.raises(zeep.exceptions.Fault) as incomplete:
         clets.service.QueryCarpos(Query={"PersonSurName": surname})
     assert fault_code(incomplete) == "Client.ValidationError"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            b'<!DOCTYPE x [<!ENTITY a "aaaa">]><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+            b"<soap:Body>&a;</soap:Body></soap:Envelope>",
+            "Client.HostileXml",
+        ),
+        (
+            b"<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'><soap:Body>"
+            b"<sw:SubmitTransmissions xmlns:sw='urn:ca:doj:carpos:switch:1'><sw:SealedTransmission>not base64!"
+            b"</sw:SealedTransmission></sw:SubmitTransmissions></soap:Body></soap:Envelope>",
+            "Client.ValidationError",
+        ),
+        (
+            b"<soap:Envelope xmlns:soap='http://schemas.xmlsoap.org/soap/envelope/'><soap:Body>"
+            b"<sw:DeleteEverything xmlns:sw='urn:ca:doj:carpos:switch:1'/></soap:Body></soap:Envelope>",
+            "Client.UnknownOperation",
+        ),
+        (b"<half", "Client.MalformedRequest"),
+    ],
+    ids=["entity", "bad-base64", "unknown-operation", "malformed"],
+)
+def test_the_switch_answers_bad_input_with_faults_and_stays_up(carpos, body, expected):
+    import requests
+    from lxml import etree
+
+    before = _ledger_size(carpos)
+    with requests.post(carpos.switch.url, data=body, headers={"Content-Type": "text/xml"}, timeout=10) as resp:
+        fault = etree.fromstring(resp.content).find(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault")
+    assert fault is not None and fault.findtext("faultcode").split(":")[-1] == expected
+    assert _ledger_size(carpos) == before  # nothing taken
+    with requests.get(f"http://127.0.0.1:{carpos.switch.port}/health", timeout=5) as health:
+        assert health.status_code == 200
+
+
+def _ledger_size(carpos) -> int:
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [carpos.switch.argv[0], "mock-doj", "ledger", "--json"], env=carpos.switch.env, capture_output=True, check=True
+    )
+    return len(json.loads(out.stdout))
