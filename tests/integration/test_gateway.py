@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError
 
 from gateway.mockdoj.models import Record
 from gateway.transport import TransportError
@@ -367,3 +368,89 @@ def test_a_rejected_change_is_resubmitted_as_the_order_s_current_record(ex, cler
     assert ex.states()[mcn] == "ACCEPTED" and ".BRD/N" in ex.record(order_id).fields
     with ex.db.unit_of_work() as s, pytest.raises(InvalidState, match="nothing to resubmit"):
         service(ex).resubmit_to_carpos(s, clerk, order_id)  # its reject was dealt with by the resubmission
+
+
+# -------------------------------------------------------------- concurrent writers (PostgreSQL only)
+
+
+def _postgres_only(db: Database) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has a single writer: two gateways never record a page at the same moment")
+
+
+def _inserts_into_inbox(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("INSERT INTO CARPOS_INBOX")
+
+
+def test_answers_another_gateway_recorded_meanwhile_are_recorded_once_and_a_refused_one_stays(
+    db, keyset, tmp_path, clerk
+):
+    _postgres_only(db)
+    ex = exchange(db, keyset, tmp_path, duplicate_rate=1.0)  # the mailbox: a1 a1' a2 a2' a3 a3' a4 a4'
+    orders = [submit(ex, clerk) for _ in range(4)]
+    assert ex.gateway.drain() == 4
+    other = exchange(db, keyset, tmp_path)
+    other.gateway.owner = "second-gateway"
+    other.gateway.clock = other.switch.clock = other.clock = ex.clock
+    ex.gateway.batch = 5  # this gateway's page: a1 a1' a2 a2' a3
+    refused_mcn = f"DOJ-{orders[1]}-001"  # a2: the database refuses it on its own as well
+    raced = []
+
+    def race(conn, cursor, statement, parameters, context, executemany):
+        if not raced and "FROM carpos_inbox" in statement:
+            raced.append(True)  # between this page's check for known answers and its insert ...
+            assert other.gateway.poll() == (3, 0)  # ... the other gateway records a3' a4 a4'
+
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        named = {f"DOJ-{o}-001" for o in orders if f"DOJ-{o}-001" in str(parameters)}
+        if _inserts_into_inbox(statement) and named == {refused_mcn}:  # a2's own insert, not the page's
+            raise IntegrityError(statement, parameters, Exception("injected: a check constraint refuses a2"))
+
+    errors: list[str] = []
+
+    def failed(context):
+        errors.append(type(context.original_exception).__name__)
+
+    hooks = [("after_cursor_execute", race), ("before_cursor_execute", refuse), ("handle_error", failed)]
+    for name, hook in hooks:
+        event.listen(db.engine, name, hook)
+    try:
+        # The page's insert conflicts on a3; answer by answer, a1 is recorded, a3 found recorded by
+        # the other, and a2 cannot be: only a1, a1' and a3 leave the mailbox.
+        assert ex.gateway.poll() == (3, 3)  # 3 were still waiting when it read its page
+    finally:
+        for name, hook in hooks:
+            event.remove(db.engine, name, hook)
+    # The page's insert met the other gateway's a3 (a real unique violation), then a2 was refused twice.
+    assert raced and errors == ["UniqueViolation", "IntegrityError", "IntegrityError"]
+    ex.clock.advance(seconds=31)  # the mailbox lease on the unacknowledged answers runs out
+    left, _ = ex.switch.fetch(10)
+    assert len(left) == 2 and {ex.gateway.channel.open(b).header.mcn for _, b in left} == {refused_mcn}
+    ex.clock.advance(seconds=31)
+    ex.run()
+    assert set(ex.states().values()) == {"ACCEPTED"}
+    assert sorted(mcn for _, mcn, _ in ex.inbox()) == sorted(f"DOJ-{o}-001" for o in orders)
+
+
+def test_a_page_that_cannot_take_its_order_locks_stays_in_doj_s_mailbox(db, keyset, tmp_path, clerk):
+    _postgres_only(db)
+    ex = exchange(db, keyset, tmp_path)
+    order_id = submit(ex, clerk)
+    assert ex.gateway.drain() == 1
+
+    def impatient(conn, cursor, statement, parameters, context, executemany):
+        if "FROM orders" in statement and "FOR UPDATE" in statement:
+            cursor.execute("SET LOCAL lock_timeout = '200ms'")
+
+    event.listen(db.engine, "before_cursor_execute", impatient)
+    try:
+        with db.engine.connect() as holder:  # another transaction holds the order's row
+            holder.execute(text("SELECT id FROM orders WHERE id = :i FOR UPDATE"), {"i": int(order_id[3:])})
+            assert ex.gateway.poll() == (0, 0)  # the lock wait fails: nothing recorded, nothing acknowledged
+            holder.rollback()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", impatient)
+    assert ex.inbox() == [] and ex.states() == {f"{order_id}-001": "SENT"}
+    ex.clock.advance(seconds=31)
+    ex.run()
+    assert ex.states() == {f"{order_id}-001": "ACCEPTED"} and len(ex.inbox()) == 1
