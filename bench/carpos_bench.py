@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +60,17 @@ TEXT = (
     "HAI/BLK.PNO/24FL000123.OTC/OAH.ISD/20261112.EXP/20291111.CTI/CA019015J.PPN/DUCK,DAISY.PPB/19820102."
     "PCO/01.PCO/04.PCO/05.BRD/Y"
 )
+
+
+def bench_order(i: int) -> dict[str, object]:
+    """The i-th benchmark order: its own case and its own restrained person (born on another day),
+    as in a real day's orders -- not thousands of orders against one person, which would make the
+    switch's conflict check (active orders for the same NAM and DOB) scan them all each time."""
+    o = order(CaseDocketID=f"24FL{i:07d}")
+    person = dict(o["ProtectionOrderRestrictedPerson"])
+    person["PersonBirthDate"] = date(1950, 1, 1) + timedelta(days=i % 18000)
+    o["ProtectionOrderRestrictedPerson"] = person
+    return o
 
 
 def ms(seconds: float, n: int) -> float:
@@ -164,7 +175,7 @@ def part_drain(work: Path, n: int, database_url: str | None, gateways: int = 1) 
         install_ringer(db)
         with db.unit_of_work() as s:  # one commit: every message becomes visible at once
             for i in range(n):
-                service.submit(s, clerk, order_element(order(CaseDocketID=f"24FL{i:07d}")), carpos_requested=True)
+                service.submit(s, clerk, order_element(bench_order(i)), carpos_requested=True)
             cpu_before = {
                 "gateway": _cpu_seconds(pids),
                 "switch": _cpu_seconds(process_tree(switch.proc.pid)),  # type: ignore[union-attr]
@@ -230,7 +241,7 @@ def part_latency(work: Path, rate: float, seconds: float, database_url: str | No
     bodies = [
         soap_envelope(
             "SubmitOrder",
-            [("Order", order(CaseDocketID=f"24FL{i:07d}")), ("SubmitToCarposIndicator", True)],
+            [("Order", bench_order(i)), ("SubmitToCarposIndicator", True)],
             username="bench",
             password=PASSWORD,
         )
