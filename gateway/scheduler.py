@@ -26,7 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from gateway import doorbell, keys
 from gateway.retry import RetryPolicy
-from gateway.sealing import Channel
+from gateway.sealing import Channel, checked_channel
 from gateway.transport import SoapSwitch, SwitchTransport, TransportError
 from gateway.worker import Gateway
 from hub import masterkey
@@ -54,12 +54,7 @@ def hub_channel(settings: Settings, key: masterkey.MasterKey) -> tuple[Channel, 
     their validity period (KeyFileError if expired); and warnings for those close to expiry."""
     own = keys.load_pair(settings.resolved_hub_key_file, settings.resolved_hub_cert_file, key)
     doj = keys.load_certificate(settings.resolved_doj_cert_file)
-    now = datetime.now(UTC)
-    warn = timedelta(days=settings.cert_warn_days)
-    warnings = [
-        w for c, what in ((own.certificate, "hub"), (doj, "DOJ")) if (w := keys.check_validity(c, what, now, warn))
-    ]
-    return Channel(own, doj), warnings
+    return checked_channel(own, doj, ("hub", "DOJ"), timedelta(days=settings.cert_warn_days))
 
 
 def build_gateway(settings: Settings, *, db: Database | None = None) -> tuple[Gateway, list[str]]:

@@ -63,6 +63,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import quoteattr
 
 from cryptography import x509
@@ -77,7 +78,7 @@ from signxml import XMLVerifier as _XMLVerifier
 from signxml import methods as signxml_methods
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidSignature, SignXMLException
 
-from gateway import envelope
+from gateway import envelope, keys
 from gateway.envelope import Transmission
 from gateway.keys import KeyPair, fingerprint
 from hub import xmlsafe
@@ -345,6 +346,17 @@ class Channel:
         return key
 
 
+def checked_channel(
+    own: KeyPair, peer: x509.Certificate, names: tuple[str, str], warn_within: timedelta
+) -> tuple[Channel, list[str]]:
+    """The channel between ``own`` and the pinned ``peer`` (``names``: what to call each in messages),
+    both certificates valid now (KeyFileError otherwise); warnings for those expiring within ``warn_within``."""
+    now = datetime.now(UTC)
+    checks = ((own.certificate, names[0]), (peer, names[1]))
+    warnings = [w for c, what in checks if (w := keys.check_validity(c, what, now, warn_within))]
+    return Channel(own, peer), warnings
+
+
 @dataclass
 class _ContentKey:
     key: bytes = field(repr=False)
@@ -373,4 +385,4 @@ def _algorithm(parent: etree._Element, tag: str) -> str | None:
     return found[0].get("Algorithm") if len(found) == 1 else None
 
 
-__all__ = ["POLICY", "Channel", "SealError", "SealPolicy", "ValidationError"]
+__all__ = ["POLICY", "Channel", "SealError", "SealPolicy", "ValidationError", "checked_channel"]

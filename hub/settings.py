@@ -152,6 +152,8 @@ class SwitchSettings:
     doj_cert_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_DOJ_CERT_FILE"))
     hub_cert_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_HUB_CERT_FILE"))
     ori: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_ORI", "CADOJ0000"))
+    #: Days before a certificate's expiry from which the switch warns at start (as the gateway does).
+    cert_warn_days: int = field(default_factory=lambda: _int("CCPOR_CERT_WARN_DAYS", 30))
     #: Records of other agencies in the registry at first start (so a query finds orders CCPOR never sent).
     seed_records: int = field(default_factory=lambda: _int("CCPOR_DOJ_SEED_RECORDS", 500))
     #: Seed of the random choices (seeded records, injected faults).

@@ -9,7 +9,7 @@ from gateway import keys
 from gateway.mockdoj import registry
 from gateway.mockdoj.faults import FaultPlan
 from gateway.mockdoj.service import Switch, create_app, open_database, utcnow
-from gateway.sealing import Channel
+from gateway.sealing import Channel, checked_channel
 from hub import masterkey
 from hub.api.wsgi import Router
 from hub.settings import SwitchSettings, load, load_switch
@@ -22,13 +22,7 @@ def _channel(settings: SwitchSettings) -> tuple[Channel, list[str]]:
     master = masterkey.load(settings.resolved_master_key_file)
     own = keys.load_pair(settings.resolved_doj_key_file, settings.resolved_doj_cert_file, master)
     hub_cert = keys.load_certificate(settings.resolved_hub_cert_file)
-    now = utcnow()
-    warnings = [
-        w
-        for certificate, what in ((own.certificate, "DOJ"), (hub_cert, "hub"))
-        if (w := keys.check_validity(certificate, what, now, timedelta(days=30)))
-    ]
-    return Channel(own, hub_cert), warnings
+    return checked_channel(own, hub_cert, ("DOJ", "hub"), timedelta(days=settings.cert_warn_days))
 
 
 def prepare(settings: SwitchSettings) -> list[str]:

@@ -129,6 +129,8 @@ def test_the_gateway_refuses_to_start_with_an_expired_certificate(tmp_path):
     )
     stale = cli({**env, "CCPOR_HUB_KEY_FILE": str(old.hub_key), "CCPOR_HUB_CERT_FILE": str(old.hub_cert)}, "gateway")
     assert stale.returncode == 1 and "the hub certificate expired at" in stale.stderr
+    pinned = cli({**env, "CCPOR_DOJ_CERT_FILE": str(old.doj_cert)}, "gateway")  # DOJ's certificate, as pinned
+    assert pinned.returncode == 1 and "the DOJ certificate expired at" in pinned.stderr
     missing = cli({**env, "CCPOR_CARPOS_KEY_DIR": str(tmp_path / "nowhere")}, "gateway")
     assert missing.returncode == 1 and "keys init" in missing.stderr
     switch = cli({**env, "CCPOR_DOJ_CERT_FILE": str(old.doj_cert), "CCPOR_DOJ_KEY_FILE": str(old.doj_key)}, "mock-doj")
