@@ -221,8 +221,11 @@ class Switch:
                     .values(available_at=now + self.mailbox_lease)
                 )
             remaining = s.scalar(select(func.count()).where(MailboxItem.available_at <= now)) or 0
-        items = self.faults.reorder([(int(r.id), bytes(r.sealed)) for r in rows])
-        return items, int(remaining)
+        items = [(int(r.id), bytes(r.sealed)) for r in rows]
+        shuffled = self.faults.reorder(items)
+        if shuffled != items:
+            log.info("fault plan: reordered a page of %d answers", len(items))
+        return shuffled, int(remaining)
 
     def acknowledge(self, ids: list[int]) -> int:
         with self.db.unit_of_work() as s:

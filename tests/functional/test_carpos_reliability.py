@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
+from gateway import doorbell
 from gateway.mockdoj.models import LedgerEntry, Record
 from gateway.mockdoj.service import open_database
 from hub import masterkey
@@ -60,10 +62,11 @@ class Site:
     def gateway(self, name: str = "gateway", **settings: str) -> GatewayProcess:
         return GatewayProcess(self.env, name=name, **settings)
 
-    def submit(self, n: int, *, modify: int = 0, serve: int = 0) -> list[str]:
-        """``n`` orders entered in CARPOS; the first ``modify`` of them modified, the first ``serve`` served."""
+    def submit(self, n: int, *, modify: int = 0, serve: int = 0, first: int = 0) -> list[str]:
+        """``n`` orders entered in CARPOS (cases ``first``, ``first + 1``, ...); the first ``modify`` of
+        them modified, the first ``serve`` served."""
         service, made = OrderService(), []
-        for i in range(n):
+        for i in range(first, first + n):
             with self.db.unit_of_work() as s:
                 made.append(
                     service.submit(
@@ -78,7 +81,7 @@ class Site:
                     order_id,
                     1,
                     order_element(
-                        order(ProtectionOrderBradyIndicator="N", CaseDocketID=f"24FL{made.index(order_id):06d}")
+                        order(ProtectionOrderBradyIndicator="N", CaseDocketID=f"24FL{first + made.index(order_id):06d}")
                     ),
                 )
         for order_id in made[:serve]:
@@ -230,6 +233,8 @@ def test_dropped_duplicated_and_reordered_answers_end_in_the_right_states(site):
         switch.stop()
     ledger = exactly_once(site, orders, modified=30, served=30)
     assert any(e.times_received > 1 for e in ledger)  # dropped answers were fetched by resending
+    said = switch.log.read_text()
+    assert "fault plan: doubled the answer" in said and "fault plan: reordered a page of" in said  # they happened
     with site.db.read() as s:
         recorded = s.scalars(select(CarposInboxMessage.doj_mcn)).all()
     assert sorted(recorded) == sorted(e.answer_mcn for e in ledger)  # doubled answers recorded once
@@ -250,3 +255,49 @@ def test_two_gateways_drain_one_outbox_without_duplicates_or_losses(site):
     with site.db.read() as s:
         senders = set(s.scalars(select(AuditEvent.client_address).where(AuditEvent.operation == "CARPOS EPO")))
     assert len(senders) == 2  # both took part
+
+
+def test_a_new_message_wakes_the_gateway_at_once(site):
+    doorbell.install_ringer(site.db)  # as the hub's app does (SQLite); PostgreSQL rings with NOTIFY
+    switch = site.switch().start()
+    gateway = site.gateway(CCPOR_GATEWAY_POLL_SECONDS="3600").start()  # the timer: once at start, then in an hour
+    try:
+        site.submit(1)
+        until(site.all_accepted, "the first order to be accepted")
+        second = site.submit(1, first=1)
+        # Only the doorbell can wake the gateway now: its next tick is an hour away.
+        until(site.all_accepted, "the new order to be accepted without waiting for the timer", timeout=20)
+    finally:
+        gateway.stop()
+        switch.stop()
+    assert site.fcns().keys() >= set(second)
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ({"CCPOR_DOJ_DOWNTIME": "00:00-24:00"}, "down for maintenance until 24:00 UTC"),
+        ({"CCPOR_DOJ_ERROR_RATE": "1"}, "injected failure"),
+    ],
+    ids=["downtime", "errors"],
+)
+def test_a_switch_in_maintenance_or_failing_takes_nothing_and_the_messages_wait(site, fault, says):
+    switch = site.switch(**fault).start()
+    gateway = site.gateway().start()
+    try:
+        answer = requests.post(switch.url, data=b"<not-even-read/>", headers={"Content-Type": "text/xml"}, timeout=10)
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+        assert b"Server.Unavailable" in answer.content and says.encode() in answer.content
+        orders = site.submit(5)
+        until(lambda: _failed_entries(site) == 5, "the gateway to be refused for every EPO")
+        with site.db.read() as s:
+            errors = s.scalars(select(CarposMessage.last_error)).all()
+        assert all("Unavailable" in e and says in e for e in errors)
+        assert site.ledger() == []  # the switch took nothing
+        switch.stop()
+        switch = site.switch().start()  # the window is over / the failures stop
+        until(site.all_accepted, "the queue to drain once the switch answers again", timeout=60)
+    finally:
+        gateway.stop()
+        switch.stop()
+    exactly_once(site, orders)

@@ -179,3 +179,44 @@ def _ledger_size(carpos) -> int:
         [carpos.switch.argv[0], "mock-doj", "ledger", "--json"], env=carpos.switch.env, capture_output=True, check=True
     )
     return len(json.loads(out.stdout))
+
+
+def test_nothing_doj_said_and_no_query_is_stored_in_the_clear(carpos):
+    """What DOJ answered (FCNs, reject reasons, query results) and what a CLETS user asked about are
+    CLETS data: no column of any hub table holds them readable, whatever path they took."""
+    from sqlalchemy import create_engine, inspect, text
+
+    court, clets = carpos.client("clerk"), carpos.carpos_client("clets-clerk")
+    taken = court.service.SubmitOrder(Order=order(CaseDocketID="24FLRST01"), SubmitToCarposIndicator=True)
+    twice = court.service.SubmitOrder(Order=order(CaseDocketID="24FLRST01"), SubmitToCarposIndicator=True)
+    assert (accepted(carpos, taken.OrderId), accepted(carpos, twice.OrderId)) == ("ACCEPTED", "REJECTED")
+    said = clets.service.ListCarposMessages(Criteria={"NeedsActionOnlyIndicator": False, "OrderId": taken.OrderId})
+    rejected = clets.service.ListCarposMessages(Criteria={"OrderId": twice.OrderId})
+    fcn, reason = said.Message[0].FileControlNumber, rejected.Message[0].ReasonText
+    ori, oca, cti, fields = registry.seed_records(60, 1)[23]
+    values = dict(fields)
+    surname, given = values["NAM"].split(",")
+    dob = f"{values['DOB'][:4]}-{values['DOB'][4:6]}-{values['DOB'][6:]}"
+    query = {"PersonSurName": surname, "PersonGivenName": given, "PersonBirthDate": dob}
+    result = clets.service.QueryCarpos(Query=query)
+    record = {r.AgencyCaseIdentification: r for r in result.Record}[oca]
+    secrets = {
+        "the FCN DOJ gave": fcn,
+        "the reject reason": reason,
+        "the queried name": values["NAM"],
+        "the queried birth date": values["DOB"],
+        "a found record's case": oca,
+        "a found record's FCN": record.FileControlNumber,
+    }
+    assert fcn in reason  # REJECT ON FILE names the record on file
+    engine = create_engine(carpos.running.db_url)
+    try:
+        with engine.connect() as conn:
+            for table in inspect(conn).get_table_names():
+                for row in conn.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608 - our own table names
+                    for value in row:
+                        raw = value if isinstance(value, bytes | memoryview) else str(value).encode()
+                        for what, secret in secrets.items():
+                            assert secret.encode() not in bytes(raw), f"{what} is readable in {table}"
+    finally:
+        engine.dispose()

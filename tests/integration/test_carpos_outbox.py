@@ -73,3 +73,25 @@ def test_an_order_carpos_would_reject_is_refused_with_doj_s_reasons(db, clerk):
     with db.unit_of_work() as s:  # the hub itself takes it, without CARPOS
         assert svc.submit(s, clerk, order_element(unborn)).status.value == "ACTIVE"
     assert outbox(db) == []
+
+
+def _version(db: Database, order_id: str) -> int:
+    with db.read() as s:
+        return s.scalar(select(Order.version).where(Order.id == int(order_id[3:])))
+
+
+def test_a_change_carpos_would_reject_is_refused_and_stores_nothing(db, clerk):
+    issued = date.today() - timedelta(days=10)
+    with db.unit_of_work() as s:
+        in_carpos = svc.submit(s, clerk, order_element(order(CourtOrderIssuingDate=issued)), carpos_requested=True)
+        local = svc.submit(s, clerk, order_element(order(CourtOrderIssuingDate=issued)))
+    unborn = order(CourtOrderIssuingDate=issued)
+    unborn["ProtectionOrderRestrictedPerson"]["PersonBirthDate"] = issued + timedelta(days=3)
+    before = outbox(db)
+    with pytest.raises(ValidationError) as modify, db.unit_of_work() as s:  # it would be an MPO
+        svc.modify(s, clerk, in_carpos.order_id, 1, order_element(unborn))
+    assert [v.message for v in modify.value.violations] == ["REJECT - INVALID DATE (DOB AFTER ISD)"]
+    assert outbox(db) == before and _version(db, in_carpos.order_id) == 1  # nothing changed, nothing queued
+    with db.unit_of_work() as s:  # outside CARPOS, the hub's own rules take it
+        svc.modify(s, clerk, local.order_id, 1, order_element(unborn))
+    assert _version(db, local.order_id) == 2 and outbox(db) == before

@@ -132,6 +132,10 @@ def test_a_dropped_answer_is_fetched_by_resending_the_same_mcn(db, keyset, tmp_p
 def test_duplicated_and_reordered_answers_are_recorded_once(db, keyset, tmp_path, clerk):
     ex = exchange(db, keyset, tmp_path, duplicate_rate=1.0, reorder_rate=1.0)
     orders = [submit(ex, clerk) for _ in range(12)]
+    assert ex.gateway.drain() == 12
+    page, _ = ex.switch.fetch(50)  # a look at what the gateway will read: each answer twice, out of order
+    assert len(page) == 24 and [i for i, _ in page] != sorted(i for i, _ in page)
+    ex.clock.advance(seconds=31)  # that look's mailbox lease runs out
     ex.run()
     assert set(ex.states().values()) == {"ACCEPTED"}
     assert len(ex.inbox()) == 12  # each DOJ answer once, though every one came twice
@@ -454,3 +458,24 @@ def test_a_page_that_cannot_take_its_order_locks_stays_in_doj_s_mailbox(db, keys
     ex.clock.advance(seconds=31)
     ex.run()
     assert ex.states() == {f"{order_id}-001": "ACCEPTED"} and len(ex.inbox()) == 1
+
+
+def test_a_claim_skips_messages_another_gateway_has_locked(db, keyset, tmp_path, clerk):
+    _postgres_only(db)
+    ex = exchange(db, keyset, tmp_path)
+    first, second = submit(ex, clerk), submit(ex, clerk)
+
+    def impatient(conn, cursor, statement, parameters, context, executemany):
+        if "FROM carpos_outbox" in statement and "FOR UPDATE" in statement:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")  # a claim that waited would fail, not hang
+
+    event.listen(db.engine, "before_cursor_execute", impatient)
+    try:
+        with db.engine.connect() as holder:  # another gateway is claiming the first order's EPO
+            holder.execute(text("SELECT id FROM carpos_outbox WHERE mcn = :m FOR UPDATE"), {"m": f"{first}-001"})
+            claimed = ex.gateway._claim()
+            holder.rollback()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", impatient)
+    assert [c.mcn for c in claimed] == [f"{second}-001"]  # passed over, not waited for
+    assert [c.mcn for c in ex.gateway._claim()] == [f"{first}-001"]  # and claimed once the other lets go

@@ -156,9 +156,63 @@ def test_answers():
             parse_answer(bad)
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=valid_orders(), mke=st.sampled_from([Mke.EPO, Mke.MPO]), fcn=st.from_regex(r"[0-9]{13}", fullmatch=True))
-def test_random_valid_orders_encode_cleanly_and_round_trip(data, mke, fcn):
+FCNS = st.from_regex(r"[0-9]{13}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=valid_orders(), mke=st.sampled_from([m for m in Mke if m is not Mke.QPO]), fcn=FCNS, draw=st.data())
+def test_random_valid_orders_encode_cleanly_and_round_trip(data, mke, fcn, draw):
+    issued = data["CourtOrderIssuingDate"]
+    served = issued + timedelta(days=draw.draw(st.integers(0, (date.today() - issued).days)))
+    kind = draw.draw(st.sampled_from(sorted(TABLES["TOS"])))
+    if mke is Mke.SPO or draw.draw(st.booleans()):  # a served order's EPO and MPO carry the service too
+        data = order(**{**data, "ProofOfService": proof(kind, served=served)})
     tx = from_order(OrderDocument(order_element(data)), mke=mke, ori="CA019015J", oca=OCA, fcn=fcn)
     assert problems(tx) == []
     assert decode(encode(tx)) == tx
+    if mke is Mke.SPO:
+        assert (tx.get("SVD"), tx.get("TOS")) == (served.strftime("%Y%m%d"), kind)
+
+
+_WORDS = st.from_regex(r"[A-Z0-9]([A-Z0-9 ()-]{0,29}[A-Z0-9)])?", fullmatch=True)  # no edge blanks on the wire
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    key=st.sampled_from(["FCN", "NAM_DOB", "PNO_CTI"]),
+    fcn=FCNS,
+    surname=st.from_regex(r"[A-Z]{1,15}", fullmatch=True),
+    given=st.from_regex(r"[A-Z]{1,10}", fullmatch=True),
+    born=st.dates(date(1920, 1, 1), date(2010, 12, 31)),
+    case=st.from_regex(r"[0-9]{2}[A-Z]{2}[0-9]{6}", fullmatch=True),
+)
+def test_random_valid_queries_encode_cleanly_and_round_trip(key, fcn, surname, given, born, case):
+    pairs = {
+        "FCN": [("FCN", fcn)],
+        "NAM_DOB": [("NAM", f"{surname},{given}"), ("DOB", born.strftime("%Y%m%d"))],
+        "PNO_CTI": [("PNO", case), ("CTI", "CA019015J")],
+    }[key]
+    tx = build(Mke.QPO, [("ORI", "CA019015J"), *pairs])
+    assert problems(tx) == []
+    assert decode(encode(tx)) == tx
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(list(AnswerKind)),
+    mcn=st.from_regex(r"[A-Z0-9][A-Z0-9-]{0,23}", fullmatch=True),
+    fcn=st.one_of(st.none(), FCNS),
+    reason=st.one_of(st.none(), _WORDS),
+    extra=st.dictionaries(st.sampled_from(["OCA", "REF", "ORI"]), _WORDS, max_size=3),
+    count=st.integers(0, 50),
+)
+def test_answers_round_trip(kind, mcn, fcn, reason, extra, count):
+    if kind is AnswerKind.ACK:
+        fcn = fcn or "0190000000042"
+    if kind is AnswerKind.REJ:
+        reason = reason or "REJECT ON FILE"
+    if kind is AnswerKind.QRY:
+        extra = {**extra, "CNT": str(count)}
+    answer = Answer(kind, mcn, fcn, reason, extra=extra)
+    text = answer_text(answer)
+    assert parse_answer(text) == Answer(kind, mcn, fcn, reason, text, extra)
