@@ -366,8 +366,12 @@ def _gateway(args: argparse.Namespace) -> int:
     from gateway import keys, scheduler
     from hub import masterkey
 
-    level = os.environ.get("CCPOR_LOG_LEVEL", "INFO").upper()  # DEBUG: one line per batch, with its timings
-    logging.basicConfig(level=level, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    # The level is for the hub's own loggers (DEBUG: one line per batch, with its timings). Libraries
+    # stay at INFO or above: signxml's DEBUG lines print every canonicalized envelope, zeep's every
+    # SOAP message -- megabytes a minute and a cost per message, for nothing an operator needs.
+    level = os.environ.get("CCPOR_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    logging.getLogger("ccpor").setLevel(level)
     for noisy in ("apscheduler", "zeep", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

@@ -260,7 +260,8 @@ def test_two_gateways_drain_one_outbox_without_duplicates_or_losses(site):
 def test_a_new_message_wakes_the_gateway_at_once(site):
     doorbell.install_ringer(site.db)  # as the hub's app does (SQLite); PostgreSQL rings with NOTIFY
     switch = site.switch().start()
-    gateway = site.gateway(CCPOR_GATEWAY_POLL_SECONDS="3600").start()  # the timer: once at start, then in an hour
+    # The timer: once at start, then in an hour. DEBUG: the gateway's own batch lines, no library's.
+    gateway = site.gateway(CCPOR_GATEWAY_POLL_SECONDS="3600", CCPOR_LOG_LEVEL="DEBUG").start()
     try:
         site.submit(1)
         until(site.all_accepted, "the first order to be accepted")
@@ -271,6 +272,8 @@ def test_a_new_message_wakes_the_gateway_at_once(site):
         gateway.stop()
         switch.stop()
     assert site.fcns().keys() >= set(second)
+    said = gateway.log.read_text()
+    assert "DEBUG ccpor.gateway batch of 1:" in said and "signxml" not in said and "DEBUG zeep" not in said
 
 
 @pytest.mark.parametrize(
