@@ -264,7 +264,9 @@ async def _steady(url: str, bodies: list[bytes], rate: float) -> tuple[int, dict
     return errors, submitted
 
 
-def part_latency(work: Path, rate: float, seconds: float, database_url: str | None) -> dict[str, object]:
+def part_latency(
+    work: Path, rate: float, seconds: float, database_url: str | None, hub_workers: int = 2
+) -> dict[str, object]:
     url, drop = _hub_database(work, database_url)
     migrate.upgrade(url)
     db = Database(url)
@@ -272,7 +274,9 @@ def part_latency(work: Path, rate: float, seconds: float, database_url: str | No
         add_user(s, "bench", ori="CA019015J", role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
     env = {**carpos_environment(work), "CCPOR_DATABASE_URL": url, "CCPOR_DOJ_SEED_RECORDS": "0"}
     switch = SwitchServer(env).start()
-    server = HubServer(work, url, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"}).start()
+    server = HubServer(
+        work, url, workers=hub_workers, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"}
+    ).start()
     gateway = GatewayProcess(env).start()
     n = int(rate * seconds)
     bodies = [
@@ -284,11 +288,20 @@ def part_latency(work: Path, rate: float, seconds: float, database_url: str | No
         )
         for i in range(n)
     ]
+    processes = {
+        "hub": lambda: process_tree(server.proc.pid),  # type: ignore[union-attr]
+        "gateway": lambda: [gateway.proc.pid],  # type: ignore[union-attr]
+        "switch": lambda: process_tree(switch.proc.pid),  # type: ignore[union-attr]
+        "load": lambda: [os.getpid()],
+    }
     try:
+        before = {name: _cpu_seconds(pids()) for name, pids in processes.items()}
         errors, submitted = asyncio.run(_steady(f"{server.url}/ws/orders", bodies, rate))
         deadline = time.monotonic() + 120
         while _accepted(db) < n - errors and time.monotonic() < deadline:
             time.sleep(0.05)
+        cpu = {f"{name}_cpu_ms_per_order": round((_cpu_seconds(pids()) - before[name]) / n * 1000, 2)
+               for name, pids in processes.items()}  # fmt: skip
         m = CarposMessage
         with db.read() as s:
             rows = s.execute(select(m.order_id, m.created_at, m.sent_at, m.answered_at, m.state)).all()
@@ -315,6 +328,7 @@ def part_latency(work: Path, rate: float, seconds: float, database_url: str | No
     return {
         "database": make_url(url).get_backend_name(),
         "rate_per_s": rate,
+        "hub_workers": hub_workers,
         "orders": n,
         "submit_errors": errors,
         "accepted": sum(1 for r in rows if r.state == "ACCEPTED"),
@@ -327,6 +341,7 @@ def part_latency(work: Path, rate: float, seconds: float, database_url: str | No
         "until_sent_p99_s": pct(99, waits),
         "max_s": round(latencies[-1], 3),
         "mean_s": round(statistics.fmean(latencies), 3),
+        **cpu,
     }
 
 
@@ -338,6 +353,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="latency: how long the load lasts")
     p.add_argument("--database-url", help="a PostgreSQL server (a fresh database is made there), else SQLite")
     p.add_argument("--gateways", type=int, default=1, help="drain: gateway processes on the one database")
+    p.add_argument("--hub-workers", type=int, default=2, help="latency: gunicorn workers of the hub")
     args = p.parse_args()
     results: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory(prefix="ccpor-carpos-bench-") as tmp:
@@ -349,7 +365,9 @@ def main() -> int:
             results["drain"] = part_drain(work / "drain", args.messages, args.database_url, args.gateways)
             print("drain  ", json.dumps(results["drain"]))
         if args.part in ("latency", "all"):
-            results["latency"] = part_latency(work / "latency", args.rate, args.seconds, args.database_url)
+            results["latency"] = part_latency(
+                work / "latency", args.rate, args.seconds, args.database_url, args.hub_workers
+            )
             print("latency", json.dumps(results["latency"]))
     out = ROOT / "bench" / "results" / "carpos.json"
     out.parent.mkdir(exist_ok=True)

@@ -6,10 +6,13 @@ store shared between processes runs jobs twice -- and every guarantee (one sende
 order order, exactly-once effect) comes from the outbox rows: claims under row locks and leases,
 guarded updates, MCNs. Any number of gateway processes may run against one PostgreSQL database.
 
-``CCPOR_GATEWAY_SENDERS`` threads drain (each claims its own batches, so they never send the same
-message) while one more reads the mailbox: sealing the next batch, the switch working on the last
-one and the answers to the one before overlap instead of taking turns. Each drains or reads until
-nothing is left, so a burst is worked off in one go.
+One sender thread drains the outbox while another reads the mailbox. Under a backlog -- the last
+batch was full, so more is waiting -- ``CCPOR_GATEWAY_SENDERS - 1`` helper senders join in (each
+claims its own batches, so they never send the same message): sealing the next batch and the switch
+working on the last one overlap instead of taking turns. Without a backlog the helpers wait, so a
+steady trickle is sent in batches as large as the arrivals allow rather than split between threads
+into more, smaller round trips (each costs both sides a fixed few milliseconds of CPU). Each thread
+drains or reads until nothing is left, so a burst is worked off in one go.
 """
 
 from __future__ import annotations
@@ -77,12 +80,12 @@ def build_gateway(settings: Settings, *, db: Database | None = None) -> tuple[Ga
 class GatewayService:
     """The timer, the doorbell and the gateway's threads, started and stopped together.
 
-    ``senders`` threads drain the outbox and one thread reads DOJ's mailbox. Each works until it
-    finds nothing, then waits to be woken: the senders by the doorbell or the timer, the receiver by
-    a sender that handed over a batch or by the timer. APScheduler (an interval job, its job store
-    in memory, private to the process) is only that timer; no lock or guarantee depends on it. An
-    idle sender wakes at a ring even while another is waiting on the switch, so a new message never
-    waits for someone else's batch to come back.
+    One sender thread drains the outbox, ``senders - 1`` helpers join it while there is a backlog
+    (a batch came back full), and one thread reads DOJ's mailbox. Each works until it finds nothing,
+    then waits to be woken: the sender by the doorbell or the timer, the helpers by a full batch, the
+    receiver by a sender that handed over a batch or by the timer. APScheduler (an interval job, its
+    job store in memory, private to the process) is only that timer; no lock or guarantee depends on
+    it. A new message waits at most for the batch in flight to come back.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class GatewayService:
         self.listener = doorbell.Listener(gateway.db.url, self.wake)
         self._due = threading.Condition()
         self._generation = 0  # counts wake-ups, so none is lost between a drain and the wait
+        self._backlog = False  # the last batch was full: the helpers drain too
         self._answers = threading.Event()
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -112,7 +116,8 @@ class GatewayService:
 
     def start(self) -> GatewayService:
         for n, sender in enumerate(self.senders, start=1):
-            self._threads.append(threading.Thread(target=self._send, args=(sender,), name=f"carpos-send-{n}"))
+            name = f"carpos-send-{n}"
+            self._threads.append(threading.Thread(target=self._send, args=(sender, n > 1), name=name))
         self._threads.append(threading.Thread(target=self._receive, name="carpos-receive"))
         for thread in self._threads:
             thread.start()
@@ -132,18 +137,35 @@ class GatewayService:
         self.wake()
         self._answers.set()  # answers delayed at DOJ, or left by a sender's crash, are read too
 
-    def _send(self, gateway: Gateway) -> None:
+    def _send(self, gateway: Gateway, helper: bool) -> None:
         seen = -1
         while not self._stopped.is_set():
             with self._due:
-                if seen == self._generation:
+                if helper:
+                    while not (self._backlog or self._stopped.is_set()):
+                        self._due.wait()
+                elif seen == self._generation:
                     self._due.wait()
                 seen = self._generation
             try:
-                while not self._stopped.is_set() and gateway.drain():
-                    self._answers.set()
+                while not self._stopped.is_set():
+                    taken = gateway.drain()
+                    full = taken >= gateway.batch
+                    self._note_backlog(full)
+                    if taken:
+                        self._answers.set()
+                    if not taken or (helper and not full):  # a helper stops once the backlog is gone
+                        break
             except Exception:
+                self._note_backlog(False)
                 log.exception("sending to CARPOS failed; trying again at the next tick")
+
+    def _note_backlog(self, full: bool) -> None:
+        """What the last drain saw: a full batch (more is waiting: wake the helpers) or not (they rest)."""
+        with self._due:
+            if full and not self._backlog:
+                self._due.notify_all()
+            self._backlog = full
 
     def _receive(self) -> None:
         while not self._stopped.is_set():
