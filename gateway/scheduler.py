@@ -115,6 +115,7 @@ class GatewayService:
         self._rng = random.Random()  # noqa: S311 - jitter of the first tick, not secrets
 
     def start(self) -> GatewayService:
+        self.listener.start()  # first: if the doorbell cannot be set up, no thread is left behind
         for n, sender in enumerate(self.senders, start=1):
             name = f"carpos-send-{n}"
             self._threads.append(threading.Thread(target=self._send, args=(sender, n > 1), name=name))
@@ -124,7 +125,6 @@ class GatewayService:
         first = datetime.now(UTC) + timedelta(seconds=self._rng.random() * min(self.poll_seconds, 1.0) / 10)
         self.scheduler.add_job(self._tick, "interval", seconds=self.poll_seconds, id=_JOB, next_run_time=first)
         self.scheduler.start()
-        self.listener.start()
         return self
 
     def wake(self) -> None:
@@ -149,12 +149,13 @@ class GatewayService:
                 seen = self._generation
             try:
                 while not self._stopped.is_set():
-                    taken = gateway.drain()
-                    full = taken >= gateway.batch
+                    done = gateway.send_batch()
+                    # A full claim that went through: more is waiting (refusals don't make it smaller).
+                    full = done.claimed >= gateway.batch and done.sent > 0
                     self._note_backlog(full)
-                    if taken:
+                    if done.sent:
                         self._answers.set()
-                    if not taken or (helper and not full):  # a helper stops once the backlog is gone
+                    if not done.sent or (helper and not full):  # a helper stops once the backlog is gone
                         break
             except Exception:
                 self._note_backlog(False)
@@ -172,8 +173,10 @@ class GatewayService:
             self._answers.wait()
             self._answers.clear()
             try:
-                while not self._stopped.is_set() and self.receiver.poll()[0]:
-                    pass
+                while not self._stopped.is_set():
+                    recorded, remaining = self.receiver.poll()
+                    if not (recorded and remaining):  # the mailbox said what is left: no empty read
+                        break
             except TransportError as exc:
                 log.warning("DOJ's mailbox could not be read: %s", exc)
             except Exception:

@@ -62,6 +62,9 @@ class SoapSwitch:
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         self.url = url
         self.session = requests.Session()
+        # The switch is reached directly (over the CLETS VPN in production): no proxy settings from the
+        # environment, which requests would otherwise look up again on every call.
+        self.session.trust_env = False
         transport = zeep.Transport(session=self.session, operation_timeout=timeout, timeout=timeout)
         wsdl = str(contract_dir("wsdl") / "carpos-switch.wsdl")
         # The pinned contract, read from our own file (no network). The switch's responses are parsed

@@ -96,6 +96,14 @@ class _Built:
 
 
 @dataclass(frozen=True)
+class Drained:
+    """One batch: messages claimed, and how many of them the switch took."""
+
+    claimed: int
+    sent: int
+
+
+@dataclass(frozen=True)
 class _Answer:
     """One of DOJ's messages, verified, decrypted and parsed, waiting to be recorded."""
 
@@ -181,10 +189,14 @@ class Gateway:
 
     def drain(self) -> int:
         """Claim and send one batch; the number of messages the switch took."""
+        return self.send_batch().sent
+
+    def send_batch(self) -> Drained:
+        """Claim and send one batch: how many were claimed, and how many the switch took."""
         t0 = time.perf_counter()
         claimed = self._claim()
         if not claimed:
-            return 0
+            return Drained(0, 0)
         t1 = time.perf_counter()
         built = self._build(claimed)
         ready = [b for b in built if b.sealed is not None]
@@ -202,7 +214,7 @@ class Gateway:
             "batch of %d: claimed in %.0f ms, sealed in %.0f ms, submitted in %.0f ms, recorded in %.0f ms",
             len(claimed), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (time.perf_counter() - t3) * 1e3,
         )  # fmt: skip
-        return 0 if error else sum(1 for r in receipts if not r.refused)
+        return Drained(len(claimed), 0 if error else sum(1 for r in receipts if not r.refused))
 
     def _claim(self) -> list[_Claimed]:
         now = self.clock()

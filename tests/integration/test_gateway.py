@@ -11,6 +11,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 
 from gateway.mockdoj.models import Record
+from gateway.retry import RetryPolicy
 from gateway.transport import TransportError
 from hub.accounts.service import Principal
 from hub.codes import CancelReason
@@ -130,7 +131,8 @@ def test_a_dropped_answer_is_fetched_by_resending_the_same_mcn(db, keyset, tmp_p
 
 
 def test_duplicated_and_reordered_answers_are_recorded_once(db, keyset, tmp_path, clerk):
-    ex = exchange(db, keyset, tmp_path, duplicate_rate=1.0, reorder_rate=1.0)
+    patient = RetryPolicy(max_attempts=4, base_delay=timedelta(seconds=2), answer_timeout=timedelta(minutes=5))
+    ex = exchange(db, keyset, tmp_path, policy=patient, duplicate_rate=1.0, reorder_rate=1.0)
     orders = [submit(ex, clerk) for _ in range(12)]
     assert ex.gateway.drain() == 12
     page, _ = ex.switch.fetch(50)  # a look at what the gateway will read: each answer twice, out of order
@@ -139,6 +141,7 @@ def test_duplicated_and_reordered_answers_are_recorded_once(db, keyset, tmp_path
     ex.run()
     assert set(ex.states().values()) == {"ACCEPTED"}
     assert len(ex.inbox()) == 12  # each DOJ answer once, though every one came twice
+    assert {attempts for _, _, _, attempts in ex.messages()} == {1}  # from the one send, none resent
     ledger = {e.mcn: e.fcn for e in ex.ledger()}
     assert {o: ex.fcn(o) for o in orders} == {o: ledger[f"{o}-001"] for o in orders}
 
