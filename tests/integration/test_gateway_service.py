@@ -24,9 +24,10 @@ class Watching:
     batch after the first is held in flight (up to 10 s) until another sender's batch arrives too,
     so a helper that joins shows as an overlap and one that never comes as none."""
 
-    def __init__(self, inner: InProcess, meet: bool = False) -> None:
+    def __init__(self, inner: InProcess, meet: bool = False, refuse_last: bool = False) -> None:
         self.inner = inner
         self.meet = meet
+        self.refuse_last = refuse_last  # the last transmission of each batch refused, as DOJ refuses one it cannot read
         self.batches: list[tuple[str, int]] = []
         self.overlapped = threading.Event()
         self._inside: set[str] = set()
@@ -43,7 +44,10 @@ class Watching:
         try:
             if hold:
                 self.overlapped.wait(10)
-            return self.inner.submit(sealed)
+            if not (self.refuse_last and len(sealed) > 1):
+                return self.inner.submit(sealed)
+            refused = SubmitReceipt(len(sealed), None, "REFUSED", "the signature does not verify")
+            return [*self.inner.submit(sealed[:-1]), refused]
         finally:
             with self._lock:
                 self._inside.discard(me)
@@ -83,18 +87,22 @@ def test_a_trickle_is_sent_by_one_sender(ex, clerk):
     assert {who for who, _ in watching.batches} == {"carpos-send-1"}
 
 
-def test_helpers_join_in_while_there_is_a_backlog(ex, clerk):
+@pytest.mark.parametrize("refusals", [False, True], ids=["all-taken", "one-refused-per-batch"])
+def test_helpers_join_in_while_there_is_a_backlog(ex, clerk, refusals):
     ex.gateway.batch = 5
-    watching = Watching(ex.transport, meet=True)
+    watching = Watching(ex.transport, meet=True, refuse_last=refusals)
     with ex.db.unit_of_work() as s:  # 40 orders in one commit: a backlog of 8 batches
         for _ in range(40):
             OrderService(ex.clock).submit(s, clerk, order_element(order()), carpos_requested=True)
     service = running(ex, watching)
     try:
-        accepted(ex, 40)
+        final = ["ACCEPTED", "DEAD"] if refusals else ["ACCEPTED"]
+        until(lambda: sorted(set(ex.states().values())) == final, "the backlog to be worked off")
     finally:
         service.stop()
-    assert watching.overlapped.is_set()  # a helper's batch was in flight beside the sender's
+    # A helper's batch was in flight beside the sender's: a full claim is a backlog, refusals or not.
+    assert watching.overlapped.is_set()
     assert len({who for who, _ in watching.batches}) >= 2
     assert sum(size for _, size in watching.batches) == 40 and max(size for _, size in watching.batches) == 5
     assert set(ex.switch.ledger_counts().values()) == {1}  # every message reached the switch once
+    assert list(ex.states().values()).count("DEAD") == (8 if refusals else 0)
