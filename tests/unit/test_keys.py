@@ -65,3 +65,23 @@ def test_the_development_ca_issued_both_certificates(keyset):
         assert cert.issuer == ca.subject
         cert.verify_directly_issued_by(ca)
         assert cert.public_key().key_size >= 2048
+
+
+def test_the_switch_warns_of_certificates_expiring_within_its_setting(tmp_path):
+    from gateway.mockdoj import server
+    from hub.settings import SwitchSettings
+
+    hub_master, doj_master = masterkey.create(tmp_path / "hub.key"), masterkey.create(tmp_path / "doj.key")
+    now = dt.datetime.now(dt.UTC)
+    soon = keys.init(tmp_path / "keys", hub_master, doj_master, days=30, now=now - dt.timedelta(days=1))
+    files = dict(
+        data_dir=tmp_path / "doj",
+        master_key_file=str(tmp_path / "doj.key"),
+        doj_key_file=soon.doj_key,
+        doj_cert_file=soon.doj_cert,
+        hub_cert_file=soon.hub_cert,
+    )
+    _, warned = server._channel(SwitchSettings(**files))  # CCPOR_CERT_WARN_DAYS' default: 30
+    assert [w.split(" expires in ")[0] for w in warned] == ["the DOJ certificate", "the hub certificate"]
+    _, quiet = server._channel(SwitchSettings(**files, cert_warn_days=10))
+    assert quiet == []
