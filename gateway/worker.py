@@ -341,11 +341,7 @@ class Gateway:
             if taken:
                 s.execute(
                     update(CarposMessage)
-                    .where(
-                        CarposMessage.id.in_([c.id for c in taken]),
-                        CarposMessage.lease_owner == taken[0].lease,  # one claim per batch
-                        CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
-                    )
+                    .where(*self._mine(*taken))  # one claim per batch: one lease token
                     .values(
                         state=OutboxState.SENT.value,
                         sent_at=now,
@@ -362,10 +358,12 @@ class Gateway:
                     events.append(self._event(c, "SENT" if c.attempts == 1 else f"RESENT (attempt {c.attempts})", now))
             self.audit.record_all(s.connection(), events)
 
-    def _mine(self, c: _Claimed) -> list[object]:
+    @staticmethod
+    def _mine(*claims: _Claimed) -> list[object]:
+        """The rows of ``claims`` (all of one claim's batch) while that claim still holds them."""
         return [
-            CarposMessage.id == c.id,
-            CarposMessage.lease_owner == c.lease,
+            CarposMessage.id.in_([c.id for c in claims]),
+            CarposMessage.lease_owner == claims[0].lease,
             CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
         ]
 
@@ -622,12 +620,7 @@ class Gateway:
                     )
                     .values(state=OutboxState.SUPERSEDED.value, updated_at=now)
                 )
-        if order_ids:
-            statuses = outbox.order_statuses(s, order_ids)
-            s.execute(
-                update(orders).where(orders.c.id == bindparam("b_id")).values(carpos_status=bindparam("b_status")),
-                [{"b_id": o, "b_status": statuses[o].value} for o in order_ids],
-            )
+        outbox.refresh_statuses(s, order_ids)
 
 
 def _pairs(s: Session, query: Any) -> dict[Any, Any]:

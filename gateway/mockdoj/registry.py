@@ -117,9 +117,7 @@ def _enter(s: Session, tx: Transaction, now: datetime) -> Outcome:
     on_file = s.scalar(_ON_FILE, {"oca": oca, "pno": pno, "nam": nam, "otc": otc, "cti": cti})
     if on_file:
         return _reject(f"REJECT ON FILE (FCN {on_file})")
-    record_id = _insert_record(s, ori, oca, cti, _fields(tx), nam, dob, pno, otc, now)
-    fcn = _fcn(ori, record_id)
-    s.execute(_SET_FCN, {"b_id": record_id, "b_fcn": fcn})
+    fcn = _file_record(s, ori, oca, cti, _fields(tx), nam, dob, pno, otc, now)
     conflicts = s.scalars(_CONFLICTS, {"nam": nam, "dob": dob, "cti": cti}).all()
     notices = tuple(
         carpos.answer_text(
@@ -139,7 +137,7 @@ def _enter(s: Session, tx: Transaction, now: datetime) -> Outcome:
 _INSERT_RECORD = insert(Record.__table__).returning(Record.__table__.c.id)
 
 
-def _insert_record(
+def _file_record(
     s: Session,
     ori: str,
     oca: str,
@@ -152,11 +150,15 @@ def _insert_record(
     now: datetime,
     *,
     seeded: bool = False,
-) -> int:
+) -> str:
+    """A new ACTIVE record, numbered: its FCN."""
     values = dict(ori=ori, oca=oca, status="ACTIVE", fields=_text(fields), nam=nam, dob=dob, pno=pno, cti=cti,
                   otc=otc, served=any(c == "SVD" for c, _ in fields), seeded=seeded, modifications=0,
                   entered_at=now, updated_at=now)  # fmt: skip
-    return int(s.execute(_INSERT_RECORD, values).scalar_one())
+    record_id = int(s.execute(_INSERT_RECORD, values).scalar_one())
+    fcn = _fcn(ori, record_id)
+    s.execute(_SET_FCN, {"b_id": record_id, "b_fcn": fcn})
+    return fcn
 
 
 def _fcn(ori: str, record_id: int) -> str:
@@ -248,6 +250,5 @@ def seed(s: Session, count: int, seed_value: int, now: datetime) -> int:
         return 0
     for ori, oca, cti, fields in seed_records(count, seed_value):
         v = dict(fields)
-        record_id = _insert_record(s, ori, oca, cti, fields, v["NAM"], v["DOB"], v["PNO"], v["OTC"], now, seeded=True)
-        s.execute(_SET_FCN, {"b_id": record_id, "b_fcn": _fcn(ori, record_id)})
+        _file_record(s, ori, oca, cti, fields, v["NAM"], v["DOB"], v["PNO"], v["OTC"], now, seeded=True)
     return count

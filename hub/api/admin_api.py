@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hub.accounts import admin, service
 from hub.accounts.permissions import require_admin
 from hub.api.bindings import Bindings
-from hub.api.orders_api import Call, OrdersApi
+from hub.api.orders_api import Call, OrdersApi, guarded, page_fields
 from hub.carpos import queue
 from hub.codes import AccountStatus, Role
 from hub.db.models import Account, AuditEvent, CarposMessage
@@ -42,13 +42,7 @@ class AdminApi:
         self.clock = clock
 
     def handler(self, operation: str) -> Callable[[Call], Any]:
-        method: Callable[[Call], Any] = getattr(self, f"op_{operation}")
-
-        def administrator_only(c: Call) -> Any:
-            require_admin(c.who)
-            return method(c)
-
-        return administrator_only
+        return guarded(self, operation, require_admin)
 
     def _user(self, a: Account) -> Any:
         return self.t["UserType"](
@@ -83,9 +77,7 @@ class AdminApi:
         )
         page = paginate(c.session, query, self._page_number(c), self.settings.page_size, Account.username)
         return self.t["UserListType"](
-            TotalCount=page.total,
-            PageNumber=page.number,
-            LastPageNumber=page.last,
+            **page_fields(page),
             User=[self._user(a) for a in page.items],
         )
 
@@ -169,9 +161,7 @@ class AdminApi:
         query = queue.list_query(state)
         page = paginate(c.session, query, self._page_number(c), self.settings.page_size, CarposMessage.id.desc())
         return self.t["QueueListType"](
-            TotalCount=page.total,
-            PageNumber=page.number,
-            LastPageNumber=page.last,
+            **page_fields(page),
             StateCount=[
                 self.t["QueueStateCountType"](State=k, Count=v) for k, v in sorted(queue.counts(c.session).items())
             ],
@@ -204,9 +194,7 @@ class AdminApi:
                 query = query.where(column == value)
         page = paginate(c.session, query, self._page_number(c), self.settings.page_size, AuditEvent.seq.desc())
         return self.t["AuditEventListType"](
-            TotalCount=page.total,
-            PageNumber=page.number,
-            LastPageNumber=page.last,
+            **page_fields(page),
             Event=[
                 self.t["AuditEventType"](
                     Sequence=e.seq,

@@ -15,7 +15,7 @@ from gateway import carpos
 from hub import ids
 from hub.accounts import permissions
 from hub.api.bindings import Bindings
-from hub.api.orders_api import Call
+from hub.api.orders_api import Call, guarded, page_fields
 from hub.carpos import inbox, outbox
 from hub.carpos.clets import CletsVault
 from hub.db.engine import Database
@@ -45,13 +45,7 @@ class CarposApi:
         self.settings = settings
 
     def handler(self, operation: str) -> Callable[[Call], Any]:
-        method: Callable[[Call], Any] = getattr(self, f"op_{operation}")
-
-        def clets_only(c: Call) -> Any:
-            permissions.require_clets(c.who)
-            return method(c)
-
-        return clets_only
+        return guarded(self, operation, permissions.require_clets)
 
     def _message(self, v: inbox.View) -> Any:
         m, a = v.message, v.answer
@@ -92,10 +86,8 @@ class CarposApi:
             CarposInboxMessage.id.desc(),
         )
         return self.t["CarposMessageListType"](
-            TotalCount=page.total,
-            PageNumber=page.number,
-            LastPageNumber=page.last,
-            Message=[self._message(inbox.view(c.session, m, self.vault)) for m in page.items],
+            **page_fields(page),
+            Message=[self._message(v) for v in inbox.views(c.session, page.items, self.vault)],
         )
 
     def op_AcknowledgeCarposMessage(self, c: Call) -> Any:

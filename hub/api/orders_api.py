@@ -55,6 +55,23 @@ def as_bytes(value: Any) -> bytes:
     return b"".join(value) if isinstance(value, list | tuple) else bytes(value)
 
 
+def guarded(api: object, operation: str, require: Callable[[Principal], None]) -> Callable[[Call], Any]:
+    """``api``'s handler of ``operation`` (its ``op_<operation>``), run only once ``require`` has
+    passed for the caller (a service for one kind of account: administrators, CLETS users)."""
+    method: Callable[[Call], Any] = getattr(api, f"op_{operation}")
+
+    def checked(c: Call) -> Any:
+        require(c.who)
+        return method(c)
+
+    return checked
+
+
+def page_fields(page: Page) -> dict[str, int]:
+    """The paging elements every list answer of the services carries."""
+    return {"TotalCount": page.total, "PageNumber": page.number, "LastPageNumber": page.last}
+
+
 class OrdersApi:
     """Handlers for /ws/orders. Read-only operations are listed in ``READS``."""
 
@@ -168,10 +185,8 @@ class OrdersApi:
 
     def _page(self, type_name: str, page: Page, convert: Callable[[Any], Any]) -> Any:
         return self.t[type_name](
-            TotalCount=page.total,
-            PageNumber=page.number,
+            **page_fields(page),
             PageSize=page.size,
-            LastPageNumber=page.last,
             NextPageNumber=page.next,
             Item=[convert(i) for i in page.items],
         )

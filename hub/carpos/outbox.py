@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway import carpos
@@ -96,13 +96,12 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
         raise InvalidState(f"a CARPOS message of order {public} is DEAD: an administrator requeues it (RequeueMessage)")
     if waiting is not None:
         raise InvalidState(f"a CARPOS message of order {public} is still {waiting}: wait for DOJ's answer")
-    open_reject = s.scalar(
-        select(CarposInboxMessage.id).where(
-            CarposInboxMessage.order_id == order.id,
-            CarposInboxMessage.kind == carpos.AnswerKind.REJ.value,
-            CarposInboxMessage.acknowledged_at.is_(None),
-        )
+    open_rejects = (
+        CarposInboxMessage.order_id == order.id,
+        CarposInboxMessage.kind == carpos.AnswerKind.REJ.value,
+        CarposInboxMessage.acknowledged_at.is_(None),
     )
+    open_reject = s.scalar(select(CarposInboxMessage.id).where(*open_rejects).limit(1))
     if order.carpos_status != CarposStatus.REJECTED.value and open_reject is None:
         raise InvalidState(f"nothing to resubmit: DOJ has not rejected anything of order {public}")
     if order.carpos_fcn_sealed is None:
@@ -118,13 +117,7 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
     require_acceptable(OrderDocument.from_xml(order.document), who.ori, mke, path)
     mcn = _enqueue(s, order.id, order.version, mke, who, now)
     s.execute(
-        update(CarposInboxMessage)
-        .where(
-            CarposInboxMessage.order_id == order.id,
-            CarposInboxMessage.kind == carpos.AnswerKind.REJ.value,
-            CarposInboxMessage.acknowledged_at.is_(None),
-        )
-        .values(acknowledged_by_id=who.account_id, acknowledged_at=now)
+        update(CarposInboxMessage).where(*open_rejects).values(acknowledged_by_id=who.account_id, acknowledged_at=now)
     )
     return mcn, mke
 
@@ -174,6 +167,17 @@ def _insert(s: Session, mcn: str, mke: carpos.Mke, who: Principal, now: datetime
         ),
     )
     ring(s)
+
+
+def refresh_statuses(s: Session, order_ids: list[int]) -> None:
+    """Write each order's CARPOS status as its messages now stand (:func:`order_statuses`)."""
+    if not order_ids:
+        return
+    table = Order.__table__
+    s.execute(
+        update(table).where(table.c.id == bindparam("b_id")).values(carpos_status=bindparam("b_status")),
+        [{"b_id": o, "b_status": status.value} for o, status in order_statuses(s, order_ids).items()],
+    )
 
 
 def order_statuses(s: Session, order_ids: list[int]) -> dict[int, CarposStatus]:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from gateway import carpos
 from hub import ids
 from hub.carpos import outbox
 from hub.codes import FINISHED_STATES, OutboxState
@@ -123,7 +124,7 @@ def requeue(s: Session, key: str, now: datetime) -> tuple[Entry, str]:
 def purge_dead(s: Session, older_than: timedelta, now: datetime) -> tuple[int, list[str]]:
     """Delete DEAD messages whose last change is older than ``older_than``: how many, and the MCNs
     kept because deleting them would strand their order -- an order's entry (an EPO of an order CARPOS
-    does not have) or a message later ones of its order wait behind; those are requeued instead.
+    does not have) or a message later ones of its order wait behind; an administrator requeues those.
     Purged MCNs are never given again (``orders.carpos_seq``)."""
     if older_than < timedelta(days=1):
         raise ValidationError("purge-dead keeps at least a day of dead letters", [Violation("older-than", ">= 1 day")])
@@ -136,12 +137,13 @@ def purge_dead(s: Session, older_than: timedelta, now: datetime) -> tuple[int, l
         .outerjoin(Order, Order.id == m.order_id)
         .where(m.state == OutboxState.DEAD.value, m.updated_at < now - older_than)
     ).all()
-    kept = [r.mcn for r in rows if r.order_id and (r.waited_on or (r.mke == "EPO" and r.carpos_fcn_sealed is None))]
-    doomed = [r.id for r in rows if r.mcn not in kept]
+    entry_key = carpos.Mke.EPO.value
+    needed = [r for r in rows if r.order_id and (r.waited_on or (r.mke == entry_key and r.carpos_fcn_sealed is None))]
+    kept = {r.id for r in needed}
+    doomed = [r for r in rows if r.id not in kept]
     if doomed:
-        s.execute(update(CarposInboxMessage).where(CarposInboxMessage.message_id.in_(doomed)).values(message_id=None))
-        s.execute(delete(CarposMessage).where(CarposMessage.id.in_(doomed)))
-        orders = sorted({r.order_id for r in rows if r.id in doomed and r.order_id})
-        for order_id, status in outbox.order_statuses(s, orders).items():
-            s.execute(update(Order).where(Order.id == order_id).values(carpos_status=status.value))
-    return len(doomed), kept
+        gone = [r.id for r in doomed]
+        s.execute(update(CarposInboxMessage).where(CarposInboxMessage.message_id.in_(gone)).values(message_id=None))
+        s.execute(delete(CarposMessage).where(CarposMessage.id.in_(gone)))
+        outbox.refresh_statuses(s, sorted({r.order_id for r in doomed if r.order_id}))
+    return len(doomed), [r.mcn for r in needed]
