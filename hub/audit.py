@@ -21,9 +21,16 @@ Retention (``purge``) deletes the oldest events -- a prefix of the chain -- and 
 base to the last deleted event, in the same transaction that records the purge as an event.
 
 The chain row itself (head and base) carries a keyed ``seal``, so truncating the newest events or
-deleting the oldest outside ``purge`` shows too. What no key can show is the whole table and chain
-row rolled back to an earlier copy: ``audit verify`` prints the head (seq and mac) for operators to
-keep outside the database, and ``audit verify --anchor SEQ:MAC`` checks a kept head is still there.
+deleting the oldest outside ``purge`` shows too; the only unsealed row accepted is the one migration
+0005 writes (no event ever recorded, seq and base 0). That row can be written back by anyone, so the
+hub's other data testifies as well: every account and every order is created by an audited call, in
+the same transaction as its event, so an account or order created well before the chain's first
+event (when nothing was ever purged) or after its last one means events were deleted and the chain
+row reset or rolled back (``WITNESS_SLACK`` allows for the few statements between the two clocks).
+What no key and no witness can show is the *whole database* restored from an earlier copy:
+``audit verify`` prints the head (seq and mac) for operators to keep outside the database, and
+``audit verify --anchor SEQ:MAC`` checks a kept head is still there (an anchor at the base is
+checked against the base's mac; one below it was purged by retention and is reported as such).
 
 Nothing secret goes into an event: no password, token, image content or CLETS data; ``target`` is
 an order, image or account identifier, ``detail`` an administrator's change in words.
@@ -36,12 +43,12 @@ import hmac
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from hub.db.models import AuditChain, AuditEvent
+from hub.db.models import Account, AuditChain, AuditEvent, Order
 from hub.db.types import UTCDateTime
 from hub.errors import IntegrityFailure
 from hub.masterkey import MasterKey
@@ -50,6 +57,14 @@ log = logging.getLogger("ccpor.audit")
 
 #: CJIS AU-11: audit records are kept at least one year; ``audit purge`` refuses a shorter period.
 MIN_AUDIT_RETENTION_DAYS = 365
+
+#: How much earlier than its audit event an account or order may have been created (the statements
+#: between the row's clock reading and the event's, in one transaction), or how much later than the
+#: last event. Beyond it, ``verify`` reports events missing at that end of the chain.
+WITNESS_SLACK = timedelta(minutes=5)
+
+#: The chain row as migration 0005 writes it, before any event: the only unsealed state accepted.
+_PRISTINE = (0, "", 0, "")
 
 #: Audit categories (what kind of access an event records).
 LOGON, QUERY, VIEW, IMAGE, CHANGE, CARPOS, ADMIN = "LOGON", "QUERY", "VIEW", "IMAGE", "CHANGE", "CARPOS", "ADMIN"
@@ -144,9 +159,10 @@ class AuditTrail:
         return hmac.new(self._key, material, hashlib.sha256).hexdigest()
 
     def sealed(self, seq: int, mac: str, base_seq: int, base_mac: str, seal: str) -> bool:
-        """The chain row is as the hub left it (or the untouched initial row, never sealed)."""
+        """The chain row is as the hub left it, or the untouched initial row (no event ever recorded:
+        seq and base 0, no macs). An empty seal on any other row is a row written without the key."""
         if seal == "":
-            return seq == base_seq and base_mac == ""
+            return (seq, mac, base_seq, base_mac) == _PRISTINE
         return hmac.compare_digest(self.seal(seq, mac, base_seq, base_mac), seal)
 
     def record(self, connection: Connection, event: Event) -> int:
@@ -199,9 +215,7 @@ class AuditTrail:
         if chained_below_base is not None:  # purge deletes what it puts below the base
             result.add(report, chained_below_base, "the chain's base was moved past events without a purge")
         if anchor is not None:
-            anchored = connection.scalar(select(AuditEvent.mac).where(AuditEvent.seq == anchor[0]))
-            if anchor[0] > chain.seq or (anchor[0] > chain.base_seq and anchored != anchor[1]):
-                result.add(report, anchor[0], "the anchored event is gone or changed: the chain was rolled back")
+            self._check_anchor(connection, chain, anchor, result, report)
         previous, expected = chain.base_mac, chain.base_seq + 1
         for row in _rows_from(connection, chain.base_seq, batch):
             values = {name: getattr(row, name) for name in _FIELDS}
@@ -215,7 +229,29 @@ class AuditTrail:
             result.add(report, expected, f"the chain head says {chain.seq} events but the last is {expected - 1}")
         elif not hmac.compare_digest(previous, chain.mac):
             result.add(report, chain.seq, "the chain head does not match the last event")
+        for seq, what in witness_problems(connection, chain.base_seq, chain.seq):
+            result.add(report, seq, what)
         return result
+
+    def _check_anchor(
+        self, connection: Connection, chain: AuditChain, anchor: tuple[int, str], result: Verification, report: int
+    ) -> None:
+        """An event's (seq, mac) kept outside the database must still be in the chain, unchanged: as an
+        event after the base, or as the base itself (the last event a purge removed keeps its mac
+        there). An anchor below the base was purged by retention; the base's seal vouches for the
+        purge, and the result says the anchor itself could not be compared."""
+        seq, mac = anchor
+        if seq > chain.seq:
+            result.add(report, seq, f"the anchored event is gone (the chain ends at {chain.seq}): it was rolled back")
+        elif seq > chain.base_seq:
+            anchored = connection.scalar(select(AuditEvent.mac).where(AuditEvent.seq == seq))
+            if anchored is None or not hmac.compare_digest(anchored, mac):
+                result.add(report, seq, "the anchored event is gone or changed: the chain was rolled back")
+        elif seq == chain.base_seq and seq > 0:
+            if not hmac.compare_digest(chain.base_mac, mac):
+                result.add(report, seq, "the anchored event is not the chain's base: the chain was rolled back")
+        elif seq > 0:
+            result.anchor_purged = True
 
     def purge(self, connection: Connection, before: datetime) -> tuple[int, int]:
         """Delete the events older than ``before`` (a prefix of the chain); (count, new base seq).
@@ -224,8 +260,11 @@ class AuditTrail:
         concurrency, so the prefix stops at the first event that is not older than ``before``.
         """
         chain = connection.execute(select(AuditChain).where(AuditChain.id == 1).with_for_update()).one()
-        if not self.sealed(chain.seq, chain.mac, chain.base_seq, chain.base_mac, chain.seal):
-            raise IntegrityFailure("the audit chain row was changed outside the hub: run 'ccpor-hub audit verify'")
+        if not self.sealed(chain.seq, chain.mac, chain.base_seq, chain.base_mac, chain.seal) or witness_problems(
+            connection, chain.base_seq, chain.seq
+        ):
+            # Moving the base would bury the evidence (the witnesses older than the base are then legitimate).
+            raise IntegrityFailure("the audit chain's ends were changed outside the hub: run 'ccpor-hub audit verify'")
         first_kept = connection.scalar(
             select(func.min(AuditEvent.seq)).where(
                 AuditEvent.seq > chain.base_seq, AuditEvent.at >= bindparam("b_before", before, type_=UTCDateTime())
@@ -258,6 +297,8 @@ class Verification:
     checked: int = 0
     problems: list[tuple[int, str]] = field(default_factory=list)
     more: int = 0
+    #: The anchor given is older than the chain's base (purged by retention): only the base was checked.
+    anchor_purged: bool = False
 
     @property
     def ok(self) -> bool:
@@ -268,6 +309,46 @@ class Verification:
             self.problems.append((seq, what))
         else:
             self.more += 1
+
+
+def witness_problems(connection: Connection, base_seq: int, head_seq: int) -> list[tuple[int, str]]:
+    """What the hub's other data says about the chain's ends.
+
+    Accounts and orders are only ever created by audited calls (``users add``, ``SaveUser``,
+    ``SubmitOrder``, ``SaveDraft``, ``CloneOrder``), each in the transaction of its event. So, beyond
+    :data:`WITNESS_SLACK`: one created after the last event means newer events were deleted and the
+    chain row rolled back; while nothing was ever purged (base 0), one created before the first event
+    means older events were deleted and the chain row reset -- also when it was reset to the initial,
+    unsealed state, which anyone can write. (Rows inserted outside the hub, bypassing its audit, make
+    this check fail too, as they should.)
+    """
+    first_at, last_at = connection.execute(
+        select(func.min(AuditEvent.at), func.max(AuditEvent.at)).where(AuditEvent.seq > base_seq)
+    ).one()
+    spans = [connection.execute(select(func.min(t.created_at), func.max(t.created_at))).one() for t in (Account, Order)]
+    earliest = min((s[0] for s in spans if s[0] is not None), default=None)
+    latest = max((s[1] for s in spans if s[1] is not None), default=None)
+    problems: list[tuple[int, str]] = []
+    if earliest is None or latest is None:
+        return problems
+    if base_seq == 0 and (first_at is None or earliest < first_at - WITNESS_SLACK):
+        since = f"the first event is from {first_at:%Y-%m-%d %H:%M} UTC" if first_at else "there are no events"
+        problems.append(
+            (
+                base_seq + 1,
+                f"accounts or orders created from {earliest:%Y-%m-%d %H:%M} UTC on exist, but {since}: "
+                "the events before were deleted and the chain row reset",
+            )
+        )
+    if last_at is not None and latest > last_at + WITNESS_SLACK:
+        problems.append(
+            (
+                head_seq,
+                f"accounts or orders created up to {latest:%Y-%m-%d %H:%M} UTC exist, but the last event is from "
+                f"{last_at:%Y-%m-%d %H:%M} UTC: newer events were deleted and the chain row rolled back",
+            )
+        )
+    return problems
 
 
 def _rows_from(connection: Connection, base_seq: int, batch: int) -> Iterator[object]:

@@ -189,6 +189,8 @@ def _audit_verify(args: argparse.Namespace) -> int:
     span = f"events {result.base_seq + 1}..{result.head_seq}"
     if result.ok:
         print(f"audit chain intact: {result.checked} events checked ({span})")
+        if result.anchor_purged:
+            print(f"note: the anchored event is older than the chain's base ({result.base_seq}, purged by retention)")
         # Keep this line outside the database (SIEM, ticket, WORM storage): '--anchor' checks it later.
         print(f"head: {result.head_seq}:{result.head_mac}")
         return 0

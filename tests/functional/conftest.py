@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,12 @@ from zeep.wsse.username import UsernameToken
 
 from hub import masterkey
 from hub.accounts.service import ACCOUNT_SECRETS, add_user
+from hub.audit import ADMIN, AuditTrail, Event
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
 from hub.runner import GatewayProcess, HubServer, SwitchServer, carpos_environment
-from tests.conftest import PASSWORD, empty_database, make_user
+from tests.conftest import PASSWORD, empty_database
 
 USERS = {
     "clerk": ("CA019015J", Role.QUERY_UPDATE),
@@ -85,26 +87,22 @@ DIGEST_USER = "digest-dms"
 
 def _start_db(data_dir: Path, url: str = "") -> str:
     """Migrate ``url`` (default: a SQLite file in ``data_dir``), create the data directory's master
-    key and the test accounts."""
+    key and the test accounts -- each audited as ``users add`` would, so the chain vouches for them."""
     url = url or f"sqlite:///{data_dir / 'hub.db'}"
     migrate.upgrade(url)
     key_file = data_dir / "master.key"
     key = masterkey.load(key_file) if key_file.exists() else masterkey.create(key_file)
+    trail = AuditTrail(key)
     db = Database(url)
-    for name, (ori, role) in USERS.items():
-        make_user(db, name, ori=ori, role=role)
-    for name, (ori, role) in CLETS_USERS.items():
-        make_user(db, name, ori=ori, role=role, clets=True)
-    with db.unit_of_work() as s:
-        add_user(
-            s,
-            DIGEST_USER,
-            ori="CA019015J",
-            role=Role.QUERY_UPDATE,
-            clets=False,
-            password=PASSWORD,
-            digest_sealer=key.sealer(ACCOUNT_SECRETS),
-        )
+    accounts = [(name, ori, role, False) for name, (ori, role) in USERS.items()]
+    accounts += [(name, ori, role, True) for name, (ori, role) in CLETS_USERS.items()]
+    accounts.append((DIGEST_USER, "CA019015J", Role.QUERY_UPDATE, False))
+    for name, ori, role, clets in accounts:
+        with db.unit_of_work() as s:
+            sealer = key.sealer(ACCOUNT_SECRETS) if name == DIGEST_USER else None
+            add_user(s, name, ori=ori, role=role, clets=clets, password=PASSWORD, digest_sealer=sealer)
+            event = Event(datetime.now(UTC), "cli:tests", "", "users add", "OK", name, "local", category=ADMIN)
+            trail.record(s.connection(), event)
     db.dispose()
     return url
 

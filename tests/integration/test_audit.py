@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from hub.audit import ADMIN, IMAGE, LOGON, QUERY, AuditTrail, Event, category_of
+from hub.audit import ADMIN, IMAGE, LOGON, QUERY, WITNESS_SLACK, AuditTrail, Event, category_of
 from hub.db.engine import Database
+from hub.db.models import Account
 from hub.errors import IntegrityFailure
 from hub.masterkey import MasterKey
+from tests.conftest import make_user
 
 T0 = datetime(2026, 1, 5, 8, 30, 0, 123456, tzinfo=UTC)
 
@@ -141,6 +143,93 @@ def test_an_anchor_kept_outside_catches_a_rollback_of_table_and_chain_row(db: Da
 def _verify_anchored(db: Database, trail: AuditTrail, anchor: tuple[int, str]):
     with db.read() as session:
         return trail.verify(session.connection(), anchor=anchor)
+
+
+def _account_created(db: Database, name: str, at: datetime) -> None:
+    """An account as ``SaveUser`` or ``users add`` leaves it: created at ``at`` (beside its audit event)."""
+    make_user(db, name)
+    with db.unit_of_work() as session:
+        session.scalars(sa.select(Account).where(Account.username == name)).one().created_at = at
+
+
+_WIPE = "delete from audit_events"
+#: The chain row an attacker without the key can write: the issue's "head = base, nothing sealed", and
+#: the row exactly as migration 0005 writes it.
+_RESETS = {
+    "head at base, unsealed": "update audit_chain set seq=5, mac='', base_seq=5, base_mac='', seal=''",
+    "initial row": "update audit_chain set seq=0, mac='', base_seq=0, base_mac='', seal=''",
+}
+
+
+@pytest.mark.parametrize("reset", sorted(_RESETS))
+def test_wiping_every_event_and_resetting_the_chain_row_is_detected(db: Database, trail: AuditTrail, reset: str):
+    _account_created(db, "clerk", T0)  # the account users add created with the first event
+    _record(db, trail, 5)
+    anchor = (5, _verify(db, trail).head_mac)
+    assert _verify(db, trail).ok and _verify_anchored(db, trail, anchor).ok
+    _sql(db, _WIPE)
+    _sql(db, _RESETS[reset])
+    assert not _verify(db, trail).ok  # without an anchor: the seal, or the account older than any event
+    assert not _verify_anchored(db, trail, anchor).ok
+    with pytest.raises(IntegrityFailure), db.unit_of_work() as session:
+        trail.purge(session.connection(), T0 + timedelta(days=400))  # no purge buries it
+
+
+def test_a_reset_chain_stays_detected_while_the_hub_goes_on_writing(db: Database, trail: AuditTrail):
+    _account_created(db, "clerk", T0)
+    _record(db, trail, 5)
+    anchor = (5, _verify(db, trail).head_mac)
+    _sql(db, _WIPE)
+    _sql(db, _RESETS["initial row"])
+    _record(db, trail, 6, start=T0 + timedelta(days=2))  # the hub seals the reset row and chains on
+    result = _verify(db, trail)
+    assert not result.ok and "the events before were deleted" in result.problems[0][1]
+    assert not _verify_anchored(db, trail, anchor).ok  # event 5 is there again, with another mac
+
+
+def test_a_fresh_database_verifies_and_data_without_any_event_does_not(db: Database, trail: AuditTrail):
+    assert _verify(db, trail).ok  # the initial row, nothing recorded yet
+    _account_created(db, "clerk", T0)  # an account that no audited call created
+    assert not _verify(db, trail).ok
+
+
+def test_events_removed_behind_newer_data_are_detected_without_an_anchor(db: Database, trail: AuditTrail):
+    _record(db, trail, 3)
+    with db.read() as session:
+        saved = session.execute(sa.text("select seq, mac, base_seq, base_mac, seal from audit_chain")).one()
+    later = T0 + timedelta(hours=1)
+    _account_created(db, "late-clerk", later)
+    _record(db, trail, 2, start=later)
+    assert _verify(db, trail).ok
+    _sql(db, "delete from audit_events where seq > 3")
+    restore = "update audit_chain set seq=:seq, mac=:mac, base_seq=:base_seq, base_mac=:base_mac, seal=:seal"
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(restore), saved._asdict())
+    result = _verify(db, trail)  # a consistent older chain, but an account newer than its last event
+    assert not result.ok and "newer events were deleted" in result.problems[0][1]
+
+
+def test_the_slack_between_a_row_and_its_event_is_not_a_problem(db: Database, trail: AuditTrail):
+    _account_created(db, "clerk", T0 - WITNESS_SLACK + timedelta(seconds=1))
+    _record(db, trail, 2)
+    _account_created(db, "clerk2", T0 + timedelta(seconds=1) + WITNESS_SLACK - timedelta(seconds=1))
+    assert _verify(db, trail).ok
+
+
+def test_anchors_at_and_below_a_purged_base(db: Database, trail: AuditTrail):
+    _record(db, trail, 3, start=T0 - timedelta(days=400))
+    anchors = {}
+    for seq in (2, 3):
+        with db.read() as session:
+            anchors[seq] = (seq, session.scalar(sa.text("select mac from audit_events where seq = :s"), {"s": seq}))
+    _record(db, trail, 2, start=T0)
+    with db.unit_of_work() as session:
+        assert trail.purge(session.connection(), T0 - timedelta(days=365)) == (3, 3)
+    at_base = _verify_anchored(db, trail, anchors[3])
+    assert at_base.ok and not at_base.anchor_purged  # compared with the base's mac
+    below = _verify_anchored(db, trail, anchors[2])
+    assert below.ok and below.anchor_purged  # purged by retention: reported as not comparable
+    assert not _verify_anchored(db, trail, (3, "0" * 64)).ok
 
 
 def test_a_forged_event_without_the_key_is_detected(db: Database, trail: AuditTrail):
