@@ -73,15 +73,14 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
-from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLSigner
-from signxml import XMLVerifier as _XMLVerifier
+from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod
 from signxml import methods as signxml_methods
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidSignature, SignXMLException
 
 from gateway import envelope, keys
 from gateway.envelope import Transmission
 from gateway.keys import KeyPair, fingerprint
-from hub import xmlsafe
+from hub import xmldsig, xmlsafe
 from hub.errors import ValidationError
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -94,14 +93,9 @@ ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 class SealPolicy:
     """The algorithms of every CARPOS envelope, both ways. Changing one is a protocol change with DOJ."""
 
-    #: Signature over SignedInfo. Hazard: RSA-SHA1 (or anything SHA-1) would allow forged messages.
-    signature_method: SignatureMethod = SignatureMethod.RSA_SHA256
-    #: Digest of the signed Transmission. Hazard: a weak digest lets a changed message keep its signature.
-    digest_method: DigestAlgorithm = DigestAlgorithm.SHA256
-    #: Canonicalization of SignedInfo and the reference. Exclusive c14n keeps the signature valid when the
-    #: envelope travels inside a SOAP message with other namespace declarations. Hazard: inclusive c14n
-    #: would break every signature once the envelope is embedded.
-    c14n_method: str = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0.value
+    #: The signature's algorithms: the hub's one signature policy for CARPOS (:data:`hub.xmldsig.CARPOS`:
+    #: RSA-SHA256 over exclusive-c14n SignedInfo, SHA-256 digests; each hazard is written there).
+    signature: xmldsig.SignaturePolicy = xmldsig.CARPOS
     #: Content encryption. Hazard: CBC modes without a MAC are open to padding-oracle attacks (XML
     #: Encryption's known break); GCM authenticates the ciphertext.
     content_encryption: str = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
@@ -117,6 +111,20 @@ class SealPolicy:
     content_key_uses: int = 10_000
     #: Seconds one content key lives, whatever its use count (the same hazard, bounded in time).
     content_key_seconds: float = 300.0
+
+    @property
+    def signature_method(self) -> SignatureMethod:
+        (method,) = self.signature.signature_methods  # CARPOS agrees on exactly one
+        return method
+
+    @property
+    def digest_method(self) -> DigestAlgorithm:
+        (method,) = self.signature.digest_methods
+        return method
+
+    @property
+    def c14n_method(self) -> str:
+        return self.signature.c14n_method
 
 
 POLICY = SealPolicy()
@@ -180,7 +188,7 @@ class Channel:
         return self._sign(root)
 
     def _sign(self, root: etree._Element) -> etree._Element:
-        signer = XMLSigner(
+        signer = xmldsig.Signer(
             method=signxml_methods.enveloped,
             signature_algorithm=self.policy.signature_method,
             digest_algorithm=self.policy.digest_method,
@@ -265,6 +273,10 @@ class Channel:
         if embedded is not None:
             if "".join(embedded.split()) != self._pinned_der_b64:
                 raise SealError("the transmission is signed with another certificate than the pinned one")
+        try:
+            xmldsig.signature_value(signatures[0], self.peer)
+        except xmldsig.SignatureRefused as exc:
+            raise SealError(str(exc)) from None
 
     def _verify(self, root: etree._Element) -> etree._Element:
         config = SignatureConfiguration(
@@ -275,7 +287,7 @@ class Channel:
             digest_algorithms=frozenset({self.policy.digest_method}),
         )
         try:
-            result = _XMLVerifier().verify(root, x509_cert=self.peer, expect_config=config)
+            result = xmldsig.Verifier().verify(root, x509_cert=self.peer, expect_config=config)
         except InvalidDigest:
             raise SealError("the transmission was changed after it was signed (digest mismatch)") from None
         except InvalidCertificate:
@@ -284,6 +296,8 @@ class Channel:
             raise SealError("the signature does not verify with the pinned certificate") from None
         except (SignXMLException, ValueError, etree.DocumentInvalid) as exc:
             raise SealError(f"the signature is not acceptable: {exc}") from None
+        except etree.LxmlError:  # signxml re-parses the envelope: whatever it cannot read is no signature
+            raise SealError("the transmission could not be read for verification") from None
         signed = result.signed_xml  # type: ignore[union-attr]
         if signed is None or signed.tag != envelope.TRANSMISSION:
             raise SealError("the signature does not cover a transmission")

@@ -261,12 +261,10 @@ class SignedRequests:
                     max_age=timedelta(seconds=self.hub.settings.wsse_max_age_seconds),
                     skew=timedelta(seconds=self.hub.settings.wsse_clock_skew_seconds),
                 )
-            # A signed message is good once: its signature value is recorded where every worker
-            # of every hub sharing the database looks, for as long as its Timestamp is fresh.
-            value = security.findtext(f"{{{wssig.DS}}}Signature/{{{wssig.DS}}}SignatureValue") or ""
-            self.hub.authenticator.remember_once(
-                b"signature\0" + "".join(value.split()).encode(), now, REPLAYED_SIGNATURE
-            )
+            # A signed message is good once: what its signature covers (the canonical SignedInfo, not
+            # how the SignatureValue is written) is recorded where every worker of every hub sharing
+            # the database looks, for as long as its Timestamp is fresh.
+            self.hub.authenticator.remember_once(b"signature\0" + verified.message_key, now, REPLAYED_SIGNATURE)
         except AuthenticationError as err:
             who = signer[0] if signer else None
             audit_refusal(self.hub, who, "", operation, err, environ.get("REMOTE_ADDR", ""))

@@ -63,6 +63,9 @@ signxml quirks this module relies on (signxml 5.2):
   method or the transforms; those are checked here.
 * ``XMLSigner``/``XMLVerifier`` keep per-call state on the instance (``id_attributes``, ``config``),
   so a fresh one is made for every call; construction is cheap.
+* signxml serializes and re-parses its input with a parser of its own (libxml2's 10 MB text-node cap:
+  a signed 20 MB image failed); :class:`hub.xmldsig.Signer`/``Verifier`` give it the hub's parser, and
+  the SignatureValue is read strictly and the replay key taken there (:mod:`hub.xmldsig`).
 * Keys are taken only as loaded cryptography objects: given PEM bytes signxml parses the key on every
   call, which costs far more than the signature itself.
 """
@@ -81,19 +84,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lxml import etree
-from signxml import (
-    CanonicalizationMethod,
-    DigestAlgorithm,
-    SignatureConfiguration,
-    SignatureMethod,
-    VerifyResult,
-    XMLSigner,
-    XMLVerifier,
-)
+from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureConfiguration, SignatureMethod, VerifyResult
 from signxml import methods as signxml_methods
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidSignature, SignXMLException
 
-from hub import ns
+from hub import ns, xmldsig
 from hub.api.wsse import parse_utc
 from hub.errors import AuthenticationError
 
@@ -104,13 +99,13 @@ T = TypeVar("T")
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 """The private keys :func:`sign_envelope` accepts (loaded once, not PEM bytes)."""
 
-DS = "http://www.w3.org/2000/09/xmldsig#"
-EXC_C14N = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0.value
+DS = xmldsig.DS
+EXC_C14N = xmldsig.EXC_C14N
 X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
 BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
-_SIGNATURE_METHODS = frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.ECDSA_SHA256})
-_DIGEST_METHODS = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512})
+_SIGNATURE_METHODS = xmldsig.WSS.signature_methods
+_DIGEST_METHODS = xmldsig.WSS.digest_methods
 _ACCEPTED = "sign with RSA-SHA256 or ECDSA-SHA256 and SHA-256/384/512 digests"
 
 # signxml resolves "#x" as //*[@*[local-name() = 'Id'] = 'x'] on its copy of the envelope; see the module docstring.
@@ -146,6 +141,8 @@ class VerifiedEnvelope(Generic[T]):
 
     ``body`` is the signed ``soap:Body`` exactly as the verifier canonicalized it (a standalone copy,
     not the element in the request tree); read the request from it and from nothing else.
+    ``message_key`` identifies the signed message whatever its SignatureValue encoding
+    (:func:`hub.xmldsig.message_key`): the replay record is keyed on it.
     """
 
     owner: T
@@ -153,6 +150,7 @@ class VerifiedEnvelope(Generic[T]):
     body: etree._Element
     created: datetime
     expires: datetime
+    message_key: bytes
 
 
 # --------------------------------------------------------------------------------------------- signing
@@ -226,13 +224,14 @@ def sign_envelope(
     str_el = etree.SubElement(key_info, _STR, nsmap={"wsse": ns.WSSE})
     etree.SubElement(str_el, _STR_REFERENCE, URI=f"#{token_id}", ValueType=X509V3)
 
-    signer = XMLSigner(
+    signer = xmldsig.Signer(
         method=signxml_methods.detached,
         signature_algorithm=method,
         digest_algorithm=DigestAlgorithm.SHA256,
         c14n_algorithm=EXC_C14N,
     )
     signature = signer.sign(envelope, key=key, reference_uri=references, id_attribute=_ID_ATTRIBUTE, key_info=key_info)
+    xmldsig.low_s(signature, key)
     security.insert(2, signature)
     return envelope
 
@@ -290,6 +289,10 @@ def verify_envelope(
 
     certificate = _certificate(security, signature)
     _check_validity_period(certificate, now)
+    try:
+        xmldsig.signature_value(signature, certificate)
+    except xmldsig.SignatureRefused as exc:
+        raise AuthenticationError(str(exc)) from None
     owner = resolve(certificate)
     if owner is None:
         raise AuthenticationError(
@@ -317,7 +320,14 @@ def verify_envelope(
     signed_body, signed_timestamp = signed[_BODY], signed[_TIMESTAMP]
 
     created, expires = _check_timestamp(signed_timestamp, now=now, max_age=max_age, skew=skew)
-    return VerifiedEnvelope(owner=owner, certificate=certificate, body=signed_body, created=created, expires=expires)
+    return VerifiedEnvelope(
+        owner=owner,
+        certificate=certificate,
+        body=signed_body,
+        created=created,
+        expires=expires,
+        message_key=xmldsig.message_key(results[0].signature_xml),
+    )
 
 
 def _check_signed_info(signature: etree._Element) -> dict[str, list[str] | None]:
@@ -428,7 +438,7 @@ def _signxml_verify(
         default_reference_c14n_method=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
     try:
-        results = XMLVerifier().verify(
+        results = xmldsig.Verifier().verify(
             envelope, x509_cert=certificate, id_attribute=_ID_ATTRIBUTE, expect_config=config
         )
     except InvalidDigest as exc:
@@ -444,6 +454,8 @@ def _signxml_verify(
         ) from None
     except etree.DocumentInvalid as exc:
         raise AuthenticationError(f"the ds:Signature does not follow the XML Signature schema: {exc}") from None
+    except etree.LxmlError:  # signxml re-parses the envelope: whatever it cannot read is no signature
+        raise AuthenticationError("the signed message could not be read for verification") from None
     except (SignXMLException, ValueError) as exc:  # InvalidInput is a ValueError; messages carry no key material
         raise AuthenticationError(f"the signature is not acceptable: {exc}") from None
     assert isinstance(results, list)  # expect_references=2 makes signxml return a list

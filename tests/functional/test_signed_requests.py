@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from datetime import UTC, datetime, timedelta
 
@@ -26,17 +27,27 @@ pytestmark = pytest.mark.functional
 SOAP = ns.SOAP11_ENV
 
 
-@pytest.fixture(scope="module")
-def rms(hub):
-    """A sheriff RMS system account identified by its registered signing certificate."""
-    key, cert = self_signed("Sheriff RMS")
-    name = f"sd-rms-{id(hub)}"
+def _system_account(hub, name: str, rsa_bits: int | None):
+    key, cert = self_signed(name, rsa_bits=rsa_bits)
+    name = f"{name}-{id(hub)}"
     db = Database(hub.db_url)
     with db.unit_of_work() as s:
         add_user(s, name, ori="CA019015J", role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
         register_certificate(s, name, cert.public_bytes(Encoding.PEM))
     db.dispose()
     return name, key, cert
+
+
+@pytest.fixture(scope="module")
+def rms(hub):
+    """A sheriff RMS system account identified by its registered signing certificate (RSA)."""
+    return _system_account(hub, "sd-rms", 2048)
+
+
+@pytest.fixture(scope="module")
+def ec_dms(hub):
+    """A court DMS signing with an EC P-256 key."""
+    return _system_account(hub, "la-dms-ec", None)
 
 
 def signed_client(hub, key=None, cert=None) -> zeep.Client:
@@ -147,6 +158,61 @@ def test_a_signed_message_is_accepted_once(hub, rms):
     assert first.status_code == 200 and b"OrderId" in first.content
     again = post(hub, message)  # captured and replayed within the Timestamp's five minutes
     assert again.status_code == 500 and b"received before" in again.content
+
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_VALUE = f"{{{SOAP}}}Header/{{{ns.WSSE}}}Security/{{http://www.w3.org/2000/09/xmldsig#}}Signature/" + (
+    "{http://www.w3.org/2000/09/xmldsig#}SignatureValue"
+)
+
+
+def _respelled(message: etree._Element, spell) -> etree._Element:
+    twin = copy.deepcopy(message)
+    value = twin.find(_VALUE)
+    value.text = spell(value.text)
+    return twin
+
+
+def _high_s(text: str) -> str:
+    raw = base64.b64decode(text)
+    s = int.from_bytes(raw[32:], "big")
+    return base64.b64encode(raw[:32] + (P256_ORDER - s).to_bytes(32, "big")).decode()
+
+
+def _orders_of_case(hub, case: str) -> int:
+    return hub.client().service.SearchOrders(Criteria={"CaseDocketID": case}).TotalCount
+
+
+@pytest.mark.parametrize("account", ["ec_dms", "rms"])
+def test_a_signed_message_is_accepted_once_whatever_its_signature_value_spelling(hub, account, request):
+    name, key, cert = request.getfixturevalue(account)
+    plain = signed_client(hub)
+    case = f"SIG{account[:2].upper()}{id(hub) % 10**6:06d}"
+    message = sign_envelope(
+        plain.create_message(plain.service, "SubmitOrder", Order=order(CaseDocketID=case)), key, cert
+    )
+    assert post(hub, message).status_code == 200
+    twins = [_respelled(message, lambda t: t[:20] + "!" + t[20:])]  # characters signxml's base64 skipped
+    if account == "ec_dms":
+        twins.append(_respelled(message, _high_s))  # (r, n - s): the same signature, mathematically valid
+    for twin in twins:
+        replay = post(hub, twin)
+        assert replay.status_code == 500 and b"Client.Authentication" in replay.content, replay.content
+    assert _orders_of_case(hub, case) == 1  # one signed message, one order
+
+
+def test_a_signed_request_with_an_image_at_the_size_limit_is_accepted(hub, rms):
+    name, key, cert = rms
+    client = signed_client(hub, key, cert)
+    receipt = client.service.SubmitOrder(Order=order())
+    scan = b"%PDF-1.4\n" + b"0" * (20 * 1000 * 1000 - 16) + b"\n%%EOF\n"  # max_image_bytes, decoded
+    assert len(scan) == 20 * 1000 * 1000
+    plain = signed_client(hub)
+    message = plain.create_message(
+        plain.service, "AttachImage", OrderId=receipt.OrderId, Document={"Base64BinaryObject": scan}
+    )
+    response = post(hub, sign_envelope(message, key, cert))  # signxml re-parses a 26.7 MB text node
+    assert response.status_code == 200 and b"SizeBytes>20000000<" in response.content, response.content[:300]
 
 
 def test_password_guessing_does_not_lock_out_the_certificate(hub, rms):

@@ -160,3 +160,15 @@ def test_the_envelope_schema_is_checked(keyset):
     wire = keyset.hub_channel().seal(transmission())
     with pytest.raises(ValidationError):
         keyset.doj_channel().open(_tamper(wire, b"<tx:MessageKey>EPO", b"<tx:MessageKey>XYZ"))
+
+
+def test_the_signature_value_is_read_strictly_as_for_requests(keyset):
+    """The same signature policy as the request signatures (hub.xmldsig): characters signxml's lenient
+    base64 would skip, or a value of the wrong size, are refused before any cryptography."""
+    receiver = keyset.doj_channel()
+    for spell, why in [(lambda t: t[:12] + "*" + t[12:], "canonical base64"), (lambda t: "AAAA" + t, "bytes")]:
+        root = etree.fromstring(keyset.hub_channel().seal(transmission()))
+        value = root.find(f"{{{DS}}}Signature/{{{DS}}}SignatureValue")
+        value.text = spell("".join(value.text.split()))
+        with pytest.raises(SealError, match=why):
+            receiver.open(etree.tostring(root))

@@ -455,3 +455,85 @@ def test_messages_carry_no_key_material(rsa_signer: Signer):
     token_text = env.find(f".//{ns.q(ns.WSSE, 'BinarySecurityToken')}").text
     signature_value = env.find(f".//{{{DS}}}SignatureValue").text
     assert token_text[:40] not in message and signature_value[:40] not in message
+
+
+# ------------------------------------------------------ one signed message, whatever its encoding
+
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _signature_value(env: etree._Element) -> etree._Element:
+    return env.find(f"{HEADER}/{SECURITY}/{{{DS}}}Signature/{{{DS}}}SignatureValue")
+
+
+def _raw(env: etree._Element) -> bytes:
+    return base64.b64decode(_signature_value(env).text)
+
+
+def test_the_hub_signs_ecdsa_in_low_s_form(ec_signer: Signer):
+    for i in range(16):  # half of all ECDSA signatures come out high-s; none of ours may
+        raw = _raw(signed(ec_signer, note=f"order {i}"))
+        assert len(raw) == 64 and int.from_bytes(raw[32:], "big") <= P256_ORDER // 2
+
+
+def test_the_high_s_twin_of_a_signature_is_the_same_message(ec_signer: Signer):
+    env = signed(ec_signer)
+    twin = etree.fromstring(etree.tostring(env))
+    raw = _raw(twin)
+    s = int.from_bytes(raw[32:], "big")
+    _signature_value(twin).text = base64.b64encode(raw[:32] + (P256_ORDER - s).to_bytes(32, "big")).decode()
+    assert _raw(twin) != _raw(env)
+    first, second = verify(env, ec_signer), verify(twin, ec_signer)  # (r, n - s) verifies too ...
+    assert first.message_key == second.message_key  # ... and is the same signed message for the replay record
+
+
+def test_the_message_key_is_what_the_signature_covers(signer: Signer):
+    one, other = verify(signed(signer), signer), verify(signed(signer, note="another order"), signer)
+    assert len(one.message_key) == 32 and one.message_key != other.message_key
+    respaced = signed(signer)
+    assert verify(respaced, signer).message_key != one.message_key  # a new Timestamp: a new message
+
+
+@pytest.mark.parametrize(
+    ("spell", "why"),
+    [
+        (lambda text: text[:10] + "!" + text[10:], "not canonical base64"),  # signxml's b64decode skips the '!'
+        (lambda text: text[:10] + "." + text[10:], "not canonical base64"),
+        (lambda text: text + "==", "not canonical base64"),
+        (lambda text: base64.b64encode(b"\0" + base64.b64decode(text)).decode(), "bytes"),  # zero-padded
+    ],
+)
+def test_a_signature_value_is_read_strictly(signer: Signer, spell, why: str):
+    env = signed(signer)
+    value = _signature_value(env)
+    value.text = spell(value.text)
+    assert why in refused(env, signer)
+
+
+def test_a_signature_value_may_be_wrapped_over_lines(rsa_signer: Signer):
+    env = signed(rsa_signer)
+    value = _signature_value(env)
+    text = value.text
+    value.text = "\n".join(text[i : i + 64] for i in range(0, len(text), 64)) + "\n"
+    assert note_of(verify(env, rsa_signer).body) == "grant the order"
+
+
+def test_a_body_with_a_text_node_over_libxml2_s_10_mb_limit_signs_and_verifies(rsa_signer: Signer):
+    image = base64.b64encode(b"%PDF-1.7 " + b"\x01" * (20 * 1000 * 1000)).decode()  # the README's 20 MB image
+    env = envelope()
+    env.find(f".//{{{TEST_NS}}}Note").text = image
+    sign_envelope(env, rsa_signer.key, rsa_signer.cert, now=NOW)  # signxml re-parses it: huge text allowed
+    wire = etree.tostring(env)
+    received = parse(wire, XmlLimits(max_bytes=len(wire) + 1024))  # the hub's entry point
+    assert len(note_of(verify(received, rsa_signer).body)) == len(image)
+
+
+def test_what_the_verifier_cannot_read_is_an_authentication_failure(rsa_signer: Signer, monkeypatch):
+    """Should signxml's re-parse fail for any reason (here: a parser without huge-tree support, as
+    signxml's own), the request is refused as Client.Authentication -- never a bare server error."""
+    env = envelope()
+    env.find(f".//{{{TEST_NS}}}Note").text = "A" * (11 * 1000 * 1000)
+    sign_envelope(env, rsa_signer.key, rsa_signer.cert, now=NOW)
+    monkeypatch.setattr("hub.xmldsig.parser", lambda: etree.XMLParser(resolve_entities=False))
+    assert "could not be read" in refused(env, rsa_signer)
