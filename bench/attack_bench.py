@@ -24,7 +24,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import process_tree, rss_kib  # noqa: E402
+from bench.loadgen import LOOPBACK, process_tree, rss_kib  # noqa: E402
 from bench.submit_bench import PeakMemory  # noqa: E402
 from hub.runner import HubServer  # noqa: E402
 from tests.functional.conftest import _start_db  # noqa: E402
@@ -36,7 +36,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
     data = Path(tempfile.mkdtemp(prefix="ccpor-attack-bench-"))
-    hub = HubServer(data, _start_db(data)).start()
+    hub = HubServer(data, _start_db(data), **LOOPBACK).start()
     assert hub.proc is not None
     times: dict[str, list[float]] = {}
     try:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from bench.loadgen import run  # noqa: E402
+from bench.loadgen import LOOPBACK, run  # noqa: E402
 from hub import masterkey, ns  # noqa: E402
 from hub.accounts.service import ACCOUNT_SECRETS, add_user, register_certificate  # noqa: E402
 from hub.api.wsse import PASSWORD_DIGEST  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> int:
     data = Path(tempfile.mkdtemp(prefix="ccpor-auth-bench-"))
     url = f"sqlite:///{data / 'ccpor.db'}"
     migrate.upgrade(url)
-    hub = HubServer(data, url)  # creates the data directory's master key
+    hub = HubServer(data, url, **LOOPBACK)  # creates the data directory's master key
     key = masterkey.load(data / "master.key")
     db = Database(url)
     with db.unit_of_work() as s:

@@ -44,7 +44,7 @@ from lxml import etree  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.loadgen import _one, process_tree  # noqa: E402
+from bench.loadgen import LOOPBACK, _one, process_tree  # noqa: E402
 from gateway import envelope, keys  # noqa: E402
 from gateway.envelope import Header, MessageKey, Transmission  # noqa: E402
 from gateway.sealing import POLICY, Channel  # noqa: E402
@@ -275,7 +275,7 @@ def part_latency(
     env = {**carpos_environment(work), "CCPOR_DATABASE_URL": url, "CCPOR_DOJ_SEED_RECORDS": "0"}
     switch = SwitchServer(env).start()
     server = HubServer(
-        work, url, workers=hub_workers, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"}
+        work, url, workers=hub_workers, **LOOPBACK, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"}
     ).start()
     gateway = GatewayProcess(env).start()
     n = int(rate * seconds)

@@ -14,6 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+#: The benchmarks call the hub with PasswordText over plain HTTP on loopback, as every earlier figure
+#: in docs/PERFORMANCE.md did, through the development setting (TLS would add its own cost to every
+#: figure; bench-auth compares the authentication modes).
+LOOPBACK = {"CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP": "1"}
+
 
 @dataclass(frozen=True)
 class Result:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.loadgen import process_tree, rss_kib, run  # noqa: E402
+from bench.loadgen import LOOPBACK, process_tree, rss_kib, run  # noqa: E402
 from hub.accounts.service import add_user  # noqa: E402
 from hub.codes import Role  # noqa: E402
 from hub.db import migrate  # noqa: E402
@@ -226,7 +226,7 @@ def main() -> int:
             generate(url, args.orders)
     rng = random.Random(11)
     names, weights = surname_pool(random.Random(7))
-    server = HubServer(results, url).start()
+    server = HubServer(results, url, **LOOPBACK).start()
     report: dict[str, object] = {"database": kind, "orders": args.orders}
     try:
         assert server.proc is not None

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import Result, process_tree, rss_kib, run  # noqa: E402
+from bench.loadgen import LOOPBACK, Result, process_tree, rss_kib, run  # noqa: E402
 from hub.accounts.service import add_user  # noqa: E402
 from hub.codes import Role  # noqa: E402
 from hub.db import migrate  # noqa: E402
@@ -81,7 +81,7 @@ def main() -> int:
     warm, load = bodies(300, f"W{os.getpid()}"), bodies(args.orders, f"L{os.getpid()}")
     print(f"prepared {len(load)} SubmitOrder envelopes of ~{sum(map(len, load)) // len(load)} bytes")
 
-    hub = HubServer(data, url).start()
+    hub = HubServer(data, url, **LOOPBACK).start()
     try:
         assert hub.proc is not None
         hub_result, hub_peak = measure(f"{hub.url}/ws/orders", hub.proc.pid, warm, load, args.clients)

@@ -3,7 +3,7 @@
 ccpor-hub db upgrade | db check
 ccpor-hub keys master [--path FILE]
 ccpor-hub users add NAME --org ORI --role ROLE [--clets]     (password on stdin)
-ccpor-hub users unlock NAME | users set-cert NAME CERT.pem
+ccpor-hub users unlock NAME | users enable NAME --reason TEXT | users set-cert NAME CERT.pem
 ccpor-hub audit verify [--anchor SEQ:MAC] | audit purge [--older-than-days N]
 ccpor-hub carpos encode ORDER.xml [--mke EPO|MPO|SPO|CPO|XPO] [--ori ORI] [--oca ID] [--fcn FCN]
 ccpor-hub carpos seal ORDER.xml --out FILE [same options] [--mcn MCN]
@@ -133,10 +133,20 @@ def _users_unlock(args: argparse.Namespace) -> int:
     from hub.accounts.service import unlock
 
     def work(session: Session) -> str:
-        unlock(session, args.name)
-        return f"{args.name} is active again; its failed-logon count is reset"
+        _, what = unlock(session, args.name)
+        return f"{args.name}: {what}"
 
     return _in_transaction("users unlock", args.name, work)
+
+
+def _users_enable(args: argparse.Namespace) -> int:
+    from hub.accounts.admin import enable
+
+    def work(session: Session) -> str:
+        _, what = enable(session, args.name, args.reason)
+        return f"{args.name}: {what}"
+
+    return _in_transaction("users enable", args.name, work)
 
 
 def _users_set_cert(args: argparse.Namespace) -> int:
@@ -505,6 +515,9 @@ def _gunicorn(bind: str, workers: int, app: str) -> list[str]:
         # No request bodies or headers in the access log: they carry passwords and CJI.
         "--access-logformat",
         '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        # X-Forwarded-* only from the configured TLS-terminating proxies (gunicorn's default trusts loopback).
+        "--forwarded-allow-ips",
+        ",".join(load().trusted_proxies),
         app,
     ]
 
@@ -551,6 +564,10 @@ def parser() -> argparse.ArgumentParser:
     release = users.add_parser("unlock", help="release an account locked after failed logons (administrators)")
     release.add_argument("name")
     release.set_defaults(func=_users_unlock)
+    enable = users.add_parser("enable", help="re-enable a disabled account (administrators; a reason is required)")
+    enable.add_argument("name")
+    enable.add_argument("--reason", required=True, help="why (kept in the audit event)")
+    enable.set_defaults(func=_users_enable)
     cert = users.add_parser("set-cert", help="identify an account by its mutual-TLS client certificate")
     cert.add_argument("name")
     cert.add_argument("pem", help="the client certificate, PEM")

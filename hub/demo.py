@@ -1,8 +1,10 @@
 """``make demo``: a fresh hub on SQLite, the mock DOJ switch and the CARPOS gateway, a scripted
 session of a court system, then a clean stop.
 
-Everything a partner does is done here with a real SOAP client (zeep) over HTTP against the real
-server (gunicorn, 2 workers): submit (to CARPOS too: the gateway seals each EPO, the switch answers
+Everything a partner does is done here with a real SOAP client (zeep) over HTTPS against the real
+server (gunicorn, 2 workers; a development CA and server certificate made for the demo), as
+production runs it: accounts are added with ``ccpor-hub users add``, people send PasswordText over
+TLS, the court's system PasswordDigest: submit (to CARPOS too: the gateway seals each EPO, the switch answers
 with an FCN), search with the guide's wildcards, attach and read back a signed-order image, record
 service, see a validation fault, cancel; a CLETS-certified sheriff reads DOJ's answers and queries
 CARPOS; then an administrator releases an edit lock, looks at the CARPOS queue and reads the audit
@@ -20,16 +22,13 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import requests
 import zeep
 from zeep.wsse.username import UsernameToken
 
 from gateway.mockdoj import registry
-from hub import masterkey
-from hub.accounts.service import ACCOUNT_SECRETS, add_user
-from hub.codes import Role
 from hub.db import migrate
-from hub.db.engine import Database
-from hub.runner import GatewayProcess, HubServer, SwitchServer, carpos_environment
+from hub.runner import GatewayProcess, HubServer, SwitchServer, Tls, carpos_environment, development_tls
 
 DATA = Path("var/demo")
 COURT = "CA019015J"  # a Los Angeles court
@@ -82,6 +81,35 @@ def _carpos_status(client: zeep.Client, order_id: str, timeout: float = 20.0) ->
         time.sleep(0.05)
 
 
+def _client(wsdl: str, tls: Tls, username: str, password: str, *, digest: bool = False) -> zeep.Client:
+    """A partner's zeep client: HTTPS, the server's certificate checked against the demo's CA."""
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would replace the demo's CA
+    session.verify = str(tls.ca)
+    token = UsernameToken(username, password, use_digest=digest)
+    return zeep.Client(wsdl, wsse=token, transport=zeep.Transport(session=session))
+
+
+def _add_users(env: dict[str, str], passwords: dict[str, str]) -> None:
+    """The demo's accounts, added as an operator does (``ccpor-hub users add``, audited)."""
+    accounts = {
+        "la-court-dms": [COURT, "QUERY_UPDATE", "--digest"],
+        "la-sheriff": ["CA0190000", "QUERY_ONLY", "--clets"],
+        "la-court-clets": [COURT, "QUERY_ONLY", "--clets"],
+        "jc-admin": [COURT, "ADMINISTRATOR"],
+    }
+    cli = str(Path(sys.executable).with_name("ccpor-hub"))
+    for name, (org, role, *flags) in accounts.items():
+        subprocess.run(
+            [cli, "users", "add", name, "--org", org, "--role", role, *flags],
+            input=passwords[name] + "\n",
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
+
 def step(text: str) -> None:
     print(f"\n== {text}")
 
@@ -98,16 +126,11 @@ def main() -> int:
     env = carpos_environment(DATA.resolve())  # ccpor-hub keys master + ccpor-hub keys init var/demo/carpos-keys
     env |= {"CCPOR_DATABASE_URL": url, "CCPOR_GATEWAY_POLL_SECONDS": "0.5", "CCPOR_DOJ_SEED_RECORDS": "200"}
     print(f"  {DATA / 'carpos-keys'}: ca.pem, hub.pem + hub.key, doj.pem + doj.key (keys encrypted under master keys)")
-    server = HubServer(DATA.resolve(), url, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
-    key = masterkey.load(DATA / "master.key")
-    db = Database(url)
-    with db.unit_of_work() as s:
-        add_user(s, "la-court-dms", ori=COURT, role=Role.QUERY_UPDATE, clets=False, password=passwords["la-court-dms"],
-                 digest_sealer=key.sealer(ACCOUNT_SECRETS))  # fmt: skip
-        add_user(s, "la-sheriff", ori="CA0190000", role=Role.QUERY_ONLY, clets=True, password=passwords["la-sheriff"])
-        add_user(s, "la-court-clets", ori=COURT, role=Role.QUERY_ONLY, clets=True, password=passwords["la-court-clets"])
-        add_user(s, "jc-admin", ori=COURT, role=Role.ADMINISTRATOR, clets=False, password=passwords["jc-admin"])
-    db.dispose()
+    tls = development_tls(DATA.resolve() / "tls", days=1)
+    print(f"  {DATA / 'tls'}: a development CA and the hub's TLS certificate for 127.0.0.1 (thrown away with the demo)")
+    server = HubServer(DATA.resolve(), url, tls=tls, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
+    step("adding the accounts (ccpor-hub users add, each audited)")
+    _add_users({"CCPOR_DATA_DIR": str(DATA.resolve()), "CCPOR_DATABASE_URL": url}, passwords)
     print(
         "accounts: la-court-dms (QUERY_UPDATE, court CA019015J, PasswordDigest), la-court-clets (QUERY_ONLY, CLETS,"
         " the court's), la-sheriff (QUERY_ONLY, CLETS, CA0190000), jc-admin (ADMINISTRATOR); passwords generated,"
@@ -121,8 +144,8 @@ def main() -> int:
     print(f"  switch {switch.url} (its own database, seeded with 200 orders of other agencies); hub {server.url}")
     try:
         # The court system proves itself with PasswordDigest (nonce + created), the sheriff with PasswordText.
-        court = zeep.Client(server.wsdl, wsse=UsernameToken("la-court-dms", passwords["la-court-dms"], use_digest=True))
-        sheriff = zeep.Client(server.wsdl, wsse=UsernameToken("la-sheriff", passwords["la-sheriff"]))
+        court = _client(server.wsdl, tls, "la-court-dms", passwords["la-court-dms"], digest=True)
+        sheriff = _client(server.wsdl, tls, "la-sheriff", passwords["la-sheriff"])
         print(f"WSDL: {server.wsdl}")
 
         step("court DMS submits three orders (SubmitOrder), entering them in CARPOS (SubmitToCarposIndicator)")
@@ -133,8 +156,8 @@ def main() -> int:
         for r in receipts:
             print(f"  {r.OrderId} version {r.Version} {r.OrderStatus}")
         carpos_wsdl = f"{server.url}/ws/carpos?wsdl"
-        clets = zeep.Client(carpos_wsdl, wsse=UsernameToken("la-court-clets", passwords["la-court-clets"]))
-        carpos = zeep.Client(carpos_wsdl, wsse=UsernameToken("la-sheriff", passwords["la-sheriff"]))
+        clets = _client(carpos_wsdl, tls, "la-court-clets", passwords["la-court-clets"])
+        carpos = _client(carpos_wsdl, tls, "la-sheriff", passwords["la-sheriff"])
         step("the gateway seals each EPO (AES-256-GCM + RSA-OAEP, RSA-SHA256 signature); DOJ answers with FCNs")
         started = time.monotonic()
         for r in receipts:
@@ -145,9 +168,8 @@ def main() -> int:
         for m in sorted(answers.Message, key=lambda m: m.OrderId):
             print(f"  {m.OrderId} {m.MessageKey} -> {m.Kind} FCN {m.FileControlNumber}   ({m.CarposText[0]})")
         try:
-            zeep.Client(
-                carpos_wsdl, wsse=UsernameToken("la-court-dms", passwords["la-court-dms"])
-            ).service.ListCarposMessages()
+            dms = _client(carpos_wsdl, tls, "la-court-dms", passwords["la-court-dms"], digest=True)
+            dms.service.ListCarposMessages()
         except zeep.exceptions.Fault as fault:
             print(f"  the court's DMS account is not CLETS certified: {fault.code.split(':')[-1]}: {fault.message}")
         again = court.service.SubmitOrder(Order=_order("24FL001", "MOUSE", "MICKEY"))
@@ -238,7 +260,7 @@ def main() -> int:
         step(f"the court locks {receipts[1].OrderId} for editing; the administrator finds and releases it")
         lock = court.service.LockOrder(OrderId=receipts[1].OrderId)
         print(f"  locked by {lock.LockedByName} until {lock.LockExpiresDateTime:%H:%M:%S}Z")
-        admin = zeep.Client(f"{server.url}/ws/admin?wsdl", wsse=UsernameToken("jc-admin", passwords["jc-admin"]))
+        admin = _client(f"{server.url}/ws/admin?wsdl", tls, "jc-admin", passwords["jc-admin"])
         for held in admin.service.SearchLockedOrders(CountyCode="19").Lock:
             admin.service.UnlockOrder(
                 OrderId=held.OrderId, LockedDateTime=held.LockedDateTime, ReasonText="demo: clerk went home"

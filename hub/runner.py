@@ -48,6 +48,77 @@ class Tls:
         return context
 
 
+def development_tls(directory: Path, *, mutual: bool = False, days: int = 1) -> Tls:
+    """A throwaway TLS set in ``directory`` for the demo and the tests: a CA (its key is not kept), a
+    server certificate for 127.0.0.1 and localhost, and with ``mutual`` a client certificate
+    ("sheriff-rms") and a second one tied to no account ("stranger"), both from that CA. EC P-256.
+
+    The server's and clients' private keys are written unencrypted (gunicorn's ``--keyfile`` takes no
+    passphrase), mode 0600, in a directory the caller throws away: development only -- production
+    certificates come from the court's PKI and live where its operations keep them.
+    """
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def write(stem: str, key: ec.EllipticCurvePrivateKey | None, cert: x509.Certificate) -> tuple[Path, Path]:
+        pem, key_file = directory / f"{stem}.pem", directory / f"{stem}.key"
+        pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        if key is not None:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(
+                    key.private_bytes(
+                        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                    )
+                )
+        return pem, key_file
+
+    def certificate(cn: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        certificate("CCPOR development CA", ca_key, name("CCPOR development CA"))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_pem, _ = write("ca", None, ca)
+
+    def leaf(cn: str, usage: x509.ObjectIdentifier, names: list[x509.GeneralName]) -> tuple[Path, Path]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = certificate(cn, key, ca.subject).add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return write(cn, key, builder.sign(ca_key, hashes.SHA256()))
+
+    loopback = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    cert, key = leaf("hub", ExtendedKeyUsageOID.SERVER_AUTH, loopback)
+    if not mutual:
+        return Tls(cert=cert, key=key, ca=ca_pem)
+    client_cert, client_key = leaf("sheriff-rms", ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    leaf("stranger", ExtendedKeyUsageOID.CLIENT_AUTH, [])  # issued by the CA, tied to no account
+    return Tls(cert=cert, key=key, ca=ca_pem, client_ca=ca_pem, client_cert=client_cert, client_key=client_key)
+
+
 def _cli() -> str:
     return str(Path(sys.executable).with_name("ccpor-hub"))
 

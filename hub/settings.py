@@ -25,6 +25,19 @@ def _float(name: str, default: float) -> float:
     return default if raw in (None, "") else float(raw)
 
 
+def _flag(name: str) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name}={raw!r}: write 1 or 0")
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (os.environ.get(name) or "").split(",") if part.strip())
+
+
 def _optional_path(name: str) -> Path | None:
     raw = os.environ.get(name)
     return Path(raw).expanduser() if raw else None
@@ -60,6 +73,13 @@ class Settings:
     wsse_max_age_seconds: int = field(default_factory=lambda: _int("CCPOR_WSSE_MAX_AGE_SECONDS", 300))
     #: WS-Security: tolerated clock difference with a caller, in seconds.
     wsse_clock_skew_seconds: int = field(default_factory=lambda: _int("CCPOR_WSSE_CLOCK_SKEW_SECONDS", 60))
+    #: Addresses of reverse proxies (TLS terminators) whose ``X-Forwarded-Proto: https`` is believed,
+    #: comma-separated. Empty: none -- only a TLS connection to the hub itself counts as TLS. Hazard: an
+    #: address listed here that is not your proxy lets anyone on it send passwords in the clear.
+    trusted_proxies: tuple[str, ...] = field(default_factory=lambda: _list("CCPOR_TRUSTED_PROXIES"))
+    #: DEVELOPMENT ONLY: accept PasswordText over plain HTTP from loopback callers (tests, benchmarks).
+    #: Logged as a warning at every start. Hazard: the password crosses the wire in the clear.
+    dev_password_text_over_http: bool = field(default_factory=lambda: _flag("CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP"))
 
     # -------------------------------------------------------------------- CARPOS (hub and gateway)
     #: Directory of the CARPOS keys and certificates (``ccpor-hub keys init``). Empty: data_dir/carpos-keys.

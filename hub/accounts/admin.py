@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.accounts.passwords import hash_password
 from hub.accounts.service import Principal, add_user, ensure_organization, seal_for_digest
 from hub.codes import AccountStatus, Role
 from hub.db.models import Account, Organization
-from hub.errors import Forbidden, NotFound, ValidationError, Violation
+from hub.errors import Forbidden, InvalidState, NotFound, ValidationError, Violation
 from hub.masterkey import Sealer
 
 
@@ -108,6 +108,22 @@ def set_roles(s: Session, admin: Principal, username: str, role: Role, clets: bo
     target.clets_certified = clets
     target.updated_at = datetime.now(UTC)
     return target, detail
+
+
+def enable(s: Session, username: str, reason: str) -> tuple[Account, str]:
+    """Undo a deliberate disable: DISABLED -> ACTIVE with a fresh failed-logon count, a reason required
+    (the audit event's detail). Its own action, never a side effect of releasing a lockout."""
+    target = account(s, username)
+    enabled = s.execute(
+        update(Account)
+        .where(Account.id == target.id, Account.status == AccountStatus.DISABLED.value)
+        .values(status=AccountStatus.ACTIVE.value, failed_logons=0, first_failed_at=None, updated_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    s.refresh(target)
+    if not enabled:
+        raise InvalidState(f"account {username!r} is {target.status}, not disabled: there is nothing to enable")
+    return target, f"enabled: {reason}"
 
 
 def disable(s: Session, admin: Principal, username: str, reason: str) -> tuple[Account, str]:

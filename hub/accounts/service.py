@@ -32,7 +32,7 @@ from hub.codes import COUNTIES, AccountStatus, OrganizationKind, Role, county_co
 from hub.db.engine import Database
 from hub.db.models import Account, Organization, UsedNonce
 from hub.db.types import UTCDateTime
-from hub.errors import AuthenticationError, Conflict, NotFound, ValidationError, Violation
+from hub.errors import AuthenticationError, Conflict, InvalidState, NotFound, ValidationError, Violation
 from hub.masterkey import Sealer
 
 if TYPE_CHECKING:
@@ -375,13 +375,30 @@ def register_certificate(session: Session, username: str, pem: bytes) -> str:
     return account.client_cert_sha256
 
 
-def unlock(session: Session, username: str) -> Account:
-    """An administrator releases a locked (or re-enables a disabled) account."""
+def unlock(session: Session, username: str) -> tuple[Account, str]:
+    """An administrator releases a lockout (CJIS AC-7): LOCKED -> ACTIVE, the failed-logon count reset
+    (on an ACTIVE account only the count is reset). It never undoes a deliberate disable -- that is
+    :func:`hub.accounts.admin.enable`, its own audited action -- and the guarded UPDATE changes
+    nothing if the account is disabled between the read and the write. Returns the account and what
+    was done, for the audit event."""
     account = session.scalar(select(Account).where(Account.username == username))
     if account is None:
         raise NotFound(f"no account named {username!r}")
-    account.status = AccountStatus.ACTIVE.value
-    account.failed_logons = 0
-    account.first_failed_at = None
-    account.updated_at = datetime.now(UTC)
-    return account
+    was = account.status
+    released = session.execute(
+        update(Account)
+        .where(
+            Account.id == account.id,
+            Account.status.in_((AccountStatus.ACTIVE.value, AccountStatus.LOCKED.value)),
+        )
+        .values(status=AccountStatus.ACTIVE.value, failed_logons=0, first_failed_at=None, updated_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(account)
+    if not released:
+        raise InvalidState(
+            f"account {username!r} is disabled, not locked out: unlocking releases a lockout only; an administrator "
+            "enables a disabled account with EnableUser (ccpor-hub users enable)"
+        )
+    what = "released from lockout" if was == AccountStatus.LOCKED.value else "was not locked"
+    return account, f"{what}; failed-logon count reset"

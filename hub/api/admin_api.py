@@ -109,10 +109,10 @@ class AdminApi:
         return self._changed(c, admin.disable(c.session, c.who, c.args["Username"], c.args["ReasonText"]))
 
     def op_UnlockUser(self, c: Call) -> Any:
-        was = admin.account(c.session, c.args["Username"]).status
-        account = service.unlock(c.session, c.args["Username"])
-        what = {"LOCKED": "released from lockout", "DISABLED": "re-enabled"}.get(was, "was active")
-        return self._changed(c, (account, f"{what}; failed-logon count reset"))
+        return self._changed(c, service.unlock(c.session, c.args["Username"]))
+
+    def op_EnableUser(self, c: Call) -> Any:
+        return self._changed(c, admin.enable(c.session, c.args["Username"], c.args["ReasonText"]))
 
     def op_SearchLockedOrders(self, c: Call) -> Any:
         number = self._page_number(c)

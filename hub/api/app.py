@@ -14,6 +14,7 @@ The path of one request::
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,11 @@ class Services:
         store = store or FileSystemImageStore(settings.resolved_image_dir)
         db = db or Database(settings.resolved_database_url)
         doorbell.install_ringer(db)  # SQLite: wake the CARPOS gateway when a change queued a message
+        if settings.dev_password_text_over_http:
+            log.warning(
+                "DEVELOPMENT SETTING CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP is on: PasswordText is accepted over "
+                "plain HTTP from loopback callers -- never use this in production"
+            )
         return cls(
             settings=settings,
             db=db,
@@ -119,6 +125,8 @@ class HubApplication(Application):
             token = optional_username_token(ctx.in_header_doc)
             signed_by: Principal | None = ctx.transport.req_env.get("ccpor.signed_by")
             fingerprint = ctx.transport.req_env.get("ccpor.client_cert_sha256")
+            if token is not None and not token.digest:
+                self._require_confidential(bool(ctx.transport.req_env.get("ccpor.tls")), client)
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
             call = _Pending(
                 self.api.handler(operation),
@@ -166,6 +174,18 @@ class HubApplication(Application):
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _require_confidential(self, tls: bool, client: str) -> None:
+        """A PasswordText UsernameToken -- the password itself -- only over TLS (or a trusted proxy's),
+        checked before the password is looked at: a password sent in the clear is never tried (not
+        even counted as a failed logon), so the refusal says nothing about it. Development setting
+        ``CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP`` admits loopback callers (logged at start)."""
+        if tls or (self.hub.settings.dev_password_text_over_http and _is_loopback(client)):
+            return
+        raise AuthenticationError(
+            "PasswordText is accepted only over TLS: call the hub's https:// address, or prove the caller "
+            "with PasswordDigest, an X.509 signature or a TLS client certificate"
+        )
+
     def _authenticate(
         self, connection: Any, token: UsernameToken | None, fingerprint: str | None, signed_by: Principal | None
     ) -> Principal:
@@ -191,6 +211,13 @@ class HubApplication(Application):
         if token.digest:
             return self.hub.authenticator.authenticate_digest(connection, token)
         return self.hub.authenticator.authenticate(connection, token.username, token.password)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def audit_refusal(

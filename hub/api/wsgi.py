@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 import logging
 import ssl
 from collections.abc import Callable, Iterable
@@ -94,6 +95,7 @@ class SoapEndpoint:
         self.operations = operations
         self.namespace = namespace
         self.validate = validate
+        self.trusted_proxies = trusted_networks(settings.trusted_proxies)
         self.limits = xmlsafe.XmlLimits(
             max_bytes=settings.max_request_bytes,
             max_depth=settings.max_xml_depth,
@@ -114,6 +116,7 @@ class SoapEndpoint:
         try:
             environ["ccpor.tree"] = self._admit(environ)
             environ["ccpor.client_cert_sha256"] = _client_certificate(environ)
+            environ["ccpor.tls"] = _over_tls(environ, self.trusted_proxies)
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
             body = faults.envelope(err)
@@ -206,6 +209,30 @@ def _client_certificate(environ: dict[str, Any]) -> str | None:
         return None
     der = sock.getpeercert(binary_form=True)
     return hashlib.sha256(der).hexdigest() if der else None
+
+
+def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``CCPOR_TRUSTED_PROXIES`` (addresses or networks) parsed; a wrong entry stops the start."""
+    try:
+        return tuple(ipaddress.ip_network(entry) for entry in entries)
+    except ValueError as exc:
+        raise ValueError(f"CCPOR_TRUSTED_PROXIES: {exc}") from None
+
+
+def _over_tls(environ: dict[str, Any], trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    """The request reached the hub over TLS: on a TLS connection to gunicorn itself, or from a trusted
+    reverse proxy (``CCPOR_TRUSTED_PROXIES``) that says it terminated TLS (``X-Forwarded-Proto: https``).
+    The header from anyone else means nothing (``ccpor-hub serve`` gives gunicorn's own forwarded-header
+    trust the same list, not its default of loopback)."""
+    if isinstance(environ.get("gunicorn.socket"), ssl.SSLSocket):
+        return True
+    if (environ.get("HTTP_X_FORWARDED_PROTO") or "").strip().lower() != "https" or not trusted:
+        return False
+    try:
+        peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(peer in network for network in trusted)
 
 
 def _not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -81,6 +81,10 @@ class RunningHub:
         )
 
 
+#: The shared test hubs listen on plain HTTP on loopback, where PasswordText needs the development
+#: setting (tests/functional/test_tls.py and tests/integration/test_password_text.py run without it).
+LOOPBACK_PASSWORD_TEXT = {"CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP": "1"}
+
 #: A system account allowed to use WS-Security PasswordDigest (its password is kept sealed).
 DIGEST_USER = "digest-dms"
 
@@ -108,7 +112,7 @@ def _start_db(data_dir: Path, url: str = "") -> str:
 
 
 def _start(data_dir: Path, url: str) -> HubServer:
-    return HubServer(data_dir, _start_db(data_dir, url)).start()
+    return HubServer(data_dir, _start_db(data_dir, url), **LOOPBACK_PASSWORD_TEXT).start()
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -160,7 +164,9 @@ def carpos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     data_dir = tmp_path_factory.mktemp(f"carpos-{request.param}")
     with empty_database(request.param, data_dir) as url:
         carpos_environment(data_dir)  # the master key first: the accounts below use it
-        server = HubServer(data_dir, _start_db(data_dir, url), CCPOR_CARPOS_QUERY_WAIT_SECONDS="15")
+        server = HubServer(
+            data_dir, _start_db(data_dir, url), CCPOR_CARPOS_QUERY_WAIT_SECONDS="15", **LOOPBACK_PASSWORD_TEXT
+        )
         env, switch, gateway = carpos_processes(data_dir, url)
         server.env.update({k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
         server.start()

@@ -33,6 +33,7 @@ def refused(call, *args, **kwargs) -> tuple[str, str]:
         ("SetUserRoles", {"Username": "reader", "Role": "ADMINISTRATOR", "CletsCertifiedIndicator": True}),
         ("DisableUser", {"Username": "reader", "ReasonText": "r"}),
         ("UnlockUser", {"Username": "reader"}),
+        ("EnableUser", {"Username": "reader", "ReasonText": "r"}),
         ("SearchLockedOrders", {}),
         ("UnlockOrder", {"OrderId": "CCP0000000001", "LockedDateTime": datetime.now(UTC), "ReasonText": "r"}),
         ("SearchAudit", {"Criteria": {"FromDateTime": datetime(2026, 1, 1), "ToDateTime": datetime(2026, 2, 1)}}),
@@ -92,8 +93,20 @@ def test_account_lifecycle(hub):
     assert disabled.AccountStatus == "DISABLED"
     code, message = refused(hub.client(name, NEW_PASSWORD).service.SearchOrders, Criteria={"PersonSurName": "X%"})
     assert code == "Client.Authentication" and "not active" in message  # and no more than that
-    assert admin.service.UnlockUser(Username=name).AccountStatus == "ACTIVE"
+    # Releasing a lockout does not undo a deliberate disable; enabling is its own action, with a reason.
+    code, message = refused(admin.service.UnlockUser, Username=name)
+    assert code == "Client.InvalidState" and "EnableUser" in message
+    disabled_now = admin.service.ListUsers(
+        Criteria={"OrganizationORIIdentification": "CA019015J", "AccountStatus": "DISABLED"}
+    )
+    assert name in [u.Username for u in disabled_now.User]
+    assert refused(hub.client(name, NEW_PASSWORD).service.SearchOrders, Criteria={"PersonSurName": "X%"})[0] == (
+        "Client.Authentication"
+    )
+    assert admin.service.EnableUser(Username=name, ReasonText="back from leave").AccountStatus == "ACTIVE"
     assert hub.client(name, NEW_PASSWORD).service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount >= 0
+    assert refused(admin.service.EnableUser, Username=name, ReasonText="twice")[0] == "Client.InvalidState"
+    assert admin.service.UnlockUser(Username=name).AccountStatus == "ACTIVE"  # an active account: count reset
 
     # Administrators cannot lock themselves out.
     assert refused(admin.service.DisableUser, Username="admin", ReasonText="oops")[0] == "Client.Forbidden"
@@ -117,6 +130,11 @@ def test_account_lifecycle(hub):
     assert details[0] == ("SaveUser", "OK", "created QUERY_ONLY in CA019015J")
     assert details[1][1] == "Client.ValidationError"
     assert ("DisableUser", "OK", "disabled: left the court") in details
+    assert ("EnableUser", "OK", "enabled: back from leave") in details
+    assert [d[:2] for d in details if d[0] == "UnlockUser"] == [
+        ("UnlockUser", "Client.InvalidState"),
+        ("UnlockUser", "OK"),
+    ]
     assert all(PASSWORD not in d[2] and NEW_PASSWORD not in d[2] for d in details)
     assert all(e.ClientAddress == "127.0.0.1" and e.Username == "admin" for e in events.Event)
 

@@ -12,6 +12,7 @@ import zeep
 from zeep.wsse.username import UsernameToken
 
 from hub.runner import HubServer
+from tests.functional.conftest import LOOPBACK_PASSWORD_TEXT
 from tests.support.orders import order
 
 CLI = str(Path(sys.executable).with_name("ccpor-hub"))
@@ -76,7 +77,7 @@ def test_fresh_hub_from_the_command_line(tmp_path: Path):
     engine.dispose()
     assert stored.startswith("scrypt$")
 
-    server = HubServer(tmp_path)  # default SQLite file in the data dir
+    server = HubServer(tmp_path, **LOOPBACK_PASSWORD_TEXT)  # default SQLite file in the data dir
     server.env["PATH"] = "/usr/bin:/bin"
     server.start()
     try:

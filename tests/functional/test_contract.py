@@ -35,6 +35,7 @@ ADMIN_OPERATIONS = [
     "SaveUser",
     "SetUserRoles",
     "DisableUser",
+    "EnableUser",
     "UnlockUser",
     "SearchLockedOrders",
     "UnlockOrder",

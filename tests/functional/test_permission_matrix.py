@@ -185,6 +185,7 @@ def test_the_matrix_covers_every_operation_but_the_listed_exceptions():
     everything = {op.name for spec in (ORDERS, ADMIN) for op in spec.bindings().operations()}
     # Covered elsewhere, as SECURITY.md says: the state-changing admin operations and ReleaseOrder.
     assert everything - documented == {
-        "SaveUser", "SetUserRoles", "DisableUser", "UnlockUser", "UnlockOrder", "ReleaseOrder", "RequeueMessage",
+        "SaveUser", "SetUserRoles", "DisableUser", "EnableUser", "UnlockUser", "UnlockOrder", "ReleaseOrder",
+        "RequeueMessage",
     }  # fmt: skip
     assert re.search(r"ReleaseOrder succeeds only for the lock's holder", SECURITY_MD.read_text())

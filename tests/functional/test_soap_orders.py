@@ -368,7 +368,23 @@ def test_guessing_locks_the_account_until_an_administrator_releases_it(hub):
             "CCPOR_DATA_DIR": hub.server.env["CCPOR_DATA_DIR"],
         },
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0 and "released from lockout" in done.stdout, done.stderr
+    assert hub.client("lockme").service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount >= 0
+
+    # An administrator's disable is not undone by an unlock; `users enable` is its own, audited, action.
+    hub.admin_client().service.DisableUser(Username="lockme", ReasonText="transferred")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CCPOR_DATABASE_URL": hub.db_url,
+        "CCPOR_DATA_DIR": hub.server.env["CCPOR_DATA_DIR"],
+    }
+    again = subprocess.run([cli, "users", "unlock", "lockme"], capture_output=True, text=True, timeout=60, env=env)
+    assert again.returncode == 1 and "disabled, not locked out" in again.stderr
+    with pytest.raises(zeep.exceptions.Fault):
+        hub.client("lockme").service.SearchOrders(Criteria={"PersonSurName": "X%"})
+    enable = [cli, "users", "enable", "lockme", "--reason", "came back"]
+    enabled = subprocess.run(enable, capture_output=True, text=True, timeout=60, env=env)
+    assert enabled.returncode == 0 and "enabled: came back" in enabled.stdout, enabled.stderr
     assert hub.client("lockme").service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount >= 0
 
 
@@ -411,3 +427,10 @@ def test_submit_to_carpos_over_http(hub):
         c.service.SubmitOrder(Order=unborn, SubmitToCarposIndicator=True)
     assert fault_code(f) == "Client.ValidationError" and "CARPOS would reject" in f.value.message
     assert violations(f) == [("/svc:SubmitOrder/svc:Order", "REJECT - INVALID DATE (DOB AFTER ISD)")]
+
+
+def test_the_development_password_setting_is_announced_at_start(hub):
+    # The shared test hub runs with CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP (tests/functional/conftest.py):
+    # every worker says so, at WARNING, so it cannot go unnoticed in a production log.
+    log = hub.server.log.read_text()
+    assert log.count("WARNING ccpor.api DEVELOPMENT SETTING CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP is on") >= 2

@@ -111,3 +111,30 @@ def test_a_registered_client_certificate_identifies_its_account(tmp_path: Path):
             s.close()
     finally:
         assert server.stop() == 0
+
+
+def test_passwordtext_is_refused_over_plain_http_and_accepted_over_https(tmp_path: Path):
+    """A production hub (no development setting) on plain HTTP: PasswordText is refused -- the
+    password already crossed the wire in the clear, so the hub does not even try it -- while
+    PasswordDigest still works; the same account's PasswordText over HTTPS is accepted
+    (test_https_serves_the_wsdl_with_an_https_address_and_calls)."""
+    server = HubServer(tmp_path, _start_db(tmp_path)).start()
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        text = zeep.Client(
+            server.wsdl, wsse=UsernameToken("clerk", PASSWORD), transport=zeep.Transport(session=session)
+        )
+        with pytest.raises(zeep.exceptions.Fault) as f:
+            text.service.SearchOrders(Criteria={"PersonSurName": "X%"})
+        assert f.value.code.endswith("Client.Authentication") and "only over TLS" in f.value.message
+        digest = zeep.Client(
+            server.wsdl,
+            wsse=UsernameToken("digest-dms", PASSWORD, use_digest=True),
+            transport=zeep.Transport(session=session),
+        )
+        assert digest.service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount == 0
+        session.close()
+    finally:
+        assert server.stop() == 0
+    assert "DEVELOPMENT SETTING" not in server.log.read_text()

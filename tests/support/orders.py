@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from hub import ns
 from hub.contract import order_child_names
 
 ORD = "urn:ca:courts:ccpor:order:1"
@@ -117,11 +118,13 @@ def envelope(
     username: str | None = None,
     password: str | None = None,
     service: str = SVC,
+    digest: bool = False,
 ) -> bytes:
     """A SOAP 1.1 request for ``operation`` of the ``service`` namespace (bound to prefix ``svc``).
 
     ``params`` are ``(name, value)`` or ``(name, value, namespace)``: a dict value's elements are in
-    ``namespace`` (default ORD, the order types; SVC for criteria and uploads).
+    ``namespace`` (default ORD, the order types; SVC for criteria and uploads). With ``username``, a
+    UsernameToken: PasswordText, or PasswordDigest (a fresh nonce, created now) with ``digest``.
     """
     env = etree.Element(f"{{{SOAP}}}Envelope", nsmap={"soap": SOAP, "svc": service, "ord": ORD})
     if username is not None:
@@ -129,7 +132,10 @@ def envelope(
         sec = etree.SubElement(header, f"{{{WSSE}}}Security", nsmap={"wsse": WSSE})
         token = etree.SubElement(sec, f"{{{WSSE}}}UsernameToken")
         etree.SubElement(token, f"{{{WSSE}}}Username").text = username
-        etree.SubElement(token, f"{{{WSSE}}}Password").text = password
+        secret = etree.SubElement(token, f"{{{WSSE}}}Password")
+        secret.text = password
+        if digest:
+            _digest(token, secret, password or "")
     body = etree.SubElement(env, f"{{{SOAP}}}Body")
     op = etree.SubElement(body, f"{{{service}}}{operation}")
     for key, value, *namespace in params:
@@ -139,6 +145,22 @@ def envelope(
         else:
             child.text = _value(value)
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def _digest(token: etree._Element, secret: etree._Element, password: str) -> None:
+    """Make ``token`` a PasswordDigest token (UsernameToken Profile 1.0, section 3.1)."""
+    import base64
+    import hashlib
+    import os
+    from datetime import UTC, datetime
+
+    from hub.api.wsse import PASSWORD_DIGEST
+
+    nonce, created = os.urandom(16), datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    secret.set("Type", PASSWORD_DIGEST)
+    secret.text = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest()).decode()  # noqa: S324 - the profile's digest
+    etree.SubElement(token, f"{{{WSSE}}}Nonce").text = base64.b64encode(nonce).decode()
+    etree.SubElement(token, f"{{{ns.WSU}}}Created", nsmap={"wsu": ns.WSU}).text = created
 
 
 def order_element(data: dict[str, Any], tag: str = f"{{{SVC}}}Order") -> etree._Element:
