@@ -232,8 +232,23 @@ def _audit_purge(args: argparse.Namespace) -> int:
     return _in_transaction("audit purge", "", work)
 
 
+def _public_url(variable: str, bind: str, tls: bool) -> None:
+    """Default ``variable`` (the address the served WSDLs give) to the bound address, checked; an
+    unroutable one (0.0.0.0, ::) is kept but named in a warning: set the variable to the real name."""
+    from hub.api.wsgi import public_base
+
+    url = os.environ.get(variable) or f"{'https' if tls else 'http'}://{bind}"
+    try:
+        os.environ[variable] = public_base(url, variable)
+    except ValueError as err:
+        raise _Exit(f"{err} (or bind to HOST:PORT)") from err
+    if any(f"//{host}" in url for host in ("0.0.0.0", "[::]")):  # noqa: S104 - naming it, not binding it
+        print(f"warning: the WSDLs will give {url} as the hub's address: set {variable}", file=sys.stderr)
+
+
 def _serve(args: argparse.Namespace) -> int:
     _master_key()  # fail here, with a message, rather than in every gunicorn worker
+    _public_url("CCPOR_PUBLIC_URL", args.bind, bool(args.tls_cert))
     argv = _gunicorn(args.bind, args.workers, "hub.server:wsgi_app()")
     if args.tls_cert or args.tls_key or args.client_ca:
         if not (args.tls_cert and args.tls_key):
@@ -412,6 +427,7 @@ def _mock_doj(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
     except (keys.KeyFileError, masterkey.MasterKeyError) as err:
         raise _Exit(str(err)) from err
+    _public_url("CCPOR_DOJ_PUBLIC_URL", args.bind, tls=False)
     argv = _gunicorn(args.bind, args.workers, "gateway.mockdoj.server:wsgi_app()")
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
     return 0  # pragma: no cover

@@ -77,6 +77,10 @@ class Settings:
     #: comma-separated. Empty: none -- only a TLS connection to the hub itself counts as TLS. Hazard: an
     #: address listed here that is not your proxy lets anyone on it send passwords in the clear.
     trusted_proxies: tuple[str, ...] = field(default_factory=lambda: _list("CCPOR_TRUSTED_PROXIES"))
+    #: The hub's public base URL (``https://ccpor.courts.ca.gov:8443``, a path prefix allowed): the
+    #: address the served WSDLs give for each service. Empty: ``ccpor-hub serve`` sets it to the bound
+    #: address (``--bind``, https with ``--tls-cert``). The WSDL never takes an address from the request.
+    public_url: str = field(default_factory=lambda: os.environ.get("CCPOR_PUBLIC_URL", ""))
     #: DEVELOPMENT ONLY: accept PasswordText over plain HTTP from loopback callers (tests, benchmarks).
     #: Logged as a warning at every start. Hazard: the password crosses the wire in the clear.
     dev_password_text_over_http: bool = field(default_factory=lambda: _flag("CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP"))
@@ -172,6 +176,8 @@ class SwitchSettings:
     doj_cert_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_DOJ_CERT_FILE"))
     hub_cert_file: Path | None = field(default_factory=lambda: _optional_path("CCPOR_HUB_CERT_FILE"))
     ori: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_ORI", "CADOJ0000"))
+    #: The switch's public base URL for its WSDL (as the hub's CCPOR_PUBLIC_URL); empty: the bound address.
+    public_url: str = field(default_factory=lambda: os.environ.get("CCPOR_DOJ_PUBLIC_URL", ""))
     #: Days before a certificate's expiry from which the switch warns at start (as the gateway does).
     cert_warn_days: int = field(default_factory=lambda: _int("CCPOR_CERT_WARN_DAYS", 30))
     #: Records of other agencies in the registry at first start (so a query finds orders CCPOR never sent).

@@ -54,4 +54,5 @@ def build(settings: SwitchSettings) -> Switch:
 def wsgi_app() -> Router:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
     logging.getLogger("spyne").setLevel(logging.CRITICAL)
-    return create_app(build(load_switch()), load())
+    settings = load_switch()
+    return create_app(build(settings), load(), settings.public_url)

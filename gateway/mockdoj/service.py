@@ -322,7 +322,7 @@ class FaultInjection:
         return self.app(environ, start_response)
 
 
-def create_app(switch: Switch, settings: Settings) -> Router:
+def create_app(switch: Switch, settings: Settings, public_url: str = "") -> Router:
     endpoint = SoapEndpoint(
         _spyne_app(switch, settings),
         service_wsdl(SWITCH),
@@ -331,6 +331,7 @@ def create_app(switch: Switch, settings: Settings) -> Router:
         functools.partial(validate_request, xsd_name=SWITCH.xsd),
         settings,
         SWITCH.placeholder,
+        public_url=public_url,
     )
     return Router({SWITCH.path: FaultInjection(endpoint, switch.faults, switch.clock), "/health": _health})
 

@@ -404,7 +404,7 @@ class ServiceSpec:
 
     @property
     def placeholder(self) -> str:
-        """The address in the checked-in WSDL; replaced by the request's own URL when served."""
+        """The address in the checked-in WSDL; its base is replaced by CCPOR_PUBLIC_URL when served."""
         return f"http://localhost:8080{self.path}"
 
     def bindings(self) -> Bindings:

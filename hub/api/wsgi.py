@@ -14,7 +14,7 @@ import logging
 import ssl
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
@@ -87,11 +87,12 @@ class SoapEndpoint:
         settings: Settings,
         placeholder: str = WSDL_PLACEHOLDER,
         verify_signature: Callable[[dict[str, Any], etree._Element, str], None] | None = None,
+        public_url: str = "",
     ) -> None:
         self.spyne_app = spyne_app
         self.placeholder = placeholder
         self.verify_signature = verify_signature
-        self.wsdl = wsdl
+        self.wsdl = served_wsdl(wsdl, placeholder, public_url)
         self.operations = operations
         self.namespace = namespace
         self.validate = validate
@@ -127,12 +128,7 @@ class SoapEndpoint:
         return self.spyne_app(environ, start_response)
 
     def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
-        url = (
-            f"{environ.get('wsgi.url_scheme', 'http')}://{host}{environ.get('SCRIPT_NAME', '')}"
-            f"{environ.get('PATH_INFO', '')}"
-        )
-        body = self.wsdl.replace(self.placeholder.encode(), url.encode())
+        body = self.wsdl  # built once at start from the public URL: no request text ever reaches it
         start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
         return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
 
@@ -211,6 +207,30 @@ def _client_certificate(environ: dict[str, Any]) -> str | None:
     return hashlib.sha256(der).hexdigest() if der else None
 
 
+def public_base(url: str, what: str = "CCPOR_PUBLIC_URL") -> str:
+    """A public base URL as configured: http(s), a host, an optional port and path prefix, nothing else
+    (no query, fragment or credentials); without a trailing slash. ValueError naming ``what`` otherwise."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"{what}={url!r}: give the hub's address as https://HOST[:PORT][/PREFIX]")
+    if parts.username or parts.password or any(c in url for c in "\"'<>& \t\r\n"):
+        raise ValueError(f"{what}={url!r}: no credentials, quotes, spaces or markup in the address")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(f"{what}={url!r}: the port is not a number") from None
+    return url.strip().rstrip("/")
+
+
+def served_wsdl(wsdl: bytes, placeholder: str, public_url: str) -> bytes:
+    """The WSDL as served: the checked-in placeholder address (``http://localhost:8080/ws/...``) with
+    its base replaced by ``public_url`` (checked by :func:`public_base`); unchanged if none is set."""
+    if not public_url:
+        return wsdl
+    service_path = urlsplit(placeholder).path
+    return wsdl.replace(placeholder.encode(), (public_base(public_url) + service_path).encode())
+
+
 def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """``CCPOR_TRUSTED_PROXIES`` (addresses or networks) parsed; a wrong entry stops the start."""
     try:
@@ -273,5 +293,6 @@ def create_app(hub: Services) -> Router:
             hub.settings,
             spec.placeholder,
             signed,
+            hub.settings.public_url,
         )
     return Router(routes)

@@ -76,6 +76,58 @@ def test_served_wsdl_is_the_checked_in_file(hub, spec: ServiceSpec, operations):
     assert served == wsdl_file(spec).read_bytes().replace(spec.placeholder.encode(), endpoint.encode())
 
 
+@pytest.mark.functional
+def test_the_served_wsdl_takes_no_text_from_the_request(hub):
+    """The Host header (or any other request text) never reaches the WSDL: a cache in front would keep
+    whatever markup it injected. The address is the configured public URL (here: the bound one)."""
+    import socket
+
+    evil = 'evil.example"/><wsdl:import location="http://evil.example/x.wsdl'
+    with socket.create_connection(("127.0.0.1", hub.server.port), timeout=10) as raw:
+        raw.sendall(f"GET /ws/orders?wsdl HTTP/1.1\r\nHost: {evil}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    head, _, served = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"evil" not in served
+    assert served == wsdl_file(ORDERS).read_bytes().replace(
+        ORDERS.placeholder.encode(), f"{hub.server.url}/ws/orders".encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("public_url", "location"),
+    [
+        ("https://ccpor.courts.ca.gov", "https://ccpor.courts.ca.gov/ws/orders"),
+        ("https://ccpor.courts.ca.gov:8443/registry/", "https://ccpor.courts.ca.gov:8443/registry/ws/orders"),
+    ],
+)
+def test_the_public_url_setting_gives_the_wsdl_s_address(public_url: str, location: str):
+    from hub.api.wsgi import served_wsdl
+
+    served = served_wsdl(wsdl_file(ORDERS).read_bytes(), ORDERS.placeholder, public_url)
+    assert f'location="{location}"'.encode() in served and ORDERS.placeholder.encode() not in served
+
+
+@pytest.mark.parametrize(
+    "public_url",
+    [
+        "ftp://ccpor",
+        "https://",
+        'https://x"/><a b="',
+        "https://a b",
+        "https://user:pw@ccpor",
+        "https://c?x=1",
+        "https://c:port",
+    ],
+)
+def test_a_public_url_that_is_not_an_address_is_refused(public_url: str):
+    from hub.api.wsgi import served_wsdl
+
+    with pytest.raises(ValueError, match="CCPOR_PUBLIC_URL"):
+        served_wsdl(wsdl_file(ORDERS).read_bytes(), ORDERS.placeholder, public_url)
+
+
 @ALL_CONTRACTS
 def test_operations_are_exactly_the_contract(spec: ServiceSpec, operations):
     client = zeep.Client(str(wsdl_file(spec)))
