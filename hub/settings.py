@@ -172,6 +172,8 @@ class SwitchSettings:
     drop_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_DROP_RATE", 0.0))
     #: Share of answers put in the mailbox twice.
     duplicate_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_DUPLICATE_RATE", 0.0))
+    #: Share of answers sent with line noise before their text, so the hub cannot read them.
+    garble_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_GARBLE_RATE", 0.0))
     #: Share of mailbox fetches answered in shuffled order.
     reorder_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_REORDER_RATE", 0.0))
     #: Daily maintenance windows in UTC, e.g. "02:00-02:30,14:00-14:05": every call gets HTTP 503.
