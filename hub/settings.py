@@ -93,9 +93,6 @@ class Settings:
     carpos_answer_timeout_seconds: float = field(
         default_factory=lambda: _float("CCPOR_CARPOS_ANSWER_TIMEOUT_SECONDS", 60.0)
     )
-    #: How long QueryCarpos waits for DOJ's answer before it returns PENDING (the answer then
-    #: appears in ListCarposMessages).
-    carpos_query_wait_seconds: float = field(default_factory=lambda: _float("CCPOR_CARPOS_QUERY_WAIT_SECONDS", 10.0))
 
     @property
     def resolved_carpos_key_dir(self) -> Path:
