@@ -236,13 +236,21 @@ def main() -> int:
         fields = registry.seed_records(200, 1)[42][3]
         surname, given = dict(fields)["NAM"].split(",")
         dob = dict(fields)["DOB"]
-        found = carpos.service.QueryCarpos(
+        asked = carpos.service.QueryCarpos(
             Query={
                 "PersonSurName": surname,
                 "PersonGivenName": given,
                 "PersonBirthDate": date(int(dob[:4]), int(dob[4:6]), int(dob[6:])),
             }
         )
+        print(f"  {asked.MessageControlNumber} is {asked.QueryStatus}: the hub answers at once, DOJ in its own time")
+        for _ in range(60):  # the client asks again until DOJ's answer is in (GetCarposQueryResult)
+            time.sleep(0.5)
+            found = carpos.service.GetCarposQueryResult(MessageControlNumber=asked.MessageControlNumber)
+            if found.QueryStatus != "PENDING":
+                break
+        n = len(found.Record)
+        print(f"  GetCarposQueryResult {found.MessageControlNumber}: {found.QueryStatus}, {n} record{'s' * (n != 1)}")
         for r in found.Record[:3]:
             print(
                 f"  {found.QueryStatus}: FCN {r.FileControlNumber} {r.RestrainedPersonName} {r.ProtectionOrderTypeCode}"

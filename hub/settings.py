@@ -117,9 +117,6 @@ class Settings:
     carpos_answer_timeout_seconds: float = field(
         default_factory=lambda: _float("CCPOR_CARPOS_ANSWER_TIMEOUT_SECONDS", 60.0)
     )
-    #: How long QueryCarpos waits for DOJ's answer before it returns PENDING (the answer then
-    #: appears in ListCarposMessages).
-    carpos_query_wait_seconds: float = field(default_factory=lambda: _float("CCPOR_CARPOS_QUERY_WAIT_SECONDS", 10.0))
 
     @property
     def resolved_carpos_key_dir(self) -> Path:
@@ -198,6 +195,8 @@ class SwitchSettings:
     drop_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_DROP_RATE", 0.0))
     #: Share of answers put in the mailbox twice.
     duplicate_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_DUPLICATE_RATE", 0.0))
+    #: Share of answers sent with line noise before their text, so the hub cannot read them.
+    garble_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_GARBLE_RATE", 0.0))
     #: Share of mailbox fetches answered in shuffled order.
     reorder_rate: float = field(default_factory=lambda: _float("CCPOR_DOJ_REORDER_RATE", 0.0))
     #: Daily maintenance windows in UTC, e.g. "02:00-02:30,14:00-14:05": every call gets HTTP 503.

@@ -63,6 +63,7 @@ class FaultPlan:
     drop_rate: float = 0.0
     duplicate_rate: float = 0.0
     reorder_rate: float = 0.0
+    garble_rate: float = 0.0
     downtime: tuple[Window, ...] = ()
     rng: random.Random = field(default_factory=lambda: random.Random(1))  # noqa: S311 - fault injection, not secrets
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -76,6 +77,7 @@ class FaultPlan:
             drop_rate=_rate("CCPOR_DOJ_DROP_RATE", s.drop_rate),
             duplicate_rate=_rate("CCPOR_DOJ_DUPLICATE_RATE", s.duplicate_rate),
             reorder_rate=_rate("CCPOR_DOJ_REORDER_RATE", s.reorder_rate),
+            garble_rate=_rate("CCPOR_DOJ_GARBLE_RATE", s.garble_rate),
             downtime=parse_windows(s.downtime),
             rng=random.Random(s.random_seed),  # noqa: S311 - fault injection, not secrets
         )
@@ -101,6 +103,13 @@ class FaultPlan:
 
     def duplicate_answer(self) -> bool:
         return self._chance(self.duplicate_rate)
+
+    def garble(self, lines: tuple[str, ...]) -> tuple[str, ...]:
+        """The answer's lines, or by the dice with line noise before the first: a text the hub cannot
+        read as a CARPOS answer, which it must keep for a CLETS user all the same."""
+        if not self._chance(self.garble_rate):
+            return lines
+        return (f"?{lines[0]}", *lines[1:])
 
     def reorder(self, items: list) -> list:  # type: ignore[type-arg]
         if not self._chance(self.reorder_rate):

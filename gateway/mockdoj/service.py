@@ -171,6 +171,9 @@ class Switch:
         if self.faults.drop_answer():
             log.info("fault plan: dropped the answer %s to %s", answer_mcn, t.header.mcn)
             return []
+        text = self.faults.garble(lines)
+        if text != lines:
+            log.info("fault plan: garbled the answer %s", answer_mcn)
         reply = Transmission(
             Header(
                 mcn=answer_mcn,
@@ -182,7 +185,7 @@ class Switch:
                 sent=now,
                 order_reference=t.header.order_reference,
             ),
-            lines,
+            text,
         )
         rows = [self._row(reply, now)]
         if self.faults.duplicate_answer():

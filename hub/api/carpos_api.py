@@ -7,7 +7,6 @@ event names the message or order, never DOJ's text.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,6 @@ from hub.api.bindings import Bindings
 from hub.api.orders_api import Call, guarded, page_fields
 from hub.carpos import inbox, outbox
 from hub.carpos.clets import CletsVault
-from hub.db.engine import Database
 from hub.db.models import CarposInboxMessage
 from hub.errors import ValidationError, Violation
 from hub.orders.search import paginate
@@ -31,16 +29,13 @@ _QUERY = "/crp:QueryCarpos/crp:Query"
 class CarposApi:
     """Handlers for /ws/carpos. Read-only operations are listed in ``READS``."""
 
-    # QueryCarpos commits its QPO in a transaction of its own and then waits for DOJ's answer:
-    # on SQLite it must not hold the write lock meanwhile, so it runs as a read.
-    READS = frozenset({"ListCarposMessages", "QueryCarpos"})
+    # QueryCarpos writes (its QPO, committed with its audit event) and answers at once: nothing here
+    # waits for DOJ, whose answer may take seconds (docs/DECISIONS.md 35).
+    READS = frozenset({"ListCarposMessages", "GetCarposQueryResult"})
 
-    def __init__(
-        self, bindings: Bindings, orders: OrderService, db: Database, vault: CletsVault, settings: Settings
-    ) -> None:
+    def __init__(self, bindings: Bindings, orders: OrderService, vault: CletsVault, settings: Settings) -> None:
         self.t = bindings
         self.orders = orders
-        self.db = db
         self.vault = vault
         self.settings = settings
 
@@ -96,22 +91,26 @@ class CarposApi:
         return self._message(v)
 
     def op_QueryCarpos(self, c: Call) -> Any:
-        tx = self._query_transaction(c)
-        with self.db.unit_of_work() as s:  # committed now: the gateway must see it while we wait
-            mcn = outbox.query(s, c.who, tx, self.vault, self.orders.clock())
+        """Queue the QPO and answer PENDING with its MCN. Waiting here for DOJ would hold a worker
+        (and on PostgreSQL a transaction) for as long as DOJ takes: a few slow answers would starve
+        every other caller. The answer comes through GetCarposQueryResult and ListCarposMessages."""
+        mcn = outbox.query(c.session, c.who, self._query_transaction(c), self.vault, self.orders.clock())
         c.detail = f"QPO {mcn}"
-        deadline = time.monotonic() + self.settings.carpos_query_wait_seconds
-        while True:
-            with self.db.read() as s:
-                outcome = inbox.query_outcome(s, mcn, self.vault)
-            if outcome.status != "PENDING" or time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)  # the gateway answers within a second or so; the answer is a row to look for
+        return self._result(mcn, inbox.PENDING)
+
+    def op_GetCarposQueryResult(self, c: Call) -> Any:
+        mcn = c.args["MessageControlNumber"]
+        outcome = inbox.query_outcome(c.session, c.who, mcn, self.vault)
+        c.detail = f"QPO {mcn}"
+        return self._result(mcn, outcome)
+
+    def _result(self, mcn: str, outcome: inbox.QueryOutcome) -> Any:
         return self.t["CarposQueryResultType"](
             MessageControlNumber=mcn,
             QueryStatus=outcome.status,
             ReasonText=outcome.reason,
             Record=[self._record(r, line) for r, line in zip(outcome.records, outcome.lines[1:], strict=True)],
+            CarposText=list(outcome.lines),
         )
 
     def _query_transaction(self, c: Call) -> carpos.Transaction:

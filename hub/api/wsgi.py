@@ -280,7 +280,7 @@ def create_app(hub: Services) -> Router:
     """The services behind their hardened entry points: /ws/orders, /ws/admin and /ws/carpos."""
     orders_api = OrdersApi(ORDERS.bindings(), hub.orders, hub.images, hub.settings)
     admin_api = AdminApi(ADMIN.bindings(), orders_api, hub.settings, hub.key.sealer(ACCOUNT_SECRETS), hub.orders.clock)
-    carpos_api = CarposApi(CARPOS.bindings(), hub.orders, hub.db, CletsVault.of(hub.key), hub.settings)
+    carpos_api = CarposApi(CARPOS.bindings(), hub.orders, CletsVault.of(hub.key), hub.settings)
     signed = SignedRequests(hub)
     routes: dict[str, WsgiApp] = {"/health": _health}
     for spec, api in ((ORDERS, orders_api), (ADMIN, admin_api), (CARPOS, carpos_api)):

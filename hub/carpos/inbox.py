@@ -112,23 +112,48 @@ def acknowledge(s: Session, who: Principal, public_id: str, now: datetime, vault
 
 @dataclass(frozen=True)
 class QueryOutcome:
-    status: str  # ANSWERED, REJECTED, PENDING
+    status: str  # ANSWERED, REJECTED, UNREADABLE, PENDING
     reason: str | None
     records: tuple[carpos.Record, ...]
-    lines: tuple[str, ...]
+    lines: tuple[str, ...]  # DOJ's answer as it came; empty while there is none
 
 
-def query_outcome(s: Session, mcn: str, vault: CletsVault) -> QueryOutcome:
-    """Where the query ``mcn`` stands: DOJ's answer if it came, else PENDING."""
-    sent = s.scalar(select(CarposMessage).where(CarposMessage.mcn == mcn))
+#: A query DOJ has not answered yet (QueryCarpos's own answer).
+PENDING = QueryOutcome("PENDING", None, (), ())
+
+
+def query_outcome(s: Session, who: Principal, mcn: str, vault: CletsVault) -> QueryOutcome:
+    """Where the query ``mcn`` stands, for ``who``: DOJ's answer if it came, else PENDING.
+
+    ``who`` sees it as they would see its answer in the inbox (:func:`visible`); while DOJ has not
+    answered, the organization it was sent under (whose CLETS users will see that answer). For
+    anyone else, and for an MCN that is no query, Client.NotFound: a query's existence does not leak.
+    """
+    sent = s.scalar(select(CarposMessage).where(CarposMessage.mcn == mcn, CarposMessage.mke == carpos.Mke.QPO.value))
     answer = (
-        s.scalar(select(CarposInboxMessage).where(CarposInboxMessage.message_id == sent.id).limit(1)) if sent else None
+        s.scalar(visible(who).where(CarposInboxMessage.message_id == sent.id).order_by(CarposInboxMessage.id).limit(1))
+        if sent
+        else None
     )
-    if answer is None or sent is None:
-        dead = sent is not None and sent.state == OutboxState.DEAD.value
-        return QueryOutcome("REJECTED" if dead else "PENDING", sent.last_error if dead else None, (), ())
+    if sent is None or (answer is None and sent.sender_ori != who.ori):
+        raise NotFound(f"no CARPOS query {mcn} for {who.ori}")
+    if answer is None:
+        dead = sent.state == OutboxState.DEAD.value
+        return QueryOutcome("REJECTED", sent.last_error, (), ()) if dead else PENDING
     lines = vault.open_answer(answer.doj_mcn, answer.text_sealed)
+    try:
+        return _read_answer(lines)
+    except carpos.CarposError as err:
+        # The gateway keeps such an answer on purpose (it settles the query as a reject): the CLETS
+        # user reads DOJ's lines themselves, as ListCarposMessages shows them.
+        return QueryOutcome("UNREADABLE", "; ".join(err.reasons), (), lines)
+
+
+def _read_answer(lines: tuple[str, ...]) -> QueryOutcome:
+    """DOJ's answer to a query, read; CarposError if it is not one the hub can read."""
     parsed = carpos.parse_answer(lines[0])
     if parsed.kind is carpos.AnswerKind.REJ:
         return QueryOutcome("REJECTED", parsed.reason, (), lines)
+    if parsed.kind is not carpos.AnswerKind.QRY:
+        raise carpos.CarposError([f"NOT A QUERY ANSWER ({parsed.kind.value})"])
     return QueryOutcome("ANSWERED", None, tuple(carpos.parse_record(line) for line in lines[1:]), lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +140,19 @@ class CarposWorld:
     def client(self, user: str = "clets-clerk") -> zeep.Client:
         return self.running.client(user)
 
+    @contextmanager
+    def switch_with(self, workers: int = 2, **faults: str) -> Iterator[SwitchServer]:
+        """The switch restarted with ``faults`` (its data kept; the hub and the gateway stay up), and
+        restarted as it was afterwards: a test gets a slow or odd DOJ without a world of its own."""
+        usual = self.switch
+        usual.stop()
+        self.switch = SwitchServer(usual.env, workers, **faults).start()
+        try:
+            yield self.switch
+        finally:
+            self.switch.stop()
+            self.switch = usual.start()
+
     def carpos_client(self, user: str = "clets-clerk", password: str = PASSWORD) -> zeep.Client:
         session = requests.Session()
         self.running.sessions.append(session)
@@ -164,9 +178,7 @@ def carpos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     data_dir = tmp_path_factory.mktemp(f"carpos-{request.param}")
     with empty_database(request.param, data_dir) as url:
         carpos_environment(data_dir)  # the master key first: the accounts below use it
-        server = HubServer(
-            data_dir, _start_db(data_dir, url), CCPOR_CARPOS_QUERY_WAIT_SECONDS="15", **LOOPBACK_PASSWORD_TEXT
-        )
+        server = HubServer(data_dir, _start_db(data_dir, url), **LOOPBACK_PASSWORD_TEXT)
         env, switch, gateway = carpos_processes(data_dir, url)
         server.env.update({k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
         server.start()

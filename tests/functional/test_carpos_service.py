@@ -3,7 +3,12 @@ gateway, with zeep clients for the court and for CLETS-certified users (/ws/carp
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
 import zeep
 
 from gateway.mockdoj import registry
@@ -12,6 +17,21 @@ from tests.support.orders import order
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.functional
+
+
+def answer_of(clets: zeep.Client, mcn: str):
+    """DOJ's answer to the query ``mcn``, asked for again until it is in (as a client does)."""
+    return until(
+        lambda: (r := clets.service.GetCarposQueryResult(MessageControlNumber=mcn)).QueryStatus != "PENDING" and r,
+        f"DOJ's answer to {mcn}",
+    )
+
+
+def ask(clets: zeep.Client, query: dict):
+    """QueryCarpos, which answers at once, then DOJ's answer through GetCarposQueryResult."""
+    asked = clets.service.QueryCarpos(Query=query)
+    assert asked.QueryStatus == "PENDING" and not asked.Record and not asked.CarposText
+    return answer_of(clets, asked.MessageControlNumber)
 
 
 def accepted(world, order_id: str) -> str:
@@ -42,6 +62,7 @@ def test_carpos_data_is_for_clets_certified_users_only(carpos, user):
         lambda: service.ListCarposMessages(),
         lambda: service.AcknowledgeCarposMessage(MessageId="CMS0000000001"),
         lambda: service.QueryCarpos(Query={"FileControlNumber": "0190000000001"}),
+        lambda: service.GetCarposQueryResult(MessageControlNumber="QPO0000000000001"),
         lambda: service.ResubmitToCarpos(OrderId="CCP0000000001"),
     ]
     for call in calls:
@@ -116,9 +137,7 @@ def test_a_carpos_query_finds_orders_ccpor_never_saw(carpos):
     surname, given = values["NAM"].split(",")
     dob = f"{values['DOB'][:4]}-{values['DOB'][4:6]}-{values['DOB'][6:]}"
     clets = carpos.carpos_client("clets-reader")  # QUERY ONLY is enough to query
-    result = clets.service.QueryCarpos(
-        Query={"PersonSurName": surname, "PersonGivenName": given, "PersonBirthDate": dob}
-    )
+    result = ask(clets, {"PersonSurName": surname, "PersonGivenName": given, "PersonBirthDate": dob})
     assert result.QueryStatus == "ANSWERED" and result.MessageControlNumber.startswith("QPO")
     found = {(r.EnteringAgencyORIIdentification, r.AgencyCaseIdentification): r for r in result.Record}
     record = found[(ori, oca)]
@@ -128,11 +147,73 @@ def test_a_carpos_query_finds_orders_ccpor_never_saw(carpos):
         values["PNO"],
     )
     assert record.ProtectionOrderConditionCode == ["01", "05"]
-    by_case = clets.service.QueryCarpos(Query={"CaseDocketID": values["PNO"], "IssuingCourtORIIdentification": cti})
+    assert result.CarposText == [f"QRY.MCN/{result.MessageControlNumber}.CNT/{len(result.Record)}"] + [
+        r.CarposText for r in result.Record
+    ]
+    by_case = ask(clets, {"CaseDocketID": values["PNO"], "IssuingCourtORIIdentification": cti})
     assert oca in {r.AgencyCaseIdentification for r in by_case.Record}
     with pytest.raises(zeep.exceptions.Fault) as incomplete:
         clets.service.QueryCarpos(Query={"PersonSurName": surname})
     assert fault_code(incomplete) == "Client.ValidationError"
+
+
+def test_a_query_s_result_is_for_the_asking_organization_only(carpos):
+    asked = carpos.carpos_client("clets-reader").service.QueryCarpos(Query={"FileControlNumber": "0190000000777"})
+    mcn = asked.MessageControlNumber
+    colleague = carpos.carpos_client("clets-clerk")  # the same court: its CLETS users see its queries' answers
+    assert answer_of(colleague, mcn).QueryStatus == "ANSWERED"
+    receipt = carpos.client("clerk").service.SubmitOrder(Order=order(), SubmitToCarposIndicator=True)
+    accepted(carpos, receipt.OrderId)
+    other_county = carpos.carpos_client("clets-sd-clerk").service
+    hidden = [
+        (other_county, mcn),  # another court's CLETS user
+        (colleague.service, "QPO9999999999999"),  # no such query
+        (colleague.service, f"{receipt.OrderId}-001"),  # an EPO, not a query
+    ]
+    for service, number in hidden:
+        with pytest.raises(zeep.exceptions.Fault) as refused:
+            service.GetCarposQueryResult(MessageControlNumber=number)
+        assert fault_code(refused) == "Client.NotFound", number
+
+
+QUERIES = 20
+
+
+def test_queries_against_a_slow_switch_leave_submit_order_at_its_pace(carpos):
+    """20 CARPOS queries while DOJ takes 10 s to answer each: nothing in the hub waits for DOJ, so
+    SubmitOrder keeps its usual latency. (A worker that waited for DOJ's answer would hold every
+    later call for about 10 s: docs/DECISIONS.md 35.)"""
+    court = carpos.client("clerk")
+
+    def submit() -> float:
+        start = time.monotonic()
+        court.service.SubmitOrder(Order=order())
+        return time.monotonic() - start
+
+    submit()  # not counted: a new connection, and a worker's first check of the password
+    baseline = [submit() for _ in range(8)]
+    clets = carpos.carpos_client("clets-reader")  # one client, its calls on 20 threads at once
+    clets.transport.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=QUERIES))
+    with carpos.switch_with(workers=1, CCPOR_DOJ_ANSWER_LATENCY_MS="10000"):
+        go = threading.Barrier(QUERIES + 1)
+
+        def query(n: int):
+            go.wait()
+            return clets.service.QueryCarpos(Query={"FileControlNumber": f"019{n:010d}"})
+
+        with ThreadPoolExecutor(QUERIES) as pool:
+            queries = [pool.submit(query, n) for n in range(QUERIES)]
+            go.wait()
+            under_load = [submit() for _ in range(8)]
+            asked = [q.result() for q in queries]
+        # Generous (20 queries queue ahead of a SubmitOrder on two workers, on a shared machine), yet
+        # far below the ~10 s a call stuck behind a query waiting for DOJ takes.
+        bound = min(6.0, max(4.0, 10 * max(baseline)))
+        assert max(under_load) < bound, f"SubmitOrder took {max(under_load):.2f}s under load (baseline {baseline})"
+        assert {a.QueryStatus for a in asked} == {"PENDING"} and len({a.MessageControlNumber for a in asked}) == QUERIES
+        # DOJ has answered none of them yet: the SubmitOrders above ran while all 20 were in flight.
+        still = [clets.service.GetCarposQueryResult(MessageControlNumber=a.MessageControlNumber) for a in asked]
+        assert {r.QueryStatus for r in still} == {"PENDING"}
 
 
 @pytest.mark.parametrize(
@@ -159,7 +240,6 @@ def test_a_carpos_query_finds_orders_ccpor_never_saw(carpos):
     ids=["entity", "bad-base64", "unknown-operation", "malformed"],
 )
 def test_the_switch_answers_bad_input_with_faults_and_stays_up(carpos, body, expected):
-    import requests
     from lxml import etree
 
     before = _ledger_size(carpos)
@@ -201,7 +281,7 @@ def test_nothing_doj_said_and_no_query_is_stored_in_the_clear(carpos):
     surname, given = values["NAM"].split(",")
     dob = f"{values['DOB'][:4]}-{values['DOB'][4:6]}-{values['DOB'][6:]}"
     query = {"PersonSurName": surname, "PersonGivenName": given, "PersonBirthDate": dob}
-    result = clets.service.QueryCarpos(Query=query)
+    result = ask(clets, query)
     record = {r.AgencyCaseIdentification: r for r in result.Record}[oca]
     secrets = {
         "the FCN DOJ gave": fcn,

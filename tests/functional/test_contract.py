@@ -43,7 +43,13 @@ ADMIN_OPERATIONS = [
     "ListQueue",
     "RequeueMessage",
 ]
-CARPOS_OPERATIONS = ["ListCarposMessages", "AcknowledgeCarposMessage", "QueryCarpos", "ResubmitToCarpos"]
+CARPOS_OPERATIONS = [
+    "ListCarposMessages",
+    "AcknowledgeCarposMessage",
+    "QueryCarpos",
+    "GetCarposQueryResult",
+    "ResubmitToCarpos",
+]
 SWITCH_OPERATIONS = ["SubmitTransmissions", "FetchAnswers", "AcknowledgeAnswers"]
 CONTRACTS = pytest.mark.parametrize(
     ("spec", "operations"),

@@ -14,11 +14,12 @@ from gateway.mockdoj.models import Record
 from gateway.retry import RetryPolicy
 from gateway.transport import TransportError
 from hub.accounts.service import Principal
-from hub.codes import CancelReason
+from hub.codes import CancelReason, Role
 from hub.db.engine import Database
 from hub.db.models import AuditEvent, CarposMessage
 from hub.errors import InvalidState
 from hub.orders.service import OrderService, Source
+from tests.conftest import make_user
 from tests.support.carpos import Exchange, KeySet, exchange
 from tests.support.orders import order, order_element, proof
 
@@ -327,6 +328,24 @@ def test_an_answer_the_hub_cannot_read_settles_its_message_as_a_reject(ex, clerk
     assert ex.states() == {mcn: "REJECTED"} and ex.order(order_id).carpos_status == "REJECTED"
     (kind, _, lines), = ex.inbox()  # fmt: skip
     assert (kind, lines) == ("ACK", (f"ACK.MCN/{mcn}",))  # DOJ's text kept as it came, for a CLETS user
+
+
+def test_an_answer_to_a_query_the_hub_cannot_read_reaches_the_asker_as_doj_sent_it(ex, db):
+    """Not a Server fault on every ask: the asker gets DOJ's lines (UNREADABLE) to read themselves."""
+    from gateway import carpos
+    from hub.carpos import inbox, outbox
+
+    asker = make_user(db, "la-clets-reader", role=Role.QUERY_ONLY, clets=True)
+    with ex.db.unit_of_work() as s:
+        query = carpos.build(carpos.Mke.QPO, [("ORI", asker.ori), ("FCN", "0190000000042")])
+        mcn = outbox.query(s, asker, query, ex.vault, ex.clock())
+    ex.faults.garble_rate = 1.0  # DOJ's answer comes with line noise before it
+    ex.run()
+    assert ex.states() == {mcn: "REJECTED"}  # settled as the gateway settles any unreadable answer
+    with ex.db.read() as s:
+        outcome = inbox.query_outcome(s, asker, mcn, ex.vault)
+    assert (outcome.status, outcome.records, outcome.lines) == ("UNREADABLE", (), (f"?QRY.MCN/{mcn}.CNT/0",))
+    assert outcome.reason == "UNKNOWN ANSWER (?QR)"
 
 
 def test_a_lapsed_claim_cannot_touch_the_row_its_successor_holds(ex, clerk):

@@ -29,9 +29,11 @@ def test_malformed_windows_are_refused(bad):
 
 
 def test_rates_decide_by_the_seeded_dice():
-    never, always = FaultPlan(), FaultPlan(drop_rate=1.0, duplicate_rate=1.0, error_rate=1.0)
+    never, always = FaultPlan(), FaultPlan(drop_rate=1.0, duplicate_rate=1.0, error_rate=1.0, garble_rate=1.0)
     assert not any((never.drop_answer(), never.duplicate_answer(), never.fail_call()))
     assert all((always.drop_answer(), always.duplicate_answer(), always.fail_call()))
+    lines = ("QRY.MCN/QPO0000000000001.CNT/1", "REC.FCN/0190000000042.STS/ACTIVE")
+    assert never.garble(lines) == lines and always.garble(lines) == (f"?{lines[0]}", lines[1])
     a, b = (FaultPlan(drop_rate=0.5, rng=random.Random(9)) for _ in range(2))  # noqa: S311 - dice
     assert [a.drop_answer() for _ in range(50)] == [b.drop_answer() for _ in range(50)]
     shuffled = FaultPlan(reorder_rate=1.0, rng=random.Random(1)).reorder(list(range(20)))  # noqa: S311
