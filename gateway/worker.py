@@ -359,9 +359,10 @@ class Gateway:
         after it) and the hub knew of no send before it -- settling the answer recorded the SENT, and
         this transmission is the one it stands for.
         """
+        m = CarposMessage
         ours = set(
             s.scalars(
-                update(CarposMessage)
+                update(m)
                 .where(*self._mine(*taken))  # one claim per batch: one lease token
                 .values(
                     state=OutboxState.SENT.value,
@@ -371,15 +372,17 @@ class Gateway:
                     last_error=None,
                     updated_at=now,
                 )
-                .returning(CarposMessage.id)
+                .returning(m.id)
             )
         )
         first = self._mark_sent(s, [(c, now, self._attempt(c)) for c in taken if not c.sent], now, events)
-        unsure = [c.id for c in taken if not (c.sent or c.id in first or c.id in ours)]
-        m = CarposMessage
-        attempts = _pairs(s, select(m.id, m.attempts).where(m.id.in_(unsure))) if unsure else {}
+        # Neither known sent at the claim nor ours any more, and a send recorded meanwhile: DOJ's
+        # answer came during this claim, or the lease lapsed and a later claim (one more attempt) sent it.
+        gone = [c.id for c in taken if not (c.sent or c.id in first or c.id in ours)]
+        attempts = _pairs(s, select(m.id, m.attempts).where(m.id.in_(gone))) if gone else {}
         for c in taken:
-            if c.id not in first and (c.sent or c.id in ours or attempts.get(c.id, c.attempts) != c.attempts):
+            answered_during_this_claim = c.id in attempts and attempts[c.id] == c.attempts
+            if c.id not in first and not answered_during_this_claim:
                 events.append(self._event(c, f"RESENT (attempt {c.attempts})", now))
 
     def _mark_sent(

@@ -513,6 +513,28 @@ def test_answers_another_gateway_recorded_meanwhile_are_recorded_once_and_a_refu
     assert sorted(mcn for _, mcn, _ in ex.inbox()) == sorted(f"DOJ-{o}-001" for o in orders)
 
 
+def test_a_receipt_recorded_while_the_answer_is_being_recorded_is_the_one_sent(ex, db, clerk):
+    _postgres_only(db)
+    order_id = submit(ex, clerk)
+    built = ex.gateway._build(ex.gateway._claim())
+    receipts = ex.transport.submit([b.sealed for b in built])
+    raced = []
+
+    def race(conn, cursor, statement, parameters, context, executemany):
+        if not raced and "FROM carpos_outbox" in statement:
+            raced.append(True)  # the receiver read the message: no send recorded yet ...
+            ex.gateway._record_sends(built, built, receipts, None)  # ... and the sender records its receipt
+
+    event.listen(db.engine, "after_cursor_execute", race)
+    try:
+        assert ex.gateway.poll() == (1, 0)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", race)
+    assert raced and ex.states() == {f"{order_id}-001": "ACCEPTED"}
+    assert sends(ex.db) == {f"{order_id}-001": ["SENT"]}  # marked once: the receiver found the time set
+    assert not_sent_once(ex.db) == {}
+
+
 def test_a_page_that_cannot_take_its_order_locks_stays_in_doj_s_mailbox(db, keyset, tmp_path, clerk):
     _postgres_only(db)
     ex = exchange(db, keyset, tmp_path)
