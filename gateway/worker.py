@@ -14,6 +14,11 @@ One :meth:`Gateway.drain` claims due messages and sends them as one batch::
             is exhausted. Updates are guarded by the lease: a row someone else took over, or DOJ
             already answered, is left alone.
 
+Whatever tells the hub first that the switch has a message -- a receipt, or else DOJ's answer (the
+switch took the batch, but the call failed on the way back, or the sender was killed before it
+recorded) -- sets the message's ``sent_at`` and records its one SENT audit event, in the transaction
+that records it (:meth:`Gateway._mark_sent`); transmissions after that are audited as RESENT.
+
 A crash anywhere in between leaves rows leased; when the lease lapses they are sent again with
 the same MCN, which the switch answers with its original result -- so each message takes effect
 once however often it travels.
@@ -86,6 +91,9 @@ class _Claimed:
     #: This claim's lease token: every update after the claim is guarded by it, so a sender whose
     #: lease lapsed (and was taken over) can no longer change the row.
     lease: str = ""
+    #: Whether the hub had already recorded a send of the message when this claim was made: a
+    #: transmission after that is a resend.
+    sent: bool = False
 
 
 @dataclass
@@ -223,7 +231,7 @@ class Gateway:
             earlier.order_id == m.order_id, earlier.order_seq < m.order_seq, earlier.state.not_in(FINISHED_STATES)
         )
         query = (
-            select(m.id, m.mcn, m.mke, m.attempts, m.state, m.sender_ori, m.order_id)
+            select(m.id, m.mcn, m.mke, m.attempts, m.state, m.sender_ori, m.order_id, m.sent_at)
             .where(
                 m.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
                 m.next_attempt_at <= now,
@@ -238,7 +246,7 @@ class Gateway:
         with self.db.unit_of_work() as s:
             rows = [
                 _Claimed(r.id, r.mcn, r.mke, r.attempts + 1, r.state, r.sender_ori,
-                         ids.public(ids.ORDER, r.order_id) if r.order_id else r.mcn, lease)
+                         ids.public(ids.ORDER, r.order_id) if r.order_id else r.mcn, lease, r.sent_at is not None)
                 for r in s.execute(query)
             ]  # fmt: skip
             if rows:
@@ -339,24 +347,73 @@ class Gateway:
                 if b.problem is not None:
                     self._die(s, b.claimed, b.problem, now, events)
             if taken:
-                s.execute(
-                    update(CarposMessage)
-                    .where(*self._mine(*taken))  # one claim per batch: one lease token
-                    .values(
-                        state=OutboxState.SENT.value,
-                        sent_at=now,
-                        next_attempt_at=now + self.policy.answer_timeout,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        last_error=None,
-                        updated_at=now,
-                    )
-                )
-                # Every transmission the switch took is audited, also when the row was no longer ours
-                # to update (DOJ's answer was recorded first, or another gateway took the lease over).
-                for c in taken:
-                    events.append(self._event(c, "SENT" if c.attempts == 1 else f"RESENT (attempt {c.attempts})", now))
+                self._record_taken(s, taken, now, events)
             self.audit.record_all(s.connection(), events)
+
+    def _record_taken(self, s: Session, taken: list[_Claimed], now: datetime, events: list[Event]) -> None:
+        """The transmissions the switch gave a receipt for: SENT, awaiting DOJ's answer, and audited.
+
+        Every transmission the switch took is audited, also when its row was no longer ours to update:
+        the first the hub learns of is the message's one SENT (:meth:`_mark_sent`), any later one
+        RESENT. One case adds no event: DOJ's answer was recorded during this claim (no claim came
+        after it) and the hub knew of no send before it -- settling the answer recorded the SENT, and
+        this transmission is the one it stands for.
+        """
+        m = CarposMessage
+        ours = set(
+            s.scalars(
+                update(m)
+                .where(*self._mine(*taken))  # one claim per batch: one lease token
+                .values(
+                    state=OutboxState.SENT.value,
+                    next_attempt_at=now + self.policy.answer_timeout,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=None,
+                    updated_at=now,
+                )
+                .returning(m.id)
+            )
+        )
+        first = self._mark_sent(s, [(c, now, self._attempt(c)) for c in taken if not c.sent], now, events)
+        # Neither known sent at the claim nor ours any more, and a send recorded meanwhile: DOJ's
+        # answer came during this claim, or the lease lapsed and a later claim (one more attempt) sent it.
+        gone = [c.id for c in taken if not (c.sent or c.id in first or c.id in ours)]
+        attempts = _pairs(s, select(m.id, m.attempts).where(m.id.in_(gone))) if gone else {}
+        for c in taken:
+            answered_during_this_claim = c.id in attempts and attempts[c.id] == c.attempts
+            if c.id not in first and not answered_during_this_claim:
+                events.append(self._event(c, f"RESENT (attempt {c.attempts})", now))
+
+    def _mark_sent(
+        self, s: Session, sends: list[tuple[_Claimed, datetime, str]], now: datetime, events: list[Event]
+    ) -> set[int]:
+        """The one place a message becomes known as sent: of ``sends`` (message, when, the audit
+        detail), those the hub has no record of sending yet get their ``sent_at`` and the message's
+        one SENT audit event, in the caller's transaction; their ids.
+
+        ``sent_at IS NULL`` guards the UPDATE itself: a sender recording its receipt and a receiver
+        recording DOJ's answer at the same moment mark a message once (on PostgreSQL the second
+        waits for the first's row lock, then finds the time set). A resend never moves the time:
+        ``sent_at`` is when the hub first knew the switch had the message.
+        """
+        by_time: dict[datetime, list[int]] = {}
+        for c, at, _ in sends:
+            by_time.setdefault(at, []).append(c.id)
+        marked: set[int] = set()
+        m = CarposMessage
+        for at, message_ids in by_time.items():  # one statement per distinct time: few per batch or page
+            marked.update(
+                s.scalars(
+                    update(m).where(m.id.in_(message_ids), m.sent_at.is_(None)).values(sent_at=at).returning(m.id)
+                )
+            )
+        events.extend(self._event(c, "SENT", now, detail=detail) for c, _, detail in sends if c.id in marked)
+        return marked
+
+    @staticmethod
+    def _attempt(c: _Claimed) -> str:
+        return f"MCN {c.mcn}" + (f", attempt {c.attempts}" if c.attempts > 1 else "")
 
     @staticmethod
     def _mine(*claims: _Claimed) -> list[object]:
@@ -400,7 +457,9 @@ class Gateway:
         if result.rowcount:  # type: ignore[attr-defined]
             events.append(self._event(c, "DEAD", now))
 
-    def _event(self, c: _Claimed, outcome: str, now: datetime, operation: str | None = None) -> Event:
+    def _event(
+        self, c: _Claimed, outcome: str, now: datetime, operation: str | None = None, detail: str | None = None
+    ) -> Event:
         return Event(
             at=now,
             username="ccpor-gateway",
@@ -409,7 +468,7 @@ class Gateway:
             outcome=outcome[:40],
             target=c.target or c.mcn,
             client_address=self.owner[:64],
-            detail=f"MCN {c.mcn}",
+            detail=detail or f"MCN {c.mcn}",
             category=CARPOS,
         )
 
@@ -493,7 +552,7 @@ class Gateway:
             r.mcn: r
             for r in s.execute(
                 select(m.id, m.mcn, m.mke, m.state, m.order_id, m.order_seq, m.sender_ori, m.requested_by_id,
-                       m.attempts).where(m.mcn.in_(wanted))  # fmt: skip
+                       m.attempts, m.sent_at, m.created_at).where(m.mcn.in_(wanted))  # fmt: skip
             )
         } if wanted else {}  # fmt: skip
         for mcn in set(wanted) - set(messages):
@@ -519,7 +578,7 @@ class Gateway:
         order_ids = sorted(set(owners))
         if order_ids:
             s.execute(select(Order.id).where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update())
-        rows, events, settled = [], [], []
+        rows, events, settled, unsent = [], [], [], {}
         for a in fresh:
             message = messages.get(a.answers_mcn or "")
             order_id = order_of[a.doj_mcn] if order_of[a.doj_mcn] in owners else None
@@ -555,9 +614,14 @@ class Gateway:
             settlement = a.settlement
             if message is not None and settlement is not None and message.state not in FINISHED_STATES:
                 settled.append((message, settlement))
+                if message.sent_at is None:  # the switch took it, but its receipt never reached the hub
+                    detail = f"MCN {message.mcn}, known from DOJ's answer"
+                    unsent[message.id] = (about, _sent_time(a, message, now), detail)
         s.execute(insert(CarposInboxMessage.__table__), rows)
         self._settle(s, settled, now)
-        self.audit.record_all(s.connection(), events)
+        sent: list[Event] = []
+        self._mark_sent(s, list(unsent.values()), now, sent)
+        self.audit.record_all(s.connection(), sent + events)  # a message's SENT before its answer's RECEIVED
 
     def _order_reference(self, a: _Answer, messages: dict[str, Any]) -> int | None:
         """The order an answer (its message's) or a notice (its OCA, or the envelope's) is about."""
@@ -621,6 +685,14 @@ class Gateway:
                     .values(state=OutboxState.SUPERSEDED.value, updated_at=now)
                 )
         outbox.refresh_statuses(s, order_ids)
+
+
+def _sent_time(a: _Answer, message: Any, recorded: datetime) -> datetime:
+    """When a message the hub has no record of sending was sent, as honestly as its answer tells:
+    the time DOJ made the answer (its envelope's signed CreatedDateTime -- DOJ had the transmission
+    by then; the answer carries no earlier receipt time), kept between the message's making and the
+    answer's recording (DOJ's clock may be off from the hub's)."""
+    return min(recorded, max(message.created_at, a.transmission.header.created))
 
 
 def _pairs(s: Session, query: Any) -> dict[Any, Any]:

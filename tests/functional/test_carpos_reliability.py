@@ -27,6 +27,7 @@ from hub.db.models import AuditEvent, CarposInboxMessage, CarposMessage, Order
 from hub.orders.service import OrderService, Source
 from hub.runner import GatewayProcess, SwitchServer, carpos_environment
 from tests.conftest import empty_database, make_user
+from tests.support.carpos import not_sent_once
 from tests.support.orders import order, order_element, proof
 from tests.support.waiting import until
 
@@ -146,10 +147,12 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
 
 def exactly_once(site: Site, orders: list[str], *, modified: int = 0, served: int = 0) -> list[LedgerEntry]:
     """Every message reached the switch and took effect once: the ledger holds each MCN once, the
-    registry each order once with each change applied once, and the hub holds DOJ's FCNs."""
+    registry each order once with each change applied once, and the hub holds DOJ's FCNs; and the
+    hub recorded each as sent -- a sent time and one SENT audit event -- however it learned it."""
     ledger = site.ledger()
     outbox = site.outbox()
     assert sorted(e.mcn for e in ledger) == sorted(outbox) and all(e.result == "ACK" for e in ledger)
+    assert not_sent_once(site.db) == {}
     records = site.records()
     assert sorted(records) == sorted(orders)
     assert [records[o].modifications for o in orders] == [1] * modified + [0] * (len(orders) - modified)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from gateway.mockdoj.models import Record
@@ -20,7 +20,7 @@ from hub.db.models import AuditEvent, CarposMessage
 from hub.errors import InvalidState
 from hub.orders.service import OrderService, Source
 from tests.conftest import make_user
-from tests.support.carpos import Exchange, KeySet, exchange
+from tests.support.carpos import Exchange, KeySet, exchange, not_sent_once, sends
 from tests.support.orders import order, order_element, proof
 
 SVC = "{urn:ca:courts:ccpor:orders:1}"
@@ -129,6 +129,7 @@ def test_a_dropped_answer_is_fetched_by_resending_the_same_mcn(db, keyset, tmp_p
     assert ex.messages() == [(f"{order_id}-001", "EPO", "ACCEPTED", 2)]
     (entry,) = ex.ledger()
     assert entry.times_received == 2 and ex.fcn(order_id) == entry.fcn  # entered once, answered twice
+    assert sends(ex.db) == {f"{order_id}-001": ["SENT", "RESENT (attempt 2)"]}
 
 
 def test_duplicated_and_reordered_answers_are_recorded_once(db, keyset, tmp_path, clerk):
@@ -201,14 +202,20 @@ def test_a_lapsed_lease_lets_another_gateway_send_and_the_switch_takes_it_once(d
     ex.clock.advance(seconds=61)
     assert other.gateway.drain() == 1
     (late,) = ex.gateway._build(claimed)  # the first gateway was only slow: its transmission arrives late
-    ex.transport.submit([late.sealed])
+    ex.gateway._record_sends([late], [late], ex.transport.submit([late.sealed]), None)
     other.run()
     assert ex.messages() == [(f"{order_id}-001", "EPO", "ACCEPTED", 2)]
     (entry,) = ex.ledger()
     assert entry.times_received == 2  # two transmissions, one effect
     with db.read() as s:
-        senders = s.scalars(select(AuditEvent.client_address).where(AuditEvent.outcome.like("%SENT%"))).all()
-    assert senders == ["second-gateway"]
+        senders = s.execute(
+            select(AuditEvent.client_address, AuditEvent.outcome)
+            .where(AuditEvent.outcome.like("%SENT%"))
+            .order_by(AuditEvent.seq)
+        ).all()
+    # Both transmissions audited; the one the hub learned of first is the message's SENT.
+    assert [tuple(r) for r in senders] == [("second-gateway", "SENT"), ("test-gateway", "RESENT (attempt 1)")]
+    assert not_sent_once(db) == {}
 
 
 def test_every_carpos_transaction_is_audited(ex, clerk):
@@ -272,7 +279,74 @@ def test_an_answer_recorded_before_the_send_is_still_a_sent_transmission(ex, cle
         outcomes = s.scalars(
             select(AuditEvent.outcome).where(AuditEvent.category == "CARPOS").order_by(AuditEvent.seq)
         ).all()
-    assert outcomes == ["RECEIVED", "SENT"]  # and the transmission is audited all the same
+    assert outcomes == ["SENT", "RECEIVED"]  # the one transmission audited once, with its answer
+    assert not_sent_once(ex.db) == {}
+
+
+def _answered_while_queued_for_a_retry(ex: Exchange) -> None:
+    ex.transport.receipts_lost = True
+    assert ex.gateway.drain() == 0
+
+
+def _answered_once_it_went_dead(ex: Exchange) -> None:
+    ex.transport.receipts_lost = True
+    ex.gateway.policy = RetryPolicy(max_attempts=1)
+    assert ex.gateway.drain() == 0
+
+
+def _answered_while_its_sender_was_dead(ex: Exchange) -> None:
+    built = ex.gateway._build(ex.gateway._claim())
+    ex.transport.submit([b.sealed for b in built])  # the switch takes it; the sender is killed before recording
+
+
+@pytest.mark.parametrize(
+    ("where", "state"),
+    [
+        (_answered_while_queued_for_a_retry, "QUEUED"),
+        (_answered_once_it_went_dead, "DEAD"),
+        (_answered_while_its_sender_was_dead, "QUEUED"),
+    ],
+    ids=["queued-for-a-retry", "dead", "leased-to-a-killed-sender"],
+)
+def test_a_transmission_whose_receipt_was_lost_is_recorded_sent_by_its_answer(ex, clerk, where, state):
+    orders = [submit(ex, clerk) for _ in range(3)]
+    taken_at = ex.clock()
+    where(ex)  # the switch took the batch; the hub has no record of sending it
+    assert set(ex.states().values()) == {state} and len(ex.ledger()) == 3
+    ex.clock.advance(seconds=5)
+    with ex.db.read() as s:
+        before = s.scalar(select(func.max(AuditEvent.seq))) or 0
+    assert ex.gateway.poll() == (3, 0)  # DOJ's answers come through the mailbox
+    assert ex.states() == {f"{o}-001": "ACCEPTED" for o in orders}
+    with ex.db.read() as s:
+        times = s.execute(select(CarposMessage.sent_at, CarposMessage.answered_at)).all()
+        events = s.execute(
+            select(AuditEvent.operation, AuditEvent.outcome, AuditEvent.target, AuditEvent.detail)
+            .where(AuditEvent.seq > before)
+            .order_by(AuditEvent.seq)
+        ).all()
+    # Sent when DOJ made its answer (DOJ had the transmission by then), not when the hub read it.
+    assert set(times) == {(taken_at, ex.clock())}
+    assert [tuple(e) for e in events] == [  # recorded with the answers, in their transaction
+        *(("CARPOS EPO", "SENT", o, f"MCN {o}-001, known from DOJ's answer") for o in orders),
+        *(("CARPOS ACK", "RECEIVED", o, f"MCN {o}-001") for o in orders),
+    ]
+    assert not_sent_once(ex.db) == {}
+    assert ex.run() == 0  # nothing left to send: a message settled is never claimed again
+
+
+def test_a_resend_the_switch_answers_from_its_ledger_is_the_message_s_one_sent(ex, clerk):
+    order_id = submit(ex, clerk)
+    ex.transport.receipts_lost = True
+    assert ex.gateway.drain() == 0  # attempt 1 reaches the switch, its receipt does not reach the hub
+    ex.transport.receipts_lost = False
+    with ex.db.read() as s:
+        ex.clock.now = s.scalar(select(CarposMessage.next_attempt_at))
+    assert ex.gateway.drain() == 1  # attempt 2: the switch answers it from its ledger
+    assert ex.gateway.poll() == (2, 0)  # DOJ's one answer, delivered once for each transmission
+    assert ex.messages() == [(f"{order_id}-001", "EPO", "ACCEPTED", 2)] and ex.ledger()[0].times_received == 2
+    assert sends(ex.db) == {f"{order_id}-001": ["SENT"]}  # the first transmission the hub knows of
+    assert not_sent_once(ex.db) == {}
 
 
 def _set_record(ex: Exchange, oca: str, status: str) -> None:
@@ -456,6 +530,28 @@ def test_answers_another_gateway_recorded_meanwhile_are_recorded_once_and_a_refu
     ex.run()
     assert set(ex.states().values()) == {"ACCEPTED"}
     assert sorted(mcn for _, mcn, _ in ex.inbox()) == sorted(f"DOJ-{o}-001" for o in orders)
+
+
+def test_a_receipt_recorded_while_the_answer_is_being_recorded_is_the_one_sent(ex, db, clerk):
+    _postgres_only(db)
+    order_id = submit(ex, clerk)
+    built = ex.gateway._build(ex.gateway._claim())
+    receipts = ex.transport.submit([b.sealed for b in built])
+    raced = []
+
+    def race(conn, cursor, statement, parameters, context, executemany):
+        if not raced and "FROM carpos_outbox" in statement:
+            raced.append(True)  # the receiver read the message: no send recorded yet ...
+            ex.gateway._record_sends(built, built, receipts, None)  # ... and the sender records its receipt
+
+    event.listen(db.engine, "after_cursor_execute", race)
+    try:
+        assert ex.gateway.poll() == (1, 0)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", race)
+    assert raced and ex.states() == {f"{order_id}-001": "ACCEPTED"}
+    assert sends(ex.db) == {f"{order_id}-001": ["SENT"]}  # marked once: the receiver found the time set
+    assert not_sent_once(ex.db) == {}
 
 
 def test_a_page_that_cannot_take_its_order_locks_stays_in_doj_s_mailbox(db, keyset, tmp_path, clerk):

@@ -22,7 +22,7 @@ from hub import masterkey
 from hub.audit import AuditTrail
 from hub.carpos.clets import CletsVault
 from hub.db.engine import Database
-from hub.db.models import CarposInboxMessage, CarposMessage, Order
+from hub.db.models import AuditEvent, CarposInboxMessage, CarposMessage, Order
 
 DOJ_ORI = "CADOJ0000"
 
@@ -75,6 +75,9 @@ class InProcess:
     def __init__(self, switch: Switch) -> None:
         self.switch = switch
         self.down = False
+        #: The switch takes each batch, but the call fails on the way back (connection reset, a
+        #: timeout, the switch killed before it answered): the gateway never sees the receipts.
+        self.receipts_lost = False
         self.calls = 0
 
     def _check(self) -> None:
@@ -84,7 +87,10 @@ class InProcess:
 
     def submit(self, sealed: list[bytes]) -> list[SubmitReceipt]:
         self._check()
-        return [SubmitReceipt(r.position, r.mcn, r.status, r.reason) for r in self.switch.submit(sealed)]
+        receipts = self.switch.submit(sealed)
+        if self.receipts_lost:
+            raise TransportError("SubmitTransmissions: ConnectionError: Connection reset by peer")
+        return [SubmitReceipt(r.position, r.mcn, r.status, r.reason) for r in receipts]
 
     def fetch(self, max_count: int) -> tuple[list[MailboxItem], int]:
         self._check()
@@ -150,6 +156,36 @@ class Exchange:
     def fcn(self, public_id: str) -> str | None:
         order = self.order(public_id)
         return self.vault.open_fcn(order.id, order.carpos_fcn_sealed) if order.carpos_fcn_sealed else None
+
+
+def sends(db: Database) -> dict[str, list[str]]:
+    """Each CARPOS message's SENT and RESENT audit events (by the MCN their detail names), in chain order."""
+    with db.read() as s:
+        rows = s.execute(
+            select(AuditEvent.detail, AuditEvent.outcome)
+            .where(AuditEvent.category == "CARPOS", AuditEvent.outcome.like("%SENT%"))
+            .order_by(AuditEvent.seq)
+        ).all()
+    found: dict[str, list[str]] = {}
+    for detail, outcome in rows:
+        found.setdefault(detail.split(",")[0].removeprefix("MCN "), []).append(outcome)
+    return found
+
+
+def not_sent_once(db: Database) -> dict[str, tuple[datetime | None, list[str]]]:
+    """The answered messages (ACCEPTED, REJECTED) without a sent time or without exactly one SENT
+    audit event: MCN -> (sent_at, its send events). Empty when every transaction DOJ answered is
+    recorded as sent, however the hub learned it."""
+    with db.read() as s:
+        answered = s.execute(
+            select(CarposMessage.mcn, CarposMessage.sent_at).where(CarposMessage.state.in_(("ACCEPTED", "REJECTED")))
+        ).all()
+    audited = sends(db)
+    return {
+        mcn: (sent_at, audited.get(mcn, []))
+        for mcn, sent_at in answered
+        if sent_at is None or audited.get(mcn, []).count("SENT") != 1
+    }
 
 
 def exchange(
