@@ -39,9 +39,8 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
@@ -57,6 +56,7 @@ from hub import ids
 from hub.audit import CARPOS, AuditTrail, Event
 from hub.carpos import outbox
 from hub.carpos.clets import CletsVault
+from hub.clock import Clock, utcnow
 from hub.codes import FINISHED_STATES, OutboxState
 from hub.db.engine import Database
 from hub.db.models import Account, CarposInboxMessage, CarposMessage, Order, OrderVersion, Organization
@@ -64,12 +64,6 @@ from hub.errors import HubError
 from hub.orders.document import OrderDocument
 
 log = logging.getLogger("ccpor.gateway")
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def owner_id() -> str:

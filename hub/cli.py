@@ -264,8 +264,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _orders_expire(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
     from hub.accounts.service import Principal
     from hub.db.engine import Database
     from hub.orders.service import OrderService
@@ -281,7 +279,7 @@ def _orders_expire(args: argparse.Namespace) -> int:
         clets_certified=False,
     )
     with db.unit_of_work() as session:
-        expired = OrderService().expire_due(session, system, datetime.now(UTC).date())
+        expired = OrderService(calendar=load().calendar).expire_due(session, system)
     print(f"{len(expired)} order(s) expired" + (": " + ", ".join(expired) if expired else ""))
     return 0
 

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub.clock import CALIFORNIA, CourtCalendar
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
@@ -77,6 +79,9 @@ class Settings:
     #: comma-separated. Empty: none -- only a TLS connection to the hub itself counts as TLS. Hazard: an
     #: address listed here that is not your proxy lets anyone on it send passwords in the clear.
     trusted_proxies: tuple[str, ...] = field(default_factory=lambda: _list("CCPOR_TRUSTED_PROXIES"))
+    #: The courts' time zone (IANA): every calendar-date rule -- no future issue dates, expiry after the
+    #: last day in force, upload-date searches -- counts days here, not in UTC (hub.clock).
+    court_timezone: str = field(default_factory=lambda: os.environ.get("CCPOR_COURT_TIMEZONE") or CALIFORNIA)
     #: The hub's public base URL (``https://ccpor.courts.ca.gov:8443``, a path prefix allowed): the
     #: address the served WSDLs give for each service. Empty: ``ccpor-hub serve`` sets it to the bound
     #: address (``--bind``, https with ``--tls-cert``). The WSDL never takes an address from the request.
@@ -117,6 +122,10 @@ class Settings:
     carpos_answer_timeout_seconds: float = field(
         default_factory=lambda: _float("CCPOR_CARPOS_ANSWER_TIMEOUT_SECONDS", 60.0)
     )
+
+    @property
+    def calendar(self) -> CourtCalendar:
+        return CourtCalendar(self.court_timezone)
 
     @property
     def resolved_carpos_key_dir(self) -> Path:

@@ -8,10 +8,11 @@ from datetime import timedelta
 from gateway import keys
 from gateway.mockdoj import registry
 from gateway.mockdoj.faults import FaultPlan
-from gateway.mockdoj.service import Switch, create_app, open_database, utcnow
+from gateway.mockdoj.service import Switch, create_app, open_database
 from gateway.sealing import Channel, checked_channel
 from hub import masterkey
 from hub.api.wsgi import Router
+from hub.clock import utcnow
 from hub.settings import SwitchSettings, load, load_switch
 
 log = logging.getLogger("ccpor.mockdoj")

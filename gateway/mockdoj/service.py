@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from spyne import Application
@@ -40,6 +40,7 @@ from hub.api import faults as soap_faults
 from hub.api.app import PreParsedSoap11, ServiceSpec, service_class, service_wsdl
 from hub.api.orders_api import as_bytes
 from hub.api.wsgi import Router, SoapEndpoint, StartResponse, WsgiApp
+from hub.clock import Clock
 from hub.contract import validate_request
 from hub.db.engine import Database
 from hub.errors import HubError
@@ -49,8 +50,6 @@ log = logging.getLogger("ccpor.mockdoj")
 
 NAMESPACE = "urn:ca:doj:carpos:switch:1"
 SWITCH = ServiceSpec("/doj/switch", NAMESPACE, "CarposSwitch", "carpos-switch-service.xsd", "carpos-switch.wsdl")
-
-Clock = Callable[[], datetime]
 
 
 class Unavailable(HubError):
@@ -349,7 +348,3 @@ def open_database(url: str) -> Database:
     db = Database(url)
     SwitchBase.metadata.create_all(db.engine)
     return db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -8,7 +8,7 @@ described in the event's ``detail``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,13 +18,13 @@ from hub.accounts.permissions import require_admin
 from hub.api.bindings import Bindings
 from hub.api.orders_api import Call, OrdersApi, guarded, page_fields
 from hub.carpos import queue
+from hub.clock import Clock, instant
 from hub.codes import AccountStatus, Role
 from hub.db.models import Account, AuditEvent, CarposMessage
 from hub.errors import ValidationError, Violation
 from hub.masterkey import Sealer
 from hub.orders import locks
 from hub.orders.search import paginate
-from hub.orders.service import Clock
 from hub.settings import Settings
 
 #: The longest period one SearchAudit may cover (keeps one query's cost bounded).
@@ -132,8 +132,7 @@ class AdminApi:
         )
 
     def op_UnlockOrder(self, c: Call) -> Any:
-        listed = c.args["LockedDateTime"]
-        listed = listed.replace(tzinfo=UTC) if listed.tzinfo is None else listed.astimezone(UTC)
+        listed = instant(c.args["LockedDateTime"], "/adm:UnlockOrder/adm:LockedDateTime")
         removed = locks.unlock(c.session, c.args["OrderId"], listed)
         taken = f"{removed.locked_at:%Y-%m-%dT%H:%M:%SZ}"
         c.detail = f"removed the lock of {removed.holder} ({removed.holder_ori}) taken {taken}: {c.args['ReasonText']}"
@@ -175,7 +174,8 @@ class AdminApi:
 
     def op_SearchAudit(self, c: Call) -> Any:
         k = c.args["Criteria"]
-        start, end = k.FromDateTime, k.ToDateTime
+        start = instant(k.FromDateTime, "/adm:SearchAudit/adm:Criteria/adm:FromDateTime")
+        end = instant(k.ToDateTime, "/adm:SearchAudit/adm:Criteria/adm:ToDateTime")
         if end <= start or end - start > MAX_AUDIT_SPAN:
             raise ValidationError(
                 "ToDateTime must be after FromDateTime, at most 366 days later",

@@ -37,12 +37,13 @@ from hub.api.bindings import Bindings, bindings_for
 from hub.api.orders_api import Call
 from hub.api.wsse import UsernameToken, optional_username_token, security_header, username_token
 from hub.audit import AuditTrail, Event
+from hub.clock import Clock, utcnow
 from hub.db.engine import Database
 from hub.errors import AuthenticationError, Conflict, HubError
 from hub.images.service import ImageService
 from hub.images.store import FileSystemImageStore, ImageStore
 from hub.masterkey import MasterKey
-from hub.orders.service import Clock, OrderService, utcnow
+from hub.orders.service import OrderService
 from hub.settings import Settings
 
 log = logging.getLogger("ccpor.api")
@@ -79,7 +80,7 @@ class Services:
         cls, settings: Settings, *, db: Database | None = None, store: ImageStore | None = None, clock: Clock = utcnow
     ) -> Services:
         key = masterkey.load(settings.resolved_master_key_file)
-        orders = OrderService(clock)
+        orders = OrderService(clock, settings.calendar)
         store = store or FileSystemImageStore(settings.resolved_image_dir)
         db = db or Database(settings.resolved_database_url)
         doorbell.install_ringer(db)  # SQLite: wake the CARPOS gateway when a change queued a message

@@ -341,6 +341,7 @@ class OrdersApi:
             status=k.QuickAttachStatus,
             uploaded_from=k.UploadedFromDate,
             uploaded_to=k.UploadedToDate,
+            calendar=self.orders.calendar,
             page=c.args["PageNumber"] or 1,
             size=self.settings.page_size,
         )

@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.accounts import permissions
 from hub.accounts.service import Principal
+from hub.clock import COURTS, CourtCalendar
 from hub.codes import OrderStatus
 from hub.db.models import Order, OrderParty, QuickAttach
+from hub.db.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,7 @@ def search_quick_attaches(
     uploaded_to: date | None,
     page: int,
     size: int,
+    calendar: CourtCalendar = COURTS,
 ) -> Page:
     """Quick attaches of the caller's county only (DOMAIN.md: searchable within the court's county)."""
     permissions.require_query(who)
@@ -266,8 +269,9 @@ def search_quick_attaches(
         q = q.where(Pattern.of(surname).condition(QuickAttach.surname_key))  # type: ignore[arg-type]
     if status:
         q = q.where(QuickAttach.status == status)
+    # Upload dates are the courts' calendar dates: the span of each day in California, as instants.
     if uploaded_from:
-        q = q.where(func.date(QuickAttach.created_at) >= uploaded_from)
+        q = q.where(QuickAttach.created_at >= bindparam("b_from", calendar.start_of(uploaded_from), UTCDateTime()))
     if uploaded_to:
-        q = q.where(func.date(QuickAttach.created_at) <= uploaded_to)
+        q = q.where(QuickAttach.created_at < bindparam("b_to", calendar.end_of(uploaded_to), UTCDateTime()))
     return paginate(s, q, page, size, QuickAttach.id.desc())

@@ -12,9 +12,9 @@ State changes are guarded in SQL (``UPDATE ... WHERE id = :id AND version = :exp
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 
 from lxml import etree
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -25,15 +25,13 @@ from hub import ids, ns
 from hub.accounts import permissions
 from hub.accounts.service import Principal
 from hub.carpos import outbox
+from hub.clock import COURTS, Clock, CourtCalendar, utcnow
 from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
 from hub.contract import order_child_names, validate_order_profile
 from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
 from hub.orders import locks, rules
 from hub.orders.document import OrderDocument
-
-Clock = Callable[[], datetime]
-
 
 # Statements built once: the intake hot path runs them through the connection (Core), which costs
 # a fraction of the ORM unit of work for rows nothing reads back in the same transaction.
@@ -47,10 +45,6 @@ _PARTY_STATUS = (
     .values(order_status=bindparam("b_order_status"))
 )
 _DELETE_PARTIES = delete(OrderParty.__table__).where(OrderParty.__table__.c.order_id == bindparam("order_id"))
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -81,10 +75,12 @@ def name_key(text: str | None) -> str:
 
 
 class OrderService:
-    """Use cases on orders. ``clock`` is injected so tests can move time."""
+    """Use cases on orders. ``clock`` is injected so tests can move time; ``calendar`` turns it into
+    the courts' calendar dates (:mod:`hub.clock`: California's, not UTC's)."""
 
-    def __init__(self, clock: Clock = utcnow) -> None:
+    def __init__(self, clock: Clock = utcnow, calendar: CourtCalendar = COURTS) -> None:
         self.clock = clock
+        self.calendar = calendar
 
     # ------------------------------------------------------------------ intake
 
@@ -289,12 +285,14 @@ class OrderService:
         s.refresh(order)
         return order, mcn, mke.value
 
-    def expire_due(self, s: Session, who: Principal, today: date) -> list[str]:
-        """ACTIVE orders whose expiration date has passed become EXPIRED (a version each)."""
+    def expire_due(self, s: Session, who: Principal) -> list[str]:
+        """ACTIVE orders whose last day in force (expiration date, a California date) is over become
+        EXPIRED (a version each): an order expiring today is in force until midnight Pacific."""
+        now = self.clock()
+        today = self.calendar.date_of(now)
         due = s.scalars(
             select(Order).where(Order.status == OrderStatus.ACTIVE.value, Order.expiration_date < today)
         ).all()
-        now = self.clock()
         expired = []
         for order in due:
             try:
@@ -330,7 +328,7 @@ class OrderService:
 
     def _check(self, doc: OrderDocument, *, active: bool, path: str, profile: bool = False) -> None:
         found = validate_order_profile(doc.element, active=active, path=path) if profile else []
-        found += rules.check(doc, active=active, today=self.clock().date(), path=path)
+        found += rules.check(doc, active=active, today=self.calendar.date_of(self.clock()), path=path)
         if found:
             raise ValidationError(
                 f"the order does not satisfy the {'ACTIVE' if active else 'DRAFT'} profile "

@@ -36,7 +36,15 @@ def refused(call, *args, **kwargs) -> tuple[str, str]:
         ("EnableUser", {"Username": "reader", "ReasonText": "r"}),
         ("SearchLockedOrders", {}),
         ("UnlockOrder", {"OrderId": "CCP0000000001", "LockedDateTime": datetime.now(UTC), "ReasonText": "r"}),
-        ("SearchAudit", {"Criteria": {"FromDateTime": datetime(2026, 1, 1), "ToDateTime": datetime(2026, 2, 1)}}),
+        (
+            "SearchAudit",
+            {
+                "Criteria": {
+                    "FromDateTime": datetime(2026, 1, 1, tzinfo=UTC),
+                    "ToDateTime": datetime(2026, 2, 1, tzinfo=UTC),
+                }
+            },
+        ),
         ("ListQueue", {}),
         ("RequeueMessage", {"MessageControlNumber": "CCP0000000001-001", "ReasonText": "r"}),
     ],

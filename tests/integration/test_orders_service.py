@@ -203,7 +203,7 @@ def test_expiry_moves_past_orders_to_expired(db, clerk):
         )
         keep = svc.submit(s, clerk, order_element(order()))
     with db.unit_of_work() as s:
-        expired = svc.expire_due(s, clerk, date.today())
+        expired = svc.expire_due(s, clerk)
     assert expired == [r.order_id]
     with db.read() as s:
         assert svc.get(s, clerk, r.order_id).status == "EXPIRED"
