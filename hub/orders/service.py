@@ -69,6 +69,16 @@ class Source:
         return bool(self.system and self.message_id)
 
 
+_DRAFT_ONLY = frozenset({OrderStatus.DRAFT})
+_ACTIVE_ONLY = frozenset({OrderStatus.ACTIVE})
+_EDITABLE = frozenset({OrderStatus.DRAFT, OrderStatus.ACTIVE})
+#: What completing (SubmitOrder) or re-saving (SaveDraft) an existing order needs, in words.
+_COMPLETING = {
+    OrderStatus.ACTIVE: "only a DRAFT is completed (SubmitOrder with OrderId); change others with ModifyOrder",
+    OrderStatus.DRAFT: "only a DRAFT is saved again (SaveDraft with OrderId); change others with ModifyOrder",
+}
+
+
 def name_key(text: str | None) -> str:
     """The search form of a name: upper case, inner runs of spaces folded."""
     return " ".join((text or "").upper().split())
@@ -140,7 +150,9 @@ class OrderService:
         if order_id is None:
             receipt = self._create(s, who, doc, status, action, source, path=path)
         else:
-            order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
+            order = self._load_for_change(
+                s, who, order_id, version, _DRAFT_ONLY, _COMPLETING[status], sealed_after=doc.sealed
+            )
             receipt = self._replace(s, who, order, doc, action, source, {OrderStatus.DRAFT}, status, path=path)
         if carpos_entry:
             outbox.enter(s, ids.parse(ids.ORDER, receipt.order_id), receipt.version, who, self.clock())
@@ -161,10 +173,16 @@ class OrderService:
         source = Source(doc.source_system, doc.source_message_id)
         if (replay := self._replay(s, who, source, "ModifyOrder", order_id)) is not None:
             return replay
-        order = self._load_for_change(s, who, order_id, version, sealed_after=doc.sealed)
+        order = self._load_for_change(
+            s,
+            who,
+            order_id,
+            version,
+            _EDITABLE,
+            "only DRAFT and ACTIVE orders can be modified",
+            sealed_after=doc.sealed,
+        )
         status = OrderStatus(order.status)
-        if status not in (OrderStatus.DRAFT, OrderStatus.ACTIVE):
-            raise InvalidState(f"order {order_id} is {status.value}; only DRAFT and ACTIVE orders can be modified")
         if order.served and not doc.served:
             # Service is a fact: a modification that leaves out the proof of service keeps it.
             previous = OrderDocument.from_xml(order.document)
@@ -222,9 +240,9 @@ class OrderService:
         """Service Order: record proof of service on an ACTIVE order (replacing an earlier one)."""
         if (replay := self._replay(s, who, source, "ServeOrder", order_id)) is not None:
             return replay
-        order = self._load_for_change(s, who, order_id, version)
-        if order.status != OrderStatus.ACTIVE.value:
-            raise InvalidState(f"order {order_id} is {order.status}; proof of service is recorded on ACTIVE orders")
+        order = self._load_for_change(
+            s, who, order_id, version, _ACTIVE_ONLY, "proof of service is recorded on ACTIVE orders"
+        )
         doc = OrderDocument.from_xml(order.document)
         proof = copy.deepcopy(proof_el)
         proof.tag = ns.q(ns.ORDER, "ProofOfService")
@@ -256,9 +274,9 @@ class OrderService:
             )
         if (replay := self._replay(s, who, source, "CancelOrder", order_id)) is not None:
             return replay
-        order = self._load_for_change(s, who, order_id, version, cancel=True)
-        if order.status != OrderStatus.ACTIVE.value:
-            raise InvalidState(f"order {order_id} is {order.status}; only ACTIVE orders can be cancelled")
+        order = self._load_for_change(
+            s, who, order_id, version, _ACTIVE_ONLY, "only ACTIVE orders can be cancelled", cancel=True
+        )
         now = self.clock()
         self._guarded_update(
             s,
@@ -365,10 +383,16 @@ class OrderService:
         who: Principal,
         order_id: str,
         version: int | None,
+        allowed: frozenset[OrderStatus],
+        rule: str,
         *,
         sealed_after: bool = False,
         cancel: bool = False,
     ) -> Order:
+        """The order to change: visible to the caller, changeable by them (permissions, edit locks),
+        in one of the ``allowed`` states -- else ``Client.InvalidState`` saying ``rule``, once: an
+        illegal transition is not a lost race, so it must not reach the guarded UPDATE and come back
+        as a Conflict the caller is told to retry -- and at the ``version`` the caller read."""
         if version is None:
             raise ValidationError(
                 "changing an existing order needs the Version you last read",
@@ -376,6 +400,8 @@ class OrderService:
             )
         order = self._visible(s, who, order_id)
         self.require_changeable(s, who, order, sealed_after=sealed_after, cancel=cancel)
+        if OrderStatus(order.status) not in allowed:
+            raise InvalidState(f"order {order_id} is {order.status}; {rule}")
         if order.version != version:
             raise Conflict(
                 f"order {order_id} is at version {order.version}, not {version}: "

@@ -434,3 +434,13 @@ def test_the_development_password_setting_is_announced_at_start(hub):
     # every worker says so, at WARNING, so it cannot go unnoticed in a production log.
     log = hub.server.log.read_text()
     assert log.count("WARNING ccpor.api DEVELOPMENT SETTING CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP is on") >= 2
+
+
+def test_save_draft_over_an_active_order_is_invalid_state_over_http(hub):
+    c = hub.client()
+    receipt = c.service.SubmitOrder(Order=order())
+    for operation in (c.service.SaveDraft, c.service.SubmitOrder):
+        with pytest.raises(zeep.exceptions.Fault) as f:
+            operation(Order=order(), OrderId=receipt.OrderId, Version=1)
+        assert fault_code(f) == "Client.InvalidState" and "ModifyOrder" in f.value.message
+    assert c.service.GetOrder(OrderId=receipt.OrderId).Version == 1

@@ -243,3 +243,16 @@ def test_stored_orders_with_huge_text_nodes_read_back(db, clerk):
     with db.read() as s:
         doc = OrderDocument.from_xml(svc.get(s, clerk, r.order_id).document)
     assert doc.case_number.startswith("24FL")
+
+
+@pytest.mark.parametrize("again", ["save_draft", "submit"])
+def test_saving_or_completing_an_active_order_as_a_draft_is_an_illegal_transition(db, clerk, again):
+    """Not a lost race (Client.Conflict, "retry"): the order is ACTIVE, and SaveDraft or SubmitOrder
+    with its OrderId only ever take a DRAFT -- Client.InvalidState, before any UPDATE runs."""
+    with db.unit_of_work() as s:
+        r = svc.submit(s, clerk, order_element(order()))
+    with pytest.raises(InvalidState, match="is ACTIVE; only a DRAFT") as refused, db.unit_of_work() as s:
+        getattr(svc, again)(s, clerk, order_element(order()), order_id=r.order_id, version=1)
+    assert "ModifyOrder" in refused.value.message
+    with db.read() as s:
+        assert (svc.get(s, clerk, r.order_id).version, count(db, OrderVersion)) == (1, 1)  # nothing changed
