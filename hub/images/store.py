@@ -13,12 +13,24 @@ collected by a sweep.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
 
 from hub.errors import IntegrityFailure, NotFound
+
+log = logging.getLogger("ccpor.images")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the entries of ``directory`` (a rename into it, a new subdirectory) durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class ImageStore(Protocol):
@@ -46,10 +58,20 @@ class FileSystemImageStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, data: bytes) -> str:
+        """Store ``data`` under its SHA-256. A file already at that address is trusted only if it holds
+        exactly these bytes: a damaged one (bit rot, a partial restore, tampering) is replaced, so the
+        re-upload repairs it instead of every new reference pointing at bad bytes. The rename is made
+        durable by fsyncing the directory too (a crash after it must not lose the entry)."""
         sha = hashlib.sha256(data).hexdigest()
         path = self._path(sha)
-        if path.exists():
-            return sha
+        damaged = False
+        try:
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return sha
+            damaged = True
+        except FileNotFoundError:
+            pass
+        new_dirs = [p for p in (path.parent.parent, path.parent) if not p.exists()]
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
@@ -61,6 +83,10 @@ class FileSystemImageStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        for directory in (path.parent, *(d.parent for d in new_dirs)):
+            _fsync_directory(directory)
+        if damaged:
+            log.warning("image content %s... was damaged in the store and has been replaced", sha[:12])
         return sha
 
     def get(self, sha256: str) -> bytes:

@@ -40,3 +40,31 @@ def test_corruption_is_detected_on_read(tmp_path: Path):
     with pytest.raises(IntegrityFailure, match="SHA-256"):
         store.get(sha)
     assert not list(tmp_path.rglob(".incoming-*"))
+
+
+@pytest.mark.parametrize("damage", [b"changed bytes!", b"truncat", b""])
+def test_a_damaged_file_at_the_address_is_replaced_by_a_re_upload(tmp_path: Path, damage: bytes, caplog):
+    store = FileSystemImageStore(tmp_path)
+    sha = store.put(b"original bytes")
+    (tmp_path / sha[:2] / sha[2:4] / sha).write_bytes(damage)  # bit rot, a partial restore, tampering
+    assert store.put(b"original bytes") == sha  # the same image uploaded again ...
+    assert store.get(sha) == b"original bytes"  # ... repairs the file every reference points at
+    assert "was damaged in the store and has been replaced" in caplog.text
+    assert not list(tmp_path.rglob(".incoming-*"))
+
+
+def test_renames_are_made_durable_by_fsyncing_the_directories(tmp_path: Path, monkeypatch):
+    import os
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    sha = FileSystemImageStore(tmp_path).put(b"a new scan")
+    first, second = tmp_path / sha[:2], tmp_path / sha[:2] / sha[2:4]
+    assert str(second) in synced  # the rename's directory
+    assert str(first) in synced and str(tmp_path) in synced  # and the new directories' parents
