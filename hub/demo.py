@@ -27,6 +27,7 @@ import zeep
 from zeep.wsse.username import UsernameToken
 
 from gateway.mockdoj import registry
+from hub.clock import COURTS
 from hub.db import migrate
 from hub.runner import GatewayProcess, HubServer, SwitchServer, Tls, carpos_environment, development_tls
 
@@ -35,7 +36,7 @@ COURT = "CA019015J"  # a Los Angeles court
 
 
 def _order(case: str, surname: str, given: str) -> dict:
-    issued = date.today() - timedelta(days=1)
+    issued = COURTS.today() - timedelta(days=1)
     return {
         "CourtOrderFormCode": "DV-130",
         "ProtectionOrderTypeCode": "OAH",
@@ -196,7 +197,7 @@ def main() -> int:
 
         step("the sheriff records proof of service (ServeOrder) ... and is refused: QUERY_ONLY role")
         service = {
-            "CourtOrderServiceDate": date.today(),
+            "CourtOrderServiceDate": COURTS.today(),
             "ServingAgencyORIIdentification": "CA0190000",
             "ServiceTypeCode": "PERSONAL",
         }

@@ -207,7 +207,7 @@ class SwitchServer(_Child):
         argv = [_cli(), "mock-doj", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
         super().__init__(argv, {**os.environ, **env, **extra}, log / "switch.log")
 
-    def start(self, timeout: float = 30.0) -> SwitchServer:
+    def start(self, timeout: float = 90.0) -> SwitchServer:
         self.spawn()
         _wait_healthy(self, f"http://127.0.0.1:{self.port}/health", timeout)
         return self
@@ -222,7 +222,7 @@ class GatewayProcess(_Child):
         data_dir = Path(env["CCPOR_DATA_DIR"])
         super().__init__([_cli(), "gateway"], {**os.environ, **env, **extra}, data_dir / f"{name}.log")
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
+    def start(self, timeout: float = 90.0) -> GatewayProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         self.spawn()
         deadline = time.monotonic() + timeout
@@ -257,7 +257,7 @@ class HubServer(_Child):
     def wsdl(self) -> str:
         return f"{self.url}/ws/orders?wsdl"
 
-    def start(self, timeout: float = 30.0) -> HubServer:
+    def start(self, timeout: float = 90.0) -> HubServer:
         self.spawn()
         _wait_healthy(self, f"{self.url}/health", timeout, self.tls.client_context() if self.tls else None)
         return self

@@ -13,7 +13,7 @@ is visible only to the organization that saved it (and, for a court's draft, its
 from __future__ import annotations
 
 from hub.accounts.service import Principal
-from hub.codes import OrderStatus, OrganizationKind, Role
+from hub.codes import OrderStatus, OrganizationKind, Role, county_code_of_ori
 from hub.db.models import Order
 from hub.errors import Forbidden, NotFound
 
@@ -71,6 +71,36 @@ def require_create(who: Principal, *, sealed: bool) -> None:
     require_update(who)
     if sealed and not who.role.sees_sealed:
         raise Forbidden("entering a sealed order needs the QUERY_UPDATE_SEALED role")
+
+
+def require_issuing_court(
+    owner_kind: OrganizationKind,
+    owner_ori: str,
+    owner_county: str,
+    court_ori: str,
+    court_kind: OrganizationKind | None,
+) -> None:
+    """An order in the registry names an issuing court its *owning* organization (the one that entered
+    it, in whose name it stands) may enter orders for: a court, its own ORI; a sheriff or agency (an
+    EPO an officer obtained, DOMAIN.md's workflow c), a court of its own county -- not an ORI the
+    registry knows as something other than a court (``court_kind``: the registered kind, None if the
+    ORI is not registered). Anything else would enter the order, and send it to CARPOS, under another
+    court's ORI. Shared entry changes nothing here: the county sheriff completing a court's order acts
+    for that court and cannot change its issuing court (checked where the document is replaced)."""
+    if owner_kind is OrganizationKind.COURT:
+        if court_ori != owner_ori:
+            raise Forbidden(
+                f"a court enters its own orders: the issuing court must be {owner_ori}, not {court_ori} "
+                "(the issuing court enters an order in the registry)"
+            )
+        return
+    if court_kind is not None and court_kind is not OrganizationKind.COURT:
+        raise Forbidden(f"{court_ori} is registered as a {court_kind.value.lower()}, not a court: it issues no orders")
+    if county_code_of_ori(court_ori) != owner_county:
+        raise Forbidden(
+            f"the issuing court {court_ori} is not in county {owner_county}: a sheriff or agency enters orders of "
+            "its own county's courts"
+        )
 
 
 def require_admin(who: Principal) -> None:

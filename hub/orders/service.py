@@ -26,9 +26,9 @@ from hub.accounts import permissions
 from hub.accounts.service import Principal
 from hub.carpos import outbox
 from hub.clock import COURTS, Clock, CourtCalendar, utcnow
-from hub.codes import CancelReason, OrderStatus, PartyRole, QuickAttachStatus, county_code_of_ori
+from hub.codes import CancelReason, OrderStatus, OrganizationKind, PartyRole, QuickAttachStatus, county_code_of_ori
 from hub.contract import order_child_names, validate_order_profile
-from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, QuickAttach
+from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, Organization, QuickAttach
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
 from hub.orders import locks, rules
 from hub.orders.document import OrderDocument
@@ -460,6 +460,8 @@ class OrderService:
         cloned_from: int | None = None,
     ) -> Receipt:
         permissions.require_create(who, sealed=doc.sealed)
+        if status is OrderStatus.ACTIVE:
+            self._require_issuing_court(s, who.org_kind, who.ori, who.county_code, doc)
         now = self.clock()
         values = dict(
             status=status.value,
@@ -501,11 +503,27 @@ class OrderService:
                 "a sheriff completing a court's order (shared entry) cannot change its issuing court "
                 f"({previous.court_ori})"
             )
+        if new_status is OrderStatus.ACTIVE:  # entering the registry, or staying in it
+            owner = order.owner
+            self._require_issuing_court(s, OrganizationKind(owner.kind), owner.ori, owner.county_code, doc)
         self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc))
         self._link_documents(s, who, order, doc, path)
         self._replace_parties(s, order, doc)
         self._history(s, who, order, action, doc.changed_elements(previous), now)
         return self._receipt_for(s, who, order, source, _operation(action), now)
+
+    @staticmethod
+    def _require_issuing_court(
+        s: Session, owner_kind: OrganizationKind, owner_ori: str, owner_county: str, doc: OrderDocument
+    ) -> None:
+        """permissions.require_issuing_court for ``doc``; the registry is asked what the issuing ORI is
+        only when the owner is not a court (for a court, only its own ORI will do)."""
+        court = doc.court_ori
+        kind = None
+        if owner_kind is not OrganizationKind.COURT:
+            registered = s.scalar(select(Organization.kind).where(Organization.ori == court))
+            kind = OrganizationKind(registered) if registered else None
+        permissions.require_issuing_court(owner_kind, owner_ori, owner_county, court, kind)
 
     def _guarded_update(
         self,

@@ -246,19 +246,22 @@ def test_passwords_sent_to_the_admin_service_never_reach_the_log_or_the_audit(hu
 def test_shared_entry_follows_the_owning_court_s_county_not_the_document(hub):
     court = hub.client("clerk")  # Los Angeles court
     orange = {"OrganizationORIIdentification": "CA030015J", "OrganizationName": "Orange Superior Court"}
-    receipt = court.service.SubmitOrder(Order=order(CourtOrderIssuingCourt=orange))
+    draft = court.service.SaveDraft(Order=order(CourtOrderIssuingCourt=orange))  # a working copy names Orange
     orange_sheriff = hub.client("or-deputy")
-    code, _ = refused(orange_sheriff.service.ServeOrder, OrderId=receipt.OrderId, Version=1, ProofOfService=proof())
-    assert code == "Client.Forbidden"  # the document names Orange; the order is still LA's
+    code, _ = refused(orange_sheriff.service.GetOrder, OrderId=draft.OrderId)
+    assert code == "Client.NotFound"  # the document names Orange; the draft is still LA's
     la_sheriff = hub.client("la-deputy")
-    code, message = refused(la_sheriff.service.ModifyOrder, OrderId=receipt.OrderId, Version=1, Order=order())
+    code, message = refused(la_sheriff.service.ModifyOrder, OrderId=draft.OrderId, Version=1, Order=order())
     assert code == "Client.Forbidden" and "cannot change its issuing court" in message
-    assert (
-        la_sheriff.service.ModifyOrder(
-            OrderId=receipt.OrderId, Version=1, Order=order(CourtOrderIssuingCourt=orange)
-        ).Version
-        == 2
+    kept = la_sheriff.service.ModifyOrder(OrderId=draft.OrderId, Version=1, Order=order(CourtOrderIssuingCourt=orange))
+    assert kept.Version == 2 and kept.OrderStatus == "DRAFT"
+    # Completing it would enter the LA court's order under Orange's ORI: no one may.
+    code, message = refused(
+        la_sheriff.service.SubmitOrder, Order=order(CourtOrderIssuingCourt=orange), OrderId=draft.OrderId, Version=2
     )
+    assert code == "Client.Forbidden" and "a court enters its own orders" in message
+    completed = court.service.SubmitOrder(Order=order(), OrderId=draft.OrderId, Version=2)
+    assert completed.OrderStatus == "ACTIVE"
 
 
 def test_the_court_cancels_despite_a_sheriff_s_lock_and_drafts_stay_with_their_court(hub):

@@ -189,3 +189,55 @@ def test_the_matrix_covers_every_operation_but_the_listed_exceptions():
         "RequeueMessage",
     }  # fmt: skip
     assert re.search(r"ReleaseOrder succeeds only for the lock's holder", SECURITY_MD.read_text())
+
+
+def read_issuing_court_table() -> list[tuple[str, str, str]]:
+    """[(entering organization ORI, issuing court ORI, allow|deny)] from SECURITY.md's marked table."""
+    text = SECURITY_MD.read_text()
+    table = text.split("<!-- issuing-court -->")[1].split("<!-- /issuing-court -->")[0]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in table.strip().splitlines()]
+    courts = [cell.split()[0] for cell in rows[0][1:]]
+    return [(row[0].split()[0], court, cell) for row in rows[2:] for court, cell in zip(courts, row[1:], strict=True)]
+
+
+ISSUING = read_issuing_court_table()
+
+
+@pytest.fixture(scope="module")
+def enterers(hub) -> dict[str, str]:
+    """A QUERY_UPDATE account of each entering organization (the court, the sheriff, LAPD)."""
+    stamp = f"{datetime.now(UTC):%H%M%S%f}"
+    db = Database(hub.db_url)
+    names = {}
+    with db.unit_of_work() as s:
+        for ori in sorted({enterer for enterer, _, _ in ISSUING}):
+            names[ori] = f"ic-{ori.lower()}-{stamp}"
+            add_user(s, names[ori], ori=ori, role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
+    db.dispose()
+    return names
+
+
+@pytest.mark.parametrize(("enterer", "court", "expected"), ISSUING, ids=[f"{e}-{c}" for e, c, _ in ISSUING])
+def test_an_order_names_an_issuing_court_its_organization_may_enter_orders_for(hub, enterers, enterer, court, expected):
+    client = hub.client(enterers[enterer])
+    data = order(CourtOrderIssuingCourt={"OrganizationORIIdentification": court, "OrganizationName": "Superior Court"})
+    draft = client.service.SaveDraft(Order=data)  # a draft is a working copy: any court may be named ...
+
+    def outcome(**extra: object) -> str:  # ... the registry takes only what the table allows
+        try:
+            return "allow" if client.service.SubmitOrder(Order=data, **extra).OrderStatus == "ACTIVE" else "?"
+        except zeep.exceptions.Fault as fault:
+            assert fault.code.endswith("Client.Forbidden"), fault.message
+            return "deny"
+
+    assert (outcome(), outcome(OrderId=draft.OrderId, Version=draft.Version)) == (expected, expected)
+
+
+def test_an_active_order_cannot_be_modified_into_another_court_s_name(hub, enterers):
+    client = hub.client(enterers["CA019015J"])
+    receipt = client.service.SubmitOrder(Order=order())
+    san_diego = {"OrganizationORIIdentification": "CA037015J", "OrganizationName": "San Diego Superior Court"}
+    with pytest.raises(zeep.exceptions.Fault) as f:
+        client.service.ModifyOrder(OrderId=receipt.OrderId, Version=1, Order=order(CourtOrderIssuingCourt=san_diego))
+    assert f.value.code.endswith("Client.Forbidden") and "its own orders" in f.value.message
+    assert client.service.GetOrder(OrderId=receipt.OrderId).Version == 1

@@ -11,6 +11,7 @@ import requests
 import zeep
 from lxml import etree
 
+from hub.clock import COURTS
 from tests.support.orders import order, proof, restrained, tiny_pdf, tiny_tiff
 
 pytestmark = pytest.mark.functional
@@ -420,7 +421,7 @@ def test_submit_to_carpos_over_http(hub):
     assert c.service.GetOrder(OrderId=receipt.OrderId).CarposStatus is None  # CLETS data: not for this clerk
     local = c.service.SubmitOrder(Order=order())
     assert clets.service.GetOrder(OrderId=local.OrderId).CarposStatus is None
-    issued = date.today() - timedelta(days=10)
+    issued = COURTS.today() - timedelta(days=10)
     unborn = order(CourtOrderIssuingDate=issued)
     unborn["ProtectionOrderRestrictedPerson"]["PersonBirthDate"] = issued + timedelta(days=3)
     with pytest.raises(zeep.exceptions.Fault) as f:

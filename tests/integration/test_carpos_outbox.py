@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from hub.clock import COURTS
 from hub.codes import CancelReason
 from hub.db.engine import Database
 from hub.db.models import CarposMessage, Order
@@ -63,7 +64,7 @@ def test_nothing_is_queued_for_a_rolled_back_change(db, clerk):
 
 
 def test_an_order_carpos_would_reject_is_refused_with_doj_s_reasons(db, clerk):
-    issued = date.today() - timedelta(days=10)
+    issued = COURTS.today() - timedelta(days=10)
     unborn = order(CourtOrderIssuingDate=issued)
     unborn["ProtectionOrderRestrictedPerson"]["PersonBirthDate"] = issued + timedelta(days=3)  # born after issue
     with pytest.raises(ValidationError) as refused, db.unit_of_work() as s:
@@ -81,7 +82,7 @@ def _version(db: Database, order_id: str) -> int:
 
 
 def test_a_change_carpos_would_reject_is_refused_and_stores_nothing(db, clerk):
-    issued = date.today() - timedelta(days=10)
+    issued = COURTS.today() - timedelta(days=10)
     with db.unit_of_work() as s:
         in_carpos = svc.submit(s, clerk, order_element(order(CourtOrderIssuingDate=issued)), carpos_requested=True)
         local = svc.submit(s, clerk, order_element(order(CourtOrderIssuingDate=issued)))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from hub.clock import COURTS
 from hub.codes import CancelReason, OrderStatus, Role
 from hub.db.engine import Database
 from hub.db.models import IntakeReceipt, Order, OrderVersion
@@ -137,9 +138,10 @@ def test_idempotent_intake_returns_original_receipt(db, clerk):
 def test_same_message_id_from_another_organization_is_independent(db, clerk):
     other = make_user(db, "sf-clerk", ori="CA038015J")
     data = order(SourceSystemName="DMS", SourceMessageID="42")
+    san_francisco = {"OrganizationORIIdentification": "CA038015J", "OrganizationName": "SF Superior Court"}
     with db.unit_of_work() as s:
         a = svc.submit(s, clerk, order_element(data))
-        b = svc.submit(s, other, order_element(data))
+        b = svc.submit(s, other, order_element({**data, "CourtOrderIssuingCourt": san_francisco}))
     assert a.order_id != b.order_id and not b.duplicate
 
 
@@ -187,7 +189,7 @@ def test_drafts_are_invisible_to_other_organizations(db, clerk):
 
 
 def test_expiry_moves_past_orders_to_expired(db, clerk):
-    issued = date.today() - timedelta(days=20)
+    issued = COURTS.today() - timedelta(days=20)
     with db.unit_of_work() as s:
         r = svc.submit(
             s,

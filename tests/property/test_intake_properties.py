@@ -26,6 +26,7 @@ from lxml import etree
 from hub import masterkey, ns
 from hub.api.app import Services
 from hub.api.wsgi import create_app
+from hub.clock import COURTS
 from hub.codes import FORM_TO_CLETS, MAX_DURATION_DAYS
 from hub.settings import Settings
 from tests.conftest import PASSWORD, make_user
@@ -60,7 +61,7 @@ name_part = st.text(LETTERS + " '-", min_size=1, max_size=40).filter(lambda s: s
 @st.composite
 def valid_orders(draw: st.DrawFn) -> dict[str, Any]:
     form = draw(st.sampled_from(FORMS))
-    issued = date.today() - timedelta(days=draw(st.integers(0, 60)))
+    issued = COURTS.today() - timedelta(days=draw(st.integers(0, 60)))
     expires = issued + timedelta(days=draw(st.integers(1, MAX_DURATION_DAYS[form])))
     codes = draw(st.lists(st.sampled_from(["01", "02", "03", "04", "05", "06", "07", "09"]), min_size=1, unique=True))
     protected = [

@@ -14,6 +14,7 @@ from typing import Any
 from lxml import etree
 
 from hub import ns
+from hub.clock import COURTS
 from hub.contract import order_child_names
 
 ORD = "urn:ca:courts:ccpor:order:1"
@@ -37,7 +38,7 @@ def name(surname: str, given: str | None = "ALEX", middle: str | None = None) ->
 
 def order(**overrides: Any) -> dict[str, Any]:
     """A complete DV-130 order (ACTIVE profile); ``key=None`` drops a top-level element."""
-    issued = date.today() - timedelta(days=10)
+    issued = COURTS.today() - timedelta(days=10)
     base: dict[str, Any] = {
         "CourtOrderFormCode": "DV-130",
         "ProtectionOrderTypeCode": "OAH",
@@ -79,7 +80,7 @@ def _schema_order(d: dict[str, Any]) -> dict[str, Any]:
 def proof(service_type: str = "PERSONAL", served: date | None = None) -> dict[str, Any]:
     """A proof of service by the Los Angeles sheriff."""
     return {
-        "CourtOrderServiceDate": served or date.today(),
+        "CourtOrderServiceDate": served or COURTS.today(),
         "ServingAgencyORIIdentification": "CA0190000",
         "ServiceTypeCode": service_type,
     }

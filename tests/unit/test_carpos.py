@@ -24,6 +24,7 @@ from gateway.carpos import (
     parse_answer,
     problems,
 )
+from hub.clock import COURTS
 from hub.contract import contract_dir
 from hub.orders.document import OrderDocument
 from tests.property.test_intake_properties import valid_orders
@@ -68,7 +69,7 @@ def test_an_order_becomes_an_epo_in_wire_order():
 
 
 def test_service_travels_on_epo_and_spo_and_identity_alone_on_cpo_xpo():
-    served = doc(ProofOfService=proof(served=date.today()))
+    served = doc(ProofOfService=proof(served=COURTS.today()))
     spo = from_order(served, mke=Mke.SPO, ori="CA019015J", oca=OCA, fcn="0190000000001")
     assert [c for c, _ in spo.fields] == ["ORI", "OCA", "FCN", "SVD", "SVA", "TOS"]
     assert problems(spo) == []
@@ -117,7 +118,7 @@ def test_what_carpos_would_reject_is_said_in_its_words(change, reason):
 
 
 def test_durations_follow_the_order_type():
-    issued = date.today() - timedelta(days=2)
+    issued = COURTS.today() - timedelta(days=2)
     tro = epo(CourtOrderFormCode="DV-110", ProtectionOrderTypeCode="TRO", CourtOrderIssuingDate=issued,
               CourtOrderExpirationDate=issued + timedelta(days=45))  # fmt: skip
     assert "REJECT - INVALID DATE (EXP EXCEEDS 30 DAYS FOR TRO)" in problems(tro)
@@ -163,7 +164,7 @@ FCNS = st.from_regex(r"[0-9]{13}", fullmatch=True)
 @given(data=valid_orders(), mke=st.sampled_from([m for m in Mke if m is not Mke.QPO]), fcn=FCNS, draw=st.data())
 def test_random_valid_orders_encode_cleanly_and_round_trip(data, mke, fcn, draw):
     issued = data["CourtOrderIssuingDate"]
-    served = issued + timedelta(days=draw.draw(st.integers(0, (date.today() - issued).days)))
+    served = issued + timedelta(days=draw.draw(st.integers(0, (COURTS.today() - issued).days)))
     kind = draw.draw(st.sampled_from(sorted(TABLES["TOS"])))
     if mke is Mke.SPO or draw.draw(st.booleans()):  # a served order's EPO and MPO carry the service too
         data = order(**{**data, "ProofOfService": proof(kind, served=served)})
