@@ -15,6 +15,7 @@ The path of a submitted batch::
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import secrets
 import time
@@ -119,7 +120,7 @@ class Switch:
                     receipts.append(Receipt(position, None, "REFUSED", refusal))
                     continue
                 receipts.append(Receipt(position, t.header.mcn, "QUEUED"))
-                answer_mcn = f"DOJ-{t.header.mcn}"
+                answer_mcn = answer_mcn_for(t.header.mcn)
                 if t.header.mcn in known:  # a resend: the same answer again, nothing applied twice
                     resent.append({"b_mcn": t.header.mcn})
                     kind, lines = known[t.header.mcn]
@@ -322,6 +323,14 @@ class FaultInjection:
                 )
                 return [body]
         return self.app(environ, start_response)
+
+
+def answer_mcn_for(mcn: str) -> str:
+    """DOJ's MCN for its answer to the transmission ``mcn``: ``DOJ-`` + ``mcn`` (unique because the
+    ledger's MCN is), or, where that would be longer than an MCN may be (24 characters), ``DOJ-`` and
+    the first 20 hex digits of the MCN's SHA-256, upper case (unique in practice: 80 bits)."""
+    answer = f"DOJ-{mcn}"
+    return answer if len(answer) <= 24 else "DOJ-" + hashlib.sha256(mcn.encode()).hexdigest()[:20].upper()
 
 
 def create_app(switch: Switch, settings: Settings, public_url: str = "") -> Router:

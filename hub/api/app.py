@@ -39,7 +39,7 @@ from hub.api.wsse import UsernameToken, optional_username_token, security_header
 from hub.audit import AuditTrail, Event
 from hub.clock import Clock, utcnow
 from hub.db.engine import Database
-from hub.errors import AuthenticationError, Conflict, HubError
+from hub.errors import AuthenticationError, Conflict, HubError, ValidationError, Violation
 from hub.images.service import ImageService
 from hub.images.store import FileSystemImageStore, ImageStore
 from hub.masterkey import MasterKey
@@ -61,6 +61,28 @@ class PreParsedSoap11(Soap11):
         if root is None:  # pragma: no cover - SoapEndpoint always sets it
             raise Fault("Client.MalformedRequest", "request did not pass the hub's entry point")
         ctx.in_document = (root, {})
+
+    def deserialize(self, ctx: Any, message: str) -> None:
+        """Spyne's decoding of the validated body into values, with its failures as the caller's fault.
+
+        The XSD passed the request, but a few values the schema admits have no Python value: the
+        hour 24 of XSD 1.0's ``24:00:00``, a base64Binary with a non-ASCII character libxml2 lets
+        through. Spyne would answer those with a bare ``Server`` "Internal Error" (and log nothing);
+        they are the caller's ``Client.ValidationError``, naming the value's problem.
+        """
+        try:
+            super().deserialize(ctx, message)
+        except Fault:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any decoding failure of an already-validated request
+            operation = ctx.method_request_string.split("}")[-1] if ctx.method_request_string else "request"
+            log.info("refused %s: a value could not be decoded (%s)", operation, type(exc).__name__)
+            raise faults.to_spyne(
+                ValidationError(
+                    f"{operation}: a value could not be read ({exc}); see the published schema",
+                    [Violation(f"/svc:{operation}", str(exc)[:200])],
+                )
+            ) from exc
 
 
 @dataclass

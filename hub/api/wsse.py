@@ -124,4 +124,7 @@ def parse_utc(text: str | None, what: str) -> datetime:
         raise AuthenticationError(f"{what} {text!r} is not an xs:dateTime such as 2024-05-01T12:00:00Z") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise AuthenticationError(f"{what} {text!r} has no UTC offset; write it in UTC with a trailing Z")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no instant in UTC
+        raise AuthenticationError(f"{what} {text!r} is outside the years 1-9999 in UTC") from None

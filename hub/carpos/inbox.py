@@ -78,7 +78,7 @@ def views(s: Session, messages: list[CarposInboxMessage], vault: CletsVault) -> 
     } if sent_ids else {}  # fmt: skip
     by_ids = {m.acknowledged_by_id for m in messages if m.acknowledged_by_id}
     names = dict(
-        s.execute(select(Account.id, Account.username).where(Account.id.in_(by_ids))).tuples().all()
+        (row.id, row.username) for row in s.execute(select(Account.id, Account.username).where(Account.id.in_(by_ids)))
     ) if by_ids else {}  # fmt: skip
     out = []
     for message in messages:
