@@ -28,6 +28,8 @@ fresh random examples::
 
     CCPOR_FUZZ_EXAMPLES=300 .venv/bin/python -m pytest -q tests/property/test_fuzz_services.py
 
+(add ``CCPOR_FUZZ_DATABASE=postgresql`` to run the hub on a fresh PostgreSQL database instead).
+
 ``KNOWN_SERVER_FAULTS`` lists the failures found and not yet fixed, each with the issue item that
 fixes it: a failing example that matches one is passed over (a hypothesis event names it), and
 ``test_known_server_fault_still_happens`` keeps each one's minimal reproduction as a strict xfail --
@@ -68,10 +70,11 @@ from hub.api.wsse import PASSWORD_DIGEST
 from hub.api.wssig import sign_envelope
 from hub.codes import Role
 from hub.contract import contract_dir
+from hub.db import migrate
 from hub.db.models import CarposInboxMessage, CarposMessage, Image, Order, QuickAttach
 from hub.orders.document import OrderDocument
 from hub.settings import Settings
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, empty_database, make_user
 from tests.support import xsdfuzz
 from tests.support.carpos import DOJ_ORI, Exchange, KeySet, exchange
 from tests.support.certs import self_signed
@@ -79,6 +82,8 @@ from tests.support.orders import envelope, order, order_element, proof, tiny_pdf
 
 #: Examples per operation and property; set: a deeper, random pass.
 EXAMPLES = int(os.environ.get("CCPOR_FUZZ_EXAMPLES") or 0)
+#: The hub's database: sqlite (``make test``), or postgresql (at CCPOR_TEST_PG_URL) for a deeper pass.
+DATABASE = os.environ.get("CCPOR_FUZZ_DATABASE") or "sqlite"
 FUZZ = settings(
     max_examples=EXAMPLES or 6,
     derandomize=not EXAMPLES,
@@ -212,10 +217,18 @@ def username_token(username: str, password: str, how: str = "text", created: str
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, keyset: KeySet) -> Iterator[World]:
     data = tmp_path_factory.mktemp("fuzz-hub")
-    shutil.copy(sqlite_template, data / "hub.db")
+    with empty_database(DATABASE, data) as url:
+        if DATABASE == "sqlite":
+            shutil.copy(sqlite_template, data / "hub.db")
+        else:
+            migrate.upgrade(url)
+        yield from _world(data, url, keyset, tmp_path_factory.mktemp("fuzz-switch"))
+
+
+def _world(data: Path, url: str, keyset: KeySet, switch_dir: Path) -> Iterator[World]:
     settings_ = Settings(
         data_dir=data,
-        database_url=f"sqlite:///{data / 'hub.db'}",
+        database_url=url,
         master_key_file=str(keyset.directory / "master.key"),  # the gateway's vault opens what the hub seals
         carpos_query_wait_seconds=0.0,  # QueryCarpos answers PENDING at once; the gateway runs in seeding only
     )
@@ -230,7 +243,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, keyse
                  digest_sealer=hub.key.sealer(ACCOUNT_SECRETS))  # fmt: skip
         add_user(s, SIGNER, ori=LA_COURT, role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
         register_certificate(s, SIGNER, signer_cert.public_bytes(Encoding.PEM))
-    switch_dir = tmp_path_factory.mktemp("fuzz-switch")
     doj = exchange(hub.db, keyset, switch_dir)
     with doj.switch.db.unit_of_work() as s:
         registry.seed(s, 20, 5, datetime.now(UTC))
@@ -304,6 +316,10 @@ def seed(w: World) -> None:
             "MessageId": [ids.public(ids.CARPOS_MESSAGE, i) for i in s.scalars(select(CarposInboxMessage.id))],
             "MessageControlNumber": list(s.scalars(select(CarposMessage.mcn))),
             "FileControlNumber": [fcn],
+            "Rejected": [
+                ids.public(ids.CARPOS_MESSAGE, i)
+                for i in s.scalars(select(CarposInboxMessage.id).where(CarposInboxMessage.kind == "REJ"))
+            ],
             "LockedDateTime": [t.isoformat() for t in locked_at],
             "CaseDocketID": sorted(set(s.scalars(select(Order.case_number)))),
         }
@@ -820,94 +836,180 @@ def test_entry_point_mutations(world, service, data):
 class KnownFault:
     """A Server fault (or bare 500, or logged traceback) the sweep found, to be fixed by ``item``.
 
-    A failing example is this fault when it goes to ``service``'s ``operation``, ``applies`` holds
-    for its request, and one of ``symptoms`` is in the answer or the log. ``repro`` is the minimal
-    reproduction: (caller, operation, parameters as tests.support.orders.envelope takes them).
+    A failing example is this fault when it goes to one of ``services`` (and ``operations``, if
+    named), ``applies`` holds for its request envelope, and one of ``symptoms`` is in the answer or
+    the log. ``repro`` builds the minimal reproduction: (service, request bytes).
     """
 
     item: str
     what: str
-    service: str
-    operation: str
+    services: tuple[str, ...]
+    operations: tuple[str, ...]
     applies: Callable[[etree._Element], bool]
     symptoms: tuple[str, ...]
-    repro: tuple[Caller, list[tuple[Any, ...]]]
+    repro: Callable[[World], tuple[str, bytes]]
 
     def matches(self, service: str, request: bytes, answer: xsdfuzz.Answer, problems: list[str]) -> bool:
-        root = _parsed(request)
-        operation = root.find(f"{{{SOAP}}}Body") if root is not None else None
-        if service != self.service or operation is None or not len(operation):
+        try:
+            root = etree.fromstring(request)
+        except etree.XMLSyntaxError:
             return False
+        body = root.find(f"{{{SOAP}}}Body")
+        operation = etree.QName(body[0]).localname if body is not None and len(body) else None
         seen = "\n".join([answer.describe(), *problems])
         return (
-            etree.QName(operation[0]).localname == self.operation
-            and self.applies(operation[0])
+            service in self.services
+            and (not self.operations or operation in self.operations)
+            and self.applies(root)
             and any(symptom in seen for symptom in self.symptoms)
         )
 
 
-def _parsed(request: bytes) -> etree._Element | None:
-    try:
-        return etree.fromstring(request)
-    except etree.XMLSyntaxError:
-        return None
+def _texts(root: etree._Element, *names: str) -> list[str]:
+    """The texts of the elements of ``root`` (header or body) with these local names."""
+    return [(e.text or "").strip() for e in root.iter(etree.Element) if etree.QName(e).localname in names]
 
 
-def _texts(element: etree._Element, *names: str) -> list[str]:
-    """The texts of the descendants of ``element`` with these local names."""
-    return [(e.text or "").strip() for e in element.iter(etree.Element) if etree.QName(e).localname in names]
+def _call(
+    service: str, who: Caller, operation: str, params: list[tuple[Any, ...]]
+) -> Callable[[World], tuple[str, bytes]]:
+    """A reproduction: ``operation`` with ``params`` (as tests.support.orders.envelope takes them)."""
+
+    def build(w: World) -> tuple[str, bytes]:
+        body = envelope(operation, params, service=BY_NAME[service].namespace)
+        return service, w.request(etree.fromstring(body).find(f"{{{SOAP}}}Body")[0], who)
+
+    return build
+
+
+def _digest_created(created: str) -> Callable[[World], tuple[str, bytes]]:
+    def build(w: World) -> tuple[str, bytes]:
+        env = etree.fromstring(envelope("GetOrder", [("OrderId", "CCP0000000001")]))
+        env.insert(0, etree.Element(f"{{{SOAP}}}Header"))
+        env[0].append(username_token(DIGEST_USER, PASSWORD, "digest", created=created))
+        return "orders", etree.tostring(env)
+
+    return build
+
+
+def _acknowledge_reject(w: World) -> tuple[str, bytes]:
+    return _call(
+        "carpos", ("clets-clerk", "text"), "AcknowledgeCarposMessage", [("MessageId", w.found["Rejected"][0])]
+    )(w)
 
 
 _ZONE = re.compile(r"(Z|[+-][0-9]{2}:[0-9]{2})$")
+_DATE_TIMES = ("FromDateTime", "ToDateTime", "LockedDateTime")
 #: What Spyne answers when decoding a request failed in a way it does not map (logged by no one).
 _SPYNE_SERVER_FAULT = "<faultcode>soap11env:Server</faultcode><faultstring>Internal Error</faultstring>"
+_AUDIT_SPAN = {"FromDateTime": "2026-01-01T00:00:00Z", "ToDateTime": "2026-01-02T00:00:00Z"}
 
 KNOWN_SERVER_FAULTS: list[KnownFault] = [
     KnownFault(
         "issue 10 item 10",
         "SearchAudit with a FromDateTime or ToDateTime without a time zone",
-        "admin",
-        "SearchAudit",
-        lambda op: any(not _ZONE.search(t) for t in _texts(op, "FromDateTime", "ToDateTime")),
+        ("admin",),
+        ("SearchAudit",),
+        lambda root: any(not _ZONE.search(t) for t in _texts(root, "FromDateTime", "ToDateTime")),
         ("can't compare offset-naive and offset-aware datetimes", "naive datetime given to a UTC column"),
-        (
+        _call(
+            "admin",
             ("admin", "text"),
-            [
-                (
-                    "Criteria",
-                    {"FromDateTime": "2026-01-01T00:00:00", "ToDateTime": "2026-01-02T00:00:00"},
-                    ns.ADMIN_SERVICE,
-                )
-            ],
-        ),  # fmt: skip
+            "SearchAudit",
+            [("Criteria", {k: v.rstrip("Z") for k, v in _AUDIT_SPAN.items()}, ns.ADMIN_SERVICE)],
+        ),
+    ),
+    KnownFault(
+        "issue 10 item 10 (every xs:dateTime the hub accepts, all three services)",
+        "UnlockOrder with LockedDateTime at 24:00:00 (XSD 1.0's end of the day): bare HTTP 500",
+        ("admin",),
+        ("UnlockOrder",),
+        lambda root: any("T24:00:00" in t for t in _texts(root, *_DATE_TIMES)),
+        ("hour must be in 0..23", _SPYNE_SERVER_FAULT),
+        _call(
+            "admin",
+            ("admin", "text"),
+            "UnlockOrder",
+            [("OrderId", "CCP0000000001"), ("LockedDateTime", "2026-01-01T24:00:00Z"), ("ReasonText", "stuck")],
+        ),
+    ),
+    KnownFault(
+        "issue 10 item 10 (every xs:dateTime the hub accepts, all three services)",
+        "SearchAudit with ToDateTime at 24:00:00 (XSD 1.0's end of the day): Server fault",
+        ("admin",),
+        ("SearchAudit",),
+        lambda root: any("T24:00:00" in t for t in _texts(root, *_DATE_TIMES)),
+        ("hour must be in 0..23", _SPYNE_SERVER_FAULT),
+        _call(
+            "admin",
+            ("admin", "text"),
+            "SearchAudit",
+            [("Criteria", _AUDIT_SPAN | {"ToDateTime": "2026-01-01T24:00:00Z"}, ns.ADMIN_SERVICE)],
+        ),
     ),
     *[
         KnownFault(
-            "issue 10 item 10 (every xs:dateTime, all three services)",
-            f"{operation} with an xs:dateTime of 24:00:00 (the end of the day, valid in XSD 1.0)",
-            "admin",
-            operation,
-            lambda op: any("T24:00:00" in t for t in _texts(op, "FromDateTime", "ToDateTime", "LockedDateTime")),
-            ("hour must be in 0..23", _SPYNE_SERVER_FAULT),
-            (("admin", "text"), params),
+            "issue 10 item 10 (every xs:dateTime the hub accepts, all three services)",
+            f"{operation} with an xs:dateTime near year 1 or 9999 whose offset moves it out of range in UTC",
+            ("admin",),
+            (operation,),
+            lambda root: any(t.startswith(("0001-", "9999-")) for t in _texts(root, *_DATE_TIMES)),
+            ("OverflowError: date value out of range",),
+            _call("admin", ("admin", "text"), operation, params),
         )
         for operation, params in (
             (
                 "UnlockOrder",
-                [("OrderId", "CCP0000000001"), ("LockedDateTime", "2026-01-01T24:00:00Z"), ("ReasonText", "stuck")],
+                [
+                    ("OrderId", "CCP0000000001"),
+                    ("LockedDateTime", "0001-01-01T00:00:00+14:00"),
+                    ("ReasonText", "stuck"),
+                ],
             ),
             (
                 "SearchAudit",
                 [
                     (
                         "Criteria",
-                        {"FromDateTime": "2026-01-01T00:00:00Z", "ToDateTime": "2026-01-01T24:00:00Z"},
+                        {"FromDateTime": "9999-12-31T00:00:00Z", "ToDateTime": "9999-12-31T23:59:59-14:00"},
                         ns.ADMIN_SERVICE,
                     )
                 ],
             ),
         )  # fmt: skip
     ],
+    KnownFault(
+        "issue 10 item 10 (every xs:dateTime the hub accepts, all three services)",
+        "a PasswordDigest token whose wsu:Created is valid but outside Python's years once in UTC",
+        ("orders", "admin", "carpos"),
+        (),
+        lambda root: any(t.startswith(("0001-", "9999-")) for t in _texts(root, "Created")),
+        ("OverflowError: date value out of range",),
+        _digest_created("0001-01-01T00:00:00+14:00"),
+    ),
+    KnownFault(
+        "not in issue 10 (found by the sweep)",
+        "a base64Binary with a non-ASCII character passes libxml2's check, then Spyne's decoding raises: bare 500",
+        ("orders", "switch"),
+        ("AttachImage", "AddQuickAttach", "SubmitTransmissions"),
+        lambda root: any(not t.isascii() for t in _texts(root, "Base64BinaryObject", "SealedTransmission")),
+        ("string argument should contain only ASCII characters",),
+        _call(
+            "orders",
+            ("", "none"),
+            "AttachImage",
+            [("OrderId", "CCP0000000001"), ("Document", {"Base64BinaryObject": "QUFB\u00e9"}, ns.ORDERS_SERVICE)],
+        ),
+    ),
+    KnownFault(
+        "not in issue 10 (found by the sweep)",
+        "viewing an acknowledged CARPOS message uses Result.tuples(), deprecated in SQLAlchemy 2.1",
+        ("carpos",),
+        ("AcknowledgeCarposMessage", "ListCarposMessages"),
+        lambda root: True,
+        ("The Result.tuples() method is deprecated",),
+        _acknowledge_reject,
+    ),
 ]
 
 
@@ -918,14 +1020,11 @@ KNOWN_SERVER_FAULTS: list[KnownFault] = [
 )
 def test_known_server_fault_still_happens(world, known):
     """Each known fault's reproduction, asserted to be answered well: an xfail until it is fixed."""
-    who, params = known.repro
-    namespace = BY_NAME[known.service].namespace
-    body = envelope(known.operation, params, service=namespace)
-    element = etree.fromstring(body).find(f"{{{SOAP}}}Body")[0]
-    request = world.request(element, who)
+    service, request = known.repro(world)
     world.logs.records.clear()
-    answer = world.send(known.service, request)
+    answer = world.send(service, request)
     problems = world.logs.problems()
-    assert not known.matches(known.service, request, answer, problems), f"{known.what}: {answer.describe()}"
-    xsdfuzz.check_answer(answer, known.operation, namespace)  # fixed: an answer like any other
+    assert not known.matches(service, request, answer, problems), f"{known.what}: {answer.describe()}"
+    operation = etree.QName(etree.fromstring(request).find(f"{{{SOAP}}}Body")[0]).localname
+    xsdfuzz.check_answer(answer, operation, BY_NAME[service].namespace)  # fixed: an answer like any other
     assert not problems, problems
