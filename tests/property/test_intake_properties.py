@@ -11,7 +11,6 @@ in-process: hardened parser, XSD validation, Spyne, handlers, database.
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -30,6 +29,7 @@ from hub.api.wsgi import create_app
 from hub.codes import FORM_TO_CLETS, MAX_DURATION_DAYS
 from hub.settings import Settings
 from tests.conftest import PASSWORD, make_user
+from tests.support import xsdfuzz
 from tests.support.orders import SOAP, envelope, name, order
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZÁÉÍÑÓÚÜ"
@@ -50,26 +50,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
 
 def call(app: Any, body: bytes) -> tuple[str, etree._Element | None]:
     """POST ``body`` to /ws/orders in-process; (HTTP status, the parsed answer or None if not XML)."""
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/ws/orders",
-        "QUERY_STRING": "",
-        "CONTENT_TYPE": "text/xml; charset=utf-8",
-        "CONTENT_LENGTH": str(len(body)),
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "8080",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http",
-    }
-    status: list[str] = []
-    chunks = app(environ, lambda s, headers, exc_info=None: status.append(s))
-    content = b"".join(chunks)
-    try:
-        return status[0], etree.fromstring(content)
-    except etree.XMLSyntaxError:
-        return status[0], None
+    answer = xsdfuzz.call(app, "/ws/orders", body)
+    return answer.status, answer.root
 
 
 def orders_in(app: Any) -> int:

@@ -56,7 +56,6 @@ from xmlschema.validators import XsdAtomicBuiltin, XsdElement, XsdGroup
 
 from hub import ns
 
-XS = "http://www.w3.org/2001/XMLSchema"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 #: Repetitions drawn beyond minOccurs for an unbounded (or large) maxOccurs of a simple element
 #: (complex ones: one more at most, or the instances get large and slow to draw).
@@ -138,9 +137,9 @@ def _generation_regex(pattern: str, compiled: re.Pattern[str]) -> str | re.Patte
 
 def _builtin(t: Any) -> str:
     """The local name of the built-in type ``t`` derives from (int, string, dateTime, ...)."""
-    while not isinstance(t, XsdAtomicBuiltin):
+    while t is not None and not isinstance(t, XsdAtomicBuiltin):
         t = t.base_type
-    return str(etree.QName(t.name).localname)
+    return "string" if t is None else str(etree.QName(t.name).localname)
 
 
 _INTEGER_KINDS = {
@@ -162,14 +161,18 @@ _BIG = 10**30  # "unbounded" integer types: far beyond any column
 
 
 def _integer_texts(t: Any) -> st.SearchStrategy[str]:
-    lo = t.min_value if t.min_value is not None else -_BIG
-    hi = t.max_value if t.max_value is not None else _BIG
-    lo, hi = int(lo), int(hi)
+    lo = int(t.min_value) if t.min_value is not None else -_BIG
+    hi = int(t.max_value) if t.max_value is not None else _BIG
     edges = sorted({v for v in (lo, lo + 1, hi - 1, hi, 0, 1, -1, 2**31 - 1, 2**31, 2**63 - 1) if lo <= v <= hi})
     number = st.one_of(st.sampled_from(edges), st.integers(lo, hi))
-    return st.tuples(number, st.sampled_from(["{}", "+{}", "0{}", " {} ", "\n{}\t"])).map(
-        lambda p: p[1].format(p[0]) if p[0] >= 0 else p[1].replace("+", "").format(p[0])
-    )
+    return st.builds(_integer_lexical, number, st.sampled_from(["plain", "plus", "zero", "spaces"]))
+
+
+def _integer_lexical(n: int, form: str) -> str:
+    """``n`` in one of the lexical forms xs:integer allows: 5, +5, 05, " 5 " (whitespace collapses)."""
+    sign = "-" if n < 0 else "+" if form == "plus" else ""
+    digits = ("0" if form == "zero" else "") + str(abs(n))
+    return f" {sign}{digits}\n" if form == "spaces" else sign + digits
 
 
 _ZONES = ["Z", "+00:00", "-00:00", "+14:00", "-14:00", "+05:30", "-08:00"]
@@ -194,12 +197,13 @@ def _times(draw: st.DrawFn) -> str:
 
 
 def _date_texts(kind: str, t: Any) -> st.SearchStrategy[str]:
-    """Dates, times, date-times, in the years and with the zones ``t`` allows (probed: a pattern
-    may narrow them, as ord:DateType does to 1900-2099 without a zone), plus a zone-less twin."""
+    """Dates, times, date-times in the years and with the zones ``t`` allows (probed: a pattern may
+    narrow them, as ord:DateType does to 1900-2099 without a zone); no zone half the time."""
     sample = {"date": "{y:04d}-06-15", "time": "12:00:00", "dateTime": "{y:04d}-06-15T12:00:00"}[kind]
     years_ok = [y for y in _EDGE_YEARS if t.is_valid(sample.format(y=y))] or [2000]
     years = st.one_of(st.sampled_from(years_ok), st.integers(min(years_ok), max(years_ok)))
-    zones = [""] * 2 + [z for z in _ZONES if t.is_valid(sample.format(y=years_ok[0]) + z)]
+    zones = [z for z in _ZONES if t.is_valid(sample.format(y=years_ok[0]) + z)]
+    zones = [""] * max(1, len(zones)) + zones
     if kind == "date":
         value = _dates(years)
     elif kind == "time":
@@ -230,23 +234,32 @@ def simple_texts(t: Any) -> st.SearchStrategy[str]:
     """Lexical values valid for the simple type ``t``."""
     if getattr(t, "enumeration", None):
         return st.sampled_from([str(v) for v in t.enumeration])
+    valid = functools.lru_cache(maxsize=4096)(t.is_valid)  # values repeat a lot while hypothesis shrinks
+    if t.is_list():
+        return st.lists(simple_texts(t.item_type), min_size=1, max_size=3).map(" ".join).filter(valid)
+    if t.is_union():
+        return st.one_of([simple_texts(m) for m in t.member_types]).filter(valid)
+    kind = _builtin(t)
+    patterns = getattr(t, "patterns", None)
+    if kind in _INTEGER_KINDS:
+        candidates = _integer_texts(t)
+    elif kind == "boolean":
+        candidates = st.sampled_from(["true", "false", "1", "0", " true "])
+    elif kind in ("date", "time", "dateTime"):
+        candidates = _date_texts(kind, t)
+    elif kind == "base64Binary":
+        candidates = _base64_texts()
+    elif patterns:
+        # The patterns of one derivation step are alternatives; those of the base steps, is_valid checks.
+        candidates = st.one_of(
+            [
+                st.from_regex(_unanchored(_generation_regex(p, c)), fullmatch=True, alphabet=xml_chars)
+                for p, c in zip(patterns.regexps, patterns.patterns, strict=True)
+            ]
+        )
     else:
-        kind = _builtin(t)
-        patterns = getattr(t, "patterns", None)
-        if kind in _INTEGER_KINDS:
-            candidates = _integer_texts(t)
-        elif kind == "boolean":
-            candidates = st.sampled_from(["true", "false", "1", "0", " true "])
-        elif kind in ("date", "time", "dateTime"):
-            candidates = _date_texts(kind, t)
-        elif kind == "base64Binary":
-            candidates = _base64_texts()
-        elif patterns:
-            regexes = [_generation_regex(p, c) for p, c in zip(patterns.regexps, patterns.patterns, strict=True)]
-            candidates = st.from_regex(_unanchored(regexes[-1]), fullmatch=True, alphabet=xml_chars)
-        else:
-            candidates = _string_texts(t)
-    return candidates.filter(functools.lru_cache(maxsize=4096)(t.is_valid))
+        candidates = _string_texts(t)
+    return candidates.filter(valid)
 
 
 def _unanchored(regex: str | re.Pattern[str]) -> str:
@@ -259,7 +272,8 @@ def _unanchored(regex: str | re.Pattern[str]) -> str:
 
 # ------------------------------------------------------------------------------------- instances
 
-#: A hint: a strategy of texts (simple elements) or of elements (complex ones, retagged to fit).
+#: Hints by element (``{namespace}Local`` or ``Local``) or by type (``type:LocalTypeName``): a
+#: strategy of texts (simple elements) or of elements (complex ones, retagged to fit).
 Hints = Mapping[str, st.SearchStrategy[Any]]
 
 
@@ -289,10 +303,17 @@ class SchemaInstances:
             own: st.SearchStrategy[Any] = st.just(decl.fixed) if decl.fixed is not None else simple_texts(simple)
         else:
             own = self._group(t.content)
-        hint = self.hints.get(etree.QName(tag).localname)
+        hint = self._hint(decl)
         values = st.one_of(hint, own) if hint is not None else own
         attributes = st.just({}) if t.is_simple() else self._attributes(t)
         return st.tuples(values, attributes).map(lambda va: _make(tag, *va))
+
+    def _hint(self, decl: XsdElement) -> st.SearchStrategy[Any] | None:
+        """The hint for ``decl``: by its qualified name, else its type's (``type:SearchPatternType``),
+        else its local name."""
+        keys = [decl.name, f"type:{etree.QName(decl.type.name).localname}" if decl.type.name else None]
+        keys.append(etree.QName(decl.name).localname)
+        return next((self.hints[k] for k in keys if k in self.hints), None)
 
     @staticmethod
     def _attributes(t: Any) -> st.SearchStrategy[dict[str, str]]:
