@@ -3,35 +3,19 @@ minus gunicorn's socket handling (docs/DECISIONS.md 24)."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from lxml import etree
 
+from tests.support import xsdfuzz
+
 
 def call(app: Any, body: bytes, path: str = "/ws/orders", **environ: str) -> tuple[str, etree._Element | None]:
     """POST ``body`` to ``path``; (HTTP status, the parsed answer or None if it is not XML).
-    ``environ`` overrides the WSGI environment (``REMOTE_ADDR``, ``HTTP_X_FORWARDED_PROTO`` ...)."""
-    base = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "CONTENT_TYPE": "text/xml; charset=utf-8",
-        "CONTENT_LENGTH": str(len(body)),
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "8080",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http",
-    }
-    status: list[str] = []
-    chunks = app({**base, **environ}, lambda s, headers, exc_info=None: status.append(s))
-    content = b"".join(chunks)
-    try:
-        return status[0], etree.fromstring(content)
-    except etree.XMLSyntaxError:
-        return status[0], None
+    ``environ`` overrides the WSGI environment (``REMOTE_ADDR``, ``HTTP_X_FORWARDED_PROTO`` ...).
+    The one in-process caller is :func:`tests.support.xsdfuzz.call`; this is its short form."""
+    answer = xsdfuzz.call(app, path, body, **environ)
+    return answer.status, answer.root
 
 
 def fault_of(answer: etree._Element | None) -> tuple[str, str] | None:
