@@ -99,14 +99,24 @@ def test_roles_are_enforced_over_http(hub):
 
 
 def test_sealed_orders_are_redacted_for_non_sealed_roles(hub):
-    sealed = hub.client("sealed-clerk").service.SubmitOrder(
+    from hub.accounts.service import add_user
+    from hub.codes import Role
+    from hub.db.engine import Database
+    from tests.conftest import PASSWORD
+
+    db = Database(hub.db_url)  # a court of its own (CA019099J), so a search by court finds only its order
+    with db.unit_of_work() as s:
+        add_user(s, "sealed-clerk-99", ori="CA019099J", role=Role.QUERY_UPDATE_SEALED, clets=False, password=PASSWORD)
+    db.dispose()
+    sealed_clerk = hub.client("sealed-clerk-99")
+    sealed = sealed_clerk.service.SubmitOrder(
         Order=order(
             SealedIndicator=True,
             ProtectionOrderRestrictedPerson=restrained("SEALEDNAME"),
             CourtOrderIssuingCourt={"OrganizationORIIdentification": "CA019099J"},
         )
     )
-    image = hub.client("sealed-clerk").service.AttachImage(
+    image = sealed_clerk.service.AttachImage(
         OrderId=sealed.OrderId, Document={"Base64BinaryObject": tiny_pdf("sealed")}
     )
     reader = hub.client("reader")
