@@ -173,6 +173,13 @@ class AuditTrail:
         """
         return self.record_all(connection, [event])[0]
 
+    def intact(self, connection: Connection, seq: int, mac: str, base_seq: int, base_mac: str, seal: str) -> bool:
+        """:meth:`sealed`, or the unsealed row migration 0005 left on a database that already held
+        events (:func:`legacy_base`), which the hub's next event seals."""
+        if self.sealed(seq, mac, base_seq, base_mac, seal):
+            return True
+        return seal == "" and mac == base_mac == "" and seq == base_seq and legacy_base(connection, base_seq)
+
     def record_all(self, connection: Connection, events: list[Event]) -> list[int]:
         """Append ``events`` in order, in one advance of the chain head (the gateway audits a whole
         batch of CARPOS transactions at once); their seqs."""
@@ -186,7 +193,7 @@ class AuditTrail:
             mac = self.mac(mac, seq, values)
             rows.append({**values, "seq": seq, "mac": mac})
         connection.execute(_INSERT, rows)
-        intact = self.sealed(first - 1, previous, base_seq, base_mac, seal)
+        intact = self.intact(connection, first - 1, previous, base_seq, base_mac, seal)
         if not intact:
             log.error(
                 "the audit chain row was changed outside the hub before event %s: run ccpor-hub audit verify", first
@@ -208,7 +215,10 @@ class AuditTrail:
         chain = connection.execute(select(AuditChain).where(AuditChain.id == 1)).one()
         result = Verification(base_seq=chain.base_seq, head_seq=chain.seq, head_mac=chain.mac)
         if not self.sealed(chain.seq, chain.mac, chain.base_seq, chain.base_mac, chain.seal):
-            result.add(report, chain.seq, "the chain head or base was changed without the key (events removed?)")
+            if self.intact(connection, chain.seq, chain.mac, chain.base_seq, chain.base_mac, chain.seal):
+                result.legacy = True  # migration 0005's row, sealed by the next event
+            else:
+                result.add(report, chain.seq, "the chain head or base was changed without the key (events removed?)")
         chained_below_base = connection.scalar(
             select(func.max(AuditEvent.seq)).where(AuditEvent.seq <= chain.base_seq, AuditEvent.mac != "")
         )
@@ -247,6 +257,8 @@ class AuditTrail:
             anchored = connection.scalar(select(AuditEvent.mac).where(AuditEvent.seq == seq))
             if anchored is None or not hmac.compare_digest(anchored, mac):
                 result.add(report, seq, "the anchored event is gone or changed: the chain was rolled back")
+        elif chain.base_mac == "" and seq > 0:  # events up to migration 0005's base carry no mac
+            result.add(report, seq, "the anchored event is not in the chain (nothing before its start has a mac)")
         elif seq == chain.base_seq and seq > 0:
             if not hmac.compare_digest(chain.base_mac, mac):
                 result.add(report, seq, "the anchored event is not the chain's base: the chain was rolled back")
@@ -260,9 +272,9 @@ class AuditTrail:
         concurrency, so the prefix stops at the first event that is not older than ``before``.
         """
         chain = connection.execute(select(AuditChain).where(AuditChain.id == 1).with_for_update()).one()
-        if not self.sealed(chain.seq, chain.mac, chain.base_seq, chain.base_mac, chain.seal) or witness_problems(
-            connection, chain.base_seq, chain.seq
-        ):
+        if not self.intact(
+            connection, chain.seq, chain.mac, chain.base_seq, chain.base_mac, chain.seal
+        ) or witness_problems(connection, chain.base_seq, chain.seq):
             # Moving the base would bury the evidence (the witnesses older than the base are then legitimate).
             raise IntegrityFailure("the audit chain's ends were changed outside the hub: run 'ccpor-hub audit verify'")
         first_kept = connection.scalar(
@@ -299,6 +311,8 @@ class Verification:
     more: int = 0
     #: The anchor given is older than the chain's base (purged by retention): only the base was checked.
     anchor_purged: bool = False
+    #: The chain row is the unsealed one migration 0005 left (events up to the base predate the chain).
+    legacy: bool = False
 
     @property
     def ok(self) -> bool:
@@ -309,6 +323,25 @@ class Verification:
             self.problems.append((seq, what))
         else:
             self.more += 1
+
+
+def legacy_base(connection: Connection, base_seq: int) -> bool:
+    """The database was upgraded by migration 0005 while it held events: those events, 1..``base_seq``,
+    are all there and unchained (written before the chain existed, with no mac), and the chain starts
+    after them. Such a chain row is unsealed until the hub's next event seals it. (Anyone can *make*
+    this state: it is the "restored older copy" case, which only an anchor shows -- and no anchor can
+    name an unchained event.)"""
+    if base_seq <= 0:
+        return False
+    count, low, high, chained = connection.execute(
+        select(
+            func.count(AuditEvent.seq),
+            func.min(AuditEvent.seq),
+            func.max(AuditEvent.seq),
+            func.count(AuditEvent.seq).filter(AuditEvent.mac != ""),
+        ).where(AuditEvent.seq <= base_seq)
+    ).one()
+    return count == base_seq and low == 1 and high == base_seq and chained == 0
 
 
 def witness_problems(connection: Connection, base_seq: int, head_seq: int) -> list[tuple[int, str]]:

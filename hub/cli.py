@@ -199,6 +199,8 @@ def _audit_verify(args: argparse.Namespace) -> int:
     span = f"events {result.base_seq + 1}..{result.head_seq}"
     if result.ok:
         print(f"audit chain intact: {result.checked} events checked ({span})")
+        if result.legacy:
+            print(f"note: events 1..{result.base_seq} predate the chain (migration 0005); the next event seals the row")
         if result.anchor_purged:
             print(f"note: the anchored event is older than the chain's base ({result.base_seq}, purged by retention)")
         # Keep this line outside the database (SIEM, ticket, WORM storage): '--anchor' checks it later.
@@ -278,10 +280,13 @@ def _orders_expire(args: argparse.Namespace) -> int:
         role=Role.ADMINISTRATOR,
         clets_certified=False,
     )
-    with db.unit_of_work() as session:
+    db.dispose()
+
+    def work(session: Session) -> str:
         expired = OrderService(calendar=load().calendar).expire_due(session, system)
-    print(f"{len(expired)} order(s) expired" + (": " + ", ".join(expired) if expired else ""))
-    return 0
+        return f"{len(expired)} order(s) expired" + (": " + ", ".join(expired) if expired else "")
+
+    return _in_transaction("orders expire", "", work)  # the expiries and their ADMIN event, one transaction
 
 
 def _system_account(db: object) -> int:

@@ -5,7 +5,7 @@ timezone-aware UTC datetimes from a :data:`Clock` (``utcnow`` in production, a p
 tests), stored and compared in UTC.
 
 *Calendar dates* in court rules -- an order's issue date may not be in the future, an order expires
-after its last day in force, a quick attach was uploaded "on" a day, reports run by month -- are
+after its last day in force, a quick attach was uploaded "on" a day (and reports by month, later) -- are
 dates in the courts' own time zone, California's (``CCPOR_COURT_TIMEZONE``, default
 America/Los_Angeles). Taking them from UTC would expire orders on their last day in force every
 evening after 16:00 Pacific (17:00 in winter) and let tomorrow's issue date pass. A

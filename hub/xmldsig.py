@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 from signxml import CanonicalizationMethod, DigestAlgorithm, SignatureMethod, XMLSigner, XMLVerifier
@@ -135,7 +136,10 @@ def signature_value(signature: etree._Element, certificate: x509.Certificate) ->
         raw = None
     if raw is None or base64.b64encode(raw) != text:
         raise SignatureRefused("the SignatureValue is not canonical base64")
-    public = certificate.public_key()
+    try:
+        public = certificate.public_key()
+    except (UnsupportedAlgorithm, ValueError):  # an unknown key type, an EC point off its curve
+        raise SignatureRefused("the signing certificate's public key cannot be used") from None
     if isinstance(public, ec.EllipticCurvePublicKey):
         expected = 2 * ((public.curve.key_size + 7) // 8)
     elif isinstance(public, rsa.RSAPublicKey):

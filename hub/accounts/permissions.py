@@ -82,9 +82,9 @@ def require_issuing_court(
 ) -> None:
     """An order in the registry names an issuing court its *owning* organization (the one that entered
     it, in whose name it stands) may enter orders for: a court, its own ORI; a sheriff or agency (an
-    EPO an officer obtained, DOMAIN.md's workflow c), a court of its own county -- not an ORI the
-    registry knows as something other than a court (``court_kind``: the registered kind, None if the
-    ORI is not registered). Anything else would enter the order, and send it to CARPOS, under another
+    EPO an officer obtained, DOMAIN.md's workflow c), a court of its own county -- not an ORI that is
+    something other than a court (``court_kind``: its kind in the registry, or by the ORI's shape if
+    it is not registered yet; None: unknown). Anything else would enter the order, and send it to CARPOS, under another
     court's ORI. Shared entry changes nothing here: the county sheriff completing a court's order acts
     for that court and cannot change its issuing court (checked where the document is replaced)."""
     if owner_kind is OrganizationKind.COURT:
@@ -95,7 +95,7 @@ def require_issuing_court(
             )
         return
     if court_kind is not None and court_kind is not OrganizationKind.COURT:
-        raise Forbidden(f"{court_ori} is registered as a {court_kind.value.lower()}, not a court: it issues no orders")
+        raise Forbidden(f"{court_ori} is a {court_kind.value.lower()}'s ORI, not a court's: it issues no orders")
     if county_code_of_ori(court_ori) != owner_county:
         raise Forbidden(
             f"the issuing court {court_ori} is not in county {owner_county}: a sheriff or agency enters orders of "

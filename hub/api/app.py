@@ -27,7 +27,7 @@ from spyne import const as spyne_const
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway import doorbell
 from hub import masterkey, ns
@@ -238,9 +238,10 @@ class HubApplication(Application):
 
 def _is_loopback(address: str) -> bool:
     try:
-        return ipaddress.ip_address(address).is_loopback
+        peer = ipaddress.ip_address(address)
     except ValueError:
         return False
+    return (getattr(peer, "ipv4_mapped", None) or peer).is_loopback  # ::ffff:127.0.0.1 on a dual-stack bind
 
 
 def audit_refusal(
@@ -319,6 +320,20 @@ class SignedRequests:
             who = signer[0] if signer else None
             audit_refusal(self.hub, who, "", operation, err, environ.get("REMOTE_ADDR", ""))
             raise
+        except SQLAlchemyError:
+            raise  # the database failing is the hub's problem (Server fault), not the signature's
+        except Exception as exc:  # noqa: BLE001 - anything else the verifier trips over is a bad signature
+            # A certificate whose key cryptography cannot load, a Timestamp at the end of time, a value
+            # signxml cannot read: whatever the message carries, the caller gets Client.Authentication,
+            # audited -- never a bare HTTP 500 from an unauthenticated request.
+            log.warning("a signed %s could not be verified: %s", operation, type(exc).__name__)
+            refused = AuthenticationError(
+                "the signature could not be checked: its certificate, key or values are unusable"
+            )
+            audit_refusal(
+                self.hub, signer[0] if signer else None, "", operation, refused, environ.get("REMOTE_ADDR", "")
+            )
+            raise refused from exc
         body = root.find(ns.q(ns.SOAP11_ENV, "Body"))
         root.replace(body, verified.body)
         environ["ccpor.signed_by"] = verified.owner

@@ -252,6 +252,7 @@ def _over_tls(environ: dict[str, Any], trusted: tuple[ipaddress.IPv4Network | ip
         peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
+    peer = getattr(peer, "ipv4_mapped", None) or peer  # an IPv4 proxy seen on a dual-stack bind: ::ffff:a.b.c.d
     return any(peer in network for network in trusted)
 
 

@@ -477,7 +477,7 @@ def _check_timestamp(
             f"the Timestamp was created at {_xs_datetime(created)}, in the future (hub time {_xs_datetime(now)}, "
             f"allowed clock skew {skew}); check the sender's clock"
         )
-    if expires + skew < now:
+    if expires < now - skew:  # not expires + skew: an Expires in year 9999 plus the skew has no datetime
         raise AuthenticationError(
             f"the Timestamp expired at {_xs_datetime(expires)} (hub time {_xs_datetime(now)}); sign each request afresh"
         )

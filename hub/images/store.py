@@ -67,11 +67,14 @@ class FileSystemImageStore:
         damaged = False
         try:
             if path.stat().st_size == len(data) and path.read_bytes() == data:
+                # Another writer may have renamed it in and not fsynced yet: make the entry durable
+                # before our caller commits a row that references it.
+                for directory in (path.parent, path.parent.parent, self.root):
+                    _fsync_directory(directory)
                 return sha
             damaged = True
         except FileNotFoundError:
             pass
-        new_dirs = [p for p in (path.parent.parent, path.parent) if not p.exists()]
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
@@ -83,7 +86,8 @@ class FileSystemImageStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        for directory in (path.parent, *(d.parent for d in new_dirs)):
+        # The rename's directory, and the new (or a concurrent writer's new) directories' entries.
+        for directory in (path.parent, path.parent.parent, self.root):
             _fsync_directory(directory)
         if damaged:
             log.warning("image content %s... was damaged in the store and has been replaced", sha[:12])

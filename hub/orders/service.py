@@ -26,7 +26,15 @@ from hub.accounts import permissions
 from hub.accounts.service import Principal
 from hub.carpos import outbox
 from hub.clock import COURTS, Clock, CourtCalendar, utcnow
-from hub.codes import CancelReason, OrderStatus, OrganizationKind, PartyRole, QuickAttachStatus, county_code_of_ori
+from hub.codes import (
+    CancelReason,
+    OrderStatus,
+    OrganizationKind,
+    PartyRole,
+    QuickAttachStatus,
+    county_code_of_ori,
+    default_kind_of_ori,
+)
 from hub.contract import order_child_names, validate_order_profile
 from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, Organization, QuickAttach
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
@@ -516,13 +524,15 @@ class OrderService:
     def _require_issuing_court(
         s: Session, owner_kind: OrganizationKind, owner_ori: str, owner_county: str, doc: OrderDocument
     ) -> None:
-        """permissions.require_issuing_court for ``doc``; the registry is asked what the issuing ORI is
-        only when the owner is not a court (for a court, only its own ORI will do)."""
+        """permissions.require_issuing_court for ``doc``. What the issuing ORI is comes from the registry,
+        or, for an ORI not registered yet, from its shape (``...J`` court, ``...0000`` sheriff, else
+        agency: the registry's own default); asked only when the owner is not a court (for a court,
+        only its own ORI will do)."""
         court = doc.court_ori
         kind = None
         if owner_kind is not OrganizationKind.COURT:
             registered = s.scalar(select(Organization.kind).where(Organization.ori == court))
-            kind = OrganizationKind(registered) if registered else None
+            kind = OrganizationKind(registered) if registered else default_kind_of_ori(court)
         permissions.require_issuing_court(owner_kind, owner_ori, owner_county, court, kind)
 
     def _guarded_update(

@@ -90,9 +90,18 @@ def test_fresh_hub_from_the_command_line(tmp_path: Path):
     log = server.log.read_text()
     assert "Shutting down" in log and secret not in log
 
-    # Three operator actions (one done, two refused) and one call were audited, in one intact chain ...
+    admin = ("users", "add", "jc-admin", "--org", "CA019015J", "--role", "ADMINISTRATOR")
+    assert run(*admin, data_dir=tmp_path, stdin=secret).returncode == 0  # the expiry is recorded in its name
+    expire = run("orders", "expire", data_dir=tmp_path)  # the daily job: nothing due, and audited all the same
+    assert expire.returncode == 0 and "0 order(s) expired" in expire.stdout, expire.stderr
+    # Five operator actions (three done, two refused) and one call were audited, in one intact chain ...
     verified = run("audit", "verify", data_dir=tmp_path)
-    assert verified.returncode == 0 and "4 events checked" in verified.stdout, verified.stdout + verified.stderr
+    assert verified.returncode == 0 and "6 events checked" in verified.stdout, verified.stdout + verified.stderr
+    engine = sa.create_engine(f"sqlite:///{db_file}")
+    with engine.connect() as conn:
+        last = conn.execute(sa.text("select category, operation, outcome from audit_events order by seq desc")).first()
+    engine.dispose()
+    assert tuple(last) == ("ADMIN", "orders expire", "OK")
     head = verified.stdout.split("head: ")[1].strip()  # what an operator keeps outside the database
     assert run("audit", "verify", "--anchor", head, data_dir=tmp_path).returncode == 0
     short = run("audit", "purge", "--older-than-days", "30", data_dir=tmp_path)

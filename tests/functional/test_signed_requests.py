@@ -225,3 +225,45 @@ def test_password_guessing_does_not_lock_out_the_certificate(hub, rms):
     signed = signed_client(hub, key, cert)  # ... the system's certificate still works
     assert signed.service.SearchOrders(Criteria={"PersonSurName": "X%"}).TotalCount >= 0
     hub.admin_client().service.UnlockUser(Username=name)
+
+
+_BST = f"{{{SOAP}}}Header/{{{ns.WSSE}}}Security/{{{ns.WSSE}}}BinarySecurityToken"
+
+
+def _unknown_key_type(key, cert) -> bytes:
+    """The certificate with its RSA key's algorithm OID changed to one cryptography does not know."""
+    der = cert.public_bytes(Encoding.DER)
+    return der.replace(bytes.fromhex("06092A864886F70D0101010500"), bytes.fromhex("06092A864886F70D01017F0500"))
+
+
+def _point_off_the_curve(key, cert) -> bytes:
+    from cryptography.hazmat.primitives.serialization import PublicFormat
+
+    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return cert.public_bytes(Encoding.DER).replace(point, point[:-1] + bytes([point[-1] ^ 1]))
+
+
+@pytest.mark.parametrize(("rsa_bits", "spoil"), [(2048, _unknown_key_type), (None, _point_off_the_curve)])
+def test_a_certificate_whose_key_cannot_be_loaded_is_refused_and_audited(hub, rsa_bits, spoil):
+    """Anyone can put any certificate in a BinarySecurityToken: one whose key cryptography cannot load
+    is a Client.Authentication like any bad signature (the outside review found a bare HTTP 500)."""
+    key, cert = self_signed("nobody", rsa_bits=rsa_bits)  # never registered
+    plain = signed_client(hub)
+    message = sign_envelope(plain.create_message(plain.service, "GetOrder", OrderId="CCP0000000001"), key, cert)
+    message.find(_BST).text = base64.b64encode(spoil(key, cert)).decode()
+    before = head(hub.db_url)
+    response = post(hub, message)
+    assert response.status_code == 500 and b"Client.Authentication" in response.content, response.content[:300]
+    assert [(e.category, e.outcome) for e in events_after(hub.db_url, before)] == [("LOGON", "Client.Authentication")]
+
+
+def test_a_timestamp_that_expires_at_the_end_of_time_is_refused(hub, rms):
+    name, key, cert = rms
+    plain = signed_client(hub)
+    ttl = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - datetime.now(UTC)
+    message = sign_envelope(
+        plain.create_message(plain.service, "GetOrder", OrderId="CCP0000000001"), key, cert, ttl=ttl
+    )
+    response = post(hub, message)
+    assert response.status_code == 500 and b"Client.Authentication" in response.content, response.content[:300]
+    assert b"longer than" in response.content  # the Timestamp's lifetime, named

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -300,3 +301,54 @@ def test_categories():
     assert category_of("UnlockUser", "Client.Authentication", ADMIN) == LOGON
     assert category_of("ListCarposMessages", "OK") == "CARPOS"
     assert category_of("ModifyOrder", "OK") == "CHANGE"
+
+
+def test_a_database_that_held_events_before_the_chain_verifies_and_is_sealed_by_the_next_event(tmp_path: Path):
+    """Migration 0005 on a database with events writes the chain row (N, '', N, '') unsealed: its
+    events 1..N predate the chain. That row is accepted (and reported) while those events are all
+    there and unchained, and the hub's next event seals it; deleting one of them breaks it."""
+    from hub.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    migrate.upgrade(url, "0004")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for _ in range(3):
+            conn.execute(
+                sa.text(
+                    "insert into audit_events (at, username, org_ori, operation, target, outcome, client_address)"
+                    " values (:at, 'u', 'CA019015J', 'GetOrder', '', 'OK', '')"
+                ),
+                {"at": T0.isoformat()},
+            )
+    engine.dispose()
+    migrate.upgrade(url)
+    db = Database(url)
+    trail = AuditTrail(MasterKey(os.urandom(32)))
+    try:
+        before = _verify(db, trail)
+        assert before.ok and before.legacy and before.base_seq == 3
+        assert not _verify_anchored(db, trail, (2, "0" * 64)).ok  # no unchained event can be an anchor
+        _record(db, trail, 2, start=T0 + timedelta(days=1))  # the upgraded hub goes on writing: sealed
+        after = _verify(db, trail)
+        assert after.ok and not after.legacy and after.checked == 2
+        _sql(db, "delete from audit_events where seq = 2")  # now a legacy event's deletion is no matter:
+        assert _verify(db, trail).ok  # it was never protected, and the sealed base moves no more
+    finally:
+        db.dispose()
+
+
+def test_an_unsealed_legacy_looking_row_needs_all_its_unchained_events(tmp_path: Path, trail: AuditTrail):
+    from hub.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    try:
+        _record(db, trail, 5)
+        _sql(db, "delete from audit_events")  # the issue's wipe, chain row "as migration 0005 writes it"
+        _sql(db, "update audit_chain set seq=5, mac='', base_seq=5, base_mac='', seal=''")
+        result = _verify(db, trail)
+        assert not result.ok and not result.legacy
+    finally:
+        db.dispose()

@@ -92,6 +92,11 @@ def test_passworddigest_needs_no_tls(hub: Hub):
         ("development", {}, True),  # loopback, with the development setting
         ("development", {"REMOTE_ADDR": "::1"}, True),
         ("development", {"REMOTE_ADDR": "10.20.30.40"}, False),  # the setting never reaches beyond loopback
+        # A dual-stack bind shows IPv4 peers as IPv4-mapped IPv6 addresses: the same peers.
+        ("behind a proxy", {"REMOTE_ADDR": "::ffff:10.20.30.40", "HTTP_X_FORWARDED_PROTO": "https"}, True),
+        ("behind a proxy", {"REMOTE_ADDR": "::ffff:192.168.1.9", "HTTP_X_FORWARDED_PROTO": "https"}, False),
+        ("development", {"REMOTE_ADDR": "::ffff:127.0.0.1"}, True),
+        ("development", {"REMOTE_ADDR": "::ffff:10.20.30.40"}, False),
     ],
 )
 def test_what_counts_as_tls(hub: Hub, app: str, environ: dict[str, str], accepted: bool):
