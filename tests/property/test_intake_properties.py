@@ -11,7 +11,6 @@ in-process: hardened parser, XSD validation, Spyne, handlers, database.
 
 from __future__ import annotations
 
-import io
 import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -31,6 +30,7 @@ from hub.codes import FORM_TO_CLETS, MAX_DURATION_DAYS
 from hub.settings import Settings
 from tests.conftest import PASSWORD, make_user
 from tests.support.orders import SOAP, envelope, name, order
+from tests.support.wsgi import post
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZÁÉÍÑÓÚÜ"
 FORMS = sorted(f for f in FORM_TO_CLETS if f in MAX_DURATION_DAYS)
@@ -50,26 +50,11 @@ def app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
 
 def call(app: Any, body: bytes) -> tuple[str, etree._Element | None]:
     """POST ``body`` to /ws/orders in-process; (HTTP status, the parsed answer or None if not XML)."""
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/ws/orders",
-        "QUERY_STRING": "",
-        "CONTENT_TYPE": "text/xml; charset=utf-8",
-        "CONTENT_LENGTH": str(len(body)),
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "8080",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http",
-    }
-    status: list[str] = []
-    chunks = app(environ, lambda s, headers, exc_info=None: status.append(s))
-    content = b"".join(chunks)
+    status, content = post(app, body)
     try:
-        return status[0], etree.fromstring(content)
+        return status, etree.fromstring(content)
     except etree.XMLSyntaxError:
-        return status[0], None
+        return status, None
 
 
 def orders_in(app: Any) -> int:
