@@ -24,14 +24,12 @@ import os
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event  # noqa: E402
 
 from bench.loadgen import fresh_database  # noqa: E402
 from hub import masterkey  # noqa: E402
@@ -42,17 +40,10 @@ from hub.codes import Role  # noqa: E402
 from hub.db import migrate  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 from tests.support.orders import envelope, order  # noqa: E402
+from tests.support.statements import RoundTrips, recorded  # noqa: E402
 from tests.support.wsgi import post  # noqa: E402
 
 PASSWORD = "benchmark passphrase 1"  # noqa: S105 - throwaway benchmark account
-
-
-def _caller() -> str:
-    """The innermost frame of the hub's own code that led to this statement."""
-    for frame in reversed(traceback.extract_stack()):
-        if f"{os.sep}hub{os.sep}" in frame.filename or f"{os.sep}gateway{os.sep}" in frame.filename:
-            return f"{Path(frame.filename).parent.name}/{Path(frame.filename).name}:{frame.lineno} {frame.name}"
-    return "?"
 
 
 def submit(app: Any, body: bytes) -> None:
@@ -69,32 +60,6 @@ def submit_body(i: int, tag: str, *, keyed: bool, carpos: bool) -> bytes:
     if carpos:
         params.append(("SubmitToCarposIndicator", "true"))
     return envelope("SubmitOrder", params, username="bench", password=PASSWORD)
-
-
-class WireTrace:
-    """libpq's trace of one psycopg connection: counts the round trips the client starts."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / "wire.trace"
-        self.file = self.path.open("w")
-        self.traced: set[int] = set()
-
-    def attach(self, dbapi_connection: Any) -> None:
-        pgconn = dbapi_connection.pgconn
-        if id(pgconn) not in self.traced:
-            self.traced.add(id(pgconn))
-            pgconn.trace(self.file.fileno())
-            pgconn.set_trace_flags(0)
-
-    def mark(self) -> int:
-        self.file.flush()
-        return self.path.stat().st_size
-
-    def messages_since(self, offset: int) -> list[str]:
-        self.file.flush()
-        with self.path.open() as fh:
-            fh.seek(offset)
-            return [line.rstrip("\n") for line in fh]
 
 
 def main() -> int:
@@ -119,34 +84,22 @@ def main() -> int:
         tag = f"S{os.getpid()}"
         submit(app, submit_body(0, tag, keyed=args.keyed, carpos=args.carpos))  # warm-up: scrypt, caches
 
-        statements: list[tuple[str, str, str]] = []
-        engines = {services.db.engine, services.db.read_engine}
-        wire = WireTrace(data) if url.startswith("postgresql") else None
-
-        def before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-            kind = "executemany" if executemany else "execute"
-            statements.append((kind, " ".join(statement.split())[:160], _caller()))
-
-        for engine in engines:
-            event.listen(engine, "before_cursor_execute", before)
-            if wire is not None:
-                event.listen(engine, "checkout", lambda dbapi, record, proxy: wire.attach(dbapi))
-        for i in range(1, args.calls + 1):
-            statements.clear()
-            offset = wire.mark() if wire else 0
-            submit(app, submit_body(i, tag, keyed=args.keyed, carpos=args.carpos))
+        engines = (services.db.engine, services.db.read_engine)
+        wire = RoundTrips(services.db.engine, data) if url.startswith("postgresql") else None
+        with recorded(*engines) as statements:
+            for i in range(1, args.calls + 1):
+                statements.clear()
+                mark = wire.mark() if wire else 0
+                submit(app, submit_body(i, tag, keyed=args.keyed, carpos=args.carpos))
         print(f"{url.split(':')[0]}: {len(statements)} statements through SQLAlchemy in the last SubmitOrder")
-        for n, (kind, sql, caller) in enumerate(statements, 1):
-            print(f"{n:3d}. {caller:52s} {kind:11s} {sql[:70] if not args.sql else sql}")
+        for n, st in enumerate(statements, 1):
+            kind = "executemany" if st.many else "execute"
+            print(f"{n:3d}. {st.caller:52s} {kind:11s} {st.sql if args.sql else st.sql[:70]}")
         if wire is not None:
-            sent = [m.split("\t") for m in wire.messages_since(offset)]
-            frontend = [m for m in sent if len(m) > 2 and m[1] == "F"]
-            trips = [m for m in frontend if m[3] in ("Sync", "Query")]
-            print(f"wire: {len(trips)} round trips (client Sync/Query messages), {len(frontend)} client messages")
-            for m in trips:
-                print("   ", m[3], " ".join(m[4:])[:100])
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", before)
+            trips = wire.since(mark)
+            print(f"wire: {len(trips)} round trips (client Sync or Query messages)")
+            for trip in trips:
+                print("   ", trip[:100])
         if args.timing:
             timed = [submit_body(i, f"{tag}T", keyed=args.keyed, carpos=args.carpos) for i in range(args.timing)]
             cpu, wall = time.process_time(), time.perf_counter()

@@ -53,6 +53,26 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
+#: Session.info key: the objects a session loaded or wrote, strongly held until it is gone.
+_HELD = "ccpor.held"
+
+
+def _hold_what_it_touches(factory: sessionmaker[Session]) -> None:
+    """Sessions of ``factory`` keep every object they load or write until they are closed.
+
+    SQLAlchemy's identity map holds objects weakly: a row a use case read or inserted and then let
+    go of is read again by the next ``Session.get`` of the same call (the audit's note of the
+    privilege a call used looks at the order it changed). A session here lives for one call, so
+    holding what it touched costs little and answers those second looks from memory (SQLAlchemy's
+    documented "strong reference" recipe)."""
+
+    @event.listens_for(factory, "pending_to_persistent")
+    @event.listens_for(factory, "detached_to_persistent")
+    @event.listens_for(factory, "loaded_as_persistent")
+    def _hold(session: Session, instance: object) -> None:
+        session.info.setdefault(_HELD, []).append(instance)
+
+
 class Database:
     """An engine and its session factory; ``unit_of_work()`` is the one way to change data."""
 
@@ -67,6 +87,8 @@ class Database:
         self.read_engine = make_engine(url, immediate=False, **kwargs) if url.startswith("sqlite") else self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        for factory in (self._sessions, self._read_sessions):
+            _hold_what_it_touches(factory)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

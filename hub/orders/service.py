@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 from lxml import etree
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gateway.carpos import Mke
 from hub import ids, ns
@@ -448,10 +448,15 @@ class OrderService:
             cloned_from_id=cloned_from,
             **_columns(doc),
         )
-        # One Core INSERT ... RETURNING id instead of the ORM unit of work (the intake hot path);
-        # the Order object below is a plain, transient carrier of these values for the steps after.
+        # One Core INSERT ... RETURNING id instead of the ORM unit of work (the intake hot path).
+        # The Order object then joins the session as the row it now is (persistent, nothing to
+        # flush), so what reads the order later in the call -- the audit's note of a privilege
+        # used (OrdersApi._permission_note) -- finds it without a SELECT. Like any object the
+        # session holds, it does not see later Core updates of the row (outbox's CARPOS counter).
         new_id = s.connection().execute(_INSERT_ORDER, values).scalar_one()
         order = Order(id=new_id, **values)
+        make_transient_to_detached(order)
+        s.add(order)
         self._link_documents(s, who, order, doc, path)
         self._replace_parties(s, order, doc)
         self._history(s, who, order, action, doc.changed_elements(None), now)
