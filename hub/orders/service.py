@@ -436,6 +436,9 @@ class OrderService:
         cloned_from: int | None = None,
     ) -> Receipt:
         permissions.require_create(who, sealed=doc.sealed)
+        # Everything the writes need is derived from the document before the first of them: on
+        # SQLite that statement takes the database's one write lock, held to COMMIT.
+        parties, changed = _party_keys(doc), doc.changed_elements(None)
         now = self.clock()
         values = dict(
             status=status.value,
@@ -458,8 +461,8 @@ class OrderService:
         make_transient_to_detached(order)
         s.add(order)
         self._link_documents(s, who, order, doc, path)
-        self._replace_parties(s, order, doc)
-        self._history(s, who, order, action, doc.changed_elements(None), now)
+        _insert_parties(s, order, parties)  # a new order has none to replace
+        self._history(s, who, order, action, changed, now)
         return self._receipt_for(s, who, order, source, _operation(action), now)
 
     def _replace(
@@ -482,10 +485,12 @@ class OrderService:
                 "a sheriff completing a court's order (shared entry) cannot change its issuing court "
                 f"({previous.court_ori})"
             )
-        self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc))
+        parties, changed, columns = _party_keys(doc), doc.changed_elements(previous), _columns(doc)  # see _create
+        self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **columns)
         self._link_documents(s, who, order, doc, path)
-        self._replace_parties(s, order, doc)
-        self._history(s, who, order, action, doc.changed_elements(previous), now)
+        s.connection().execute(_DELETE_PARTIES, {"order_id": order.id})
+        _insert_parties(s, order, parties)
+        self._history(s, who, order, action, changed, now)
         return self._receipt_for(s, who, order, source, _operation(action), now)
 
     def _guarded_update(
@@ -552,30 +557,6 @@ class OrderService:
         s.flush()
         return Receipt(ids.public(ids.ORDER, order.id), order.version, OrderStatus(order.status), order.served, now)
 
-    def _replace_parties(self, s: Session, order: Order, doc: OrderDocument) -> None:
-        connection = s.connection()
-        connection.execute(_DELETE_PARTIES, {"order_id": order.id})
-        rows = []
-        for party in doc.parties():
-            surname, given = name_key(party.name.surname), name_key(party.name.given)
-            rows.append(
-                dict(
-                    order_id=order.id,
-                    role=PartyRole(party.role).value,
-                    alias=party.alias,
-                    surname_key=surname,
-                    surname_rkey=surname[::-1],
-                    given_key=given,
-                    given_rkey=given[::-1],
-                    birth_date=party.birth_date,
-                    order_status=order.status,
-                    sealed=order.sealed,
-                    owner_org_id=order.owner_org_id,
-                )
-            )
-        if rows:
-            connection.execute(_INSERT_PARTY, rows)
-
     def _link_documents(self, s: Session, who: Principal, order: Order, doc: OrderDocument, path: str) -> None:
         """Attach referenced images; convert referenced quick attaches into this order."""
         problems: list[Violation] = []
@@ -623,6 +604,34 @@ class OrderService:
                 qa.image.order_id = order.id
         if problems:
             raise ValidationError("a DocumentReference names an image the order cannot use", problems)
+
+
+def _party_keys(doc: OrderDocument) -> list[dict[str, object]]:
+    """The search keys of every name in ``doc`` (the rows of ``order_parties`` but the order's)."""
+    keys = []
+    for party in doc.parties():
+        surname, given = name_key(party.name.surname), name_key(party.name.given)
+        keys.append(
+            dict(
+                role=PartyRole(party.role).value,
+                alias=party.alias,
+                surname_key=surname,
+                surname_rkey=surname[::-1],
+                given_key=given,
+                given_rkey=given[::-1],
+                birth_date=party.birth_date,
+            )
+        )
+    return keys
+
+
+def _insert_parties(s: Session, order: Order, keys: list[dict[str, object]]) -> None:
+    """The order's ``order_parties`` rows: its names' keys, with its status, seal and owner repeated."""
+    if keys:
+        repeated = dict(
+            order_id=order.id, order_status=order.status, sealed=order.sealed, owner_org_id=order.owner_org_id
+        )
+        s.connection().execute(_INSERT_PARTY, [{**k, **repeated} for k in keys])
 
 
 def _find(s: Session, model: type, kind: str, public_id: str):  # type: ignore[no-untyped-def]
