@@ -100,6 +100,7 @@ def main() -> int:
             print(f"wire: {len(trips)} round trips (client Sync or Query messages)")
             for trip in trips:
                 print("   ", trip[:100])
+            wire.close()
         if args.timing:
             timed = [submit_body(i, f"{tag}T", keyed=args.keyed, carpos=args.carpos) for i in range(args.timing)]
             cpu, wall = time.process_time(), time.perf_counter()

@@ -69,18 +69,33 @@ def recorded(*engines: Engine) -> Iterator[list[Statement]]:
 
 
 class RoundTrips:
-    """libpq's trace of every psycopg connection ``engine`` checks out from now on (PostgreSQL)."""
+    """libpq's trace of every psycopg connection ``engine`` checks out while it is open (PostgreSQL);
+    a context manager. A connection is traced from its first checkout on, after the pool's own
+    work at that checkout: measure from a :meth:`mark` taken once the connection was used."""
 
     def __init__(self, engine: Engine, directory: Path) -> None:
+        self.engine = engine
         self.path = directory / "wire.trace"
         self._file = self.path.open("w")
-        self._traced: set[int] = set()
+        self._traced: dict[int, Any] = {}
         event.listen(engine, "checkout", self._attach)
+
+    def __enter__(self) -> RoundTrips:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        event.remove(self.engine, "checkout", self._attach)
+        for pgconn in self._traced.values():
+            pgconn.untrace()
+        self._file.close()
 
     def _attach(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         pgconn = dbapi_connection.pgconn
         if id(pgconn) not in self._traced:
-            self._traced.add(id(pgconn))
+            self._traced[id(pgconn)] = pgconn
             pgconn.trace(self._file.fileno())
             pgconn.set_trace_flags(0)
 
@@ -95,4 +110,5 @@ class RoundTrips:
         with self.path.open() as trace:
             trace.seek(mark)
             sent = [line.rstrip("\n").split("\t") for line in trace]
-        return [" ".join(m[3:]).strip() for m in sent if len(m) > 3 and m[1] == "F" and m[3] in ("Sync", "Query")]
+        trips = [m[3:] for m in sent if len(m) > 3 and m[1] == "F" and m[3] in ("Sync", "Query")]
+        return [" ".join(part.strip() for part in trip if part.strip()) for trip in trips]
