@@ -100,6 +100,7 @@ def main() -> int:
     p.add_argument("--orders", type=int, default=4000)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--database-url", default="")
+    p.add_argument("--workers", type=int, default=2, help="the hub's gunicorn workers (the echo always has 2)")
     args = p.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="ccpor-bench-"))
@@ -120,7 +121,7 @@ def _bench(args: argparse.Namespace, data: Path, url: str) -> int:
     warm, load = bodies(300, f"W{os.getpid()}"), bodies(args.orders, f"L{os.getpid()}")
     print(f"prepared {len(load)} SubmitOrder envelopes of ~{sum(map(len, load)) // len(load)} bytes")
 
-    hub = HubServer(data, url).start()
+    hub = HubServer(data, url, workers=args.workers).start()
     try:
         assert hub.proc is not None
         hub_result, hub_figures = measure(f"{hub.url}/ws/orders", hub.proc.pid, warm, load, args.clients, url)
@@ -161,6 +162,7 @@ def _bench(args: argparse.Namespace, data: Path, url: str) -> int:
     report = {
         "database": "postgresql" if url.startswith("postgresql") else "sqlite",
         "clients": args.clients,
+        "hub_workers": args.workers,
         "hub": hub_result.summary() | hub_figures,
         "echo": echo_result.summary() | echo_figures,
         "hub_over_echo": round(hub_result.rate / echo_result.rate, 2),
