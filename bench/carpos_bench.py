@@ -44,7 +44,7 @@ from lxml import etree  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.loadgen import LOOPBACK, _one, process_tree  # noqa: E402
+from bench.loadgen import LOOPBACK, _one, cpu_seconds, fresh_database, process_tree  # noqa: E402
 from gateway import envelope, keys  # noqa: E402
 from gateway.envelope import Header, MessageKey, Transmission  # noqa: E402
 from gateway.sealing import POLICY, Channel  # noqa: E402
@@ -136,38 +136,6 @@ def part_seal(work: Path, n: int) -> dict[str, object]:
     return out
 
 
-def _hub_database(work: Path, url: str | None) -> tuple[str, object]:
-    """A fresh hub database (SQLite in ``work``, or a new database on the PostgreSQL server of ``url``)."""
-    work.mkdir(parents=True, exist_ok=True)
-    if not url:
-        return f"sqlite:///{work / 'hub.db'}", None
-    import sqlalchemy as sa
-
-    name = f"ccpor_bench_{int(time.time())}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return make_url(url).set(database=name).render_as_string(hide_password=False), drop
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except FileNotFoundError:
-            pass
-    return total
-
-
 def _accepted(db: Database) -> int:
     with db.read() as s:
         return s.scalar(select(func.count()).where(CarposMessage.state == "ACCEPTED")) or 0
@@ -182,7 +150,7 @@ def _states(db: Database) -> dict[str, int]:
 
 
 def part_drain(work: Path, n: int, database_url: str | None, gateways: int = 1) -> dict[str, object]:
-    url, drop = _hub_database(work, database_url)
+    url, drop = fresh_database(work, database_url)
     migrate.upgrade(url)
     db = Database(url)
     with db.unit_of_work() as s:
@@ -202,8 +170,8 @@ def part_drain(work: Path, n: int, database_url: str | None, gateways: int = 1) 
             for i in range(n):
                 service.submit(s, clerk, order_element(bench_order(i)), carpos_requested=True)
             cpu_before = {
-                "gateway": _cpu_seconds(pids),
-                "switch": _cpu_seconds(process_tree(switch.proc.pid)),  # type: ignore[union-attr]
+                "gateway": cpu_seconds(pids),
+                "switch": cpu_seconds(process_tree(switch.proc.pid)),  # type: ignore[union-attr]
             }
         t0 = time.perf_counter()  # committed: the doorbell rang
         deadline = t0 + max(120.0, n / 10)
@@ -212,8 +180,8 @@ def part_drain(work: Path, n: int, database_url: str | None, gateways: int = 1) 
         elapsed = time.perf_counter() - t0
         unfinished = _states(db) if _accepted(db) < n else None
         cpu = {
-            "gateway_cpu_s": round(_cpu_seconds(pids) - cpu_before["gateway"], 2),
-            "switch_cpu_s": round(_cpu_seconds(process_tree(switch.proc.pid)) - cpu_before["switch"], 2),  # type: ignore[union-attr]
+            "gateway_cpu_s": round(cpu_seconds(pids) - cpu_before["gateway"], 2),
+            "switch_cpu_s": round(cpu_seconds(process_tree(switch.proc.pid)) - cpu_before["switch"], 2),  # type: ignore[union-attr]
         }
     finally:
         for gateway in started:
@@ -267,7 +235,7 @@ async def _steady(url: str, bodies: list[bytes], rate: float) -> tuple[int, dict
 def part_latency(
     work: Path, rate: float, seconds: float, database_url: str | None, hub_workers: int = 2
 ) -> dict[str, object]:
-    url, drop = _hub_database(work, database_url)
+    url, drop = fresh_database(work, database_url)
     migrate.upgrade(url)
     db = Database(url)
     with db.unit_of_work() as s:
@@ -295,12 +263,12 @@ def part_latency(
         "load": lambda: [os.getpid()],
     }
     try:
-        before = {name: _cpu_seconds(pids()) for name, pids in processes.items()}
+        before = {name: cpu_seconds(pids()) for name, pids in processes.items()}
         errors, submitted = asyncio.run(_steady(f"{server.url}/ws/orders", bodies, rate))
         deadline = time.monotonic() + 120
         while _accepted(db) < n - errors and time.monotonic() < deadline:
             time.sleep(0.05)
-        cpu = {f"{name}_cpu_ms_per_order": round((_cpu_seconds(pids()) - before[name]) / n * 1000, 2)
+        cpu = {f"{name}_cpu_ms_per_order": round((cpu_seconds(pids()) - before[name]) / n * 1000, 2)
                for name, pids in processes.items()}  # fmt: skip
         m = CarposMessage
         with db.read() as s:

@@ -8,10 +8,12 @@ the server; a new connection per request matches gunicorn's sync workers (no kee
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 #: The benchmarks call the hub with PasswordText over plain HTTP on loopback, as every earlier figure
@@ -109,8 +111,6 @@ def rss_kib(pids: Sequence[int]) -> int:
 
 def process_tree(root: int) -> list[int]:
     """``root`` and its children (gunicorn master and workers)."""
-    import os
-
     pids = [root]
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -121,3 +121,39 @@ def process_tree(root: int) -> list[int]:
             except (FileNotFoundError, ProcessLookupError, IndexError):
                 pass
     return pids
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU the given processes have used so far, in seconds (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def fresh_database(work: Path, url: str | None) -> tuple[str, Callable[[], None] | None]:
+    """A fresh hub database: SQLite in ``work``, or a new database on the PostgreSQL server of
+    ``url`` (never the one ``url`` names: benchmarks must not fill a database others use); its URL
+    and the function that drops it (None for SQLite)."""
+    work.mkdir(parents=True, exist_ok=True)
+    if not url:
+        return f"sqlite:///{work / 'hub.db'}", None
+    import sqlalchemy as sa
+
+    name = f"ccpor_bench_{os.getpid()}_{int(time.time())}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False), drop

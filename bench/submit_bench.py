@@ -5,8 +5,12 @@
 Starts the hub (`ccpor-hub serve`, gunicorn, 2 workers) on a fresh SQLite database, posts N
 prepared, authenticated SubmitOrder envelopes (each a different order) from C concurrent
 clients, then does the same against bench/echo_app.py (Spyne alone, same bindings, same payload,
-2 gunicorn workers). Prints orders/s, p50/p95/p99 latency, the hub/echo ratio and peak server
-memory, and writes them to bench/results/submit.json. Optional: --database-url for PostgreSQL.
+2 gunicorn workers). Prints orders/s, p50/p95/p99 latency, the hub/echo ratio, peak server
+memory and the server's CPU per request (user + system of the gunicorn master and workers, and on
+PostgreSQL of the database's server processes serving the hub: steadier than the rate on a busy
+machine), and writes them to bench/results/submit-<database>.json. Optional: --database-url
+postgresql+psycopg://user@host/db for PostgreSQL: a fresh database is made on that server for
+the run and dropped after it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import LOOPBACK, Result, process_tree, rss_kib, run  # noqa: E402
+from bench.loadgen import LOOPBACK, Result, cpu_seconds, fresh_database, process_tree, rss_kib, run  # noqa: E402
 from hub.accounts.service import add_user  # noqa: E402
 from hub.codes import Role  # noqa: E402
 from hub.db import migrate  # noqa: E402
@@ -54,14 +58,41 @@ class PeakMemory(threading.Thread):
             self.peak_kib = max(self.peak_kib, rss_kib(process_tree(self.root_pid)))
 
 
-def measure(url: str, root_pid: int, warmup: list[bytes], load: list[bytes], clients: int) -> tuple[Result, int]:
+def database_pids(url: str) -> list[int]:
+    """The PostgreSQL server processes connected to the database of ``url`` (on this machine), but
+    not this one's connection; none for SQLite (it runs inside the workers)."""
+    if not url.startswith("postgresql"):
+        return []
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        pids = conn.execute(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        ).scalars()
+        found = [int(pid) for pid in pids]
+    engine.dispose()
+    return found
+
+
+def measure(
+    url: str, root_pid: int, warmup: list[bytes], load: list[bytes], clients: int, database_url: str = ""
+) -> tuple[Result, dict[str, float]]:
     run(url, warmup, clients)
+    servers, backends = process_tree(root_pid), database_pids(database_url)  # the pools are warm now
+    cpu = cpu_seconds(servers), cpu_seconds(backends)
     sampler = PeakMemory(root_pid)
     sampler.start()
     result = run(url, load, clients)
     sampler.done.set()
     sampler.join()
-    return result, sampler.peak_kib
+    figures = {
+        "peak_rss_mib": round(sampler.peak_kib / 1024, 1),
+        "cpu_ms_per_request": round((cpu_seconds(servers) - cpu[0]) / len(load) * 1000, 2),
+    }
+    if backends:
+        figures["db_cpu_ms_per_request"] = round((cpu_seconds(backends) - cpu[1]) / len(load) * 1000, 2)
+    return result, figures
 
 
 def main() -> int:
@@ -69,10 +100,19 @@ def main() -> int:
     p.add_argument("--orders", type=int, default=4000)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--database-url", default="")
+    p.add_argument("--workers", type=int, default=2, help="the hub's gunicorn workers (the echo always has 2)")
     args = p.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="ccpor-bench-"))
-    url = args.database_url or f"sqlite:///{data / 'ccpor.db'}"
+    url, drop = fresh_database(data, args.database_url)
+    try:
+        return _bench(args, data, url)
+    finally:
+        if drop is not None:
+            drop()
+
+
+def _bench(args: argparse.Namespace, data: Path, url: str) -> int:
     migrate.upgrade(url)
     db = Database(url)
     with db.unit_of_work() as s:
@@ -81,10 +121,10 @@ def main() -> int:
     warm, load = bodies(300, f"W{os.getpid()}"), bodies(args.orders, f"L{os.getpid()}")
     print(f"prepared {len(load)} SubmitOrder envelopes of ~{sum(map(len, load)) // len(load)} bytes")
 
-    hub = HubServer(data, url, **LOOPBACK).start()
+    hub = HubServer(data, url, workers=args.workers, **LOOPBACK).start()
     try:
         assert hub.proc is not None
-        hub_result, hub_peak = measure(f"{hub.url}/ws/orders", hub.proc.pid, warm, load, args.clients)
+        hub_result, hub_figures = measure(f"{hub.url}/ws/orders", hub.proc.pid, warm, load, args.clients, url)
     finally:
         hub.stop()
 
@@ -114,7 +154,7 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.1)
-        echo_result, echo_peak = measure(f"http://127.0.0.1:{port}/", echo.pid, warm, load, args.clients)
+        echo_result, echo_figures = measure(f"http://127.0.0.1:{port}/", echo.pid, warm, load, args.clients)
     finally:
         echo.terminate()
         echo.wait(30)
@@ -122,8 +162,9 @@ def main() -> int:
     report = {
         "database": "postgresql" if url.startswith("postgresql") else "sqlite",
         "clients": args.clients,
-        "hub": hub_result.summary() | {"peak_rss_mib": round(hub_peak / 1024, 1)},
-        "echo": echo_result.summary() | {"peak_rss_mib": round(echo_peak / 1024, 1)},
+        "hub_workers": args.workers,
+        "hub": hub_result.summary() | hub_figures,
+        "echo": echo_result.summary() | echo_figures,
         "hub_over_echo": round(hub_result.rate / echo_result.rate, 2),
         "cpus": os.cpu_count(),
     }

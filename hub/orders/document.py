@@ -169,6 +169,8 @@ class OrderDocument:
 
     def changed_elements(self, previous: OrderDocument | None) -> list[str]:
         """Names of the top-level elements that differ from ``previous`` (all, if none)."""
+        if previous is None:  # nothing to compare: no need to canonicalize every element
+            return sorted({etree.QName(child).localname for child in self.element.iterchildren(etree.Element)})
 
         def by_name(doc: OrderDocument | None) -> dict[str, list[bytes]]:
             out: dict[str, list[bytes]] = {}

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from lxml import etree
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gateway.carpos import Mke
 from hub import ids, ns
@@ -470,6 +470,9 @@ class OrderService:
         permissions.require_create(who, sealed=doc.sealed)
         if status is OrderStatus.ACTIVE:
             self._require_issuing_court(s, who.org_kind, who.ori, who.county_code, doc)
+        # Everything the writes need is derived from the document before the first of them: on
+        # SQLite that statement takes the database's one write lock, held to COMMIT.
+        parties, changed = _party_keys(doc), doc.changed_elements(None)
         now = self.clock()
         values = dict(
             status=status.value,
@@ -482,13 +485,18 @@ class OrderService:
             cloned_from_id=cloned_from,
             **_columns(doc),
         )
-        # One Core INSERT ... RETURNING id instead of the ORM unit of work (the intake hot path);
-        # the Order object below is a plain, transient carrier of these values for the steps after.
+        # One Core INSERT ... RETURNING id instead of the ORM unit of work (the intake hot path).
+        # The Order object then joins the session as the row it now is (persistent, nothing to
+        # flush), so what reads the order later in the call -- the audit's note of a privilege
+        # used (OrdersApi._permission_note) -- finds it without a SELECT. Like any object the
+        # session holds, it does not see later Core updates of the row (outbox's CARPOS counter).
         new_id = s.connection().execute(_INSERT_ORDER, values).scalar_one()
         order = Order(id=new_id, **values)
+        make_transient_to_detached(order)
+        s.add(order)
         self._link_documents(s, who, order, doc, path)
-        self._replace_parties(s, order, doc)
-        self._history(s, who, order, action, doc.changed_elements(None), now)
+        _insert_parties(s, order, parties)  # a new order has none to replace
+        self._history(s, who, order, action, changed, now)
         return self._receipt_for(s, who, order, source, _operation(action), now)
 
     def _replace(
@@ -514,10 +522,12 @@ class OrderService:
         if new_status is OrderStatus.ACTIVE:  # entering the registry, or staying in it
             owner = order.owner
             self._require_issuing_court(s, OrganizationKind(owner.kind), owner.ori, owner.county_code, doc)
-        self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **_columns(doc))
+        parties, changed, columns = _party_keys(doc), doc.changed_elements(previous), _columns(doc)  # see _create
+        self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **columns)
         self._link_documents(s, who, order, doc, path)
-        self._replace_parties(s, order, doc)
-        self._history(s, who, order, action, doc.changed_elements(previous), now)
+        s.connection().execute(_DELETE_PARTIES, {"order_id": order.id})
+        _insert_parties(s, order, parties)
+        self._history(s, who, order, action, changed, now)
         return self._receipt_for(s, who, order, source, _operation(action), now)
 
     @staticmethod
@@ -599,30 +609,6 @@ class OrderService:
         s.flush()
         return Receipt(ids.public(ids.ORDER, order.id), order.version, OrderStatus(order.status), order.served, now)
 
-    def _replace_parties(self, s: Session, order: Order, doc: OrderDocument) -> None:
-        connection = s.connection()
-        connection.execute(_DELETE_PARTIES, {"order_id": order.id})
-        rows = []
-        for party in doc.parties():
-            surname, given = name_key(party.name.surname), name_key(party.name.given)
-            rows.append(
-                dict(
-                    order_id=order.id,
-                    role=PartyRole(party.role).value,
-                    alias=party.alias,
-                    surname_key=surname,
-                    surname_rkey=surname[::-1],
-                    given_key=given,
-                    given_rkey=given[::-1],
-                    birth_date=party.birth_date,
-                    order_status=order.status,
-                    sealed=order.sealed,
-                    owner_org_id=order.owner_org_id,
-                )
-            )
-        if rows:
-            connection.execute(_INSERT_PARTY, rows)
-
     def _link_documents(self, s: Session, who: Principal, order: Order, doc: OrderDocument, path: str) -> None:
         """Attach referenced images; convert referenced quick attaches into this order."""
         problems: list[Violation] = []
@@ -670,6 +656,34 @@ class OrderService:
                 qa.image.order_id = order.id
         if problems:
             raise ValidationError("a DocumentReference names an image the order cannot use", problems)
+
+
+def _party_keys(doc: OrderDocument) -> list[dict[str, object]]:
+    """The search keys of every name in ``doc`` (the rows of ``order_parties`` but the order's)."""
+    keys = []
+    for party in doc.parties():
+        surname, given = name_key(party.name.surname), name_key(party.name.given)
+        keys.append(
+            dict(
+                role=PartyRole(party.role).value,
+                alias=party.alias,
+                surname_key=surname,
+                surname_rkey=surname[::-1],
+                given_key=given,
+                given_rkey=given[::-1],
+                birth_date=party.birth_date,
+            )
+        )
+    return keys
+
+
+def _insert_parties(s: Session, order: Order, keys: list[dict[str, object]]) -> None:
+    """The order's ``order_parties`` rows: its names' keys, with its status, seal and owner repeated."""
+    if keys:
+        repeated = dict(
+            order_id=order.id, order_status=order.status, sealed=order.sealed, owner_org_id=order.owner_org_id
+        )
+        s.connection().execute(_INSERT_PARTY, [{**k, **repeated} for k in keys])
 
 
 def _find(s: Session, model: type, kind: str, public_id: str):  # type: ignore[no-untyped-def]

@@ -68,12 +68,13 @@ def test_each_kind_of_access_is_audited_and_the_chain_verifies(hub):
 
 def test_using_the_sealed_role_on_a_sealed_order_is_noted(hub):
     sealed_clerk = hub.client("sealed-clerk")
-    receipt = sealed_clerk.service.SubmitOrder(Order=order(SealedIndicator=True))
     start = head(hub.db_url)
+    receipt = sealed_clerk.service.SubmitOrder(Order=order(SealedIndicator=True))  # the order the call made
     hub.client("sealed-reader").service.GetOrder(OrderId=receipt.OrderId)  # details, by the SEALED role
     hub.client("reader").service.GetOrder(OrderId=receipt.OrderId)  # a redacted stub: no privilege used
     events = events_after(hub.db_url, start)
     assert [(e.username, e.detail) for e in events] == [
+        ("sealed-clerk", "sealed order, SEALED role"),
         ("sealed-reader", "sealed order, SEALED role"),
         ("reader", ""),
     ]

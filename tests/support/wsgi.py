@@ -18,6 +18,12 @@ def call(app: Any, body: bytes, path: str = "/ws/orders", **environ: str) -> tup
     return answer.status, answer.root
 
 
+def post(app: Any, body: bytes, path: str = "/ws/orders") -> tuple[str, bytes]:
+    """POST ``body`` to ``path`` as a SOAP request from 127.0.0.1; (HTTP status, the answer's bytes)."""
+    answer = xsdfuzz.call(app, path, body)
+    return answer.status, answer.body
+
+
 def fault_of(answer: etree._Element | None) -> tuple[str, str] | None:
     """(faultcode, faultstring) of a SOAP 1.1 fault answer; None if the answer is not a fault."""
     if answer is None:
