@@ -14,7 +14,6 @@ The path of one request::
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,7 +148,8 @@ class HubApplication(Application):
             signed_by: Principal | None = ctx.transport.req_env.get("ccpor.signed_by")
             fingerprint = ctx.transport.req_env.get("ccpor.client_cert_sha256")
             if token is not None and not token.digest:
-                self._require_confidential(bool(ctx.transport.req_env.get("ccpor.tls")), client)
+                env = ctx.transport.req_env
+                self._require_confidential(bool(env.get("ccpor.tls")), bool(env.get("ccpor.loopback")))
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
             call = _Pending(
                 self.api.handler(operation),
@@ -197,12 +197,12 @@ class HubApplication(Application):
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _require_confidential(self, tls: bool, client: str) -> None:
+    def _require_confidential(self, tls: bool, loopback: bool) -> None:
         """A PasswordText UsernameToken -- the password itself -- only over TLS (or a trusted proxy's),
         checked before the password is looked at: a password sent in the clear is never tried (not
         even counted as a failed logon), so the refusal says nothing about it. Development setting
         ``CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP`` admits loopback callers (logged at start)."""
-        if tls or (self.hub.settings.dev_password_text_over_http and _is_loopback(client)):
+        if tls or (self.hub.settings.dev_password_text_over_http and loopback):
             return
         raise AuthenticationError(
             "PasswordText is accepted only over TLS: call the hub's https:// address, or prove the caller "
@@ -234,14 +234,6 @@ class HubApplication(Application):
         if token.digest:
             return self.hub.authenticator.authenticate_digest(connection, token)
         return self.hub.authenticator.authenticate(connection, token.username, token.password)
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        peer = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return (getattr(peer, "ipv4_mapped", None) or peer).is_loopback  # ::ffff:127.0.0.1 on a dual-stack bind
 
 
 def audit_refusal(

@@ -117,7 +117,9 @@ class SoapEndpoint:
         try:
             environ["ccpor.tree"] = self._admit(environ)
             environ["ccpor.client_cert_sha256"] = _client_certificate(environ)
-            environ["ccpor.tls"] = _over_tls(environ, self.trusted_proxies)
+            peer = _peer(environ)
+            environ["ccpor.tls"] = _over_tls(environ, peer, self.trusted_proxies)
+            environ["ccpor.loopback"] = peer is not None and peer.is_loopback
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
             body = faults.envelope(err)
@@ -239,20 +241,28 @@ def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | 
         raise ValueError(f"CCPOR_TRUSTED_PROXIES: {exc}") from None
 
 
-def _over_tls(environ: dict[str, Any], trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+def _peer(environ: dict[str, Any]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The caller's address; an IPv4 peer seen on a dual-stack bind (``::ffff:a.b.c.d``) as IPv4."""
+    try:
+        peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return None
+    return getattr(peer, "ipv4_mapped", None) or peer
+
+
+def _over_tls(
+    environ: dict[str, Any],
+    peer: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+    trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+) -> bool:
     """The request reached the hub over TLS: on a TLS connection to gunicorn itself, or from a trusted
     reverse proxy (``CCPOR_TRUSTED_PROXIES``) that says it terminated TLS (``X-Forwarded-Proto: https``).
     The header from anyone else means nothing (``ccpor-hub serve`` gives gunicorn's own forwarded-header
     trust the same list, not its default of loopback)."""
     if isinstance(environ.get("gunicorn.socket"), ssl.SSLSocket):
         return True
-    if (environ.get("HTTP_X_FORWARDED_PROTO") or "").strip().lower() != "https" or not trusted:
+    if (environ.get("HTTP_X_FORWARDED_PROTO") or "").strip().lower() != "https" or peer is None:
         return False
-    try:
-        peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    peer = getattr(peer, "ipv4_mapped", None) or peer  # an IPv4 proxy seen on a dual-stack bind: ::ffff:a.b.c.d
     return any(peer in network for network in trusted)
 
 

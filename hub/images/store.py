@@ -67,10 +67,7 @@ class FileSystemImageStore:
         damaged = False
         try:
             if path.stat().st_size == len(data) and path.read_bytes() == data:
-                # Another writer may have renamed it in and not fsynced yet: make the entry durable
-                # before our caller commits a row that references it.
-                for directory in (path.parent, path.parent.parent, self.root):
-                    _fsync_directory(directory)
+                self._make_durable(path)  # another writer may have renamed it in and not fsynced yet
                 return sha
             damaged = True
         except FileNotFoundError:
@@ -86,12 +83,16 @@ class FileSystemImageStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        # The rename's directory, and the new (or a concurrent writer's new) directories' entries.
-        for directory in (path.parent, path.parent.parent, self.root):
-            _fsync_directory(directory)
+        self._make_durable(path)
         if damaged:
             log.warning("image content %s... was damaged in the store and has been replaced", sha[:12])
         return sha
+
+    def _make_durable(self, path: Path) -> None:
+        """fsync the directories from ``path``'s to the root: the rename into its directory and new
+        (our own or a concurrent writer's) directories' entries, before a row references the file."""
+        for directory in (path.parent, path.parent.parent, self.root):
+            _fsync_directory(directory)
 
     def get(self, sha256: str) -> bytes:
         path = self._path(sha256)

@@ -104,3 +104,14 @@ def test_what_counts_as_tls(hub: Hub, app: str, environ: dict[str, str], accepte
     assert (fault is None) == accepted, fault
     if not accepted:
         assert fault is not None and "only over TLS" in fault[1]
+
+
+@pytest.mark.parametrize(("proxies", "trusted"), [("", ""), ("10.0.0.5, 10.1.0.0/16", "10.0.0.5,10.1.0.0/16")])
+def test_gunicorn_believes_forwarded_headers_from_the_configured_proxies_only(monkeypatch, proxies, trusted):
+    """gunicorn's own default trusts X-Forwarded-* from loopback; `ccpor-hub serve` hands it the
+    hub's list instead (empty: nobody), so its idea of the scheme agrees with the hub's."""
+    from hub.cli import _gunicorn
+
+    monkeypatch.setenv("CCPOR_TRUSTED_PROXIES", proxies)
+    argv = _gunicorn("127.0.0.1:8443", 2, "hub.server:wsgi_app()")
+    assert argv[argv.index("--forwarded-allow-ips") + 1] == trusted

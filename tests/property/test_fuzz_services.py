@@ -476,12 +476,7 @@ def caller(service: Service) -> st.SearchStrategy[Caller]:
 def test_schema_valid_requests(world, service, operation, data):
     element = data.draw(world.instances[service.name].element(operation), label="operation")
     who = data.draw(caller(service), label="caller")
-    body = world.request(element, who)
-    note(f"request as {who}: {body.decode()}")
-    world.logs.records.clear()
-    answer = world.send(service.name, body)
-    event(f"{who[1]}: {answer.fault_code or 'OK'}")
-    examine(world, service, operation, answer, body)
+    send_and_examine(world, service, operation, element, who, f"as {who}", who[1])
 
 
 @FUZZ
@@ -491,11 +486,16 @@ def test_mutated_requests(world, service, operation, data):
     element = data.draw(world.instances[service.name].element(operation), label="operation")
     kind, mutant = data.draw(xsdfuzz.mutants(element), label="mutant")
     who = data.draw(caller(service), label="caller")
-    body = world.request(mutant, who)
-    note(f"request ({kind}) as {who}: {body.decode()}")
+    send_and_examine(world, service, operation, mutant, who, f"({kind}) as {who}", kind)
+
+
+def send_and_examine(world, service, operation, element, who, described: str, tally: str) -> None:  # type: ignore[no-untyped-def]
+    """Send ``element`` as ``who`` and examine the answer (``described`` in the note, ``tally`` in the event)."""
+    body = world.request(element, who)
+    note(f"request {described}: {body.decode()}")
     world.logs.records.clear()
     answer = world.send(service.name, body)
-    event(f"{kind}: {answer.fault_code or 'OK'}")
+    event(f"{tally}: {answer.fault_code or 'OK'}")
     examine(world, service, operation, answer, body)
 
 
