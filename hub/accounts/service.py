@@ -203,6 +203,10 @@ _RESET_FAILURES = (
 )
 
 
+class Unverified(Exception):  # noqa: N818 - a signal to the caller, not an error it reports
+    """``Authenticator.authenticate(..., hashing=False)`` could not answer from its cache alone."""
+
+
 class Authenticator:
     """Checks a username and password against the accounts table, and locks out guessing.
 
@@ -234,17 +238,36 @@ class Authenticator:
         # Unknown users cost one scrypt too, so response time does not reveal which names exist.
         self._dummy_hash = hash_password(secrets.token_urlsafe(16))
 
-    def authenticate(self, connection: Connection, username: str, password: str) -> Principal:
-        """The principal for these credentials, or AuthenticationError (never saying which part failed)."""
+    def _cache_key(self, username: str, password: str) -> bytes:
+        return hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
+
+    def remembered(self, username: str, password: str) -> bool:
+        """These credentials passed the password check in this process less than ``cache_seconds``
+        ago (an in-memory look, no database): ``authenticate(..., hashing=False)`` will likely answer."""
+        with self._lock:
+            hit = self._verified.get(self._cache_key(username, password))
+        return hit is not None and hit[1] >= time.monotonic()
+
+    def authenticate(self, connection: Connection, username: str, password: str, *, hashing: bool = True) -> Principal:
+        """The principal for these credentials, or AuthenticationError (never saying which part failed).
+
+        ``hashing=False``: answer only from the verified-password cache -- one SELECT, no password
+        hashing and no writes of its own -- else raise :class:`Unverified` (the caller then asks
+        again with hashing, outside its transaction). SQLite's call wrapper uses it inside the
+        write transaction, which must not wait for a scrypt or open a second writer."""
         row = connection.execute(_ACCOUNT_BY_NAME, {"username": username}).one_or_none()
         if row is None or row.status != AccountStatus.ACTIVE.value:
+            if not hashing:
+                raise Unverified
             verify_password(password, self._dummy_hash)
             raise AuthenticationError(_FAILED)
-        mac = hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
+        mac = self._cache_key(username, password)
         now = time.monotonic()
         with self._lock:
             hit = self._verified.get(mac)
         if hit is None or hit[0] != row.password_hash or hit[1] < now:
+            if not hashing:
+                raise Unverified
             if not verify_password(password, row.password_hash):
                 self._count_failure(row.id)
                 raise AuthenticationError(_FAILED)
@@ -253,6 +276,8 @@ class Authenticator:
                     self._verified.clear()
                 self._verified[mac] = (row.password_hash, now + self.cache_seconds)
         if row.failed_logons:
+            if not hashing:  # the reset is a write of its own
+                raise Unverified
             with self.db.unit_of_work() as session:
                 session.connection().execute(_RESET_FAILURES, {"b_id": row.id})
         return _principal(row)

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway import doorbell
 from hub import masterkey, ns
-from hub.accounts.service import ACCOUNT_SECRETS, REPLAYED_SIGNATURE, Authenticator, Principal
+from hub.accounts.service import ACCOUNT_SECRETS, REPLAYED_SIGNATURE, Authenticator, Principal, Unverified
 from hub.api import faults, wssig
 from hub.api.bindings import Bindings, bindings_for
 from hub.api.orders_api import Call
@@ -162,7 +162,20 @@ class HubApplication(Application):
             )
             target = call.target(None)
             db = self.hub.db
-            if db.serializes_writes:
+            # SQLite: a change by a PasswordText caller whose password this process verified lately
+            # is authenticated inside its write transaction -- one SELECT, no hashing, no writes
+            # (Authenticator.authenticate with hashing=False) -- saving a connection and a
+            # transaction of its own; every other caller below.
+            remembered = (
+                db.serializes_writes
+                and operation not in self.api.READS
+                and signed_by is None
+                and not fingerprint
+                and token is not None
+                and not token.digest
+                and self.hub.authenticator.remembered(token.username, token.password)
+            )
+            if db.serializes_writes and not remembered:
                 # SQLite: authenticate on its own short read, so the write lock is taken only for
                 # the change itself; reads run on the reader engine and audit separately.
                 with db.read_engine.connect() as connection:
@@ -173,20 +186,29 @@ class HubApplication(Application):
                     with db.unit_of_work() as session:
                         call.audit(session, who, result)
                     return result
-            for attempt in (1, 2):
+            conflicts = 0
+            while True:
                 try:
                     # PostgreSQL: one transaction for authentication, the work and its audit row.
                     with db.unit_of_work() as session:
                         if who is None:
-                            who = self._authenticate(session.connection(), token, fingerprint, signed_by)
+                            who = self._authenticate(
+                                session.connection(), token, fingerprint, signed_by, hashing=not remembered
+                            )
                         result = call.run(session, who)
                         call.audit(session, who, result)
                     return result
+                except Unverified:
+                    # The cache could not answer after all (the password or the account changed, a
+                    # failed logon to reset): nothing was written; the long way, outside the lock.
+                    with db.read_engine.connect() as connection:
+                        who = self._authenticate(connection, token, fingerprint, signed_by)
                 except (IntegrityError, Conflict):
                     # A concurrent twin (same idempotency key) committed first -- a unique-key
                     # collision, or on PostgreSQL a guarded UPDATE that found the version moved:
                     # run again, which now finds its receipt. A real conflict fails again.
-                    if attempt == 2:
+                    conflicts += 1
+                    if conflicts == 2:
                         raise
         except HubError as err:
             audit_refusal(self.hub, who, token_user(ctx), operation, err, client, target, self.audit_category)
@@ -195,7 +217,6 @@ class HubApplication(Application):
             log.exception("unexpected failure in %s", operation)
             audit_refusal(self.hub, who, token_user(ctx), operation, None, client, target, self.audit_category)
             raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _require_confidential(self, tls: bool, loopback: bool) -> None:
         """A PasswordText UsernameToken -- the password itself -- only over TLS (or a trusted proxy's),
@@ -210,11 +231,18 @@ class HubApplication(Application):
         )
 
     def _authenticate(
-        self, connection: Any, token: UsernameToken | None, fingerprint: str | None, signed_by: Principal | None
+        self,
+        connection: Any,
+        token: UsernameToken | None,
+        fingerprint: str | None,
+        signed_by: Principal | None,
+        *,
+        hashing: bool = True,
     ) -> Principal:
         """The caller: by the X.509 signature the entry point verified, else by its mutual-TLS client
         certificate when one is registered to an account, else by its UsernameToken. Whatever else
-        is sent alongside (a UsernameToken, a client certificate) must name the same account."""
+        is sent alongside (a UsernameToken, a client certificate) must name the same account.
+        ``hashing``: see ``Authenticator.authenticate``."""
         if signed_by is not None:
             if token is not None and token.username != signed_by.username:
                 raise AuthenticationError("the UsernameToken names another account than the signature")
@@ -233,7 +261,7 @@ class HubApplication(Application):
             raise AuthenticationError("a wsse:Security header with a UsernameToken is required")
         if token.digest:
             return self.hub.authenticator.authenticate_digest(connection, token)
-        return self.hub.authenticator.authenticate(connection, token.username, token.password)
+        return self.hub.authenticator.authenticate(connection, token.username, token.password, hashing=hashing)
 
 
 def audit_refusal(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from hub.accounts.service import ACCOUNT_SECRETS, LOCKOUT_FAILURES, Authenticator, add_user, unlock
+from hub.accounts.service import ACCOUNT_SECRETS, LOCKOUT_FAILURES, Authenticator, Unverified, add_user, unlock
 from hub.api.wsse import UsernameToken, parse_utc
 from hub.codes import Role
 from hub.db.models import Account
@@ -72,6 +72,36 @@ def test_failures_outside_the_window_and_before_a_success_do_not_add_up(db, cler
         with pytest.raises(AuthenticationError):
             attempt(db, auth, "wrong password!")
     assert status(db)[0] == "ACTIVE"
+
+
+def test_without_hashing_only_a_password_verified_lately_is_accepted_and_nothing_is_written(db, clerk, monkeypatch):
+    # What SQLite's call wrapper asks inside its write transaction: no scrypt, no write of its own.
+    auth = Authenticator(db, Clock())
+
+    def without_hashing(password: str):
+        with db.read_engine.connect() as connection:
+            return auth.authenticate(connection, "la-clerk", password, hashing=False)
+
+    assert not auth.remembered("la-clerk", PASSWORD)
+    with pytest.raises(Unverified):
+        without_hashing(PASSWORD)  # never verified in this process
+    attempt(db, auth, PASSWORD)
+    assert auth.remembered("la-clerk", PASSWORD) and not auth.remembered("la-clerk", "wrong password!")
+    monkeypatch.setattr("hub.accounts.service.verify_password", lambda *_: pytest.fail("hashed"))
+    assert without_hashing(PASSWORD).username == "la-clerk"
+    with pytest.raises(Unverified):
+        without_hashing("wrong password!")  # not counted here: the caller asks again, with hashing
+    assert status(db) == ("ACTIVE", 0)
+    monkeypatch.undo()
+    with pytest.raises(AuthenticationError):
+        attempt(db, auth, "wrong password!")
+    with pytest.raises(Unverified):
+        without_hashing(PASSWORD)  # a failed logon to reset is a write: left to the full check
+    assert status(db) == ("ACTIVE", 1)
+    with db.unit_of_work() as s:
+        s.scalar(select(Account).where(Account.username == "la-clerk")).status = "DISABLED"
+    with pytest.raises(Unverified):
+        without_hashing(PASSWORD)  # an account no longer active: the full check refuses it
 
 
 # --- WS-Security PasswordDigest -------------------------------------------------------------------

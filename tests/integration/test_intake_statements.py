@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from sqlalchemy import select
 
 from hub import masterkey
 from hub.api.app import Services
 from hub.api.wsgi import create_app
 from hub.db.engine import Database
+from hub.db.models import Account
 from hub.settings import Settings
 from tests.conftest import PASSWORD, make_user
 from tests.support.orders import SVC, envelope, order, proof
@@ -65,6 +67,8 @@ def test_submit_writes_its_rows_and_event_and_reads_nothing_back(app, db, tmp_pa
         seen = written(app, db, "SubmitOrder", [("Order", order())])
         if trips:  # PostgreSQL: a round trip a statement, BEGIN and COMMIT; none to check the connection
             assert trips.since(mark) == ['Query "BEGIN"', *["Sync"] * len(seen), 'Query "COMMIT"']
+        else:  # SQLite: one transaction, the writer's (the cached password check is one SELECT in it)
+            assert [s.sql for s in seen if s.shape == "BEGIN"] == ["BEGIN IMMEDIATE"]
     assert shapes(seen) == [
         "SELECT accounts",  # the caller (PasswordText: the scrypt check itself is cached)
         "INSERT orders",
@@ -89,3 +93,21 @@ def test_noting_the_privileges_used_reads_nothing_the_call_has_not_read(app, db)
     ):
         seen = written(app, db, operation, params)
         assert [s.sql for s in seen if "_permission_note" in s.caller] == [], operation
+
+
+def test_a_cached_password_check_that_cannot_answer_falls_back_to_the_full_one(app, db):
+    call(app, "SubmitOrder", [("Order", order())])  # the password is verified, and cached
+    wrong = envelope("SubmitOrder", [("Order", order())], username="clerk", password="wrong password!")  # noqa: S106
+    status, _ = post(app, wrong)
+    assert status.startswith("500")  # Client.Authentication, counted
+    assert failed_logons(db) == 1
+    # On SQLite the cache answers inside the write transaction only when there is nothing to reset:
+    # this call leaves it, checks the password on its own, resets the count and then makes the change.
+    order_id, version = receipt(call(app, "SubmitOrder", [("Order", order())]))
+    assert version == 1 and order_id
+    assert failed_logons(db) == 0
+
+
+def failed_logons(db: Database) -> int:
+    with db.read() as s:
+        return s.scalar(select(Account.failed_logons).where(Account.username == "clerk"))
