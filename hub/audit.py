@@ -142,6 +142,13 @@ _ADVANCE = (
 )
 _SET_HEAD = update(_CHAIN).where(_CHAIN.c.id == 1).values(mac=bindparam("b_mac"), seal=bindparam("b_seal"))
 _INSERT = insert(AuditEvent.__table__)
+#: PostgreSQL, one event (every call's own): its INSERT and the head's new mac and seal in one
+#: statement (a data-modifying CTE), one round trip fewer while the chain row is locked.
+_INSERT_ONE_AND_SET_HEAD = _SET_HEAD.add_cte(
+    insert(AuditEvent.__table__)
+    .values({name: bindparam(f"e_{name}") for name in ("seq", "mac", *_FIELDS)})
+    .cte("new_event")
+)
 
 
 class AuditTrail:
@@ -192,14 +199,17 @@ class AuditTrail:
             values = event.fields()
             mac = self.mac(mac, seq, values)
             rows.append({**values, "seq": seq, "mac": mac})
-        connection.execute(_INSERT, rows)
         intact = self.intact(connection, first - 1, previous, base_seq, base_mac, seal)
         if not intact:
             log.error(
                 "the audit chain row was changed outside the hub before event %s: run ccpor-hub audit verify", first
             )
-        new_seal = self.seal(last, mac, base_seq, base_mac) if intact else seal
-        connection.execute(_SET_HEAD, {"b_mac": mac, "b_seal": new_seal})
+        head = {"b_mac": mac, "b_seal": self.seal(last, mac, base_seq, base_mac) if intact else seal}
+        if len(rows) == 1 and connection.dialect.name == "postgresql":
+            connection.execute(_INSERT_ONE_AND_SET_HEAD, {f"e_{name}": value for name, value in rows[0].items()} | head)
+        else:
+            connection.execute(_INSERT, rows)
+            connection.execute(_SET_HEAD, head)
         return list(range(first, last + 1))
 
     def verify(

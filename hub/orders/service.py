@@ -15,6 +15,7 @@ import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from lxml import etree
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -53,6 +54,43 @@ _PARTY_STATUS = (
     .values(order_status=bindparam("b_order_status"))
 )
 _DELETE_PARTIES = delete(OrderParty.__table__).where(OrderParty.__table__.c.order_id == bindparam("order_id"))
+
+#: The columns of a new order's row that its use case sets (``_create``); the others keep their defaults.
+_NEW_ORDER_COLUMNS = (
+    "status", "version", "carpos_requested", "owner_org_id", "created_by_id", "created_at", "updated_at",
+    "cloned_from_id", "document", "sealed", "served", "court_ori", "county_code", "case_number",
+    "case_number_key", "form_code", "order_type_code", "issue_date", "expiration_date", "non_expiring",
+)  # fmt: skip
+
+
+def _insert_order_and_history() -> Any:
+    """PostgreSQL: a new order's row and its first history row in one statement (the history row's
+    version, status, document, actor and time are the order's own, read from the inserted row), so
+    the document crosses the wire once and the call makes one round trip fewer; its order id."""
+    orders, versions = Order.__table__, OrderVersion.__table__
+    new = (
+        insert(orders)
+        .values({name: bindparam(f"o_{name}") for name in _NEW_ORDER_COLUMNS})
+        .returning(*(orders.c[name] for name in ("id", "version", "status", "document", "created_by_id", "created_at")))
+        .cte("new_order")
+    )
+    history = select(
+        new.c.id,
+        new.c.version,
+        bindparam("h_action", type_=versions.c.action.type),
+        new.c.status,
+        new.c.document,
+        bindparam("h_changed", type_=versions.c.changed.type),
+        new.c.created_by_id,
+        bindparam("h_actor_name", type_=versions.c.actor_name.type),
+        bindparam("h_actor_ori", type_=versions.c.actor_ori.type),
+        new.c.created_at,
+    )
+    columns = ("order_id", "version", "action", "status", "document", "changed", "actor_id", "actor_name", "actor_ori")
+    return insert(versions).from_select([*columns, "at"], history).returning(versions.c.order_id)
+
+
+_INSERT_ORDER_AND_HISTORY = _insert_order_and_history()
 
 
 @dataclass(frozen=True)
@@ -490,13 +528,21 @@ class OrderService:
         # flush), so what reads the order later in the call -- the audit's note of a privilege
         # used (OrdersApi._permission_note) -- finds it without a SELECT. Like any object the
         # session holds, it does not see later Core updates of the row (outbox's CARPOS counter).
-        new_id = s.connection().execute(_INSERT_ORDER, values).scalar_one()
+        connection = s.connection()
+        together = connection.dialect.name == "postgresql"  # the history row in the same statement
+        if together:
+            history = {"h_action": action, "h_changed": "\n".join(changed), "h_actor_name": who.username}
+            params = {f"o_{name}": value for name, value in values.items()} | history | {"h_actor_ori": who.ori}
+            new_id = connection.execute(_INSERT_ORDER_AND_HISTORY, params).scalar_one()
+        else:
+            new_id = connection.execute(_INSERT_ORDER, values).scalar_one()
         order = Order(id=new_id, **values)
         make_transient_to_detached(order)
         s.add(order)
         self._link_documents(s, who, order, doc, path)
         _insert_parties(s, order, parties)  # a new order has none to replace
-        self._history(s, who, order, action, changed, now)
+        if not together:
+            self._history(s, who, order, action, changed, now)
         return self._receipt_for(s, who, order, source, _operation(action), now)
 
     def _replace(

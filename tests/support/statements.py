@@ -34,8 +34,15 @@ class Statement:
         return shape(self.sql)
 
 
+_DML = re.compile(r"\b(INSERT) INTO (\w+)|\b(UPDATE) (\w+) SET|\b(DELETE) FROM (\w+)", re.IGNORECASE)
+
+
 def shape(sql: str) -> str:
+    """A data-modifying ``WITH`` is its writes in order: ``INSERT audit_events + UPDATE audit_chain``."""
     verb = sql.split(None, 1)[0].upper() if sql.strip() else ""
+    writes = [(v, t) for found in _DML.findall(sql) for v, t in zip(found[::2], found[1::2], strict=True) if v]
+    if verb == "WITH" and writes:
+        return " + ".join(f"{v.upper()} {table}" for v, table in writes)
     pattern = {"INSERT": r"INSERT INTO (\w+)", "UPDATE": r"UPDATE (\w+)", "DELETE": r"DELETE FROM (\w+)"}.get(
         verb, r"\bFROM (\w+)"
     )
