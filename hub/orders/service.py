@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gateway.carpos import Mke
@@ -63,16 +64,44 @@ _NEW_ORDER_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert_order_and_history() -> Any:
-    """PostgreSQL: a new order's row and its first history row in one statement (the history row's
-    version, status, document, actor and time are the order's own, read from the inserted row), so
-    the document crosses the wire once and the call makes one round trip fewer; its order id."""
-    orders, versions = Order.__table__, OrderVersion.__table__
+#: The columns of a name's ``order_parties`` row that ``_party_keys`` derives from the document.
+_PARTY_KEYS = ("role", "alias", "surname_key", "surname_rkey", "given_key", "given_rkey", "birth_date")
+
+
+def _insert_new_order() -> Any:
+    """PostgreSQL: a new order's row, its names' rows and its first history row in one statement
+    (data-modifying CTEs: the names and the history row take the order's id, and the history row
+    its version, status, document, actor and time, from the row just inserted), so the document
+    crosses the wire once and the call makes two round trips fewer; its order id. The names come
+    as one array a key (``p_role``, ``p_alias`` ...), unnested into rows."""
+    orders, versions, parties = Order.__table__, OrderVersion.__table__, OrderParty.__table__
     new = (
         insert(orders)
         .values({name: bindparam(f"o_{name}") for name in _NEW_ORDER_COLUMNS})
-        .returning(*(orders.c[name] for name in ("id", "version", "status", "document", "created_by_id", "created_at")))
+        .returning(
+            *(
+                orders.c[name]
+                for name in ("id", "version", "status", "sealed", "owner_org_id", "document", "created_by_id")
+            ),
+            orders.c.created_at,
+        )
         .cte("new_order")
+    )
+    names = (
+        func.unnest(*(bindparam(f"p_{key}", type_=ARRAY(parties.c[key].type)) for key in _PARTY_KEYS))
+        .table_valued(*_PARTY_KEYS)
+        .render_derived()
+    )
+    party_rows = select(
+        new.c.id, *(names.c[key] for key in _PARTY_KEYS), new.c.status, new.c.sealed, new.c.owner_org_id
+    )
+    new_parties = (
+        insert(parties)
+        .from_select(
+            ["order_id", *_PARTY_KEYS, "order_status", "sealed", "owner_org_id"],
+            party_rows.select_from(new.join(names, true())),
+        )
+        .cte("new_parties")
     )
     history = select(
         new.c.id,
@@ -87,10 +116,10 @@ def _insert_order_and_history() -> Any:
         new.c.created_at,
     )
     columns = ("order_id", "version", "action", "status", "document", "changed", "actor_id", "actor_name", "actor_ori")
-    return insert(versions).from_select([*columns, "at"], history).returning(versions.c.order_id)
+    return insert(versions).from_select([*columns, "at"], history).add_cte(new_parties).returning(versions.c.order_id)
 
 
-_INSERT_ORDER_AND_HISTORY = _insert_order_and_history()
+_INSERT_NEW_ORDER = _insert_new_order()
 
 
 @dataclass(frozen=True)
@@ -529,19 +558,20 @@ class OrderService:
         # used (OrdersApi._permission_note) -- finds it without a SELECT. Like any object the
         # session holds, it does not see later Core updates of the row (outbox's CARPOS counter).
         connection = s.connection()
-        together = connection.dialect.name == "postgresql"  # the history row in the same statement
+        together = connection.dialect.name == "postgresql"  # the names and history in the same statement
         if together:
-            history = {"h_action": action, "h_changed": "\n".join(changed), "h_actor_name": who.username}
-            params = {f"o_{name}": value for name, value in values.items()} | history | {"h_actor_ori": who.ori}
-            new_id = connection.execute(_INSERT_ORDER_AND_HISTORY, params).scalar_one()
+            params = {f"o_{name}": value for name, value in values.items()}
+            params |= {f"p_{key}": [party[key] for party in parties] for key in _PARTY_KEYS}
+            params |= {"h_action": action, "h_changed": "\n".join(changed), "h_actor_name": who.username}
+            new_id = connection.execute(_INSERT_NEW_ORDER, params | {"h_actor_ori": who.ori}).scalar_one()
         else:
             new_id = connection.execute(_INSERT_ORDER, values).scalar_one()
         order = Order(id=new_id, **values)
         make_transient_to_detached(order)
         s.add(order)
         self._link_documents(s, who, order, doc, path)
-        _insert_parties(s, order, parties)  # a new order has none to replace
         if not together:
+            _insert_parties(s, order, parties)  # a new order has none to replace
             self._history(s, who, order, action, changed, now)
         return self._receipt_for(s, who, order, source, _operation(action), now)
 

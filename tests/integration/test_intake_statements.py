@@ -79,11 +79,11 @@ def test_submit_writes_its_rows_and_event_and_reads_nothing_back(app, db, tmp_pa
             "INSERT audit_events",
             "UPDATE audit_chain",  # the head's mac and seal
         ]
-    else:  # PostgreSQL: a round trip each, so data-modifying CTEs put two writes in one
+    else:  # PostgreSQL: a round trip each, so data-modifying CTEs put several writes in one
         expected = [
             "SELECT accounts",
-            "INSERT orders + INSERT order_versions",  # the history row from the order row just inserted
-            "INSERT order_parties",
+            # the names (one array a key, unnested) and the history row take the new row's id
+            "INSERT orders + INSERT order_parties + INSERT order_versions",
             "UPDATE audit_chain",  # advance the head (its row lock is held from here to COMMIT)
             "INSERT audit_events + UPDATE audit_chain",  # the event, and the head's mac and seal
         ]

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from hub import ids
 from hub.clock import COURTS
 from hub.codes import CancelReason, OrderStatus, Role
 from hub.db.engine import Database
-from hub.db.models import IntakeReceipt, Order, OrderVersion
+from hub.db.models import IntakeReceipt, Order, OrderParty, OrderVersion
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError
 from hub.orders.document import OrderDocument
 from hub.orders.service import OrderService, Source
 from tests.conftest import make_user
-from tests.support.orders import order, order_element, proof
+from tests.support.orders import name, order, order_element, proof
 
 svc = OrderService()
 
@@ -34,6 +35,47 @@ def test_submit_creates_active_order_with_history(db, clerk):
         (v,) = svc.history(s, o)
     assert v.action == "SUBMIT" and v.actor_name == "la-clerk" and v.actor_ori == "CA019015J"
     assert "CaseDocketID" in v.changed.split("\n")
+
+
+def test_a_new_orders_names_and_history_rows_are_derived_from_it(db, clerk):
+    # PostgreSQL writes the three in one statement, SQLite in three: the rows must be the same.
+    restrained = order()["ProtectionOrderRestrictedPerson"] | {"PersonAlternateName": [name(" Mouse ", "Mick  Ey")]}
+    protected = [
+        {"PersonName": name("DUCK", "DAISY"), "PersonBirthDate": date(1982, 1, 2)},
+        {"PersonName": name("DUCK", None)},
+    ]
+    new = order(ProtectionOrderRestrictedPerson=restrained, ProtectionOrderProtectedPerson=protected)
+    with db.unit_of_work() as s:
+        r = svc.submit(s, clerk, order_element(new))
+    with db.read() as s:
+        o = s.get(Order, ids.parse(ids.ORDER, r.order_id))
+        columns = ("role", "alias", "surname_key", "surname_rkey", "given_key", "given_rkey", "birth_date")
+        rows = s.execute(select(*(OrderParty.__table__.c[c] for c in columns)).where(OrderParty.order_id == o.id))
+        repeated = s.execute(
+            select(OrderParty.order_status, OrderParty.sealed, OrderParty.owner_org_id).where(
+                OrderParty.order_id == o.id
+            )
+        )
+        (v,) = s.scalars(select(OrderVersion).where(OrderVersion.order_id == o.id))
+    assert sorted(tuple(row) for row in rows) == [
+        ("PROTECTED", False, "DUCK", "KCUD", "", "", None),
+        ("PROTECTED", False, "DUCK", "KCUD", "DAISY", "YSIAD", date(1982, 1, 2)),
+        ("RESTRAINED", False, "MOUSE", "ESUOM", "MICKEY", "YEKCIM", date(1980, 5, 17)),
+        ("RESTRAINED", True, "MOUSE", "ESUOM", "MICK EY", "YE KCIM", date(1980, 5, 17)),
+    ]
+    assert set(repeated) == {("ACTIVE", False, clerk.organization_id)}
+    assert (v.version, v.action, v.status, v.document) == (1, "SUBMIT", "ACTIVE", o.document)
+    assert (v.actor_id, v.actor_name, v.actor_ori, v.at) == (clerk.account_id, "la-clerk", "CA019015J", o.created_at)
+    assert v.changed == "\n".join(OrderDocument(order_element(new)).changed_elements(None))
+
+
+def test_a_draft_without_names_has_no_name_rows(db, clerk):
+    partial = {k: v for k, v in order().items() if k in ("CourtOrderIssuingCourt", "CaseDocketID")}
+    with db.unit_of_work() as s:
+        d = svc.save_draft(s, clerk, order_element(partial))
+    assert count(db, OrderParty) == 0
+    with db.read() as s:
+        assert [h.action for h in svc.history(s, svc.get(s, clerk, d.order_id))] == ["SAVE_DRAFT"]
 
 
 def test_active_profile_lists_every_missing_field_and_stores_nothing(db, clerk):
