@@ -40,6 +40,8 @@ class Call:
     args: dict[str, Any]
     #: What an administrator's call changed, in words, for its audit event (never a secret).
     detail: str = ""
+    #: The use case's receipt, where the handler keeps it: the audit's note reads the order's facts there.
+    receipt: Receipt | None = None
 
     def element(self, local: str) -> etree._Element:
         found = self.body.find(ns.q(etree.QName(self.body).namespace or ns.ORDERS_SERVICE, local))
@@ -103,20 +105,26 @@ class OrdersApi:
     def _permission_note(self, c: Call, operation: str, result: Any) -> str:
         """What the audit event says about a privilege the call used: the SEALED role on a sealed
         order, or the county sheriff's shared entry on a court's order."""
-        if operation == "GetImage":
-            order_key = c.session.scalar(
-                select(Image.order_id).where(Image.id == ids.parse(ids.IMAGE, c.args["ImageId"]))
-            )
+        known, order = c.receipt, None
+        if known is not None and known.sealed is not None and known.owner_org_id == c.who.organization_id:
+            sealed = known.sealed  # the caller's organization's order, as the call left it: nothing to read
         else:
-            public = c.args.get("OrderId") or getattr(result, "OrderId", None)
-            order_key = ids.parse(ids.ORDER, public) if public else None
-        order = c.session.get(Order, order_key) if order_key else None
-        if order is None:
-            return ""
+            if operation == "GetImage":
+                order_key = c.session.scalar(
+                    select(Image.order_id).where(Image.id == ids.parse(ids.IMAGE, c.args["ImageId"]))
+                )
+            else:
+                public = c.args.get("OrderId") or getattr(result, "OrderId", None)
+                order_key = ids.parse(ids.ORDER, public) if public else None
+            order = c.session.get(Order, order_key) if order_key else None
+            if order is None:
+                return ""
+            sealed = order.sealed
         notes = []
-        if order.sealed and c.who.role.sees_sealed:
+        if sealed and c.who.role.sees_sealed:
             notes.append("sealed order, SEALED role")
-        if operation not in ("GetOrder", "GetImage") and order.owner_org_id != c.who.organization_id:
+        shared = order is not None and order.owner_org_id != c.who.organization_id
+        if shared and operation not in ("GetOrder", "GetImage"):
             notes.append(f"shared entry: county sheriff on {order.owner.ori}'s order")
         return "; ".join(notes)
 
@@ -198,16 +206,15 @@ class OrdersApi:
     # ------------------------------------------------------------- operations
 
     def op_SubmitOrder(self, c: Call) -> Any:
-        return self._receipt(
-            self.orders.submit(
-                c.session,
-                c.who,
-                c.element("Order"),
-                order_id=c.args["OrderId"],
-                version=c.args["Version"],
-                carpos_requested=bool(c.args.get("SubmitToCarposIndicator")),
-            )
+        c.receipt = self.orders.submit(
+            c.session,
+            c.who,
+            c.element("Order"),
+            order_id=c.args["OrderId"],
+            version=c.args["Version"],
+            carpos_requested=bool(c.args.get("SubmitToCarposIndicator")),
         )
+        return self._receipt(c.receipt)
 
     def op_SaveDraft(self, c: Call) -> Any:
         return self._receipt(
