@@ -189,7 +189,8 @@ class HubApplication(Application):
             conflicts = 0
             while True:
                 try:
-                    # PostgreSQL: one transaction for authentication, the work and its audit row.
+                    # One transaction for authentication (PostgreSQL; SQLite when the cache answers),
+                    # the work and its audit row.
                     with db.unit_of_work() as session:
                         if who is None:
                             who = self._authenticate(
