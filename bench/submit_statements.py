@@ -15,12 +15,22 @@ one round trip is one Sync (extended protocol) or one simple Query the client se
 ``--timing M`` then times M more calls one after another: the CPU this process spent per call (on
 SQLite the database's work included; not on PostgreSQL) and the wall time. CPU time is the
 steadier figure on a machine others share.
+
+``--callgrind`` (with ``--timing M``, under valgrind) counts the instructions of those M calls
+alone, the one figure that does not move with the machine's load (docs/PERFORMANCE.md)::
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/submit.cg \
+        .venv/bin/python bench/submit_statements.py --calls 100 --timing 100 --callgrind
+
+valgrind's "Collected" line is then the instructions of the M calls; the script prints the
+count per call. Instrumentation is switched on and off around them with ``callgrind_control``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +72,23 @@ def submit_body(i: int, tag: str, *, keyed: bool, carpos: bool) -> bytes:
     return envelope("SubmitOrder", params, username="bench", password=PASSWORD)
 
 
+def callgrind(switch: str) -> int:
+    """Switch callgrind's instrumentation of this process on or off; off returns the instructions
+    counted while it was on (read just before, as callgrind reports nothing once it is off)."""
+    pid = str(os.getpid())
+    counted = 0
+    if switch == "off":
+        totals = subprocess.run(["callgrind_control", "-e", pid], check=True, capture_output=True, text=True)  # noqa: S603, S607
+        # "Totals: Ir" then one "Th N <count>" line per thread
+        counted = sum(
+            int(line.split()[2].replace(",", ""))
+            for line in totals.stdout.splitlines()
+            if line.strip().startswith("Th ")
+        )
+    subprocess.run(["callgrind_control", "--instr", switch, pid], check=True, capture_output=True)  # noqa: S603, S607
+    return counted
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--database-url", default="", help="a PostgreSQL server: a fresh database is made there")
@@ -70,6 +97,7 @@ def main() -> int:
     p.add_argument("--carpos", action="store_true")
     p.add_argument("--sql", action="store_true", help="print each statement's text too")
     p.add_argument("--timing", type=int, default=0, help="then time this many more calls (CPU and wall per call)")
+    p.add_argument("--callgrind", action="store_true", help="count the timed calls' instructions (under valgrind)")
     args = p.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="ccpor-stmts-"))
@@ -103,10 +131,14 @@ def main() -> int:
             wire.close()
         if args.timing:
             timed = [submit_body(i, f"{tag}T", keyed=args.keyed, carpos=args.carpos) for i in range(args.timing)]
+            if args.callgrind:
+                callgrind("on")
             cpu, wall = time.process_time(), time.perf_counter()
             for body in timed:
                 submit(app, body)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            if args.callgrind:
+                print(f"callgrind: {callgrind('off') / args.timing / 1e6:.3f} M instructions per call")
             per_call = f"{cpu / args.timing * 1000:.2f} ms CPU and {wall / args.timing * 1000:.2f} ms wall per call"
             print(f"timing: {args.timing} calls, {per_call}")
         services.db.dispose()
