@@ -45,11 +45,13 @@ from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.loadgen import LOOPBACK, _one, cpu_seconds, fresh_database, process_tree  # noqa: E402
-from gateway import envelope, keys  # noqa: E402
-from gateway.envelope import Header, MessageKey, Transmission  # noqa: E402
+from gateway import keys  # noqa: E402
 from gateway.sealing import POLICY, Channel  # noqa: E402
 from hub import ids, masterkey  # noqa: E402
 from hub.accounts.service import add_user, principal_of  # noqa: E402
+from hub.carpos import envelope  # noqa: E402
+from hub.carpos.envelope import Header, MessageKey, Transmission  # noqa: E402
+from hub.carpos.outbox import CarposForwarding  # noqa: E402
 from hub.codes import Role  # noqa: E402
 from hub.db import migrate  # noqa: E402
 from hub.db.engine import Database  # noqa: E402
@@ -162,8 +164,8 @@ def part_drain(work: Path, n: int, database_url: str | None, gateways: int = 1) 
     started = [GatewayProcess(env, name=f"gateway-{i}").start() for i in range(gateways)]
     pids = [g.proc.pid for g in started]  # type: ignore[union-attr]
     try:
-        service = OrderService()
-        from gateway.doorbell import install_ringer
+        service = OrderService(forwarding=CarposForwarding())
+        from hub.carpos.doorbell import install_ringer
 
         install_ringer(db)
         with db.unit_of_work() as s:  # one commit: every message becomes visible at once

@@ -27,13 +27,14 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from gateway import doorbell, keys
+from gateway import keys
 from gateway.retry import RetryPolicy
 from gateway.sealing import Channel, checked_channel
 from gateway.transport import SoapSwitch, SwitchTransport, TransportError
 from gateway.worker import Gateway
 from hub import masterkey
 from hub.audit import AuditTrail
+from hub.carpos import doorbell
 from hub.carpos.clets import CletsVault
 from hub.db.engine import Database
 from hub.settings import Settings

@@ -47,15 +47,14 @@ from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from gateway import carpos
-from gateway.envelope import Header, MessageKey, Transmission
 from gateway.retry import RetryPolicy
 from gateway.sealing import Channel, SealError
 from gateway.transport import SubmitReceipt, SwitchTransport, TransportError
 from hub import ids
 from hub.audit import CARPOS, AuditTrail, Event
-from hub.carpos import outbox
+from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
+from hub.carpos.envelope import Header, MessageKey, Transmission
 from hub.clock import Clock, utcnow
 from hub.codes import FINISHED_STATES, OutboxState
 from hub.db.engine import Database
@@ -110,7 +109,7 @@ class _Answer:
     """One of DOJ's messages, verified, decrypted and parsed, waiting to be recorded."""
 
     transmission: Transmission
-    answer: carpos.Answer | None  # None: not a CARPOS answer (kept for a CLETS user to read)
+    answer: codec.Answer | None  # None: not a CARPOS answer (kept for a CLETS user to read)
 
     @property
     def doj_mcn(self) -> str:
@@ -126,16 +125,16 @@ class _Answer:
         is not a CARPOS answer from the verified header (None for a notice)."""
         if self.answer is None:
             return self.transmission.header.relates_to
-        return self.answer.mcn if self.answer.kind is not carpos.AnswerKind.NTC else None
+        return self.answer.mcn if self.answer.kind is not codec.AnswerKind.NTC else None
 
     @property
-    def settlement(self) -> carpos.Answer | None:
+    def settlement(self) -> codec.Answer | None:
         """What the answer does to the message it answers: an unreadable answer counts as a reject
         (the message must not wait for an answer that came), to be read by a CLETS user."""
         if self.answer is not None:
             return self.answer
         if self.transmission.header.relates_to:
-            return carpos.Answer(carpos.AnswerKind.REJ, self.transmission.header.relates_to, reason=UNREADABLE)
+            return codec.Answer(codec.AnswerKind.REJ, self.transmission.header.relates_to, reason=UNREADABLE)
         return None
 
 
@@ -287,28 +286,28 @@ class Gateway:
                 continue
             try:
                 built.sealed = self.channel.seal(self._transmission(inputs[c.id], now))
-            except (HubError, carpos.CarposError, ValueError) as exc:
+            except (HubError, codec.CarposError, ValueError) as exc:
                 built.problem = f"cannot build the transaction: {exc}"[:200]
             out.append(built)
         return out
 
     def _transmission(self, row: Any, now: datetime) -> Transmission:
-        if row.mke == carpos.Mke.QPO.value:
+        if row.mke == codec.Mke.QPO.value:
             text, reference = self.vault.open_query(row.mcn, row.payload_sealed), None
         else:
             if row.document is None:
                 raise ValueError("the order version it names is missing")
-            mke = carpos.Mke(row.mke)
+            mke = codec.Mke(row.mke)
             fcn = None
-            if mke is not carpos.Mke.EPO:
+            if mke is not codec.Mke.EPO:
                 if row.carpos_fcn_sealed is None:
                     raise ValueError("the order has no FCN (its EPO was never accepted)")
                 fcn = self.vault.open_fcn(row.order_id, row.carpos_fcn_sealed)
             reference = ids.public(ids.ORDER, row.order_id)
-            tx = carpos.from_order(
+            tx = codec.from_order(
                 OrderDocument.from_xml(row.document), mke=mke, ori=row.sender_ori, oca=reference, fcn=fcn
             )
-            text = carpos.encode(tx)  # checked: CarposError with DOJ's reasons
+            text = codec.encode(tx)  # checked: CarposError with DOJ's reasons
         header = Header(
             mcn=row.mcn,
             sender_ori=row.sender_ori,
@@ -482,8 +481,8 @@ class Gateway:
                 log.error("mailbox item %d is not acceptable and stays in DOJ's mailbox: %s", item.mailbox_id, exc)
                 continue
             try:
-                answer: carpos.Answer | None = carpos.parse_answer(t.text)
-            except carpos.CarposError:
+                answer: codec.Answer | None = codec.parse_answer(t.text)
+            except codec.CarposError:
                 # Not the reason: it quotes DOJ's text, which is CLETS data and stays out of logs.
                 log.error("DOJ's message %s is not a CARPOS answer; kept for a CLETS user to read", t.header.mcn)
                 answer = None
@@ -592,7 +591,7 @@ class Gateway:
                     message_id=message.id if message else None,
                     order_id=order_id,
                     organization_id=audience,
-                    needs_action=a.answer is None or a.answer.kind in (carpos.AnswerKind.REJ, carpos.AnswerKind.NTC),
+                    needs_action=a.answer is None or a.answer.kind in (codec.AnswerKind.REJ, codec.AnswerKind.NTC),
                     text_sealed=self.vault.seal_answer(a.doj_mcn, a.transmission.lines),
                     received_at=now,
                 )
@@ -630,7 +629,7 @@ class Gateway:
         except HubError:
             return None
 
-    def _settle(self, s: Session, settled: list[tuple[Any, carpos.Answer]], now: datetime) -> None:
+    def _settle(self, s: Session, settled: list[tuple[Any, codec.Answer]], now: datetime) -> None:
         """The answered messages ACCEPTED or REJECTED, FCNs sealed onto their orders, the orders'
         CARPOS status (the caller locked the orders' rows)."""
         if not settled:
@@ -658,7 +657,7 @@ class Gateway:
         fcns = [
             {"b_id": m.order_id, "b_fcn": self.vault.seal_fcn(m.order_id, a.fcn)}
             for m, a in settled
-            if m.order_id is not None and m.mke == carpos.Mke.EPO.value and a.kind is carpos.AnswerKind.ACK and a.fcn
+            if m.order_id is not None and m.mke == codec.Mke.EPO.value and a.kind is codec.AnswerKind.ACK and a.fcn
         ]
         orders = Order.__table__
         if fcns:
@@ -667,7 +666,7 @@ class Gateway:
                 fcns,
             )
         for m, a in settled:
-            if m.order_id is not None and m.mke == carpos.Mke.EPO.value and not _accepts(a):
+            if m.order_id is not None and m.mke == codec.Mke.EPO.value and not _accepts(a):
                 # Not on file: what waited behind the EPO cannot go (no FCN); a resubmitted EPO carries it.
                 s.execute(
                     update(CarposMessage)
@@ -693,5 +692,5 @@ def _pairs(s: Session, query: Any) -> dict[Any, Any]:
     return {key: value for key, value in s.execute(query)}
 
 
-def _accepts(answer: carpos.Answer) -> bool:
-    return answer.kind in (carpos.AnswerKind.ACK, carpos.AnswerKind.QRY)
+def _accepts(answer: codec.Answer) -> bool:
+    return answer.kind in (codec.AnswerKind.ACK, codec.AnswerKind.QRY)

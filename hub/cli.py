@@ -304,8 +304,8 @@ def _system_account(db: object) -> int:
 def _carpos_transaction(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The CARPOS transaction of the order document in ``args.order``; exit 1 with the reasons
     (unreadable, not an ACTIVE order, or what CARPOS would reject)."""
-    from gateway import carpos
     from hub import xmlsafe
+    from hub.carpos import codec
     from hub.contract import validate_order_profile
     from hub.errors import HubError
     from hub.orders.document import OrderDocument
@@ -322,8 +322,8 @@ def _carpos_transaction(args: argparse.Namespace):  # type: ignore[no-untyped-de
     if violations:
         raise _Exit("\n".join(f"{v.path}: {v.message}" for v in violations))
     doc = OrderDocument(root)
-    tx = carpos.from_order(doc, mke=carpos.Mke(args.mke), ori=args.ori or doc.court_ori, oca=args.oca, fcn=args.fcn)
-    reasons = carpos.problems(tx)
+    tx = codec.from_order(doc, mke=codec.Mke(args.mke), ori=args.ori or doc.court_ori, oca=args.oca, fcn=args.fcn)
+    reasons = codec.problems(tx)
     if reasons:
         raise _Exit("\n".join(reasons), prefix="")
     return tx
@@ -339,9 +339,9 @@ class _Exit(Exception):
 
 def _carpos_encode(args: argparse.Namespace) -> int:
     """The CARPOS text of an order document (a partner's interop check), or why CARPOS would reject it."""
-    from gateway import carpos
+    from hub.carpos import codec
 
-    print(carpos.encode(_carpos_transaction(args)))
+    print(codec.encode(_carpos_transaction(args)))
     return 0
 
 
@@ -349,9 +349,10 @@ def _carpos_seal(args: argparse.Namespace) -> int:
     """The signed, encrypted transmission of an order document, for partners and interop checks."""
     from datetime import UTC, datetime
 
-    from gateway import carpos, keys
-    from gateway.envelope import Header, MessageKey, Transmission
+    from gateway import keys
     from gateway.scheduler import hub_channel
+    from hub.carpos import codec
+    from hub.carpos.envelope import Header, MessageKey, Transmission
 
     settings = load()
     tx = _carpos_transaction(args)
@@ -364,7 +365,7 @@ def _carpos_seal(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     mcn = args.mcn or f"{args.oca}-001"
     header = Header(mcn, tx.get("ORI") or "", settings.doj_ori, MessageKey(tx.mke.value), now, now, args.oca)
-    Path(args.out).write_bytes(channel.seal(Transmission(header, (carpos.encode(tx),))))
+    Path(args.out).write_bytes(channel.seal(Transmission(header, (codec.encode(tx),))))
     print(f"wrote {args.out}: {tx.mke.value} {mcn}, encrypted to DOJ ({settings.resolved_doj_cert_file}), "
           f"signed by the hub ({settings.resolved_hub_cert_file})")  # fmt: skip
     return 0
@@ -412,9 +413,9 @@ def _gateway(args: argparse.Namespace) -> int:
 
 def _mock_doj(args: argparse.Namespace) -> int:
     from gateway import keys
-    from gateway.mockdoj import server
     from hub import masterkey
     from hub.settings import load_switch
+    from mocks.doj import server
 
     settings = load_switch()
     if args.action == "ledger":
@@ -431,7 +432,7 @@ def _mock_doj(args: argparse.Namespace) -> int:
     except (keys.KeyFileError, masterkey.MasterKeyError) as err:
         raise _Exit(str(err)) from err
     _public_url("CCPOR_DOJ_PUBLIC_URL", args.bind, tls=False)
-    argv = _gunicorn(args.bind, args.workers, "gateway.mockdoj.server:wsgi_app()")
+    argv = _gunicorn(args.bind, args.workers, "mocks.doj.server:wsgi_app()")
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
     return 0  # pragma: no cover
 
@@ -441,8 +442,8 @@ def _mock_doj_ledger(settings, as_json: bool) -> int:  # type: ignore[no-untyped
 
     from sqlalchemy import select
 
-    from gateway.mockdoj.models import LedgerEntry
-    from gateway.mockdoj.service import open_database
+    from mocks.doj.models import LedgerEntry
+    from mocks.doj.service import open_database
 
     db = open_database(settings.resolved_database_url)
     with db.read() as s:
@@ -542,8 +543,8 @@ def _gunicorn(bind: str, workers: int, app: str) -> list[str]:
 
 
 def _wsdl(args: argparse.Namespace) -> int:
-    from gateway.mockdoj.service import SWITCH
     from hub.api.app import SERVICES, service_wsdl
+    from mocks.doj.service import SWITCH
 
     (spec,) = [s for s in (*SERVICES, SWITCH) if s.path in (f"/ws/{args.service}", f"/doj/{args.service}")]
     data = service_wsdl(spec)

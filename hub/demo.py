@@ -26,10 +26,10 @@ import requests
 import zeep
 from zeep.wsse.username import UsernameToken
 
-from gateway.mockdoj import registry
 from hub.clock import COURTS
 from hub.db import migrate
 from hub.runner import GatewayProcess, HubServer, SwitchServer, Tls, carpos_environment, development_tls
+from mocks.doj import registry
 
 DATA = Path("var/demo")
 COURT = "CA019015J"  # a Los Angeles court

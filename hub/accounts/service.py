@@ -36,7 +36,7 @@ from hub.errors import AuthenticationError, Conflict, InvalidState, NotFound, Va
 from hub.masterkey import Sealer
 
 if TYPE_CHECKING:
-    from hub.api.wsse import UsernameToken
+    from hub.accounts.credentials import UsernameToken
 
 
 log = logging.getLogger("ccpor.accounts")

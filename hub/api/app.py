@@ -28,14 +28,15 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from gateway import doorbell
 from hub import masterkey, ns
+from hub.accounts.credentials import UsernameToken
 from hub.accounts.service import ACCOUNT_SECRETS, REPLAYED_SIGNATURE, Authenticator, Principal
 from hub.api import faults, wssig
 from hub.api.bindings import Bindings, bindings_for
 from hub.api.orders_api import Call
-from hub.api.wsse import UsernameToken, optional_username_token, security_header, username_token
+from hub.api.wsse import optional_username_token, security_header, username_token
 from hub.audit import AuditTrail, Event
+from hub.carpos import doorbell, outbox
 from hub.clock import Clock, utcnow
 from hub.db.engine import Database
 from hub.errors import AuthenticationError, Conflict, HubError, ValidationError, Violation
@@ -101,7 +102,7 @@ class Services:
         cls, settings: Settings, *, db: Database | None = None, store: ImageStore | None = None, clock: Clock = utcnow
     ) -> Services:
         key = masterkey.load(settings.resolved_master_key_file)
-        orders = OrderService(clock, settings.calendar)
+        orders = OrderService(clock, settings.calendar, forwarding=outbox.CarposForwarding())
         store = store or FileSystemImageStore(settings.resolved_image_dir)
         db = db or Database(settings.resolved_database_url)
         doorbell.install_ringer(db)  # SQLite: wake the CARPOS gateway when a change queued a message

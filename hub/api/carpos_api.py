@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway import carpos
 from hub import ids
 from hub.accounts import permissions
 from hub.api.bindings import Bindings
 from hub.api.orders_api import Call, guarded, page_fields
-from hub.carpos import inbox, outbox
+from hub.carpos import codec, inbox, outbox
 from hub.carpos.clets import CletsVault
 from hub.db.models import CarposInboxMessage
 from hub.errors import ValidationError, Violation
@@ -113,7 +112,7 @@ class CarposApi:
             CarposText=list(outcome.lines),
         )
 
-    def _query_transaction(self, c: Call) -> carpos.Transaction:
+    def _query_transaction(self, c: Call) -> codec.Transaction:
         q = c.args["Query"]
         by_fcn = bool(q.FileControlNumber)
         by_person = bool(q.PersonSurName and q.PersonBirthDate)
@@ -128,13 +127,13 @@ class CarposApi:
         if by_fcn:
             pairs.append(("FCN", q.FileControlNumber))
         elif by_person:
-            name = carpos.wire_name(q.PersonSurName, q.PersonGivenName, q.PersonMiddleName)
-            pairs += [("NAM", name), ("DOB", carpos.wire_date(q.PersonBirthDate))]
+            name = codec.wire_name(q.PersonSurName, q.PersonGivenName, q.PersonMiddleName)
+            pairs += [("NAM", name), ("DOB", codec.wire_date(q.PersonBirthDate))]
         else:
-            pairs += [("PNO", carpos.normalize(q.CaseDocketID)[:20]), ("CTI", q.IssuingCourtORIIdentification)]
-        return carpos.build(carpos.Mke.QPO, pairs)
+            pairs += [("PNO", codec.normalize(q.CaseDocketID)[:20]), ("CTI", q.IssuingCourtORIIdentification)]
+        return codec.build(codec.Mke.QPO, pairs)
 
-    def _record(self, r: carpos.Record, line: str) -> Any:
+    def _record(self, r: codec.Record, line: str) -> Any:
         expires = r.get("EXP")
         return self.t["CarposRecordType"](
             FileControlNumber=r.fcn,
@@ -142,10 +141,10 @@ class CarposApi:
             EnteringAgencyORIIdentification=r.get("ORI"),
             AgencyCaseIdentification=r.get("OCA"),
             RestrainedPersonName=r.get("NAM"),
-            RestrainedPersonBirthDate=carpos.parse_wire_date(r.get("DOB")),
+            RestrainedPersonBirthDate=codec.parse_wire_date(r.get("DOB")),
             ProtectionOrderTypeCode=r.get("OTC"),
-            CourtOrderIssuingDate=carpos.parse_wire_date(r.get("ISD")),
-            CourtOrderExpirationDate=carpos.parse_wire_date(expires),
+            CourtOrderIssuingDate=codec.parse_wire_date(r.get("ISD")),
+            CourtOrderExpirationDate=codec.parse_wire_date(expires),
             NonExpiringIndicator=expires == "NONEXP",
             IssuingCourtORIIdentification=r.get("CTI"),
             CaseDocketID=r.get("PNO"),
@@ -156,7 +155,9 @@ class CarposApi:
         )
 
     def op_ResubmitToCarpos(self, c: Call) -> Any:
-        order, mcn, mke = self.orders.resubmit_to_carpos(c.session, c.who, c.args["OrderId"])
+        order, mcn, mke = outbox.resubmit_order(
+            c.session, self.orders, c.who, c.args["OrderId"], "/crp:ResubmitToCarpos/crp:OrderId"
+        )
         c.detail = f"resubmitted as {mke} {mcn}"
         return self.t["OrderCarposStatusType"](
             OrderId=c.args["OrderId"], CarposStatus=order.carpos_status, MessageControlNumber=mcn, MessageKey=mke

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from gateway import carpos
 from hub import ids
-from hub.carpos import outbox
+from hub.carpos import codec, outbox
 from hub.codes import FINISHED_STATES, OutboxState
 from hub.db.models import CarposInboxMessage, CarposMessage, Order
 from hub.errors import InvalidState, NotFound, ValidationError, Violation
@@ -137,7 +136,7 @@ def purge_dead(s: Session, older_than: timedelta, now: datetime) -> tuple[int, l
         .outerjoin(Order, Order.id == m.order_id)
         .where(m.state == OutboxState.DEAD.value, m.updated_at < now - older_than)
     ).all()
-    entry_key = carpos.Mke.EPO.value
+    entry_key = codec.Mke.EPO.value
     needed = [r for r in rows if r.order_id and (r.waited_on or (r.mke == entry_key and r.carpos_fcn_sealed is None))]
     kept = {r.id for r in needed}
     doomed = [r for r in rows if r.id not in kept]

@@ -318,7 +318,7 @@ class CarposInboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: DOJ's own id of the answer or notice.
     doj_mcn: Mapped[str] = mapped_column(String(24), unique=True)
-    #: ACK, REJ, NTC, QRY (gateway.carpos.AnswerKind).
+    #: ACK, REJ, NTC, QRY (hub.carpos.codec.AnswerKind).
     kind: Mapped[str] = mapped_column(String(3))
     #: The outbox message it answers (NULL for a notice).
     message_id: Mapped[int | None] = mapped_column(ForeignKey("carpos_outbox.id"), index=True)

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from gateway import keys
 from hub import masterkey
+from hub.carpos.outbox import CarposForwarding
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
@@ -44,7 +45,9 @@ def hub_db(tmp_path: Path) -> tuple[dict[str, str], Database]:
     clerk = make_user(db, "clerk", role=Role.QUERY_UPDATE)
     for i in range(3):
         with db.unit_of_work() as s:
-            OrderService().submit(s, clerk, order_element(order(CaseDocketID=f"24FL{i}")), carpos_requested=True)
+            OrderService(forwarding=CarposForwarding()).submit(
+                s, clerk, order_element(order(CaseDocketID=f"24FL{i}")), carpos_requested=True
+            )
     yield env, db
     db.dispose()
 

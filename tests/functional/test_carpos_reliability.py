@@ -14,18 +14,19 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from gateway import doorbell
-from gateway.mockdoj.models import LedgerEntry, Record
-from gateway.mockdoj.service import open_database
 from hub import masterkey
 from hub.accounts.service import Principal
+from hub.carpos import doorbell
 from hub.carpos.clets import CletsVault
+from hub.carpos.outbox import CarposForwarding
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
 from hub.db.models import AuditEvent, CarposInboxMessage, CarposMessage, Order
 from hub.orders.service import OrderService, Source
 from hub.runner import GatewayProcess, SwitchServer, carpos_environment
+from mocks.doj.models import LedgerEntry, Record
+from mocks.doj.service import open_database
 from tests.conftest import empty_database, make_user
 from tests.support.carpos import not_sent_once
 from tests.support.orders import order, order_element, proof
@@ -66,7 +67,7 @@ class Site:
     def submit(self, n: int, *, modify: int = 0, serve: int = 0, first: int = 0) -> list[str]:
         """``n`` orders entered in CARPOS (cases ``first``, ``first + 1``, ...); the first ``modify`` of
         them modified, the first ``serve`` served."""
-        service, made = OrderService(), []
+        service, made = OrderService(forwarding=CarposForwarding()), []
         for i in range(first, first + n):
             with self.db.unit_of_work() as s:
                 made.append(

@@ -9,9 +9,9 @@ import requests
 import xmlschema
 import zeep
 
-from gateway.mockdoj.service import SWITCH
 from hub.api.app import ADMIN, CARPOS, ORDERS, ServiceSpec, service_wsdl
 from hub.contract import contract_dir
+from mocks.doj.service import SWITCH
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_OPERATIONS = [

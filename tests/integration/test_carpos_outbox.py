@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from hub.carpos.outbox import CarposForwarding
 from hub.clock import COURTS
 from hub.codes import CancelReason
 from hub.db.engine import Database
@@ -15,7 +16,7 @@ from hub.errors import ValidationError
 from hub.orders.service import OrderService, Source
 from tests.support.orders import order, order_element, proof
 
-svc = OrderService()
+svc = OrderService(forwarding=CarposForwarding())
 NO_SOURCE = Source(None, None)
 
 

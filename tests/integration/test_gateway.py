@@ -10,15 +10,17 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from gateway.mockdoj.models import Record
 from gateway.retry import RetryPolicy
 from gateway.transport import TransportError
 from hub.accounts.service import Principal
+from hub.carpos import outbox
+from hub.carpos.outbox import CarposForwarding
 from hub.codes import CancelReason, Role
 from hub.db.engine import Database
 from hub.db.models import AuditEvent, CarposMessage
 from hub.errors import InvalidState
 from hub.orders.service import OrderService, Source
+from mocks.doj.models import Record
 from tests.conftest import make_user
 from tests.support.carpos import Exchange, KeySet, exchange, not_sent_once, sends
 from tests.support.orders import order, order_element, proof
@@ -32,8 +34,11 @@ def ex(db: Database, keyset: KeySet, tmp_path: Path) -> Exchange:
     return exchange(db, keyset, tmp_path)
 
 
+RESUBMIT = "/crp:ResubmitToCarpos/crp:OrderId"
+
+
 def service(ex: Exchange) -> OrderService:
-    return OrderService(ex.clock)
+    return OrderService(ex.clock, forwarding=CarposForwarding())
 
 
 def submit(ex: Exchange, who: Principal, **overrides: object) -> str:
@@ -107,13 +112,13 @@ def test_a_rejected_entry_supersedes_what_waited_and_is_fixed_by_resubmitting(ex
     with ex.switch.db.unit_of_work() as s:  # DOJ removes its stale record
         s.execute(text("DELETE FROM records WHERE fcn = '0190000099999'"))
     with ex.db.unit_of_work() as s:
-        _, mcn, mke = service(ex).resubmit_to_carpos(s, clerk, order_id)
+        _, mcn, mke = outbox.resubmit_order(s, service(ex), clerk, order_id, RESUBMIT)
     assert (mcn, mke) == (f"{order_id}-003", "EPO")
     ex.run()
     assert ex.states()[mcn] == "ACCEPTED" and ex.order(order_id).carpos_status == "ACCEPTED"
     assert ".BRD/U" in ex.record(order_id).fields  # the current version went
     with ex.db.unit_of_work() as s, pytest.raises(InvalidState):
-        service(ex).resubmit_to_carpos(s, clerk, order_id)  # nothing rejected any more
+        outbox.resubmit_order(s, service(ex), clerk, order_id, RESUBMIT)  # nothing rejected any more
 
 
 def test_a_dropped_answer_is_fetched_by_resending_the_same_mcn(db, keyset, tmp_path, clerk):
@@ -385,7 +390,7 @@ def test_a_message_doj_never_answers_goes_dead_when_its_attempts_run_out(db, key
 
 
 def test_an_answer_the_hub_cannot_read_settles_its_message_as_a_reject(ex, clerk):
-    from gateway.envelope import Header, MessageKey, Transmission
+    from hub.carpos.envelope import Header, MessageKey, Transmission
 
     order_id = submit(ex, clerk)
     ex.faults.drop_rate = 1.0
@@ -406,12 +411,11 @@ def test_an_answer_the_hub_cannot_read_settles_its_message_as_a_reject(ex, clerk
 
 def test_an_answer_to_a_query_the_hub_cannot_read_reaches_the_asker_as_doj_sent_it(ex, db):
     """Not a Server fault on every ask: the asker gets DOJ's lines (UNREADABLE) to read themselves."""
-    from gateway import carpos
-    from hub.carpos import inbox, outbox
+    from hub.carpos import codec, inbox, outbox
 
     asker = make_user(db, "la-clets-reader", role=Role.QUERY_ONLY, clets=True)
     with ex.db.unit_of_work() as s:
-        query = carpos.build(carpos.Mke.QPO, [("ORI", asker.ori), ("FCN", "0190000000042")])
+        query = codec.build(codec.Mke.QPO, [("ORI", asker.ori), ("FCN", "0190000000042")])
         mcn = outbox.query(s, asker, query, ex.vault, ex.clock())
     ex.faults.garble_rate = 1.0  # DOJ's answer comes with line noise before it
     ex.run()
@@ -462,12 +466,14 @@ def test_a_rejected_change_is_resubmitted_as_the_order_s_current_record(ex, cler
     assert ex.states() == {f"{order_id}-001": "ACCEPTED", f"{order_id}-002": "REJECTED", f"{order_id}-003": "ACCEPTED"}
     assert ".BRD/N" not in ex.record(order_id).fields
     with ex.db.unit_of_work() as s:
-        _, mcn, mke = service(ex).resubmit_to_carpos(s, clerk, order_id)
+        _, mcn, mke = outbox.resubmit_order(s, service(ex), clerk, order_id, RESUBMIT)
     assert (mcn, mke) == (f"{order_id}-004", "MPO")
     ex.run()
     assert ex.states()[mcn] == "ACCEPTED" and ".BRD/N" in ex.record(order_id).fields
     with ex.db.unit_of_work() as s, pytest.raises(InvalidState, match="nothing to resubmit"):
-        service(ex).resubmit_to_carpos(s, clerk, order_id)  # its reject was dealt with by the resubmission
+        outbox.resubmit_order(
+            s, service(ex), clerk, order_id, RESUBMIT
+        )  # its reject was dealt with by the resubmission
 
 
 # -------------------------------------------------------------- concurrent writers (PostgreSQL only)

@@ -11,9 +11,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gateway import keys
-from gateway.mockdoj.faults import FaultPlan
-from gateway.mockdoj.models import LedgerEntry, Record
-from gateway.mockdoj.service import Switch, open_database
 from gateway.retry import RetryPolicy
 from gateway.sealing import Channel
 from gateway.transport import MailboxItem, SubmitReceipt, TransportError
@@ -23,6 +20,9 @@ from hub.audit import AuditTrail
 from hub.carpos.clets import CletsVault
 from hub.db.engine import Database
 from hub.db.models import AuditEvent, CarposInboxMessage, CarposMessage, Order
+from mocks.doj.faults import FaultPlan
+from mocks.doj.models import LedgerEntry, Record
+from mocks.doj.service import Switch, open_database
 
 DOJ_ORI = "CADOJ0000"
 

@@ -31,21 +31,21 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from gateway import carpos
-from gateway.envelope import Header, MessageKey, Transmission
-from gateway.mockdoj import registry
-from gateway.mockdoj.faults import FaultPlan
-from gateway.mockdoj.models import LedgerEntry, MailboxItem, SwitchBase
 from gateway.sealing import Channel, SealError
 from hub.api import faults as soap_faults
 from hub.api.app import PreParsedSoap11, ServiceSpec, service_class, service_wsdl
 from hub.api.orders_api import as_bytes
 from hub.api.wsgi import Router, SoapEndpoint, StartResponse, WsgiApp
+from hub.carpos import codec
+from hub.carpos.envelope import Header, MessageKey, Transmission
 from hub.clock import Clock
 from hub.contract import validate_request
 from hub.db.engine import Database
 from hub.errors import HubError
 from hub.settings import Settings
+from mocks.doj import registry
+from mocks.doj.faults import FaultPlan
+from mocks.doj.models import LedgerEntry, MailboxItem, SwitchBase
 
 log = logging.getLogger("ccpor.mockdoj")
 
@@ -241,7 +241,7 @@ class Switch:
         with self.db.unit_of_work() as s:
             mcn = f"DOJN{secrets.randbelow(10**16):016d}"
             extra = {"OCA": oca} if oca else {}
-            line = carpos.answer_text(carpos.Answer(carpos.AnswerKind.NTC, mcn, fcn=fcn, reason=reason, extra=extra))
+            line = codec.answer_text(codec.Answer(codec.AnswerKind.NTC, mcn, fcn=fcn, reason=reason, extra=extra))
             header = Header(mcn, self.ori, destination_ori, MessageKey.NTC, now, now, oca)
             self.post(s, Transmission(header, (line,)), now)
         return mcn
