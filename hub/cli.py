@@ -237,7 +237,7 @@ def _audit_purge(args: argparse.Namespace) -> int:
 def _public_url(variable: str, bind: str, tls: bool) -> None:
     """Default ``variable`` (the address the served WSDLs give) to the bound address, checked; an
     unroutable one (0.0.0.0, ::) is kept but named in a warning: set the variable to the real name."""
-    from hub.api.wsgi import public_base
+    from hub.soap.wsdl import public_base
 
     url = os.environ.get(variable) or f"{'https' if tls else 'http'}://{bind}"
     try:
@@ -543,7 +543,8 @@ def _gunicorn(bind: str, workers: int, app: str) -> list[str]:
 
 
 def _wsdl(args: argparse.Namespace) -> int:
-    from hub.api.app import SERVICES, service_wsdl
+    from hub.api.app import SERVICES
+    from hub.soap.wsdl import service_wsdl
     from mocks.doj.service import SWITCH
 
     (spec,) = [s for s in (*SERVICES, SWITCH) if s.path in (f"/ws/{args.service}", f"/doj/{args.service}")]

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from hub.accounts import admin, service
 from hub.accounts.permissions import require_admin
-from hub.api.bindings import Bindings
-from hub.api.orders_api import Call, OrdersApi, guarded, page_fields
+from hub.api.call import Call, guarded, page_fields
+from hub.api.orders_api import OrdersApi
 from hub.carpos import queue
 from hub.clock import Clock, instant
 from hub.codes import AccountStatus, Role
@@ -26,13 +26,15 @@ from hub.masterkey import Sealer
 from hub.orders import locks
 from hub.orders.search import paginate
 from hub.settings import Settings
+from hub.soap.bindings import Bindings
+from hub.soap.operations import Operation, declared, operation
 
 #: The longest period one SearchAudit may cover (keeps one query's cost bounded).
 MAX_AUDIT_SPAN = timedelta(days=366)
 
 
 class AdminApi:
-    READS = frozenset({"ListUsers", "SearchLockedOrders", "SearchAudit", "ListQueue"})
+    """Handlers for /ws/admin (ADMINISTRATOR only), each declared with :func:`~hub.soap.operations.operation`."""
 
     def __init__(self, bindings: Bindings, orders_api: OrdersApi, settings: Settings, sealer: Sealer, clock: Clock):
         self.t = bindings
@@ -40,9 +42,10 @@ class AdminApi:
         self.settings = settings
         self.sealer = sealer
         self.clock = clock
+        self.operations = declared(self, (op.name for op in bindings.operations()), allowed=require_admin)
 
-    def handler(self, operation: str) -> Callable[[Call], Any]:
-        return guarded(self, operation, require_admin)
+    def handler(self, op: Operation) -> Callable[[Call], Any]:
+        return guarded(op)
 
     def _user(self, a: Account) -> Any:
         return self.t["UserType"](
@@ -68,6 +71,7 @@ class AdminApi:
 
     # ------------------------------------------------------------- operations
 
+    @operation(read_only=True)
     def op_ListUsers(self, c: Call) -> Any:
         criteria = c.args.get("Criteria")
         query = admin.list_query(
@@ -81,6 +85,7 @@ class AdminApi:
             User=[self._user(a) for a in page.items],
         )
 
+    @operation()
     def op_SaveUser(self, c: Call) -> Any:
         role = c.args.get("Role")
         return self._changed(
@@ -97,6 +102,7 @@ class AdminApi:
             ),
         )
 
+    @operation()
     def op_SetUserRoles(self, c: Call) -> Any:
         return self._changed(
             c,
@@ -105,15 +111,19 @@ class AdminApi:
             ),
         )
 
+    @operation()
     def op_DisableUser(self, c: Call) -> Any:
         return self._changed(c, admin.disable(c.session, c.who, c.args["Username"], c.args["ReasonText"]))
 
+    @operation()
     def op_UnlockUser(self, c: Call) -> Any:
         return self._changed(c, service.unlock(c.session, c.args["Username"]))
 
+    @operation()
     def op_EnableUser(self, c: Call) -> Any:
         return self._changed(c, admin.enable(c.session, c.args["Username"], c.args["ReasonText"]))
 
+    @operation(read_only=True)
     def op_SearchLockedOrders(self, c: Call) -> Any:
         number = self._page_number(c)
         total, found = locks.search(
@@ -131,6 +141,7 @@ class AdminApi:
             Lock=[self.orders_api.lock_info(i) for i in found],
         )
 
+    @operation()
     def op_UnlockOrder(self, c: Call) -> Any:
         listed = instant(c.args["LockedDateTime"], "/adm:UnlockOrder/adm:LockedDateTime")
         removed = locks.unlock(c.session, c.args["OrderId"], listed)
@@ -155,6 +166,7 @@ class AdminApi:
             LeasedByText=e.leased_by,
         )
 
+    @operation(read_only=True)
     def op_ListQueue(self, c: Call) -> Any:
         state = queue.state_of(c.args.get("State"), "/adm:ListQueue/adm:State")
         query = queue.list_query(state)
@@ -167,11 +179,13 @@ class AdminApi:
             Message=[self._queue_entry(queue.entry(m)) for m in page.items],
         )
 
+    @operation()
     def op_RequeueMessage(self, c: Call) -> Any:
         entry, what = queue.requeue(c.session, c.args["MessageControlNumber"], self.clock())
         c.detail = f"{what}: {c.args['ReasonText']}"
         return self._queue_entry(entry)
 
+    @operation(read_only=True)
     def op_SearchAudit(self, c: Call) -> Any:
         k = c.args["Criteria"]
         start = instant(k.FromDateTime, "/adm:SearchAudit/adm:Criteria/adm:FromDateTime")

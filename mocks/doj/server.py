@@ -8,9 +8,9 @@ from datetime import timedelta
 from gateway import keys
 from gateway.sealing import Channel, checked_channel
 from hub import masterkey
-from hub.api.wsgi import Router
 from hub.clock import utcnow
 from hub.settings import SwitchSettings, load, load_switch
+from hub.soap.endpoint import Router
 from mocks.doj import registry
 from mocks.doj.faults import FaultPlan
 from mocks.doj.service import Switch, create_app, open_database

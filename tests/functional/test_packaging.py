@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHECK = """
 import hub.contract as c, hub.db.migrate as m
-from hub.api.app import ORDERS, ADMIN, service_wsdl
+from hub.api.app import ADMIN, ORDERS
+from hub.soap.wsdl import service_wsdl
 where = c.contract_dir("xsd")
 assert str(where).startswith(TARGET), where
 c.service_schema(); c.profile_schema()

@@ -16,8 +16,7 @@ import pytest
 from lxml import etree
 
 from hub import masterkey
-from hub.api.app import Services
-from hub.api.wsgi import create_app
+from hub.api.app import Services, create_app
 from hub.db.engine import Database
 from hub.settings import Settings
 from tests.conftest import PASSWORD, make_user

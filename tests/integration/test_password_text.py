@@ -17,8 +17,7 @@ import sqlalchemy as sa
 
 from hub import masterkey
 from hub.accounts.service import ACCOUNT_SECRETS, add_user
-from hub.api.app import Services
-from hub.api.wsgi import create_app
+from hub.api.app import Services, create_app
 from hub.codes import Role
 from hub.settings import Settings
 from tests.conftest import PASSWORD

@@ -63,8 +63,7 @@ from sqlalchemy import select
 
 from hub import ids, ns
 from hub.accounts.service import ACCOUNT_SECRETS, add_user, register_certificate
-from hub.api.app import ADMIN, CARPOS, ORDERS, Services
-from hub.api.wsgi import create_app
+from hub.api.app import ADMIN, CARPOS, ORDERS, Services, create_app
 from hub.api.wsse import PASSWORD_DIGEST
 from hub.api.wssig import sign_envelope
 from hub.carpos import codec
