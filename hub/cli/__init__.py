@@ -1,16 +1,12 @@
 """``ccpor-hub``: the command line for operators and developers, and the composition root.
 
-One module per command group builds its part of the argparse tree (``register``) and runs its
-commands: :mod:`~hub.cli.db`, :mod:`~hub.cli.users`, :mod:`~hub.cli.keys`, :mod:`~hub.cli.audit`,
-:mod:`~hub.cli.orders`, :mod:`~hub.cli.carpos`, :mod:`~hub.cli.queue`, :mod:`~hub.cli.processes`
-(``serve``, ``gateway``, ``mock-doj``), :mod:`~hub.cli.wsdl` and :mod:`~hub.cli.demo` (the
-scripted demo); :mod:`~hub.cli.common` holds what they share (settings, master key, database,
-the audited unit of work, warnings, exit statuses). This package is the only part of the hub that
-may import the gateway and the mock systems (docs/ARCHITECTURE.md, "Layers"), and every command
-imports what it needs when it runs, so that ``ccpor-hub --help`` loads none of it.
+Each command group is a module that adds its part of the argparse tree (``register``, in
+:func:`parser`'s order) and runs its commands; :mod:`hub.cli.common` holds what they share. Only
+this package may import the gateway and the mock systems (docs/ARCHITECTURE.md, "Layers"), and a
+command imports what it needs when it runs, so ``ccpor-hub --help`` loads none of it.
 
-The commands, what they do and when to run them: docs/OPERATIONS.md, "Commands";
-``ccpor-hub COMMAND --help`` for the options.
+The commands, what they do and when to run them: docs/OPERATIONS.md, "Commands" (the one
+reference); ``ccpor-hub COMMAND --help`` for the options.
 """
 
 from __future__ import annotations

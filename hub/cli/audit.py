@@ -11,7 +11,7 @@ from hub.cli.common import Exit, database, in_transaction, master_key, settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-BROKEN = 3  # the exit status of a broken chain (1 is a missing key, 2 a bad --anchor)
+BROKEN = 3  # the exit status of a broken chain
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,9 +1,6 @@
 """What every command shares: the settings, the master key, the database, the operators' audited
-unit of work, and how a command prints a warning or stops with a message and an exit status.
-
-Exit statuses: 0 done; 1 refused or failed (the reason on stderr); 2 a usage error (argparse's,
-and a few checks of option values argparse cannot make); 3 ``audit verify`` found the chain broken.
-"""
+unit of work, and how a command prints a warning or stops with a message and an exit status (the
+statuses: docs/OPERATIONS.md, "Commands")."""
 
 from __future__ import annotations
 
