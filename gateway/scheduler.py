@@ -28,7 +28,6 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from gateway import keys
-from gateway.retry import RetryPolicy
 from gateway.sealing import Channel, checked_channel
 from gateway.transport import SoapSwitch, SwitchTransport, TransportError
 from gateway.worker import Gateway
@@ -37,6 +36,7 @@ from hub.audit import AuditTrail
 from hub.carpos import doorbell
 from hub.carpos.clets import CletsVault
 from hub.db.engine import Database
+from hub.outbox.retry import RetryPolicy
 from hub.settings import Settings
 
 log = logging.getLogger("ccpor.gateway")

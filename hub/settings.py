@@ -115,7 +115,7 @@ class Settings:
     gateway_lease_seconds: int = field(default_factory=lambda: _int("CCPOR_GATEWAY_LEASE_SECONDS", 60))
     #: Seconds an HTTP call to the switch may take.
     gateway_timeout_seconds: float = field(default_factory=lambda: _float("CCPOR_GATEWAY_TIMEOUT_SECONDS", 30.0))
-    #: The retry policy (gateway.retry.RetryPolicy).
+    #: The retry policy (hub.outbox.retry.RetryPolicy).
     carpos_max_attempts: int = field(default_factory=lambda: _int("CCPOR_CARPOS_MAX_ATTEMPTS", 12))
     carpos_retry_base_seconds: float = field(default_factory=lambda: _float("CCPOR_CARPOS_RETRY_BASE_SECONDS", 2.0))
     carpos_retry_max_seconds: float = field(default_factory=lambda: _float("CCPOR_CARPOS_RETRY_MAX_SECONDS", 300.0))

@@ -7,7 +7,7 @@ described in the event's ``detail``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -17,14 +17,14 @@ from hub.accounts import admin, service
 from hub.accounts.permissions import require_admin
 from hub.api.call import Call, guarded, page_fields
 from hub.api.orders_api import OrdersApi
-from hub.carpos import queue
 from hub.clock import Clock, instant
 from hub.codes import AccountStatus, Role
-from hub.db.models import Account, AuditEvent, CarposMessage
+from hub.db.models import Account, AuditEvent, OutboxMessage
 from hub.errors import ValidationError, Violation
 from hub.masterkey import Sealer
 from hub.orders import locks
 from hub.orders.search import paginate
+from hub.outbox import queue
 from hub.settings import Settings
 from hub.soap.bindings import Bindings
 from hub.soap.operations import Operation, declared, operation
@@ -36,12 +36,21 @@ MAX_AUDIT_SPAN = timedelta(days=366)
 class AdminApi:
     """Handlers for /ws/admin (ADMINISTRATOR only), each declared with :func:`~hub.soap.operations.operation`."""
 
-    def __init__(self, bindings: Bindings, orders_api: OrdersApi, settings: Settings, sealer: Sealer, clock: Clock):
+    def __init__(
+        self,
+        bindings: Bindings,
+        orders_api: OrdersApi,
+        settings: Settings,
+        sealer: Sealer,
+        clock: Clock,
+        kinds: Mapping[str, queue.KindRules],
+    ):
         self.t = bindings
         self.orders_api = orders_api
         self.settings = settings
         self.sealer = sealer
         self.clock = clock
+        self.kinds = kinds
         self.operations = declared(self, (op.name for op in bindings.operations()), allowed=require_admin)
 
     def handler(self, op: Operation) -> Callable[[Call], Any]:
@@ -151,6 +160,7 @@ class AdminApi:
 
     def _queue_entry(self, e: queue.Entry) -> Any:
         return self.t["QueueEntryType"](
+            Kind=e.kind,
             MessageControlNumber=e.mcn,
             MessageKey=e.mke,
             State=e.state,
@@ -169,8 +179,8 @@ class AdminApi:
     @operation(read_only=True)
     def op_ListQueue(self, c: Call) -> Any:
         state = queue.state_of(c.args.get("State"), "/adm:ListQueue/adm:State")
-        query = queue.list_query(state)
-        page = paginate(c.session, query, self._page_number(c), self.settings.page_size, CarposMessage.id.desc())
+        query = queue.list_query(state, c.args.get("Kind"))
+        page = paginate(c.session, query, self._page_number(c), self.settings.page_size, OutboxMessage.id.desc())
         return self.t["QueueListType"](
             **page_fields(page),
             StateCount=[
@@ -181,7 +191,7 @@ class AdminApi:
 
     @operation()
     def op_RequeueMessage(self, c: Call) -> Any:
-        entry, what = queue.requeue(c.session, c.args["MessageControlNumber"], self.clock())
+        entry, what = queue.requeue(c.session, c.args["MessageControlNumber"], self.clock(), self.kinds)
         c.detail = f"{what}: {c.args['ReasonText']}"
         return self._queue_entry(entry)
 

@@ -48,6 +48,7 @@ from hub.images.service import ImageService
 from hub.images.store import FileSystemImageStore, ImageStore
 from hub.masterkey import MasterKey
 from hub.orders.service import OrderService
+from hub.outbox.queue import KindRules
 from hub.settings import Settings
 from hub.soap import faults
 from hub.soap.endpoint import Router, SoapEndpoint, WsgiApp
@@ -379,6 +380,9 @@ CARPOS = ServiceSpec(
 )
 SERVICES = (ORDERS, ADMIN, CARPOS)
 
+#: Every kind of message in the outbox, with what the queue views must know of it (hub.outbox.queue).
+OUTBOX_KINDS: dict[str, KindRules] = {outbox.KIND: outbox.QUEUE_RULES}
+
 #: Kept for callers of the orders service alone.
 WSDL_PLACEHOLDER = ORDERS.placeholder
 
@@ -409,7 +413,9 @@ def orders_wsdl() -> bytes:
 def create_app(hub: Services) -> Router:
     """The services behind their hardened entry points: /ws/orders, /ws/admin and /ws/carpos."""
     orders_api = OrdersApi(ORDERS.bindings(), hub.orders, hub.images, hub.settings)
-    admin_api = AdminApi(ADMIN.bindings(), orders_api, hub.settings, hub.key.sealer(ACCOUNT_SECRETS), hub.orders.clock)
+    admin_api = AdminApi(
+        ADMIN.bindings(), orders_api, hub.settings, hub.key.sealer(ACCOUNT_SECRETS), hub.orders.clock, OUTBOX_KINDS
+    )
     carpos_api = CarposApi(CARPOS.bindings(), hub.orders, CletsVault.of(hub.key), hub.settings)
     signed = SignedRequests(hub)
     routes: dict[str, WsgiApp] = {}

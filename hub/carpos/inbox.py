@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from hub import ids
 from hub.accounts import permissions
 from hub.accounts.service import Principal
-from hub.carpos import codec
+from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
 from hub.codes import OutboxState
-from hub.db.models import Account, CarposInboxMessage, CarposMessage
+from hub.db.models import Account, CarposInboxMessage, OutboxMessage
 from hub.errors import InvalidState, NotFound
 
 
@@ -42,7 +42,7 @@ class View:
 
 def visible(who: Principal) -> Select[tuple[CarposInboxMessage]]:
     permissions.require_clets(who)
-    sent_by_us = select(CarposMessage.id).where(CarposMessage.sender_ori == who.ori)
+    sent_by_us = select(OutboxMessage.id).where(OutboxMessage.kind == outbox.KIND, OutboxMessage.sender_ori == who.ori)
     return select(CarposInboxMessage).where(
         or_(CarposInboxMessage.organization_id == who.organization_id, CarposInboxMessage.message_id.in_(sent_by_us))
     )
@@ -73,7 +73,7 @@ def views(s: Session, messages: list[CarposInboxMessage], vault: CletsVault) -> 
     sent = {
         r.id: r
         for r in s.execute(
-            select(CarposMessage.id, CarposMessage.mke, CarposMessage.mcn).where(CarposMessage.id.in_(sent_ids))
+            select(OutboxMessage.id, OutboxMessage.mke, OutboxMessage.mcn).where(OutboxMessage.id.in_(sent_ids))
         )
     } if sent_ids else {}  # fmt: skip
     by_ids = {m.acknowledged_by_id for m in messages if m.acknowledged_by_id}
@@ -129,7 +129,7 @@ def query_outcome(s: Session, who: Principal, mcn: str, vault: CletsVault) -> Qu
     answered, the organization it was sent under (whose CLETS users will see that answer). For
     anyone else, and for an MCN that is no query, Client.NotFound: a query's existence does not leak.
     """
-    sent = s.scalar(select(CarposMessage).where(CarposMessage.mcn == mcn, CarposMessage.mke == codec.Mke.QPO.value))
+    sent = s.scalar(select(OutboxMessage).where(OutboxMessage.mcn == mcn, OutboxMessage.mke == codec.Mke.QPO.value))
     answer = (
         s.scalar(visible(who).where(CarposInboxMessage.message_id == sent.id).order_by(CarposInboxMessage.id).limit(1))
         if sent

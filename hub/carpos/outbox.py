@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -29,11 +30,14 @@ from hub.accounts.service import Principal
 from hub.carpos import codec
 from hub.carpos.clets import CletsVault
 from hub.codes import FINISHED_STATES, CancelReason, CarposStatus, OrderStatus, OutboxState
-from hub.db.models import CarposInboxMessage, CarposMessage, Order
+from hub.db.models import CarposInboxMessage, Order, OutboxMessage
 from hub.errors import InvalidState, ValidationError, Violation
 from hub.orders.document import OrderDocument
 from hub.orders.forwarding import Change, Forwarding
 from hub.orders.service import OrderService
+
+#: The outbox kind of CARPOS transactions (``outbox.kind``).
+KIND = "CARPOS"
 
 #: Stands for the values CARPOS supplies later when a transaction is checked before it exists.
 _PLACEHOLDER_OCA, _PLACEHOLDER_FCN = "CCP0000000000", "0000000000000"
@@ -90,8 +94,12 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
     if not order.carpos_requested:
         raise InvalidState(f"order {public} was never submitted to CARPOS (SubmitOrder with SubmitToCarposIndicator)")
     waiting = s.scalar(
-        select(CarposMessage.state)
-        .where(CarposMessage.order_id == order.id, CarposMessage.state.not_in(FINISHED_STATES))
+        select(OutboxMessage.state)
+        .where(
+            OutboxMessage.kind == KIND,
+            OutboxMessage.order_id == order.id,
+            OutboxMessage.state.not_in(FINISHED_STATES),
+        )
         .limit(1)
     )
     if waiting == OutboxState.DEAD.value:
@@ -163,6 +171,35 @@ def resubmit_order(
     return order, mcn, mke.value
 
 
+class CarposQueueRules:
+    """What the outbox's queue must know of CARPOS messages (:class:`hub.outbox.queue.KindRules`)."""
+
+    rejected_hint = "is fixed and resubmitted (ResubmitToCarpos)"
+
+    def needed(self, s: Session, dead: list[Any]) -> set[int]:
+        """An order's entry (an EPO of an order CARPOS does not have: no FCN)."""
+        entries = [r for r in dead if r.order_id and r.mke == codec.Mke.EPO.value]
+        if not entries:
+            return set()
+        off_file = set(
+            s.scalars(
+                select(Order.id).where(Order.id.in_({r.order_id for r in entries}), Order.carpos_fcn_sealed.is_(None))
+            )
+        )
+        return {r.id for r in entries if r.order_id in off_file}
+
+    def release(self, s: Session, message_ids: list[int]) -> None:
+        s.execute(
+            update(CarposInboxMessage).where(CarposInboxMessage.message_id.in_(message_ids)).values(message_id=None)
+        )
+
+    def purged(self, s: Session, order_ids: list[int]) -> None:
+        refresh_statuses(s, order_ids)
+
+
+QUEUE_RULES = CarposQueueRules()
+
+
 def query(s: Session, who: Principal, tx: codec.Transaction, vault: CletsVault, now: datetime) -> str:
     """Queue a QPO (checked: ValidationError with DOJ's reasons); its MCN. The query text is kept sealed."""
     reasons = codec.problems(tx)
@@ -193,8 +230,9 @@ def _enqueue(s: Session, order_id: int, version: int, mke: codec.Mke, who: Princ
 def _insert(s: Session, mcn: str, mke: codec.Mke, who: Principal, now: datetime, **columns: object) -> None:
     """One QUEUED outbox row, due now; the gateway is woken when the transaction commits."""
     s.execute(
-        insert(CarposMessage.__table__),
+        insert(OutboxMessage.__table__),
         dict(
+            kind=KIND,
             mcn=mcn,
             mke=mke.value,
             sender_ori=who.ori,
@@ -227,9 +265,13 @@ def order_statuses(s: Session, order_ids: list[int]) -> dict[int, CarposStatus]:
     have all its messages purged)."""
     states: dict[int, list[str]] = {o: [] for o in order_ids}
     for order_id, state in s.execute(
-        select(CarposMessage.order_id, CarposMessage.state)
-        .where(CarposMessage.order_id.in_(order_ids), CarposMessage.state != OutboxState.SUPERSEDED.value)
-        .order_by(CarposMessage.order_id, CarposMessage.order_seq)
+        select(OutboxMessage.order_id, OutboxMessage.state)
+        .where(
+            OutboxMessage.kind == KIND,
+            OutboxMessage.order_id.in_(order_ids),
+            OutboxMessage.state != OutboxState.SUPERSEDED.value,
+        )
+        .order_by(OutboxMessage.order_id, OutboxMessage.order_seq)
     ):
         states[order_id].append(state)
     out = {}

@@ -1,5 +1,5 @@
-"""``ccpor-hub queue ls | show | requeue | purge-dead``: the CARPOS message queue (the same list and
-requeue are on ``/ws/admin``)."""
+"""``ccpor-hub queue ls | show | requeue | purge-dead``: the outbox, every kind of message the hub
+sends (CARPOS today; the same list and requeue are on ``/ws/admin``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    q = sub.add_parser("queue", help="the CARPOS message queue").add_subparsers(dest="queue_command", required=True)
+    q = sub.add_parser("queue", help="the outbox: every kind of message the hub sends (CARPOS)")
+    q = q.add_subparsers(dest="queue_command", required=True)
     ls = q.add_parser("ls", help="list messages, newest first (50 a page)")
     ls.add_argument("--state", help="QUEUED, SENT, ACCEPTED, REJECTED, DEAD or SUPERSEDED")
+    ls.add_argument("--kind", help="only this kind of message (CARPOS)")
     ls.add_argument("--page", type=int, default=1)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=list_messages)
@@ -33,16 +35,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def list_messages(args: argparse.Namespace) -> int:
     import json
 
-    from hub.carpos import queue
-    from hub.db.models import CarposMessage
+    from hub.db.models import OutboxMessage
     from hub.errors import HubError
     from hub.orders.search import paginate
+    from hub.outbox import queue
 
     db = database()
     try:
         with db.read() as session:
             state = queue.state_of(args.state, "--state")
-            page = paginate(session, queue.list_query(state), args.page, 50, CarposMessage.id.desc())
+            query = queue.list_query(state, args.kind)
+            page = paginate(session, query, args.page, 50, OutboxMessage.id.desc())
             found = [queue.entry(m) for m in page.items]
             summary = queue.counts(session)
     except HubError as err:
@@ -56,7 +59,7 @@ def list_messages(args: argparse.Namespace) -> int:
     print("  ".join(f"{k} {v}" for k, v in sorted(summary.items())) or "the queue is empty")
     for e in found:
         due = f"next {e.next_attempt_at:%H:%M:%S}" if e.state in ("QUEUED", "SENT") else ""
-        print(f"{e.id:>7} {e.mcn:20} {e.mke} {e.state:10} x{e.attempts:<3} {e.order_id or '-':14} {due}"
+        print(f"{e.id:>7} {e.kind:8} {e.mcn:20} {e.mke} {e.state:10} x{e.attempts:<3} {e.order_id or '-':14} {due}"
               f" {e.last_error or ''}".rstrip())  # fmt: skip
     print(f"page {page.number} of {page.last} ({page.total} message(s))")
     return 0
@@ -65,8 +68,8 @@ def list_messages(args: argparse.Namespace) -> int:
 def show(args: argparse.Namespace) -> int:
     import json
 
-    from hub.carpos import queue
     from hub.errors import HubError
+    from hub.outbox import queue
 
     db = database()
     try:
@@ -82,22 +85,24 @@ def show(args: argparse.Namespace) -> int:
 def requeue(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from hub.carpos import queue
+    from hub.api.app import OUTBOX_KINDS
+    from hub.outbox import queue
 
     now = datetime.now(UTC)
-    return in_transaction("queue requeue", args.id, lambda s: queue.requeue(s, args.id, now)[1])
+    return in_transaction("queue requeue", args.id, lambda s: queue.requeue(s, args.id, now, OUTBOX_KINDS)[1])
 
 
 def purge_dead(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
-    from hub.carpos import queue
+    from hub.api.app import OUTBOX_KINDS
+    from hub.outbox import queue
 
     now = datetime.now(UTC)
     days = args.older_than
 
     def purge(session: Session) -> str:
-        count, kept = queue.purge_dead(session, timedelta(days=days), now)
+        count, kept = queue.purge_dead(session, timedelta(days=days), now, OUTBOX_KINDS)
         note = f"; kept {', '.join(kept)}: their orders need them (requeue them)" if kept else ""
         return f"purged {count} dead message(s) older than {days} days{note}"
 

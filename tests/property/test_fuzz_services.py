@@ -72,7 +72,7 @@ from hub.carpos.envelope import from_xml as transmission_from_xml
 from hub.codes import Role
 from hub.contract import contract_dir, validate_request
 from hub.db import migrate
-from hub.db.models import CarposInboxMessage, CarposMessage, Image, Order, QuickAttach
+from hub.db.models import CarposInboxMessage, Image, Order, OutboxMessage, QuickAttach
 from hub.orders.document import OrderDocument
 from hub.settings import Settings
 from mocks.doj import registry
@@ -320,7 +320,7 @@ def seed(w: World) -> None:
             "ImageId": [ids.public(ids.IMAGE, i) for i in s.scalars(select(Image.id))],
             "QuickAttachId": [ids.public(ids.QUICK_ATTACH, i) for i in s.scalars(select(QuickAttach.id))],
             "MessageId": [ids.public(ids.CARPOS_MESSAGE, i) for i in s.scalars(select(CarposInboxMessage.id))],
-            "MessageControlNumber": list(s.scalars(select(CarposMessage.mcn))),
+            "MessageControlNumber": list(s.scalars(select(OutboxMessage.mcn))),
             "FileControlNumber": [fcn],
             "Rejected": [
                 ids.public(ids.CARPOS_MESSAGE, i)

@@ -59,7 +59,7 @@ def test_a_handler_without_a_declaration_is_refused() -> None:
 
 def _hub_services() -> list[tuple[str, dict[str, Any]]]:
     orders = OrdersApi(ORDERS.bindings(), None, None, None)  # type: ignore[arg-type]
-    admin = AdminApi(ADMIN.bindings(), orders, None, None, None)  # type: ignore[arg-type]
+    admin = AdminApi(ADMIN.bindings(), orders, None, None, None, {})  # type: ignore[arg-type]
     carpos = CarposApi(CARPOS.bindings(), None, None, None)  # type: ignore[arg-type]
     return [("orders", orders.operations), ("admin", admin.operations), ("carpos", carpos.operations)]
 
