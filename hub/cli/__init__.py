@@ -15,12 +15,14 @@ import argparse
 import sys
 
 from hub.cli import audit, carpos, db, keys, orders, processes, queue, users, wsdl
-from hub.cli.common import Exit
+from hub.cli.common import Exit, settings, switch_settings
+from hub.settings import SettingError
 
 
 def _demo(args: argparse.Namespace) -> int:
     from hub.cli import demo  # zeep, requests and the mock switch: loaded only when the demo runs
 
+    settings(), switch_settings()  # the processes it starts read the same environment: refuse a wrong setting here
     return demo.main()
 
 
@@ -52,3 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exit as stop:
         print(stop.text, file=sys.stderr)
         return stop.status
+    except SettingError as err:  # a variable of the wrong kind: the operator's to fix, like a wrong argument
+        print(f"error: {err}", file=sys.stderr)
+        return 2

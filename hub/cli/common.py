@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
     from hub.db.engine import Database
     from hub.masterkey import MasterKey
-    from hub.settings import Settings, SwitchSettings
+    from hub.settings import Settings
+    from mocks.doj.settings import SwitchSettings
 
 
 class Exit(Exception):
@@ -38,7 +39,7 @@ def settings() -> Settings:
 
 def switch_settings() -> SwitchSettings:
     """The mock DOJ switch's settings (its own data directory and keys), read from the environment now."""
-    from hub.settings import load_switch
+    from mocks.doj.settings import load_switch
 
     return load_switch()
 

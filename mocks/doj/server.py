@@ -9,11 +9,12 @@ from gateway import keys
 from gateway.sealing import Channel, checked_channel
 from hub import masterkey
 from hub.clock import utcnow
-from hub.settings import SwitchSettings, load, load_switch
+from hub.settings import load
 from hub.soap.endpoint import Router
 from mocks.doj import registry
 from mocks.doj.faults import FaultPlan
 from mocks.doj.service import Switch, create_app, open_database
+from mocks.doj.settings import SwitchSettings, load_switch
 
 log = logging.getLogger("ccpor.mockdoj")
 
