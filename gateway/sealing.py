@@ -63,7 +63,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from xml.sax.saxutils import quoteattr
 
 from cryptography import x509
@@ -82,6 +82,7 @@ from gateway.keys import KeyPair, fingerprint
 from hub import xmldsig, xmlsafe
 from hub.carpos import envelope
 from hub.carpos.envelope import Transmission
+from hub.clock import utcnow
 from hub.errors import ValidationError
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -366,7 +367,7 @@ def checked_channel(
 ) -> tuple[Channel, list[str]]:
     """The channel between ``own`` and the pinned ``peer`` (``names``: what to call each in messages),
     both certificates valid now (KeyFileError otherwise); warnings for those expiring within ``warn_within``."""
-    now = datetime.now(UTC)
+    now = utcnow()
     checks = ((own.certificate, names[0]), (peer, names[1]))
     warnings = [w for c, what in checks if (w := keys.check_validity(c, what, now, warn_within))]
     return Channel(own, peer), warnings

@@ -61,14 +61,15 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def purge(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from hub.audit import MIN_AUDIT_RETENTION_DAYS, AuditTrail
+    from hub.clock import utcnow
 
     days = settings().audit_retention_days if args.older_than_days is None else args.older_than_days
     if days < MIN_AUDIT_RETENTION_DAYS:
         raise Exit(f"audit events are kept at least {MIN_AUDIT_RETENTION_DAYS} days (CJIS AU-11)", status=2)
-    before = datetime.now(UTC) - timedelta(days=days)
+    before = utcnow() - timedelta(days=days)
     trail = AuditTrail(master_key())
 
     def work(session: Session) -> str:

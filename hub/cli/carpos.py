@@ -38,12 +38,11 @@ def encode(args: argparse.Namespace) -> int:
 
 def seal(args: argparse.Namespace) -> int:
     """The signed, encrypted transmission of an order document, for partners and interop checks."""
-    from datetime import UTC, datetime
-
     from gateway import keys
     from gateway.scheduler import hub_channel
     from hub.carpos import codec
     from hub.carpos.envelope import Header, MessageKey, Transmission
+    from hub.clock import utcnow
 
     config = settings()
     tx = _transaction(args)
@@ -53,7 +52,7 @@ def seal(args: argparse.Namespace) -> int:
         raise Exit(str(err)) from err
     for warning in warnings:
         warn(warning)
-    now = datetime.now(UTC)
+    now = utcnow()
     mcn = args.mcn or f"{args.oca}-001"
     header = Header(mcn, tx.get("ORI") or "", config.doj_ori, MessageKey(tx.mke.value), now, now, args.oca)
     Path(args.out).write_bytes(channel.seal(Transmission(header, (codec.encode(tx),))))

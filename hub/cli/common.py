@@ -65,9 +65,9 @@ def in_transaction(operation: str, target: str, work: Callable[[Session], str]) 
     """Run an operator's ``work`` in one unit of work, audited as an ADMIN event in the same
     transaction; print its message, or stop with the error (audited too, on its own)."""
     import getpass
-    from datetime import UTC, datetime
 
     from hub.audit import ADMIN, AuditTrail, Event
+    from hub.clock import utcnow
     from hub.errors import HubError
 
     trail = AuditTrail(master_key())
@@ -75,7 +75,7 @@ def in_transaction(operation: str, target: str, work: Callable[[Session], str]) 
 
     def record(session: Session, outcome: str, detail: str) -> None:
         event = Event(
-            at=datetime.now(UTC),
+            at=utcnow(),
             username=f"cli:{getpass.getuser()}",
             org_ori="",
             operation=operation,

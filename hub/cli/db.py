@@ -15,11 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def upgrade(args: argparse.Namespace) -> int:
     from hub.db import migrate
+    from hub.db.engine import redacted
 
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(config.resolved_database_url)
-    print(f"database is at the newest schema ({_safe_url(config.resolved_database_url)})")
+    print(f"database is at the newest schema ({redacted(config.resolved_database_url)})")
     return 0
 
 
@@ -29,9 +30,3 @@ def check(args: argparse.Namespace) -> int:
     migrate.check(settings().resolved_database_url)
     print("models and migrations agree")
     return 0
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

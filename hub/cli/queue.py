@@ -83,22 +83,22 @@ def show(args: argparse.Namespace) -> int:
 
 
 def requeue(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
     from hub.api.app import OUTBOX_KINDS
+    from hub.clock import utcnow
     from hub.outbox import queue
 
-    now = datetime.now(UTC)
+    now = utcnow()
     return in_transaction("queue requeue", args.id, lambda s: queue.requeue(s, args.id, now, OUTBOX_KINDS)[1])
 
 
 def purge_dead(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from hub.api.app import OUTBOX_KINDS
+    from hub.clock import utcnow
     from hub.outbox import queue
 
-    now = datetime.now(UTC)
+    now = utcnow()
     days = args.older_than
 
     def purge(session: Session) -> str:
