@@ -78,7 +78,7 @@ class CourtCalendar:
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "zone", ZoneInfo(self.zone_name))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory of zones ("America")
             raise ValueError(
                 f"CCPOR_COURT_TIMEZONE={self.zone_name!r} is not an IANA time zone such as {CALIFORNIA}"
             ) from None

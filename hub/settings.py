@@ -70,7 +70,7 @@ def _networks(raw: str) -> tuple[str, ...]:
 def _zone(raw: str) -> str:
     try:
         ZoneInfo(raw)
-    except ZoneInfoNotFoundError:
+    except (ZoneInfoNotFoundError, OSError):  # OSError: a directory of zones ("America"), not a zone
         raise ValueError(raw) from None
     return raw
 

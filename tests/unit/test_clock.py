@@ -1,4 +1,4 @@
-"""The one freshness rule for a sender's Created time (UsernameTokens and signature Timestamps)."""
+"""The one freshness rule for a Created time (UsernameTokens, signature Timestamps); the courts' calendar."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.clock import freshness
+from hub.clock import CourtCalendar, freshness
 
 NOW = datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
 MAX_AGE, SKEW, TICK = timedelta(minutes=5), timedelta(minutes=1), timedelta(microseconds=1)
@@ -24,3 +24,9 @@ MAX_AGE, SKEW, TICK = timedelta(minutes=5), timedelta(minutes=1), timedelta(micr
 )
 def test_a_created_time_is_fresh_within_its_age_and_the_clock_skew(created, verdict):
     assert freshness(created, NOW, MAX_AGE, SKEW) == verdict
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Atlantis", "America", "../etc"])
+def test_a_calendar_refuses_what_is_not_a_time_zone(zone):
+    with pytest.raises(ValueError, match="is not an IANA time zone"):
+        CourtCalendar(zone)

@@ -29,6 +29,7 @@ from mocks.doj.settings import WINDOWS, SwitchSettings
             "Pacific/Atlantis",
             "CCPOR_X: expected an IANA time zone such as America/Los_Angeles, got 'Pacific/Atlantis'",
         ),  # fmt: skip
+        (TIME_ZONE, "America", "CCPOR_X: expected an IANA time zone such as America/Los_Angeles, got 'America'"),
         (SHARE, "1.5", "CCPOR_X: expected a share between 0 and 1, got '1.5'"),
         (SHARE, "half", "CCPOR_X: expected a share between 0 and 1, got 'half'"),
         (WINDOWS, "2:00-3:00", "CCPOR_X: expected daily UTC windows HH:MM-HH:MM, comma-separated, got '2:00-3:00'"),
