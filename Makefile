@@ -23,9 +23,10 @@ demo: $(STAMP)  ## a fresh SQLite hub, the mock DOJ switch and the gateway: the 
 test: $(STAMP)  ## run the whole test suite (PostgreSQL tests skip if no server answers)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff check and format check
-	$(VENV)/bin/ruff check hub adapters gateway tests bench
-	$(VENV)/bin/ruff format --check hub adapters gateway tests bench
+lint: $(STAMP)  ## ruff check and format check; the import contracts (one-way layers, pyproject.toml)
+	$(VENV)/bin/ruff check hub adapters gateway mocks tests bench
+	$(VENV)/bin/ruff format --check hub adapters gateway mocks tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 wsdl: $(STAMP)  ## regenerate the WSDLs in wsdl/ from the XSDs (review the diff!)
 	$(VENV)/bin/ccpor-hub wsdl --service orders --out wsdl/ccpor-orders.wsdl

@@ -45,15 +45,17 @@ from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.loadgen import LOOPBACK, _one, cpu_seconds, fresh_database, process_tree  # noqa: E402
-from gateway import envelope, keys  # noqa: E402
-from gateway.envelope import Header, MessageKey, Transmission  # noqa: E402
+from gateway import keys  # noqa: E402
 from gateway.sealing import POLICY, Channel  # noqa: E402
 from hub import ids, masterkey  # noqa: E402
 from hub.accounts.service import add_user, principal_of  # noqa: E402
+from hub.carpos import envelope  # noqa: E402
+from hub.carpos.envelope import Header, MessageKey, Transmission  # noqa: E402
+from hub.carpos.outbox import CarposForwarding  # noqa: E402
 from hub.codes import Role  # noqa: E402
 from hub.db import migrate  # noqa: E402
 from hub.db.engine import Database  # noqa: E402
-from hub.db.models import CarposMessage  # noqa: E402
+from hub.db.models import OutboxMessage  # noqa: E402
 from hub.orders.service import OrderService  # noqa: E402
 from hub.runner import GatewayProcess, HubServer, SwitchServer, carpos_environment  # noqa: E402
 from tests.support import xmlsec1  # noqa: E402
@@ -138,14 +140,14 @@ def part_seal(work: Path, n: int) -> dict[str, object]:
 
 def _accepted(db: Database) -> int:
     with db.read() as s:
-        return s.scalar(select(func.count()).where(CarposMessage.state == "ACCEPTED")) or 0
+        return s.scalar(select(func.count()).where(OutboxMessage.state == "ACCEPTED")) or 0
 
 
 def _states(db: Database) -> dict[str, int]:
     with db.read() as s:
         return {
             state: int(n)
-            for state, n in s.execute(select(CarposMessage.state, func.count()).group_by(CarposMessage.state))
+            for state, n in s.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state))
         }
 
 
@@ -162,8 +164,8 @@ def part_drain(work: Path, n: int, database_url: str | None, gateways: int = 1) 
     started = [GatewayProcess(env, name=f"gateway-{i}").start() for i in range(gateways)]
     pids = [g.proc.pid for g in started]  # type: ignore[union-attr]
     try:
-        service = OrderService()
-        from gateway.doorbell import install_ringer
+        service = OrderService(forwarding=CarposForwarding())
+        from hub.carpos.doorbell import install_ringer
 
         install_ringer(db)
         with db.unit_of_work() as s:  # one commit: every message becomes visible at once
@@ -270,7 +272,7 @@ def part_latency(
             time.sleep(0.05)
         cpu = {f"{name}_cpu_ms_per_order": round((cpu_seconds(pids()) - before[name]) / n * 1000, 2)
                for name, pids in processes.items()}  # fmt: skip
-        m = CarposMessage
+        m = OutboxMessage
         with db.read() as s:
             rows = s.execute(select(m.order_id, m.created_at, m.sent_at, m.answered_at, m.state)).all()
     finally:

@@ -15,8 +15,8 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from hub import ns
-from hub.api.app import service_class
-from hub.api.bindings import orders_bindings
+from hub.soap.bindings import orders_bindings
+from hub.soap.wsdl import service_class
 
 
 def wsgi_app() -> WsgiApplication:

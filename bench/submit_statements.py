@@ -44,8 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.loadgen import fresh_database  # noqa: E402
 from hub import masterkey  # noqa: E402
 from hub.accounts.service import add_user  # noqa: E402
-from hub.api.app import Services  # noqa: E402
-from hub.api.wsgi import create_app  # noqa: E402
+from hub.api.app import Services, create_app  # noqa: E402
 from hub.codes import Role  # noqa: E402
 from hub.db import migrate  # noqa: E402
 from hub.settings import Settings  # noqa: E402

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from hub.clock import utcnow
 from hub.masterkey import MasterKey
 
 #: The purpose under which private-key passphrases are derived from a master key.
@@ -175,7 +176,7 @@ def init(
     Refuses to touch a directory that already holds any of the files (keys are never replaced in
     place: a new set goes to a new directory, and the settings point to it).
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     directory.mkdir(parents=True, exist_ok=True)
     out = DevelopmentSet(
         directory / "ca.pem", directory / "hub.pem", directory / "hub.key", directory / "doj.pem", directory / "doj.key"

@@ -22,20 +22,22 @@ import random
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from gateway import doorbell, keys
-from gateway.retry import RetryPolicy
+from gateway import keys
 from gateway.sealing import Channel, checked_channel
 from gateway.transport import SoapSwitch, SwitchTransport, TransportError
 from gateway.worker import Gateway
 from hub import masterkey
 from hub.audit import AuditTrail
+from hub.carpos import doorbell
 from hub.carpos.clets import CletsVault
-from hub.db.engine import Database
+from hub.clock import utcnow
+from hub.db.engine import Database, redacted
+from hub.outbox.retry import RetryPolicy
 from hub.settings import Settings
 
 log = logging.getLogger("ccpor.gateway")
@@ -122,7 +124,7 @@ class GatewayService:
         self._threads.append(threading.Thread(target=self._receive, name="carpos-receive"))
         for thread in self._threads:
             thread.start()
-        first = datetime.now(UTC) + timedelta(seconds=self._rng.random() * min(self.poll_seconds, 1.0) / 10)
+        first = utcnow() + timedelta(seconds=self._rng.random() * min(self.poll_seconds, 1.0) / 10)
         self.scheduler.add_job(self._tick, "interval", seconds=self.poll_seconds, id=_JOB, next_run_time=first)
         self.scheduler.start()
         return self
@@ -207,7 +209,7 @@ def run(settings: Settings) -> int:
     log.info(
         "CARPOS gateway %s: %s -> %s every %.1fs (doorbell on)",
         gateway.owner,
-        _safe(settings.resolved_database_url),
+        redacted(settings.resolved_database_url),
         settings.doj_url,
         settings.gateway_poll_seconds,
     )
@@ -223,9 +225,3 @@ def run(settings: Settings) -> int:
     service.stop()
     gateway.db.dispose()
     return 0
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -4,7 +4,7 @@ Both directions are sealed the same way, each side with its own key pair: the hu
 certificate and signs with its own key; DOJ encrypts its answers to the hub's certificate and signs
 with its key. A :class:`Channel` is one end: ``seal`` for what it sends, ``open`` for what it receives.
 
-Before (the cleartext envelope, :func:`gateway.envelope.to_xml`)::
+Before (the cleartext envelope, :func:`hub.carpos.envelope.to_xml`)::
 
     <tx:Transmission Version="1">
       <tx:Header>... MCN, sender, destination, MKE, times, OCA ...</tx:Header>
@@ -63,7 +63,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from xml.sax.saxutils import quoteattr
 
 from cryptography import x509
@@ -77,10 +77,12 @@ from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod
 from signxml import methods as signxml_methods
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidSignature, SignXMLException
 
-from gateway import envelope, keys
-from gateway.envelope import Transmission
+from gateway import keys
 from gateway.keys import KeyPair, fingerprint
 from hub import xmldsig, xmlsafe
+from hub.carpos import envelope
+from hub.carpos.envelope import Transmission
+from hub.clock import utcnow
 from hub.errors import ValidationError
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -365,7 +367,7 @@ def checked_channel(
 ) -> tuple[Channel, list[str]]:
     """The channel between ``own`` and the pinned ``peer`` (``names``: what to call each in messages),
     both certificates valid now (KeyFileError otherwise); warnings for those expiring within ``warn_within``."""
-    now = datetime.now(UTC)
+    now = utcnow()
     checks = ((own.certificate, names[0]), (peer, names[1]))
     warnings = [w for c, what in checks if (w := keys.check_validity(c, what, now, warn_within))]
     return Channel(own, peer), warnings

@@ -1,6 +1,10 @@
-"""The gateway's work: drain the outbox to the DOJ switch, read DOJ's mailbox back.
+"""The gateway's work for CARPOS: drain the outbox's CARPOS messages to the DOJ switch, read DOJ's
+mailbox back. The bookkeeping (claim, lease, retry, dead letters, SENT once, settling) is the
+outbox's own, the same for every kind (:class:`hub.outbox.manager.OutboxManager`); what is here is
+CARPOS's: the text, the seal, the switch, DOJ's answers.
 
-One :meth:`Gateway.drain` claims due messages and sends them as one batch::
+One :meth:`Gateway.drain` runs the public stages :meth:`~Gateway.claim`, :meth:`~Gateway.build`,
+:meth:`~Gateway.submit` and :meth:`~Gateway.record` on one batch::
 
     claim   one short transaction: due rows (QUEUED, or SENT with the answer overdue; no live lease;
             every earlier message of the same order finished) ``FOR UPDATE SKIP LOCKED`` on
@@ -17,7 +21,7 @@ One :meth:`Gateway.drain` claims due messages and sends them as one batch::
 Whatever tells the hub first that the switch has a message -- a receipt, or else DOJ's answer (the
 switch took the batch, but the call failed on the way back, or the sender was killed before it
 recorded) -- sets the message's ``sent_at`` and records its one SENT audit event, in the transaction
-that records it (:meth:`Gateway._mark_sent`); transmissions after that are audited as RESENT.
+that records it (:meth:`OutboxManager.mark_sent`); transmissions after that are audited as RESENT.
 
 A crash anywhere in between leaves rows leased; when the lease lapses they are sent again with
 the same MCN, which the switch answers with its original result -- so each message takes effect
@@ -34,67 +38,73 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import random
-import socket
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from gateway import carpos
-from gateway.envelope import Header, MessageKey, Transmission
-from gateway.retry import RetryPolicy
 from gateway.sealing import Channel, SealError
 from gateway.transport import SubmitReceipt, SwitchTransport, TransportError
 from hub import ids
-from hub.audit import CARPOS, AuditTrail, Event
-from hub.carpos import outbox
+from hub.audit import AuditTrail, Event
+from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
+from hub.carpos.envelope import Header, MessageKey, Transmission
 from hub.clock import Clock, utcnow
-from hub.codes import FINISHED_STATES, OutboxState
+from hub.codes import FINISHED_STATES
 from hub.db.engine import Database
-from hub.db.models import Account, CarposInboxMessage, CarposMessage, Order, OrderVersion, Organization
+from hub.db.models import Account, CarposInboxMessage, Order, OrderVersion, Organization, OutboxMessage
 from hub.errors import HubError
 from hub.orders.document import OrderDocument
+from hub.outbox.manager import Claim, OutboxManager, Outcome
+from hub.outbox.retry import RetryPolicy
 
 log = logging.getLogger("ccpor.gateway")
 
 
-def owner_id() -> str:
-    """This gateway process's name on the leases it takes."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+@dataclass
+class Built:
+    """A claimed message made ready to send: sealed, or why it cannot be."""
+
+    claimed: Claim
+    sealed: bytes | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
-class _Claimed:
-    """A message this gateway holds the lease of, with what its audit event names."""
+class Submitted:
+    """One batch after its submission: what was built, and the switch's receipts (or the
+    transport's failure)."""
 
-    id: int
-    mcn: str
-    mke: str
-    attempts: int
-    state: str
-    sender_ori: str = ""
-    target: str = ""
-    #: This claim's lease token: every update after the claim is guarded by it, so a sender whose
-    #: lease lapsed (and was taken over) can no longer change the row.
-    lease: str = ""
-    #: Whether the hub had already recorded a send of the message when this claim was made: a
-    #: transmission after that is a resend.
-    sent: bool = False
+    built: list[Built]
+    receipts: list[SubmitReceipt]
+    error: TransportError | None = None
 
+    @property
+    def ready(self) -> list[Built]:
+        return [b for b in self.built if b.sealed is not None]
 
-@dataclass
-class _Built:
-    claimed: _Claimed
-    sealed: bytes | None = None
-    problem: str | None = None
+    def outcomes(self) -> list[Outcome]:
+        """Each message's outcome: the transport's failure (transient) for all that went, else the
+        receipt at its position (taken, or refused); those that could not be built, refused."""
+        by_position = {i: r for i, r in enumerate(self.receipts, start=1)}
+        out = []
+        for position, b in enumerate(self.ready, start=1):
+            receipt = by_position.get(position)
+            if self.error is not None:
+                out.append(Outcome(b.claimed, why=str(self.error), transient=True))
+            elif receipt is None or receipt.refused:
+                why = receipt.reason if receipt else "no receipt"
+                out.append(Outcome(b.claimed, why=f"refused by the switch: {why}"))
+            else:
+                out.append(Outcome(b.claimed, taken=True))
+        out += [Outcome(b.claimed, why=b.problem) for b in self.built if b.problem is not None]
+        return out
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,7 @@ class _Answer:
     """One of DOJ's messages, verified, decrypted and parsed, waiting to be recorded."""
 
     transmission: Transmission
-    answer: carpos.Answer | None  # None: not a CARPOS answer (kept for a CLETS user to read)
+    answer: codec.Answer | None  # None: not a CARPOS answer (kept for a CLETS user to read)
 
     @property
     def doj_mcn(self) -> str:
@@ -126,16 +136,16 @@ class _Answer:
         is not a CARPOS answer from the verified header (None for a notice)."""
         if self.answer is None:
             return self.transmission.header.relates_to
-        return self.answer.mcn if self.answer.kind is not carpos.AnswerKind.NTC else None
+        return self.answer.mcn if self.answer.kind is not codec.AnswerKind.NTC else None
 
     @property
-    def settlement(self) -> carpos.Answer | None:
+    def settlement(self) -> codec.Answer | None:
         """What the answer does to the message it answers: an unreadable answer counts as a reject
         (the message must not wait for an answer that came), to be read by a CLETS user."""
         if self.answer is not None:
             return self.answer
         if self.transmission.header.relates_to:
-            return carpos.Answer(carpos.AnswerKind.REJ, self.transmission.header.relates_to, reason=UNREADABLE)
+            return codec.Answer(codec.AnswerKind.REJ, self.transmission.header.relates_to, reason=UNREADABLE)
         return None
 
 
@@ -144,7 +154,12 @@ UNREADABLE = "UNREADABLE ANSWER FROM DOJ: SEE ITS TEXT"
 
 
 class Gateway:
-    """Drains the outbox and reads the mailbox; holds no state between calls but its lease name.
+    """Drains the CARPOS outbox and reads the mailbox; holds no state between calls but its lease name.
+
+    Its public stages -- :meth:`claim`, :meth:`build`, :meth:`submit`, :meth:`record` (what
+    :meth:`send_batch` runs in turn) and :meth:`poll` -- are the seams tests and operators use; the
+    bookkeeping is the outbox's (:class:`hub.outbox.manager.OutboxManager`, the same for every
+    kind), this class adds what is CARPOS's: the text, the seal, the switch, DOJ's answers.
 
     Every database step works on a whole batch in a few statements (the per-message cost is the
     sealing, not the bookkeeping); a gateway process may run several of these on threads, each with
@@ -172,19 +187,32 @@ class Gateway:
         self.transport = transport
         self.vault = vault
         self.audit = audit
-        self.policy = policy
         self.doj_ori = doj_ori
-        self.batch = batch
-        self.lease = lease_seconds
-        self.owner = owner or owner_id()
-        self.clock = clock
-        self.rng = rng or random.Random()  # noqa: S311 - backoff jitter, not secrets
+        self.outbox = OutboxManager(
+            db,
+            audit,
+            policy,
+            kind=outbox.KIND,
+            destination="DOJ",
+            batch=batch,
+            lease_seconds=lease_seconds,
+            owner=owner,
+            clock=clock,
+            rng=rng,
+        )
+
+    # The outbox's settings, as the gateway's (tests and the scheduler read and move them).
+    owner = property(lambda self: self.outbox.owner, lambda self, v: setattr(self.outbox, "owner", v))
+    clock = property(lambda self: self.outbox.clock, lambda self, v: setattr(self.outbox, "clock", v))
+    policy = property(lambda self: self.outbox.policy, lambda self, v: setattr(self.outbox, "policy", v))
+    batch = property(lambda self: self.outbox.batch, lambda self, v: setattr(self.outbox, "batch", v))
 
     def with_transport(self, transport: SwitchTransport) -> Gateway:
         """The same gateway (same lease name, database, keys) talking through another transport."""
         twin = copy.copy(self)
         twin.transport = transport
-        twin.rng = random.Random()  # noqa: S311 - backoff jitter, not secrets
+        twin.outbox = copy.copy(self.outbox)
+        twin.outbox.rng = random.Random()  # noqa: S311 - backoff jitter, not secrets
         return twin
 
     # ------------------------------------------------------------------------------------ sending
@@ -196,70 +224,31 @@ class Gateway:
     def send_batch(self) -> Drained:
         """Claim and send one batch: how many were claimed, and how many the switch took."""
         t0 = time.perf_counter()
-        claimed = self._claim()
+        claimed = self.claim()
         if not claimed:
             return Drained(0, 0)
         t1 = time.perf_counter()
-        built = self._build(claimed)
-        ready = [b for b in built if b.sealed is not None]
-        receipts: list[SubmitReceipt] = []
-        error: TransportError | None = None
+        built = self.build(claimed)
         t2 = time.perf_counter()
-        if ready:
-            try:
-                receipts = self.transport.submit([b.sealed for b in ready])  # type: ignore[misc]
-            except TransportError as exc:
-                error = exc
+        submitted = self.submit(built)
         t3 = time.perf_counter()
-        self._record_sends(built, ready, receipts, error)
+        self.record(submitted)
         log.debug(
             "batch of %d: claimed in %.0f ms, sealed in %.0f ms, submitted in %.0f ms, recorded in %.0f ms",
             len(claimed), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (time.perf_counter() - t3) * 1e3,
         )  # fmt: skip
-        return Drained(len(claimed), 0 if error else sum(1 for r in receipts if not r.refused))
+        taken = 0 if submitted.error else sum(1 for r in submitted.receipts if not r.refused)
+        return Drained(len(claimed), taken)
 
-    def _claim(self) -> list[_Claimed]:
-        now = self.clock()
-        m, earlier = CarposMessage, aliased(CarposMessage)
-        waiting_behind = exists().where(
-            earlier.order_id == m.order_id, earlier.order_seq < m.order_seq, earlier.state.not_in(FINISHED_STATES)
-        )
-        query = (
-            select(m.id, m.mcn, m.mke, m.attempts, m.state, m.sender_ori, m.order_id, m.sent_at)
-            .where(
-                m.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
-                m.next_attempt_at <= now,
-                or_(m.lease_expires_at.is_(None), m.lease_expires_at < now),
-                ~waiting_behind,
-            )
-            .order_by(m.next_attempt_at, m.id)
-            .limit(self.batch)
-            .with_for_update(skip_locked=True, of=m)
-        )
-        lease = f"{self.owner}#{uuid.uuid4().hex[:8]}"
-        with self.db.unit_of_work() as s:
-            rows = [
-                _Claimed(r.id, r.mcn, r.mke, r.attempts + 1, r.state, r.sender_ori,
-                         ids.public(ids.ORDER, r.order_id) if r.order_id else r.mcn, lease, r.sent_at is not None)
-                for r in s.execute(query)
-            ]  # fmt: skip
-            if rows:
-                s.execute(
-                    update(m)
-                    .where(m.id.in_([r.id for r in rows]))
-                    .values(
-                        lease_owner=lease,
-                        lease_expires_at=now + timedelta(seconds=self.lease),
-                        attempts=m.attempts + 1,
-                        updated_at=now,
-                    )
-                )
-        return rows
+    def claim(self) -> list[Claim]:
+        """Stage 1: lease a batch of due CARPOS messages (:meth:`OutboxManager.claim`)."""
+        return self.outbox.claim()
 
-    def _build(self, claimed: list[_Claimed]) -> list[_Built]:
-        """Each claimed message sealed (or why it cannot be): one query for all of their inputs."""
+    def build(self, claimed: list[Claim]) -> list[Built]:
+        """Stage 2, outside any transaction: each claimed message sealed (or why it cannot be), one
+        query for all of their inputs."""
         now = self.clock()
-        m = CarposMessage
+        m = OutboxMessage
         query = (
             select(
                 m.id,
@@ -280,35 +269,47 @@ class Gateway:
             inputs = {r.id: r for r in s.execute(query)}
         out = []
         for c in claimed:
-            built = _Built(c)
-            if c.state == OutboxState.SENT.value and self.policy.exhausted(c.attempts - 1):
-                built.problem = f"DOJ did not answer {c.attempts - 1} transmissions"
-                out.append(built)
-                continue
-            try:
-                built.sealed = self.channel.seal(self._transmission(inputs[c.id], now))
-            except (HubError, carpos.CarposError, ValueError) as exc:
-                built.problem = f"cannot build the transaction: {exc}"[:200]
+            built = Built(c)
+            built.problem = self.outbox.overdue(c)
+            if built.problem is None:
+                try:
+                    built.sealed = self.channel.seal(self._transmission(inputs[c.id], now))
+                except (HubError, codec.CarposError, ValueError) as exc:
+                    built.problem = f"cannot build the transaction: {exc}"[:200]
             out.append(built)
         return out
 
+    def submit(self, built: list[Built]) -> Submitted:
+        """Stage 3: one SOAP call with the batch's sealed messages (none: nothing is called)."""
+        ready = [b.sealed for b in built if b.sealed is not None]
+        if not ready:
+            return Submitted(built, [])
+        try:
+            return Submitted(built, self.transport.submit(ready))
+        except TransportError as exc:
+            return Submitted(built, [], exc)
+
+    def record(self, submitted: Submitted) -> None:
+        """Stage 4: the batch's outcomes in one transaction (:meth:`OutboxManager.record`)."""
+        self.outbox.record(submitted.outcomes())
+
     def _transmission(self, row: Any, now: datetime) -> Transmission:
-        if row.mke == carpos.Mke.QPO.value:
+        if row.mke == codec.Mke.QPO.value:
             text, reference = self.vault.open_query(row.mcn, row.payload_sealed), None
         else:
             if row.document is None:
                 raise ValueError("the order version it names is missing")
-            mke = carpos.Mke(row.mke)
+            mke = codec.Mke(row.mke)
             fcn = None
-            if mke is not carpos.Mke.EPO:
+            if mke is not codec.Mke.EPO:
                 if row.carpos_fcn_sealed is None:
                     raise ValueError("the order has no FCN (its EPO was never accepted)")
                 fcn = self.vault.open_fcn(row.order_id, row.carpos_fcn_sealed)
             reference = ids.public(ids.ORDER, row.order_id)
-            tx = carpos.from_order(
+            tx = codec.from_order(
                 OrderDocument.from_xml(row.document), mke=mke, ori=row.sender_ori, oca=reference, fcn=fcn
             )
-            text = carpos.encode(tx)  # checked: CarposError with DOJ's reasons
+            text = codec.encode(tx)  # checked: CarposError with DOJ's reasons
         header = Header(
             mcn=row.mcn,
             sender_ori=row.sender_ori,
@@ -319,152 +320,6 @@ class Gateway:
             order_reference=reference,
         )
         return Transmission(header, (text,))
-
-    def _record_sends(
-        self, built: list[_Built], ready: list[_Built], receipts: list[SubmitReceipt], error: TransportError | None
-    ) -> None:
-        now = self.clock()
-        by_position = {i: r for i, r in enumerate(receipts, start=1)}
-        taken: list[_Claimed] = []
-        events: list[Event] = []
-        with self.db.unit_of_work() as s:
-            for position, b in enumerate(ready, start=1):
-                receipt = by_position.get(position)
-                if error is not None:
-                    self._retry_or_die(s, b.claimed, str(error), now, events)
-                elif receipt is None or receipt.refused:
-                    why = receipt.reason if receipt else "no receipt"
-                    self._die(s, b.claimed, f"refused by the switch: {why}", now, events)
-                else:
-                    taken.append(b.claimed)
-            for b in built:
-                if b.problem is not None:
-                    self._die(s, b.claimed, b.problem, now, events)
-            if taken:
-                self._record_taken(s, taken, now, events)
-            self.audit.record_all(s.connection(), events)
-
-    def _record_taken(self, s: Session, taken: list[_Claimed], now: datetime, events: list[Event]) -> None:
-        """The transmissions the switch gave a receipt for: SENT, awaiting DOJ's answer, and audited.
-
-        Every transmission the switch took is audited, also when its row was no longer ours to update:
-        the first the hub learns of is the message's one SENT (:meth:`_mark_sent`), any later one
-        RESENT. One case adds no event: DOJ's answer was recorded during this claim (no claim came
-        after it) and the hub knew of no send before it -- settling the answer recorded the SENT, and
-        this transmission is the one it stands for.
-        """
-        m = CarposMessage
-        ours = set(
-            s.scalars(
-                update(m)
-                .where(*self._mine(*taken))  # one claim per batch: one lease token
-                .values(
-                    state=OutboxState.SENT.value,
-                    next_attempt_at=now + self.policy.answer_timeout,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    last_error=None,
-                    updated_at=now,
-                )
-                .returning(m.id)
-            )
-        )
-        first = self._mark_sent(s, [(c, now, self._attempt(c)) for c in taken if not c.sent], now, events)
-        # Neither known sent at the claim nor ours any more, and a send recorded meanwhile: DOJ's
-        # answer came during this claim, or the lease lapsed and a later claim (one more attempt) sent it.
-        gone = [c.id for c in taken if not (c.sent or c.id in first or c.id in ours)]
-        attempts = _pairs(s, select(m.id, m.attempts).where(m.id.in_(gone))) if gone else {}
-        for c in taken:
-            answered_during_this_claim = c.id in attempts and attempts[c.id] == c.attempts
-            if c.id not in first and not answered_during_this_claim:
-                events.append(self._event(c, f"RESENT (attempt {c.attempts})", now))
-
-    def _mark_sent(
-        self, s: Session, sends: list[tuple[_Claimed, datetime, str]], now: datetime, events: list[Event]
-    ) -> set[int]:
-        """The one place a message becomes known as sent: of ``sends`` (message, when, the audit
-        detail), those the hub has no record of sending yet get their ``sent_at`` and the message's
-        one SENT audit event, in the caller's transaction; their ids.
-
-        ``sent_at IS NULL`` guards the UPDATE itself: a sender recording its receipt and a receiver
-        recording DOJ's answer at the same moment mark a message once (on PostgreSQL the second
-        waits for the first's row lock, then finds the time set). A resend never moves the time:
-        ``sent_at`` is when the hub first knew the switch had the message.
-        """
-        by_time: dict[datetime, list[int]] = {}
-        for c, at, _ in sends:
-            by_time.setdefault(at, []).append(c.id)
-        marked: set[int] = set()
-        m = CarposMessage
-        for at, message_ids in by_time.items():  # one statement per distinct time: few per batch or page
-            marked.update(
-                s.scalars(
-                    update(m).where(m.id.in_(message_ids), m.sent_at.is_(None)).values(sent_at=at).returning(m.id)
-                )
-            )
-        events.extend(self._event(c, "SENT", now, detail=detail) for c, _, detail in sends if c.id in marked)
-        return marked
-
-    @staticmethod
-    def _attempt(c: _Claimed) -> str:
-        return f"MCN {c.mcn}" + (f", attempt {c.attempts}" if c.attempts > 1 else "")
-
-    @staticmethod
-    def _mine(*claims: _Claimed) -> list[object]:
-        """The rows of ``claims`` (all of one claim's batch) while that claim still holds them."""
-        return [
-            CarposMessage.id.in_([c.id for c in claims]),
-            CarposMessage.lease_owner == claims[0].lease,
-            CarposMessage.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
-        ]
-
-    def _retry_or_die(self, s: Session, c: _Claimed, why: str, now: datetime, events: list[Event]) -> None:
-        if self.policy.exhausted(c.attempts):
-            self._die(s, c, f"gave up after {c.attempts} attempts: {why}", now, events)
-            return
-        log.warning("CARPOS %s %s: attempt %d failed (%s); trying again later", c.mke, c.mcn, c.attempts, why)
-        s.execute(
-            update(CarposMessage)
-            .where(*self._mine(c))
-            .values(
-                next_attempt_at=now + self.policy.delay(c.attempts, self.rng),
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=why[:200],
-                updated_at=now,
-            )
-        )
-
-    def _die(self, s: Session, c: _Claimed, why: str, now: datetime, events: list[Event]) -> None:
-        log.error("CARPOS %s %s is DEAD: %s (an administrator can requeue it)", c.mke, c.mcn, why)
-        result = s.execute(
-            update(CarposMessage)
-            .where(*self._mine(c))
-            .values(
-                state=OutboxState.DEAD.value,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=why[:200],
-                updated_at=now,
-            )
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            events.append(self._event(c, "DEAD", now))
-
-    def _event(
-        self, c: _Claimed, outcome: str, now: datetime, operation: str | None = None, detail: str | None = None
-    ) -> Event:
-        return Event(
-            at=now,
-            username="ccpor-gateway",
-            org_ori=c.sender_ori,
-            operation=operation or f"CARPOS {c.mke}",
-            outcome=outcome[:40],
-            target=c.target or c.mcn,
-            client_address=self.owner[:64],
-            detail=detail or f"MCN {c.mcn}",
-            category=CARPOS,
-        )
 
     # ---------------------------------------------------------------------------------- receiving
 
@@ -482,8 +337,8 @@ class Gateway:
                 log.error("mailbox item %d is not acceptable and stays in DOJ's mailbox: %s", item.mailbox_id, exc)
                 continue
             try:
-                answer: carpos.Answer | None = carpos.parse_answer(t.text)
-            except carpos.CarposError:
+                answer: codec.Answer | None = codec.parse_answer(t.text)
+            except codec.CarposError:
                 # Not the reason: it quotes DOJ's text, which is CLETS data and stays out of logs.
                 log.error("DOJ's message %s is not a CARPOS answer; kept for a CLETS user to read", t.header.mcn)
                 answer = None
@@ -540,7 +395,7 @@ class Gateway:
             fresh.append(a)
         if not fresh:
             return
-        m = CarposMessage
+        m = OutboxMessage
         wanted = [a.answers_mcn for a in fresh if a.answers_mcn]
         messages = {
             r.mcn: r
@@ -592,7 +447,7 @@ class Gateway:
                     message_id=message.id if message else None,
                     order_id=order_id,
                     organization_id=audience,
-                    needs_action=a.answer is None or a.answer.kind in (carpos.AnswerKind.REJ, carpos.AnswerKind.NTC),
+                    needs_action=a.answer is None or a.answer.kind in (codec.AnswerKind.REJ, codec.AnswerKind.NTC),
                     text_sealed=self.vault.seal_answer(a.doj_mcn, a.transmission.lines),
                     received_at=now,
                 )
@@ -600,11 +455,11 @@ class Gateway:
             target = ids.public(ids.ORDER, order_id) if order_id else (message.mcn if message else a.doj_mcn)
             ori = message.sender_ori if message else a.transmission.header.destination_ori
             about = (
-                _Claimed(message.id, message.mcn, message.mke, message.attempts, message.state, ori, target)
+                Claim(message.id, message.mcn, message.mke, message.attempts, message.state, ori, target)
                 if message
-                else _Claimed(0, a.doj_mcn, a.kind, 0, "", ori, target)
+                else Claim(0, a.doj_mcn, a.kind, 0, "", ori, target)
             )
-            events.append(self._event(about, "RECEIVED", now, operation=f"CARPOS {a.kind}"))
+            events.append(self.outbox.event(about, "RECEIVED", now, operation=f"CARPOS {a.kind}"))
             settlement = a.settlement
             if message is not None and settlement is not None and message.state not in FINISHED_STATES:
                 settled.append((message, settlement))
@@ -614,7 +469,7 @@ class Gateway:
         s.execute(insert(CarposInboxMessage.__table__), rows)
         self._settle(s, settled, now)
         sent: list[Event] = []
-        self._mark_sent(s, list(unsent.values()), now, sent)
+        self.outbox.mark_sent(s, list(unsent.values()), now, sent)
         self.audit.record_all(s.connection(), sent + events)  # a message's SENT before its answer's RECEIVED
 
     def _order_reference(self, a: _Answer, messages: dict[str, Any]) -> int | None:
@@ -630,35 +485,18 @@ class Gateway:
         except HubError:
             return None
 
-    def _settle(self, s: Session, settled: list[tuple[Any, carpos.Answer]], now: datetime) -> None:
-        """The answered messages ACCEPTED or REJECTED, FCNs sealed onto their orders, the orders'
-        CARPOS status (the caller locked the orders' rows)."""
+    def _settle(self, s: Session, settled: list[tuple[Any, codec.Answer]], now: datetime) -> None:
+        """The answered messages ACCEPTED or REJECTED (:meth:`OutboxManager.settle`), FCNs sealed onto
+        their orders, what waited behind a rejected entry SUPERSEDED, the orders' CARPOS status (the
+        caller locked the orders' rows)."""
         if not settled:
             return
-        settled = sorted(settled, key=lambda pair: pair[0].id)  # row locks in id order, as every claim takes them
         order_ids = sorted({m.order_id for m, _ in settled if m.order_id is not None})
-        table = CarposMessage.__table__
-        s.execute(
-            update(table)
-            # (not_in would expand into a list, which executemany cannot take)
-            .where(table.c.id == bindparam("b_id"), *(table.c.state != state for state in FINISHED_STATES))
-            .values(
-                state=bindparam("b_state"),
-                answered_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=None,
-                updated_at=now,
-            ),  # fmt: skip
-            [
-                {"b_id": m.id, "b_state": (OutboxState.ACCEPTED if _accepts(a) else OutboxState.REJECTED).value}
-                for m, a in settled
-            ],
-        )
+        self.outbox.settle(s, [(m, _accepts(a)) for m, a in settled], now)
         fcns = [
             {"b_id": m.order_id, "b_fcn": self.vault.seal_fcn(m.order_id, a.fcn)}
             for m, a in settled
-            if m.order_id is not None and m.mke == carpos.Mke.EPO.value and a.kind is carpos.AnswerKind.ACK and a.fcn
+            if m.order_id is not None and m.mke == codec.Mke.EPO.value and a.kind is codec.AnswerKind.ACK and a.fcn
         ]
         orders = Order.__table__
         if fcns:
@@ -666,18 +504,10 @@ class Gateway:
                 update(orders).where(orders.c.id == bindparam("b_id")).values(carpos_fcn_sealed=bindparam("b_fcn")),
                 fcns,
             )
-        for m, a in settled:
-            if m.order_id is not None and m.mke == carpos.Mke.EPO.value and not _accepts(a):
+        for m, a in sorted(settled, key=lambda pair: pair[0].id):
+            if m.order_id is not None and m.mke == codec.Mke.EPO.value and not _accepts(a):
                 # Not on file: what waited behind the EPO cannot go (no FCN); a resubmitted EPO carries it.
-                s.execute(
-                    update(CarposMessage)
-                    .where(
-                        CarposMessage.order_id == m.order_id,
-                        CarposMessage.order_seq > m.order_seq,
-                        CarposMessage.state == OutboxState.QUEUED.value,
-                    )
-                    .values(state=OutboxState.SUPERSEDED.value, updated_at=now)
-                )
+                self.outbox.supersede_behind(s, m.order_id, m.order_seq, now)
         outbox.refresh_statuses(s, order_ids)
 
 
@@ -693,5 +523,5 @@ def _pairs(s: Session, query: Any) -> dict[Any, Any]:
     return {key: value for key, value in s.execute(query)}
 
 
-def _accepts(answer: carpos.Answer) -> bool:
-    return answer.kind in (carpos.AnswerKind.ACK, carpos.AnswerKind.QRY)
+def _accepts(answer: codec.Answer) -> bool:
+    return answer.kind in (codec.AnswerKind.ACK, codec.AnswerKind.QRY)

@@ -2,7 +2,8 @@
 
 *Instants* -- when something happened: audit events, versions, leases, freshness windows -- are
 timezone-aware UTC datetimes from a :data:`Clock` (``utcnow`` in production, a pinned function in
-tests), stored and compared in UTC.
+tests), stored and compared in UTC; :func:`freshness` is the one rule for how old a sender's
+Created time may be.
 
 *Calendar dates* in court rules -- an order's issue date may not be in the future, an order expires
 after its last day in force, a quick attach was uploaded "on" a day (and reports by month, later) -- are
@@ -55,6 +56,18 @@ def instant(value: datetime, path: str) -> datetime:
         ) from None
 
 
+def freshness(created: datetime, now: datetime, max_age: timedelta, skew: timedelta) -> str | None:
+    """The one freshness rule for a sender's Created time (a UsernameToken's, a signature
+    Timestamp's): ``"future"`` if it is ahead of ``now`` by more than the tolerated clock ``skew``,
+    ``"stale"`` if it is older than ``max_age`` (and the skew); None if it is fresh. The caller says
+    what was not fresh, in its own words."""
+    if created > now + skew:
+        return "future"
+    if created < now - max_age - skew:
+        return "stale"
+    return None
+
+
 @dataclass(frozen=True)
 class CourtCalendar:
     """Calendar dates as the courts count them: in ``zone`` (an IANA name)."""
@@ -65,7 +78,7 @@ class CourtCalendar:
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "zone", ZoneInfo(self.zone_name))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory of zones ("America")
             raise ValueError(
                 f"CCPOR_COURT_TIMEZONE={self.zone_name!r} is not an IANA time zone such as {CALIFORNIA}"
             ) from None
@@ -92,4 +105,4 @@ class CourtCalendar:
 #: The default calendar (California's), for callers built without settings (tests, tools).
 COURTS = CourtCalendar()
 
-__all__ = ["CALIFORNIA", "COURTS", "Clock", "CourtCalendar", "instant", "utcnow"]
+__all__ = ["CALIFORNIA", "COURTS", "Clock", "CourtCalendar", "freshness", "instant", "utcnow"]

@@ -2,7 +2,7 @@
 
 Every error a caller can cause is a :class:`HubError` with a stable, machine-readable fault code
 (``Client.*`` the caller must change something, ``Server.*`` we must). The SOAP layer maps these to
-SOAP faults in exactly one place (:mod:`hub.api.faults`); nothing else builds faults.
+SOAP faults in exactly one place (:mod:`hub.soap.faults`); nothing else builds faults.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub import masterkey
+from hub.clock import utcnow
 
 
 def free_port() -> int:
@@ -66,7 +67,7 @@ def development_tls(directory: Path, *, mutual: bool = False, days: int = 1) -> 
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
 
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])

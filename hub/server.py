@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from hub.api.app import Services
-from hub.api.wsgi import Router, create_app
+from hub.api.app import Services, create_app
 from hub.settings import load
+from hub.soap.endpoint import Router
 
 
 def wsgi_app() -> Router:

@@ -8,13 +8,12 @@ ADMINISTRATOR role from it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.accounts.passwords import hash_password
 from hub.accounts.service import Principal, add_user, ensure_organization, seal_for_digest
+from hub.clock import utcnow
 from hub.codes import AccountStatus, Role
 from hub.db.models import Account, Organization
 from hub.errors import Forbidden, InvalidState, NotFound, ValidationError, Violation
@@ -95,7 +94,7 @@ def save_user(
     elif not allow_digest and existing.password_sealed is not None:
         existing.password_sealed = None
         changes.append("PasswordDigest withdrawn")
-    existing.updated_at = datetime.now(UTC)
+    existing.updated_at = utcnow()
     return existing, "; ".join(changes) or "no change"
 
 
@@ -106,7 +105,7 @@ def set_roles(s: Session, admin: Principal, username: str, role: Role, clets: bo
     detail = f"role {target.role} -> {role.value}; CLETS {target.clets_certified} -> {clets}"
     target.role = role.value
     target.clets_certified = clets
-    target.updated_at = datetime.now(UTC)
+    target.updated_at = utcnow()
     return target, detail
 
 
@@ -117,7 +116,7 @@ def enable(s: Session, username: str, reason: str) -> tuple[Account, str]:
     enabled = s.execute(
         update(Account)
         .where(Account.id == target.id, Account.status == AccountStatus.DISABLED.value)
-        .values(status=AccountStatus.ACTIVE.value, failed_logons=0, first_failed_at=None, updated_at=datetime.now(UTC))
+        .values(status=AccountStatus.ACTIVE.value, failed_logons=0, first_failed_at=None, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     s.refresh(target)
@@ -131,5 +130,5 @@ def disable(s: Session, admin: Principal, username: str, reason: str) -> tuple[A
     if target.id == admin.account_id:
         raise Forbidden("you cannot disable your own account")
     target.status = AccountStatus.DISABLED.value
-    target.updated_at = datetime.now(UTC)
+    target.updated_at = utcnow()
     return target, f"disabled: {reason}"

@@ -16,9 +16,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
@@ -28,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.accounts.passwords import hash_password, verify_password
+from hub.clock import Clock, freshness, utcnow
 from hub.codes import COUNTIES, AccountStatus, OrganizationKind, Role, county_code_of_ori, default_kind_of_ori
 from hub.db.engine import Database
 from hub.db.models import Account, Organization, UsedNonce
@@ -36,7 +36,7 @@ from hub.errors import AuthenticationError, Conflict, InvalidState, NotFound, Va
 from hub.masterkey import Sealer
 
 if TYPE_CHECKING:
-    from hub.api.wsse import UsernameToken
+    from hub.accounts.credentials import UsernameToken
 
 
 log = logging.getLogger("ccpor.accounts")
@@ -57,15 +57,41 @@ class Principal:
 
 
 def principal_of(account: Account) -> Principal:
+    """The principal of an account (its organization read through it)."""
+    return _principal(account, account.organization)
+
+
+def _principal(account: Any, organization: Any) -> Principal:
+    """The one mapping to a :class:`Principal`: from an account's columns and its organization's
+    (``ori``, ``county_code``, ``kind``) -- an ``Account`` and its ``Organization``, or one row of
+    ``_ACCOUNT_COLUMNS`` holding both."""
     return Principal(
         account_id=account.id,
         username=account.username,
         organization_id=account.organization_id,
-        ori=account.organization.ori,
-        county_code=account.organization.county_code,
+        ori=organization.ori,
+        county_code=organization.county_code,
         role=Role(account.role),
         clets_certified=account.clets_certified,
-        org_kind=OrganizationKind(account.organization.kind),
+        org_kind=OrganizationKind(organization.kind),
+    )
+
+
+def system_principal(session: Session) -> Principal | None:
+    """Who the hub's own scheduled changes (``ccpor-hub orders expire``) are made by: the hub itself
+    (``ccpor-hub``, ORI CA0000000, county 00), in the name of the first ADMINISTRATOR account (None
+    while there is none)."""
+    first = session.scalar(select(Account.id).where(Account.role == Role.ADMINISTRATOR.value).limit(1))
+    if first is None:
+        return None
+    return Principal(
+        account_id=int(first),
+        username="ccpor-hub",
+        organization_id=0,
+        ori="CA0000000",
+        county_code="00",
+        role=Role.ADMINISTRATOR,
+        clets_certified=False,
     )
 
 
@@ -83,7 +109,7 @@ def ensure_organization(session: Session, ori: str, name: str | None = None) -> 
         name=name or f"{COUNTIES[int(county) - 1]} County agency {ori}",
         county_code=county,
         kind=default_kind_of_ori(ori).value,
-        created_at=datetime.now(UTC),
+        created_at=utcnow(),
     )
     session.add(org)
     session.flush()
@@ -110,7 +136,7 @@ def add_user(
     if len(password) < 12:
         raise ValidationError("passwords must have at least 12 characters", [Violation("password", "too short")])
     org = ensure_organization(session, ori)
-    now = datetime.now(UTC)
+    now = utcnow()
     account = Account(
         username=username,
         organization_id=org.id,
@@ -220,7 +246,7 @@ class Authenticator:
     def __init__(
         self,
         db: Database,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         *,
         digest_sealer: Sealer | None = None,
         max_age: timedelta = timedelta(minutes=5),
@@ -280,7 +306,7 @@ class Authenticator:
                 raise Unverified
             with self.db.unit_of_work() as session:
                 session.connection().execute(_RESET_FAILURES, {"b_id": row.id})
-        return _principal(row)
+        return _principal(row, organization=row)
 
     def authenticate_digest(self, connection: Connection, token: UsernameToken) -> Principal:
         """A PasswordDigest UsernameToken: fresh, a correct digest, a nonce never seen before.
@@ -310,7 +336,7 @@ class Authenticator:
         if row.failed_logons:
             with self.db.unit_of_work() as session:
                 session.connection().execute(_RESET_FAILURES, {"b_id": row.id})
-        return _principal(row)
+        return _principal(row, organization=row)
 
     def remember_once(self, material: bytes, now: datetime, refusal: str) -> None:
         """Record ``material`` (a digest's nonce, a signature value) in the shared table; refuse it
@@ -342,7 +368,7 @@ class Authenticator:
         # certificate, or anyone could take a court's DMS offline with five wrong passwords.
         if row.status not in (AccountStatus.ACTIVE.value, AccountStatus.LOCKED.value):
             raise AuthenticationError(_FAILED)
-        return _principal(row)
+        return _principal(row, organization=row)
 
     def _count_failure(self, account_id: int) -> None:
         now = self.clock()
@@ -360,25 +386,13 @@ REPLAYED_SIGNATURE = "this signed message was received before: a replayed messag
 
 def check_freshness(created: datetime, now: datetime, max_age: timedelta, skew: timedelta, what: str) -> None:
     """WS-Security freshness: ``created`` neither in the future (beyond ``skew``) nor too old."""
-    if created > now + skew:
+    problem = freshness(created, now, max_age, skew)
+    if problem == "future":
         raise AuthenticationError(f"the {what}'s Created time is in the future: check the sending system's clock")
-    if created < now - max_age - skew:
+    if problem == "stale":
         raise AuthenticationError(
             f"the {what} was created more than {int(max_age.total_seconds())} seconds ago: send a fresh one"
         )
-
-
-def _principal(row: Any) -> Principal:
-    return Principal(
-        account_id=row.id,
-        username=row.username,
-        organization_id=row.organization_id,
-        ori=row.ori,
-        county_code=row.county_code,
-        role=Role(row.role),
-        clets_certified=row.clets_certified,
-        org_kind=OrganizationKind(row.kind),
-    )
 
 
 def register_certificate(session: Session, username: str, pem: bytes) -> str:
@@ -396,7 +410,7 @@ def register_certificate(session: Session, username: str, pem: bytes) -> str:
         raise NotFound(f"no account named {username!r}")
     account.client_cert_sha256 = hashlib.sha256(der).hexdigest()
     account.client_cert_pem = pem.decode("ascii", "replace")
-    account.updated_at = datetime.now(UTC)
+    account.updated_at = utcnow()
     return account.client_cert_sha256
 
 
@@ -416,7 +430,7 @@ def unlock(session: Session, username: str) -> tuple[Account, str]:
             Account.id == account.id,
             Account.status.in_((AccountStatus.ACTIVE.value, AccountStatus.LOCKED.value)),
         )
-        .values(status=AccountStatus.ACTIVE.value, failed_logons=0, first_failed_at=None, updated_at=datetime.now(UTC))
+        .values(status=AccountStatus.ACTIVE.value, failed_logons=0, first_failed_at=None, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     session.refresh(account)

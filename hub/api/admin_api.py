@@ -7,7 +7,7 @@ described in the event's ``detail``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -15,34 +15,46 @@ from sqlalchemy import select
 
 from hub.accounts import admin, service
 from hub.accounts.permissions import require_admin
-from hub.api.bindings import Bindings
-from hub.api.orders_api import Call, OrdersApi, guarded, page_fields
-from hub.carpos import queue
+from hub.api.call import Call, guarded, page_fields
+from hub.api.orders_api import OrdersApi
 from hub.clock import Clock, instant
 from hub.codes import AccountStatus, Role
-from hub.db.models import Account, AuditEvent, CarposMessage
+from hub.db.models import Account, AuditEvent, OutboxMessage
 from hub.errors import ValidationError, Violation
 from hub.masterkey import Sealer
 from hub.orders import locks
 from hub.orders.search import paginate
+from hub.outbox import queue
 from hub.settings import Settings
+from hub.soap.bindings import Bindings
+from hub.soap.operations import Operation, declared, operation
 
 #: The longest period one SearchAudit may cover (keeps one query's cost bounded).
 MAX_AUDIT_SPAN = timedelta(days=366)
 
 
 class AdminApi:
-    READS = frozenset({"ListUsers", "SearchLockedOrders", "SearchAudit", "ListQueue"})
+    """Handlers for /ws/admin (ADMINISTRATOR only), each declared with :func:`~hub.soap.operations.operation`."""
 
-    def __init__(self, bindings: Bindings, orders_api: OrdersApi, settings: Settings, sealer: Sealer, clock: Clock):
+    def __init__(
+        self,
+        bindings: Bindings,
+        orders_api: OrdersApi,
+        settings: Settings,
+        sealer: Sealer,
+        clock: Clock,
+        kinds: Mapping[str, queue.KindRules],
+    ):
         self.t = bindings
         self.orders_api = orders_api
         self.settings = settings
         self.sealer = sealer
         self.clock = clock
+        self.kinds = kinds
+        self.operations = declared(self, (op.name for op in bindings.operations()), allowed=require_admin)
 
-    def handler(self, operation: str) -> Callable[[Call], Any]:
-        return guarded(self, operation, require_admin)
+    def handler(self, op: Operation) -> Callable[[Call], Any]:
+        return guarded(op)
 
     def _user(self, a: Account) -> Any:
         return self.t["UserType"](
@@ -68,6 +80,7 @@ class AdminApi:
 
     # ------------------------------------------------------------- operations
 
+    @operation(read_only=True)
     def op_ListUsers(self, c: Call) -> Any:
         criteria = c.args.get("Criteria")
         query = admin.list_query(
@@ -81,6 +94,7 @@ class AdminApi:
             User=[self._user(a) for a in page.items],
         )
 
+    @operation()
     def op_SaveUser(self, c: Call) -> Any:
         role = c.args.get("Role")
         return self._changed(
@@ -97,6 +111,7 @@ class AdminApi:
             ),
         )
 
+    @operation()
     def op_SetUserRoles(self, c: Call) -> Any:
         return self._changed(
             c,
@@ -105,15 +120,19 @@ class AdminApi:
             ),
         )
 
+    @operation()
     def op_DisableUser(self, c: Call) -> Any:
         return self._changed(c, admin.disable(c.session, c.who, c.args["Username"], c.args["ReasonText"]))
 
+    @operation()
     def op_UnlockUser(self, c: Call) -> Any:
         return self._changed(c, service.unlock(c.session, c.args["Username"]))
 
+    @operation()
     def op_EnableUser(self, c: Call) -> Any:
         return self._changed(c, admin.enable(c.session, c.args["Username"], c.args["ReasonText"]))
 
+    @operation(read_only=True)
     def op_SearchLockedOrders(self, c: Call) -> Any:
         number = self._page_number(c)
         total, found = locks.search(
@@ -131,6 +150,7 @@ class AdminApi:
             Lock=[self.orders_api.lock_info(i) for i in found],
         )
 
+    @operation()
     def op_UnlockOrder(self, c: Call) -> Any:
         listed = instant(c.args["LockedDateTime"], "/adm:UnlockOrder/adm:LockedDateTime")
         removed = locks.unlock(c.session, c.args["OrderId"], listed)
@@ -140,6 +160,7 @@ class AdminApi:
 
     def _queue_entry(self, e: queue.Entry) -> Any:
         return self.t["QueueEntryType"](
+            Kind=e.kind,
             MessageControlNumber=e.mcn,
             MessageKey=e.mke,
             State=e.state,
@@ -155,10 +176,11 @@ class AdminApi:
             LeasedByText=e.leased_by,
         )
 
+    @operation(read_only=True)
     def op_ListQueue(self, c: Call) -> Any:
         state = queue.state_of(c.args.get("State"), "/adm:ListQueue/adm:State")
-        query = queue.list_query(state)
-        page = paginate(c.session, query, self._page_number(c), self.settings.page_size, CarposMessage.id.desc())
+        query = queue.list_query(state, c.args.get("Kind"))
+        page = paginate(c.session, query, self._page_number(c), self.settings.page_size, OutboxMessage.id.desc())
         return self.t["QueueListType"](
             **page_fields(page),
             StateCount=[
@@ -167,11 +189,13 @@ class AdminApi:
             Message=[self._queue_entry(queue.entry(m)) for m in page.items],
         )
 
+    @operation()
     def op_RequeueMessage(self, c: Call) -> Any:
-        entry, what = queue.requeue(c.session, c.args["MessageControlNumber"], self.clock())
+        entry, what = queue.requeue(c.session, c.args["MessageControlNumber"], self.clock(), self.kinds)
         c.detail = f"{what}: {c.args['ReasonText']}"
         return self._queue_entry(entry)
 
+    @operation(read_only=True)
     def op_SearchAudit(self, c: Call) -> Any:
         k = c.args["Criteria"]
         start = instant(k.FromDateTime, "/adm:SearchAudit/adm:Criteria/adm:FromDateTime")

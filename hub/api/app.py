@@ -3,8 +3,8 @@
 The path of one request::
 
     gunicorn worker
-      -> SoapEndpoint (hub.api.wsgi): size cap, hardened parse, SOAP 1.1 envelope check,
-         mustUnderstand, known operation, XSD validation of the body      [faults: hub.api.faults]
+      -> SoapEndpoint (hub.soap.endpoint): size cap, hardened parse, SOAP 1.1 envelope check,
+         mustUnderstand, known operation, XSD validation of the body      [faults: hub.soap.faults]
       -> Spyne (PreParsedSoap11 takes the tree; never parses bytes itself)
       -> HubApplication.call_wrapper: authenticate, open the unit of work, call the handler,
          audit, map HubError -> SOAP fault
@@ -13,6 +13,7 @@ The path of one request::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -21,67 +22,40 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lxml import etree
-from spyne import AnyXml, Application, ServiceBase, rpc
+from spyne import Application, ServiceBase
 from spyne import const as spyne_const
-from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from gateway import doorbell
 from hub import masterkey, ns
+from hub.accounts.credentials import UsernameToken
 from hub.accounts.service import ACCOUNT_SECRETS, REPLAYED_SIGNATURE, Authenticator, Principal, Unverified
-from hub.api import faults, wssig
-from hub.api.bindings import Bindings, bindings_for
-from hub.api.orders_api import Call
-from hub.api.wsse import UsernameToken, optional_username_token, security_header, username_token
+from hub.api import wssig
+from hub.api.admin_api import AdminApi
+from hub.api.call import Call
+from hub.api.carpos_api import CarposApi
+from hub.api.orders_api import OrdersApi
+from hub.api.wsse import optional_username_token, security_header, username_token
 from hub.audit import AuditTrail, Event
+from hub.carpos import doorbell, outbox
+from hub.carpos.clets import CletsVault
 from hub.clock import Clock, utcnow
+from hub.contract import validate_request
 from hub.db.engine import Database
-from hub.errors import AuthenticationError, Conflict, HubError, ValidationError, Violation
+from hub.errors import AuthenticationError, Conflict, HubError
 from hub.images.service import ImageService
 from hub.images.store import FileSystemImageStore, ImageStore
 from hub.masterkey import MasterKey
 from hub.orders.service import OrderService
+from hub.outbox.queue import KindRules
 from hub.settings import Settings
+from hub.soap import faults
+from hub.soap.endpoint import Router, SoapEndpoint, WsgiApp
+from hub.soap.protocol import PreParsedSoap11
+from hub.soap.wsdl import ServiceSpec, service_class, service_wsdl
 
 log = logging.getLogger("ccpor.api")
-
-
-class PreParsedSoap11(Soap11):
-    """SOAP 1.1 that takes the tree the hardened entry point parsed instead of parsing bytes.
-
-    Spyne never sees the raw request: its own parser (and its MTOM path, which expands internal
-    entities) cannot be reached by hostile input.
-    """
-
-    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
-        root = ctx.transport.req_env.get("ccpor.tree")
-        if root is None:  # pragma: no cover - SoapEndpoint always sets it
-            raise Fault("Client.MalformedRequest", "request did not pass the hub's entry point")
-        ctx.in_document = (root, {})
-
-    def deserialize(self, ctx: Any, message: str) -> None:
-        """Spyne's decoding of the validated body into values, with its failures as the caller's fault.
-
-        The XSD passed the request, but a few values the schema admits have no Python value: the
-        hour 24 of XSD 1.0's ``24:00:00``, a base64Binary with a non-ASCII character libxml2 lets
-        through. Spyne would answer those with a bare ``Server`` "Internal Error" (and log nothing);
-        they are the caller's ``Client.ValidationError``, naming the value's problem.
-        """
-        try:
-            super().deserialize(ctx, message)
-        except Fault:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any decoding failure of an already-validated request
-            operation = ctx.method_request_string.split("}")[-1] if ctx.method_request_string else "request"
-            log.info("refused %s: a value could not be decoded (%s)", operation, type(exc).__name__)
-            raise faults.to_spyne(
-                ValidationError(
-                    f"{operation}: a value could not be read ({exc}); see the published schema",
-                    [Violation(f"/svc:{operation}", str(exc)[:200])],
-                )
-            ) from exc
 
 
 @dataclass
@@ -101,7 +75,7 @@ class Services:
         cls, settings: Settings, *, db: Database | None = None, store: ImageStore | None = None, clock: Clock = utcnow
     ) -> Services:
         key = masterkey.load(settings.resolved_master_key_file)
-        orders = OrderService(clock, settings.calendar)
+        orders = OrderService(clock, settings.calendar, forwarding=outbox.CarposForwarding())
         store = store or FileSystemImageStore(settings.resolved_image_dir)
         db = db or Database(settings.resolved_database_url)
         doorbell.install_ringer(db)  # SQLite: wake the CARPOS gateway when a change queued a message
@@ -151,8 +125,9 @@ class HubApplication(Application):
                 env = ctx.transport.req_env
                 self._require_confidential(bool(env.get("ccpor.tls")), bool(env.get("ccpor.loopback")))
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
+            declared = self.api.operations[operation]
             call = _Pending(
-                self.api.handler(operation),
+                self.api.handler(declared),
                 ctx.in_body_doc,
                 args,
                 operation,
@@ -168,7 +143,7 @@ class HubApplication(Application):
             # transaction of its own; every other caller below.
             remembered = (
                 db.serializes_writes
-                and operation not in self.api.READS
+                and not declared.read_only
                 and signed_by is None
                 and not fingerprint
                 and token is not None
@@ -180,12 +155,13 @@ class HubApplication(Application):
                 # the change itself; reads run on the reader engine and audit separately.
                 with db.read_engine.connect() as connection:
                     who = self._authenticate(connection, token, fingerprint, signed_by)
-                if operation in self.api.READS:
+                if declared.read_only:
                     with db.read() as session:
                         result = call.run(session, who)
                     with db.unit_of_work() as session:
                         call.audit(session, who, result)
                     return result
+            retries = 1 if declared.retry_on_conflict else 0
             conflicts = 0
             while True:
                 try:
@@ -209,7 +185,7 @@ class HubApplication(Application):
                     # collision, or on PostgreSQL a guarded UPDATE that found the version moved:
                     # run again, which now finds its receipt. A real conflict fails again.
                     conflicts += 1
-                    if conflicts == 2:
+                    if conflicts > retries:
                         raise
         except HubError as err:
             audit_refusal(self.hub, who, token_user(ctx), operation, err, client, target, self.audit_category)
@@ -412,64 +388,6 @@ def token_user(ctx: Any) -> str:
         return ""
 
 
-def service_class(
-    bindings: Bindings,
-    implement: Callable[[str], Callable[..., Any]] | None = None,
-    *,
-    raw: frozenset[str] = frozenset(),
-    name: str = "OrdersService",
-) -> type[ServiceBase]:
-    """A Spyne service with one method per operation of the schema.
-
-    In the hub the methods never run (``HubApplication.call_wrapper`` dispatches every operation);
-    ``implement(name)`` supplies bodies for other uses (the benchmark's bare echo service).
-    Parameters named in ``raw`` are bound as ``AnyXml``: Spyne hands over the element without
-    mapping it to objects. The hub does this for ``Order``, which it reads from the validated tree
-    anyway; the WSDL is always generated from the fully typed service (``orders_wsdl``).
-    """
-    methods: dict[str, Any] = {}
-    for op in bindings.operations():
-        method = implement(op.name) if implement else _dispatched_by_call_wrapper()
-        method.__name__ = op.name
-        methods[op.name] = rpc(
-            *[AnyXml.customize(min_occurs=t.Attributes.min_occurs) if n in raw else t for n, t in op.params],
-            _args=[n for n, _ in op.params],
-            _returns=op.result_type,
-            _out_variable_name=op.result_name,
-        )(method)
-    return type(name, (ServiceBase,), methods)
-
-
-def _dispatched_by_call_wrapper() -> Callable[..., Any]:
-    def method(ctx: Any, *args: Any) -> Any:  # pragma: no cover - HubApplication.call_wrapper runs instead
-        raise AssertionError("HubApplication.call_wrapper dispatches every operation")
-
-    return method
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """One SOAP service of the hub: where it is mounted, its schema and its WSDL file."""
-
-    path: str
-    namespace: str
-    name: str
-    xsd: str
-    wsdl_file: str
-    #: Parameters bound as raw XML at run time (see service_class).
-    raw: frozenset[str] = frozenset()
-    #: The audit category of every call (empty: by operation, hub.audit.category_of).
-    audit_category: str = ""
-
-    @property
-    def placeholder(self) -> str:
-        """The address in the checked-in WSDL; its base is replaced by CCPOR_PUBLIC_URL when served."""
-        return f"http://localhost:8080{self.path}"
-
-    def bindings(self) -> Bindings:
-        return bindings_for(self.xsd)
-
-
 ORDERS = ServiceSpec(
     "/ws/orders",
     ns.ORDERS_SERVICE,
@@ -490,6 +408,9 @@ CARPOS = ServiceSpec(
     audit_category="CARPOS",
 )
 SERVICES = (ORDERS, ADMIN, CARPOS)
+
+#: Every kind of message in the outbox, with what the queue views must know of it (hub.outbox.queue).
+OUTBOX_KINDS: dict[str, KindRules] = {outbox.KIND: outbox.QUEUE_RULES}
 
 #: Kept for callers of the orders service alone.
 WSDL_PLACEHOLDER = ORDERS.placeholder
@@ -514,38 +435,29 @@ def soap_application(hub: Services, spec: ServiceSpec, api: Any) -> WsgiApplicat
     return WsgiApplication(app, max_content_length=hub.settings.max_request_bytes)
 
 
-def normalized_wsdl(raw: bytes) -> bytes:
-    """Spyne's WSDL in a stable form: schema children sorted by kind and name, pretty-printed.
-
-    Spyne emits types in hash order, which changes between processes; sorting makes the served WSDL
-    byte-identical to the checked-in wsdl/ file and keeps its diffs readable.
-    """
-    root = etree.fromstring(raw, etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True))
-    rank = {"import": 0, "simpleType": 1, "complexType": 2, "element": 3}
-    for schema in root.iter(ns.q(ns.XSD, "schema")):
-        children = list(schema)
-        children.sort(key=lambda c: (rank.get(etree.QName(c).localname, 9), c.get("name") or c.get("namespace") or ""))
-        schema[:] = children
-    return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
-
-
-def service_wsdl(spec: ServiceSpec) -> bytes:
-    """A service's WSDL as the hub serves it (with the placeholder address), built from the XSDs.
-
-    Needs no database or image store: only the Spyne interface is built, from the fully typed
-    service (the runtime binds ``raw`` parameters as XML).
-    """
-    app = Application(
-        [service_class(spec.bindings(), name=spec.name)],
-        tns=spec.namespace,
-        name=spec.name,
-        in_protocol=Soap11(),
-        out_protocol=Soap11(),
-    )
-    WsgiApplication(app)  # sets the HTTP transport URI, as soap_application does
-    app.interface.docs.wsdl11.build_interface_document(spec.placeholder)
-    return normalized_wsdl(app.interface.docs.wsdl11.get_interface_document())
-
-
 def orders_wsdl() -> bytes:
     return service_wsdl(ORDERS)
+
+
+def create_app(hub: Services) -> Router:
+    """The services behind their hardened entry points: /ws/orders, /ws/admin and /ws/carpos."""
+    orders_api = OrdersApi(ORDERS.bindings(), hub.orders, hub.images, hub.settings)
+    admin_api = AdminApi(
+        ADMIN.bindings(), orders_api, hub.settings, hub.key.sealer(ACCOUNT_SECRETS), hub.orders.clock, OUTBOX_KINDS
+    )
+    carpos_api = CarposApi(CARPOS.bindings(), hub.orders, CletsVault.of(hub.key), hub.settings)
+    signed = SignedRequests(hub)
+    routes: dict[str, WsgiApp] = {}
+    for spec, api in ((ORDERS, orders_api), (ADMIN, admin_api), (CARPOS, carpos_api)):
+        routes[spec.path] = SoapEndpoint(
+            soap_application(hub, spec, api),
+            service_wsdl(spec),  # from the fully typed service; the runtime binds raw parameters as XML
+            {op.name for op in spec.bindings().operations()},
+            spec.namespace,
+            functools.partial(validate_request, xsd_name=spec.xsd),
+            hub.settings,
+            spec.placeholder,
+            signed,
+            hub.settings.public_url,
+        )
+    return Router(routes)

@@ -10,37 +10,37 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway import carpos
 from hub import ids
 from hub.accounts import permissions
-from hub.api.bindings import Bindings
-from hub.api.orders_api import Call, guarded, page_fields
-from hub.carpos import inbox, outbox
+from hub.api.call import Call, guarded, page_fields
+from hub.carpos import codec, inbox, outbox
 from hub.carpos.clets import CletsVault
 from hub.db.models import CarposInboxMessage
 from hub.errors import ValidationError, Violation
 from hub.orders.search import paginate
 from hub.orders.service import OrderService
 from hub.settings import Settings
+from hub.soap.bindings import Bindings
+from hub.soap.operations import Operation, declared, operation
 
 _QUERY = "/crp:QueryCarpos/crp:Query"
 
 
 class CarposApi:
-    """Handlers for /ws/carpos. Read-only operations are listed in ``READS``."""
-
-    # QueryCarpos writes (its QPO, committed with its audit event) and answers at once: nothing here
-    # waits for DOJ, whose answer may take seconds (docs/DECISIONS.md 35).
-    READS = frozenset({"ListCarposMessages", "GetCarposQueryResult"})
+    """Handlers for /ws/carpos (CLETS-certified users only), each declared with
+    :func:`~hub.soap.operations.operation`. QueryCarpos writes (its QPO, committed with its audit
+    event) and answers at once: nothing here waits for DOJ, whose answer may take seconds
+    (docs/DECISIONS.md 35)."""
 
     def __init__(self, bindings: Bindings, orders: OrderService, vault: CletsVault, settings: Settings) -> None:
         self.t = bindings
         self.orders = orders
         self.vault = vault
         self.settings = settings
+        self.operations = declared(self, (op.name for op in bindings.operations()), allowed=permissions.require_clets)
 
-    def handler(self, operation: str) -> Callable[[Call], Any]:
-        return guarded(self, operation, permissions.require_clets)
+    def handler(self, op: Operation) -> Callable[[Call], Any]:
+        return guarded(op)
 
     def _message(self, v: inbox.View) -> Any:
         m, a = v.message, v.answer
@@ -62,6 +62,7 @@ class CarposApi:
 
     # ------------------------------------------------------------- operations
 
+    @operation(read_only=True)
     def op_ListCarposMessages(self, c: Call) -> Any:
         k = c.args.get("Criteria")
         needs = getattr(k, "NeedsActionOnlyIndicator", None)
@@ -85,11 +86,13 @@ class CarposApi:
             Message=[self._message(v) for v in inbox.views(c.session, page.items, self.vault)],
         )
 
+    @operation()
     def op_AcknowledgeCarposMessage(self, c: Call) -> Any:
         v = inbox.acknowledge(c.session, c.who, c.args["MessageId"], self.orders.clock(), self.vault)
         c.detail = f"acknowledged {v.message.kind} {v.message.doj_mcn}"
         return self._message(v)
 
+    @operation()
     def op_QueryCarpos(self, c: Call) -> Any:
         """Queue the QPO and answer PENDING with its MCN. Waiting here for DOJ would hold a worker
         (and on PostgreSQL a transaction) for as long as DOJ takes: a few slow answers would starve
@@ -98,6 +101,7 @@ class CarposApi:
         c.detail = f"QPO {mcn}"
         return self._result(mcn, inbox.PENDING)
 
+    @operation(read_only=True)
     def op_GetCarposQueryResult(self, c: Call) -> Any:
         mcn = c.args["MessageControlNumber"]
         outcome = inbox.query_outcome(c.session, c.who, mcn, self.vault)
@@ -113,7 +117,7 @@ class CarposApi:
             CarposText=list(outcome.lines),
         )
 
-    def _query_transaction(self, c: Call) -> carpos.Transaction:
+    def _query_transaction(self, c: Call) -> codec.Transaction:
         q = c.args["Query"]
         by_fcn = bool(q.FileControlNumber)
         by_person = bool(q.PersonSurName and q.PersonBirthDate)
@@ -128,13 +132,13 @@ class CarposApi:
         if by_fcn:
             pairs.append(("FCN", q.FileControlNumber))
         elif by_person:
-            name = carpos.wire_name(q.PersonSurName, q.PersonGivenName, q.PersonMiddleName)
-            pairs += [("NAM", name), ("DOB", carpos.wire_date(q.PersonBirthDate))]
+            name = codec.wire_name(q.PersonSurName, q.PersonGivenName, q.PersonMiddleName)
+            pairs += [("NAM", name), ("DOB", codec.wire_date(q.PersonBirthDate))]
         else:
-            pairs += [("PNO", carpos.normalize(q.CaseDocketID)[:20]), ("CTI", q.IssuingCourtORIIdentification)]
-        return carpos.build(carpos.Mke.QPO, pairs)
+            pairs += [("PNO", codec.normalize(q.CaseDocketID)[:20]), ("CTI", q.IssuingCourtORIIdentification)]
+        return codec.build(codec.Mke.QPO, pairs)
 
-    def _record(self, r: carpos.Record, line: str) -> Any:
+    def _record(self, r: codec.Record, line: str) -> Any:
         expires = r.get("EXP")
         return self.t["CarposRecordType"](
             FileControlNumber=r.fcn,
@@ -142,10 +146,10 @@ class CarposApi:
             EnteringAgencyORIIdentification=r.get("ORI"),
             AgencyCaseIdentification=r.get("OCA"),
             RestrainedPersonName=r.get("NAM"),
-            RestrainedPersonBirthDate=carpos.parse_wire_date(r.get("DOB")),
+            RestrainedPersonBirthDate=codec.parse_wire_date(r.get("DOB")),
             ProtectionOrderTypeCode=r.get("OTC"),
-            CourtOrderIssuingDate=carpos.parse_wire_date(r.get("ISD")),
-            CourtOrderExpirationDate=carpos.parse_wire_date(expires),
+            CourtOrderIssuingDate=codec.parse_wire_date(r.get("ISD")),
+            CourtOrderExpirationDate=codec.parse_wire_date(expires),
             NonExpiringIndicator=expires == "NONEXP",
             IssuingCourtORIIdentification=r.get("CTI"),
             CaseDocketID=r.get("PNO"),
@@ -155,8 +159,11 @@ class CarposApi:
             CarposText=line,
         )
 
+    @operation()
     def op_ResubmitToCarpos(self, c: Call) -> Any:
-        order, mcn, mke = self.orders.resubmit_to_carpos(c.session, c.who, c.args["OrderId"])
+        order, mcn, mke = outbox.resubmit_order(
+            c.session, self.orders, c.who, c.args["OrderId"], "/crp:ResubmitToCarpos/crp:OrderId"
+        )
         c.detail = f"resubmitted as {mke} {mcn}"
         return self.t["OrderCarposStatusType"](
             OrderId=c.args["OrderId"], CarposStatus=order.carpos_status, MessageControlNumber=mcn, MessageKey=mke

@@ -8,18 +8,15 @@ from Spyne objects, so what is stored is exactly what passed the schema.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from lxml import etree
 from spyne.util.xml import get_xml_as_object
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from hub import ids, ns
+from hub import ids
 from hub.accounts import permissions
 from hub.accounts.service import Principal
-from hub.api.bindings import Bindings
+from hub.api.call import Call, guarded, page_fields
 from hub.codes import CancelReason
 from hub.db.models import Image, Order, QuickAttach
 from hub.images.service import ImageService
@@ -28,76 +25,33 @@ from hub.orders.locks import LockInfo
 from hub.orders.search import Criteria, Page, search_orders, search_quick_attaches
 from hub.orders.service import OrderService, Receipt, Source
 from hub.settings import Settings
-
-
-@dataclass
-class Call:
-    """What one SOAP call carries through the layers."""
-
-    session: Session
-    who: Principal
-    body: etree._Element
-    args: dict[str, Any]
-    #: What an administrator's call changed, in words, for its audit event (never a secret).
-    detail: str = ""
-    #: The use case's receipt, where the handler keeps it: the audit's note reads the order's facts there.
-    receipt: Receipt | None = None
-
-    def element(self, local: str) -> etree._Element:
-        found = self.body.find(ns.q(etree.QName(self.body).namespace or ns.ORDERS_SERVICE, local))
-        assert found is not None, local  # guaranteed by schema validation of the body
-        return found
-
-
-def as_bytes(value: Any) -> bytes:
-    """A base64Binary value as Spyne decoded it, as bytes."""
-    # Spyne hands base64Binary over as a sequence of chunks, and an empty element as None.
-    if value is None:
-        return b""
-    return b"".join(value) if isinstance(value, list | tuple) else bytes(value)
-
-
-def guarded(api: object, operation: str, require: Callable[[Principal], None]) -> Callable[[Call], Any]:
-    """``api``'s handler of ``operation`` (its ``op_<operation>``), run only once ``require`` has
-    passed for the caller (a service for one kind of account: administrators, CLETS users)."""
-    method: Callable[[Call], Any] = getattr(api, f"op_{operation}")
-
-    def checked(c: Call) -> Any:
-        require(c.who)
-        return method(c)
-
-    return checked
-
-
-def page_fields(page: Page) -> dict[str, int]:
-    """The paging elements every list answer of the services carries."""
-    return {"TotalCount": page.total, "PageNumber": page.number, "LastPageNumber": page.last}
+from hub.soap.bindings import Bindings, as_bytes
+from hub.soap.operations import Operation, declared, operation
 
 
 class OrdersApi:
-    """Handlers for /ws/orders. Read-only operations are listed in ``READS``."""
-
-    READS = frozenset({"GetOrder", "SearchOrders", "SearchQuickAttach", "GetImage"})
+    """Handlers for /ws/orders, each declared with :func:`~hub.soap.operations.operation`."""
 
     def __init__(self, bindings: Bindings, orders: OrderService, images: ImageService, settings: Settings) -> None:
         self.t = bindings
         self.orders = orders
         self.images = images
         self.settings = settings
+        self.operations = declared(self, (op.name for op in bindings.operations()))
 
     #: Operations on one order whose audit event notes a privilege used (see _permission_note).
     _ON_ORDER = frozenset(
         {"GetOrder", "GetImage", "SubmitOrder", "ModifyOrder", "ServeOrder", "CancelOrder", "AttachImage", "LockOrder"}
     )
 
-    def handler(self, operation: str) -> Callable[[Call], Any]:
-        method: Callable[[Call], Any] = getattr(self, f"op_{operation}")
-        if operation not in self._ON_ORDER:
+    def handler(self, op: Operation) -> Callable[[Call], Any]:
+        method = guarded(op)
+        if op.name not in self._ON_ORDER:
             return method
 
         def noting_privileges(c: Call) -> Any:
             result = method(c)
-            c.detail = self._permission_note(c, operation, result)
+            c.detail = self._permission_note(c, op.name, result)
             return result
 
         return noting_privileges
@@ -205,6 +159,7 @@ class OrdersApi:
 
     # ------------------------------------------------------------- operations
 
+    @operation()
     def op_SubmitOrder(self, c: Call) -> Any:
         c.receipt = self.orders.submit(
             c.session,
@@ -216,6 +171,7 @@ class OrdersApi:
         )
         return self._receipt(c.receipt)
 
+    @operation()
     def op_SaveDraft(self, c: Call) -> Any:
         return self._receipt(
             self.orders.save_draft(
@@ -223,14 +179,17 @@ class OrdersApi:
             )
         )
 
+    @operation()
     def op_ModifyOrder(self, c: Call) -> Any:
         return self._receipt(
             self.orders.modify(c.session, c.who, c.args["OrderId"], c.args["Version"], c.element("Order"))
         )
 
+    @operation()
     def op_CloneOrder(self, c: Call) -> Any:
         return self._receipt(self.orders.clone(c.session, c.who, c.args["OrderId"], self._source(c)))
 
+    @operation()
     def op_ServeOrder(self, c: Call) -> Any:
         return self._receipt(
             self.orders.serve(
@@ -238,6 +197,7 @@ class OrdersApi:
             )
         )
 
+    @operation()
     def op_CancelOrder(self, c: Call) -> Any:
         return self._receipt(
             self.orders.cancel(
@@ -251,9 +211,11 @@ class OrdersApi:
             )
         )
 
+    @operation()
     def op_LockOrder(self, c: Call) -> Any:
         return self.lock_info(self.orders.lock(c.session, c.who, c.args["OrderId"]))
 
+    @operation()
     def op_ReleaseOrder(self, c: Call) -> Any:
         self.orders.release(c.session, c.who, c.args["OrderId"])
         return c.args["OrderId"]
@@ -267,6 +229,7 @@ class OrdersApi:
             LockExpiresDateTime=info.expires_at,
         )
 
+    @operation(read_only=True)
     def op_GetOrder(self, c: Call) -> Any:
         order = self.orders.get(c.session, c.who, c.args["OrderId"])
         record: dict[str, Any] = dict(
@@ -306,6 +269,7 @@ class OrdersApi:
             ]
         return self.t["OrderRecordType"](**record)
 
+    @operation(read_only=True)
     def op_SearchOrders(self, c: Call) -> Any:
         k = c.args["Criteria"]
         criteria = Criteria(
@@ -326,6 +290,7 @@ class OrdersApi:
         page = search_orders(c.session, c.who, criteria, c.args["PageNumber"] or 1, self.settings.page_size)
         return self._page("SearchResultType", page, lambda o: self._summary(c.who, o))
 
+    @operation()
     def op_AddQuickAttach(self, c: Call) -> Any:
         upload = c.args["QuickAttach"]
         qa = self.images.quick_attach(
@@ -338,6 +303,7 @@ class OrdersApi:
         )
         return self._quick_attach(qa)
 
+    @operation(read_only=True)
     def op_SearchQuickAttach(self, c: Call) -> Any:
         k = c.args["Criteria"]
         page = search_quick_attaches(
@@ -354,6 +320,7 @@ class OrdersApi:
         )
         return self._page("QuickAttachSearchResultType", page, self._quick_attach)
 
+    @operation()
     def op_AttachImage(self, c: Call) -> Any:
         document = c.args["Document"]
         image = self.images.attach(
@@ -361,6 +328,7 @@ class OrdersApi:
         )
         return self._image_info(image)
 
+    @operation(read_only=True)
     def op_GetImage(self, c: Call) -> Any:
         content = self.images.get(c.session, c.who, c.args["ImageId"])
         return self.t["ImageType"](ImageInfo=self._image_info(content.image), Base64BinaryObject=[content.data])

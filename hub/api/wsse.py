@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lxml import etree
 
 from hub import ns
+from hub.accounts.credentials import UsernameToken
 from hub.errors import AuthenticationError
 
 PASSWORD_DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"  # noqa: S105
@@ -32,21 +32,6 @@ _UNDERSTOOD = {
     ns.q(ns.WSU, "Timestamp"),
     "{http://www.w3.org/2000/09/xmldsig#}Signature",
 }
-
-
-@dataclass(frozen=True)
-class UsernameToken:
-    username: str
-    #: The password (PasswordText) or the Base64 digest (PasswordDigest).
-    password: str
-    digest: bool = False
-    nonce: bytes = b""
-    #: wsu:Created exactly as sent (the digest covers this text) and as a time.
-    created_text: str = ""
-    created: datetime | None = None
-
-    def __repr__(self) -> str:  # never print the password or digest
-        return f"UsernameToken(username={self.username!r}, digest={self.digest}, password=***)"
 
 
 def security_header(header_children: list[etree._Element] | None) -> etree._Element | None:

@@ -90,6 +90,7 @@ from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidSignatu
 
 from hub import ns, xmldsig
 from hub.api.wsse import parse_utc
+from hub.clock import freshness, utcnow
 from hub.errors import AuthenticationError
 
 __all__ = ["SigningKey", "VerifiedEnvelope", "sign_envelope", "verify_envelope"]
@@ -180,7 +181,7 @@ def sign_envelope(
         raise ValueError("the certificate does not belong to the signing key")
     if ttl <= timedelta(0):
         raise ValueError("ttl must be positive")
-    created = _utc(now if now is not None else datetime.now(UTC), "now")
+    created = _utc(now if now is not None else utcnow(), "now")
 
     if envelope.tag != _ENVELOPE:
         raise ValueError(f"not a SOAP 1.1 Envelope: {envelope.tag}")
@@ -472,7 +473,8 @@ def _check_timestamp(
     expires = parse_utc(expires_els[0].text, "wsu:Expires")
     if expires <= created:
         raise AuthenticationError("the Timestamp's wsu:Expires must be later than its wsu:Created")
-    if created > now + skew:
+    problem = freshness(created, now, max_age, skew)
+    if problem == "future":
         raise AuthenticationError(
             f"the Timestamp was created at {_xs_datetime(created)}, in the future (hub time {_xs_datetime(now)}, "
             f"allowed clock skew {skew}); check the sender's clock"
@@ -487,7 +489,7 @@ def _check_timestamp(
             "set wsu:Expires closer to wsu:Created"
         )
     # Implied by the two checks above; kept so the rule stands on its own if either changes.
-    if now - created > max_age + skew:
+    if problem == "stale":
         raise AuthenticationError(
             f"the Timestamp was created at {_xs_datetime(created)}, more than {max_age} before hub time "
             f"{_xs_datetime(now)}"

@@ -14,13 +14,13 @@ from datetime import datetime
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway import carpos
 from hub import ids
 from hub.accounts import permissions
 from hub.accounts.service import Principal
+from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
 from hub.codes import OutboxState
-from hub.db.models import Account, CarposInboxMessage, CarposMessage
+from hub.db.models import Account, CarposInboxMessage, OutboxMessage
 from hub.errors import InvalidState, NotFound
 
 
@@ -30,7 +30,7 @@ class View:
 
     message: CarposInboxMessage
     lines: tuple[str, ...]
-    answer: carpos.Answer | None
+    answer: codec.Answer | None
     mke: str | None
     relates_to: str | None
     acknowledged_by: str | None
@@ -42,7 +42,7 @@ class View:
 
 def visible(who: Principal) -> Select[tuple[CarposInboxMessage]]:
     permissions.require_clets(who)
-    sent_by_us = select(CarposMessage.id).where(CarposMessage.sender_ori == who.ori)
+    sent_by_us = select(OutboxMessage.id).where(OutboxMessage.kind == outbox.KIND, OutboxMessage.sender_ori == who.ori)
     return select(CarposInboxMessage).where(
         or_(CarposInboxMessage.organization_id == who.organization_id, CarposInboxMessage.message_id.in_(sent_by_us))
     )
@@ -73,7 +73,7 @@ def views(s: Session, messages: list[CarposInboxMessage], vault: CletsVault) -> 
     sent = {
         r.id: r
         for r in s.execute(
-            select(CarposMessage.id, CarposMessage.mke, CarposMessage.mcn).where(CarposMessage.id.in_(sent_ids))
+            select(OutboxMessage.id, OutboxMessage.mke, OutboxMessage.mcn).where(OutboxMessage.id.in_(sent_ids))
         )
     } if sent_ids else {}  # fmt: skip
     by_ids = {m.acknowledged_by_id for m in messages if m.acknowledged_by_id}
@@ -84,8 +84,8 @@ def views(s: Session, messages: list[CarposInboxMessage], vault: CletsVault) -> 
     for message in messages:
         lines = vault.open_answer(message.doj_mcn, message.text_sealed)
         try:
-            answer: carpos.Answer | None = carpos.parse_answer(lines[0])
-        except carpos.CarposError:
+            answer: codec.Answer | None = codec.parse_answer(lines[0])
+        except codec.CarposError:
             answer = None
         answered = sent.get(message.message_id) if message.message_id else None
         mke, mcn = (answered.mke, answered.mcn) if answered else (None, None)
@@ -114,7 +114,7 @@ def acknowledge(s: Session, who: Principal, public_id: str, now: datetime, vault
 class QueryOutcome:
     status: str  # ANSWERED, REJECTED, UNREADABLE, PENDING
     reason: str | None
-    records: tuple[carpos.Record, ...]
+    records: tuple[codec.Record, ...]
     lines: tuple[str, ...]  # DOJ's answer as it came; empty while there is none
 
 
@@ -129,7 +129,7 @@ def query_outcome(s: Session, who: Principal, mcn: str, vault: CletsVault) -> Qu
     answered, the organization it was sent under (whose CLETS users will see that answer). For
     anyone else, and for an MCN that is no query, Client.NotFound: a query's existence does not leak.
     """
-    sent = s.scalar(select(CarposMessage).where(CarposMessage.mcn == mcn, CarposMessage.mke == carpos.Mke.QPO.value))
+    sent = s.scalar(select(OutboxMessage).where(OutboxMessage.mcn == mcn, OutboxMessage.mke == codec.Mke.QPO.value))
     answer = (
         s.scalar(visible(who).where(CarposInboxMessage.message_id == sent.id).order_by(CarposInboxMessage.id).limit(1))
         if sent
@@ -143,7 +143,7 @@ def query_outcome(s: Session, who: Principal, mcn: str, vault: CletsVault) -> Qu
     lines = vault.open_answer(answer.doj_mcn, answer.text_sealed)
     try:
         return _read_answer(lines)
-    except carpos.CarposError as err:
+    except codec.CarposError as err:
         # The gateway keeps such an answer on purpose (it settles the query as a reject): the CLETS
         # user reads DOJ's lines themselves, as ListCarposMessages shows them.
         return QueryOutcome("UNREADABLE", "; ".join(err.reasons), (), lines)
@@ -151,9 +151,9 @@ def query_outcome(s: Session, who: Principal, mcn: str, vault: CletsVault) -> Qu
 
 def _read_answer(lines: tuple[str, ...]) -> QueryOutcome:
     """DOJ's answer to a query, read; CarposError if it is not one the hub can read."""
-    parsed = carpos.parse_answer(lines[0])
-    if parsed.kind is carpos.AnswerKind.REJ:
+    parsed = codec.parse_answer(lines[0])
+    if parsed.kind is codec.AnswerKind.REJ:
         return QueryOutcome("REJECTED", parsed.reason, (), lines)
-    if parsed.kind is not carpos.AnswerKind.QRY:
-        raise carpos.CarposError([f"NOT A QUERY ANSWER ({parsed.kind.value})"])
-    return QueryOutcome("ANSWERED", None, tuple(carpos.parse_record(line) for line in lines[1:]), lines)
+    if parsed.kind is not codec.AnswerKind.QRY:
+        raise codec.CarposError([f"NOT A QUERY ANSWER ({parsed.kind.value})"])
+    return QueryOutcome("ANSWERED", None, tuple(codec.parse_record(line) for line in lines[1:]), lines)

@@ -6,7 +6,7 @@ XPO when entered in error, else CPO (the order no longer in effect). Expiry send
 retires an order at its own EXP.
 
 Before a change is accepted, the transaction it will become is checked with CARPOS's field rules
-(:func:`gateway.carpos.problems`), so an order CARPOS would reject is refused at intake with DOJ's
+(:func:`hub.carpos.codec.problems`), so an order CARPOS would reject is refused at intake with DOJ's
 reasons. The outbox row is written in the change's own transaction; it names the order version to
 send, because an MPO/SPO/CPO/XPO carries the FCN DOJ assigns only when it accepts the EPO -- the
 gateway builds the text when it sends.
@@ -20,18 +20,24 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway import carpos
 from hub import ids
 from hub.accounts.service import Principal
+from hub.carpos import codec
 from hub.carpos.clets import CletsVault
 from hub.codes import FINISHED_STATES, CancelReason, CarposStatus, OrderStatus, OutboxState
-from hub.db.models import CarposInboxMessage, CarposMessage, Order
+from hub.db.models import CarposInboxMessage, Order, OutboxMessage
 from hub.errors import InvalidState, ValidationError, Violation
 from hub.orders.document import OrderDocument
+from hub.orders.forwarding import Change, Forwarding
+from hub.orders.service import OrderService
+
+#: The outbox kind of CARPOS transactions (``outbox.kind``).
+KIND = "CARPOS"
 
 #: Stands for the values CARPOS supplies later when a transaction is checked before it exists.
 _PLACEHOLDER_OCA, _PLACEHOLDER_FCN = "CCP0000000000", "0000000000000"
@@ -44,10 +50,10 @@ NOTIFY_CHANNEL = "ccpor_carpos"
 RING = "ccpor.carpos_ring"
 
 
-def require_acceptable(doc: OrderDocument, ori: str, mke: carpos.Mke, path: str) -> None:
+def require_acceptable(doc: OrderDocument, ori: str, mke: codec.Mke, path: str) -> None:
     """Client.ValidationError with every reason CARPOS would reject this order's ``mke``."""
-    fcn = None if mke is carpos.Mke.EPO else _PLACEHOLDER_FCN
-    reasons = carpos.problems(carpos.from_order(doc, mke=mke, ori=ori, oca=_PLACEHOLDER_OCA, fcn=fcn))
+    fcn = None if mke is codec.Mke.EPO else _PLACEHOLDER_FCN
+    reasons = codec.problems(codec.from_order(doc, mke=mke, ori=ori, oca=_PLACEHOLDER_OCA, fcn=fcn))
     if reasons:
         raise ValidationError(
             f"CARPOS would reject this order ({len(reasons)} reason{'s' if len(reasons) > 1 else ''}); see detail",
@@ -55,8 +61,8 @@ def require_acceptable(doc: OrderDocument, ori: str, mke: carpos.Mke, path: str)
         )
 
 
-def cancel_key(reason: CancelReason) -> carpos.Mke:
-    return carpos.Mke.XPO if reason is CancelReason.ENTERED_IN_ERROR else carpos.Mke.CPO
+def cancel_key(reason: CancelReason) -> codec.Mke:
+    return codec.Mke.XPO if reason is CancelReason.ENTERED_IN_ERROR else codec.Mke.CPO
 
 
 def in_carpos(order: Order) -> bool:
@@ -69,17 +75,17 @@ def in_carpos(order: Order) -> bool:
 
 def enter(s: Session, order_id: int, version: int, who: Principal, now: datetime) -> str:
     """Queue the EPO of the order's ``version`` (the one just written); its MCN."""
-    return _enqueue(s, order_id, version, carpos.Mke.EPO, who, now)
+    return _enqueue(s, order_id, version, codec.Mke.EPO, who, now)
 
 
-def follow(s: Session, order: Order, who: Principal, mke: carpos.Mke, now: datetime) -> str | None:
+def follow(s: Session, order: Order, who: Principal, mke: codec.Mke, now: datetime) -> str | None:
     """Queue ``mke`` (MPO/SPO/CPO/XPO) for the order's current version if the order is in CARPOS."""
     if not in_carpos(order):
         return None
     return _enqueue(s, order.id, order.version, mke, who, now)
 
 
-def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str) -> tuple[str, carpos.Mke]:
+def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str) -> tuple[str, codec.Mke]:
     """ResubmitToCarpos: after DOJ rejected something of the order, send its current version again --
     an EPO when the order never got on file, else an MPO (the whole record, service included) for an
     ACTIVE order or its cancel key again for a CANCELLED one; its MCN and key. The order's open
@@ -88,8 +94,12 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
     if not order.carpos_requested:
         raise InvalidState(f"order {public} was never submitted to CARPOS (SubmitOrder with SubmitToCarposIndicator)")
     waiting = s.scalar(
-        select(CarposMessage.state)
-        .where(CarposMessage.order_id == order.id, CarposMessage.state.not_in(FINISHED_STATES))
+        select(OutboxMessage.state)
+        .where(
+            OutboxMessage.kind == KIND,
+            OutboxMessage.order_id == order.id,
+            OutboxMessage.state.not_in(FINISHED_STATES),
+        )
         .limit(1)
     )
     if waiting == OutboxState.DEAD.value:
@@ -98,21 +108,21 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
         raise InvalidState(f"a CARPOS message of order {public} is still {waiting}: wait for DOJ's answer")
     open_rejects = (
         CarposInboxMessage.order_id == order.id,
-        CarposInboxMessage.kind == carpos.AnswerKind.REJ.value,
+        CarposInboxMessage.kind == codec.AnswerKind.REJ.value,
         CarposInboxMessage.acknowledged_at.is_(None),
     )
     open_reject = s.scalar(select(CarposInboxMessage.id).where(*open_rejects).limit(1))
     if order.carpos_status != CarposStatus.REJECTED.value and open_reject is None:
         raise InvalidState(f"nothing to resubmit: DOJ has not rejected anything of order {public}")
     if order.carpos_fcn_sealed is None:
-        mke = carpos.Mke.EPO
+        mke = codec.Mke.EPO
     elif order.status == OrderStatus.ACTIVE.value:
-        mke = carpos.Mke.MPO
+        mke = codec.Mke.MPO
     elif order.status == OrderStatus.CANCELLED.value and order.cancel_reason:
         mke = cancel_key(CancelReason(order.cancel_reason))
     else:
         mke = None
-    if mke is None or (mke is carpos.Mke.EPO and order.status != OrderStatus.ACTIVE.value):
+    if mke is None or (mke is codec.Mke.EPO and order.status != OrderStatus.ACTIVE.value):
         raise InvalidState(f"order {public} is {order.status}: there is nothing to send CARPOS for it")
     require_acceptable(OrderDocument.from_xml(order.document), who.ori, mke, path)
     mcn = _enqueue(s, order.id, order.version, mke, who, now)
@@ -122,19 +132,87 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
     return mcn, mke
 
 
-def query(s: Session, who: Principal, tx: carpos.Transaction, vault: CletsVault, now: datetime) -> str:
+class CarposForwarding(Forwarding):
+    """The order service's :class:`~hub.orders.forwarding.Forwarding` to CARPOS: which message key
+    each change becomes, checked before the change and queued with it (the rules above)."""
+
+    _KEYS = {Change.ENTER: codec.Mke.EPO, Change.MODIFY: codec.Mke.MPO, Change.SERVE: codec.Mke.SPO}
+
+    def check(self, order: Order | None, doc: OrderDocument, who: Principal, change: Change, path: str) -> None:
+        if change is Change.ENTER or (order is not None and change in self._KEYS and in_carpos(order)):
+            require_acceptable(doc, who.ori, self._KEYS[change], path)
+
+    def record(
+        self,
+        s: Session,
+        order: Order | None,
+        order_id: int,
+        version: int,
+        who: Principal,
+        change: Change,
+        now: datetime,
+        reason: CancelReason | None = None,
+    ) -> None:
+        if change is Change.ENTER:
+            enter(s, order_id, version, who, now)
+        elif order is not None:
+            assert change is not Change.CANCEL or reason is not None, "a cancel names its reason"
+            follow(s, order, who, cancel_key(reason) if reason is not None else self._KEYS[change], now)
+
+
+def resubmit_order(
+    s: Session, orders: OrderService, who: Principal, order_id: str, path: str
+) -> tuple[Order, str, str]:
+    """ResubmitToCarpos of ``order_id`` by ``who`` (who may change it now): :func:`resubmit`; the
+    order as it stands after, the MCN and the message key queued."""
+    order = orders.changeable(s, who, order_id)
+    mcn, mke = resubmit(s, order, who, orders.clock(), path)
+    s.refresh(order)
+    return order, mcn, mke.value
+
+
+class CarposQueueRules:
+    """What the outbox's queue must know of CARPOS messages (:class:`hub.outbox.queue.KindRules`)."""
+
+    rejected_hint = "is fixed and resubmitted (ResubmitToCarpos)"
+
+    def needed(self, s: Session, dead: list[Any]) -> set[int]:
+        """An order's entry (an EPO of an order CARPOS does not have: no FCN)."""
+        entries = [r for r in dead if r.order_id and r.mke == codec.Mke.EPO.value]
+        if not entries:
+            return set()
+        off_file = set(
+            s.scalars(
+                select(Order.id).where(Order.id.in_({r.order_id for r in entries}), Order.carpos_fcn_sealed.is_(None))
+            )
+        )
+        return {r.id for r in entries if r.order_id in off_file}
+
+    def release(self, s: Session, message_ids: list[int]) -> None:
+        s.execute(
+            update(CarposInboxMessage).where(CarposInboxMessage.message_id.in_(message_ids)).values(message_id=None)
+        )
+
+    def purged(self, s: Session, order_ids: list[int]) -> None:
+        refresh_statuses(s, order_ids)
+
+
+QUEUE_RULES = CarposQueueRules()
+
+
+def query(s: Session, who: Principal, tx: codec.Transaction, vault: CletsVault, now: datetime) -> str:
     """Queue a QPO (checked: ValidationError with DOJ's reasons); its MCN. The query text is kept sealed."""
-    reasons = carpos.problems(tx)
+    reasons = codec.problems(tx)
     if reasons:
         raise ValidationError(
             "CARPOS would reject this query; see detail", [Violation("/crp:QueryCarpos", r) for r in reasons]
         )
     mcn = f"QPO{secrets.randbelow(10**13):013d}"
-    _insert(s, mcn, carpos.Mke.QPO, who, now, payload_sealed=vault.seal_query(mcn, carpos.encode(tx)))
+    _insert(s, mcn, codec.Mke.QPO, who, now, payload_sealed=vault.seal_query(mcn, codec.encode(tx)))
     return mcn
 
 
-def _enqueue(s: Session, order_id: int, version: int, mke: carpos.Mke, who: Principal, now: datetime) -> str:
+def _enqueue(s: Session, order_id: int, version: int, mke: codec.Mke, who: Principal, now: datetime) -> str:
     # The order's own counter, advanced under its row lock: concurrent changes get distinct numbers,
     # and a number is never given twice (a purged message's MCN would be answered from DOJ's ledger).
     seq = s.execute(
@@ -149,11 +227,12 @@ def _enqueue(s: Session, order_id: int, version: int, mke: carpos.Mke, who: Prin
     return mcn
 
 
-def _insert(s: Session, mcn: str, mke: carpos.Mke, who: Principal, now: datetime, **columns: object) -> None:
+def _insert(s: Session, mcn: str, mke: codec.Mke, who: Principal, now: datetime, **columns: object) -> None:
     """One QUEUED outbox row, due now; the gateway is woken when the transaction commits."""
     s.execute(
-        insert(CarposMessage.__table__),
+        insert(OutboxMessage.__table__),
         dict(
+            kind=KIND,
             mcn=mcn,
             mke=mke.value,
             sender_ori=who.ori,
@@ -186,9 +265,13 @@ def order_statuses(s: Session, order_ids: list[int]) -> dict[int, CarposStatus]:
     have all its messages purged)."""
     states: dict[int, list[str]] = {o: [] for o in order_ids}
     for order_id, state in s.execute(
-        select(CarposMessage.order_id, CarposMessage.state)
-        .where(CarposMessage.order_id.in_(order_ids), CarposMessage.state != OutboxState.SUPERSEDED.value)
-        .order_by(CarposMessage.order_id, CarposMessage.order_seq)
+        select(OutboxMessage.order_id, OutboxMessage.state)
+        .where(
+            OutboxMessage.kind == KIND,
+            OutboxMessage.order_id.in_(order_ids),
+            OutboxMessage.state != OutboxState.SUPERSEDED.value,
+        )
+        .order_by(OutboxMessage.order_id, OutboxMessage.order_seq)
     ):
         states[order_id].append(state)
     out = {}
@@ -204,7 +287,7 @@ def order_statuses(s: Session, order_ids: list[int]) -> dict[int, CarposStatus]:
 
 def ring(s: Session) -> None:
     """Wake the gateway when this transaction commits (PostgreSQL: NOTIFY; SQLite: the doorbell
-    socket, rung by the commit hook of :func:`gateway.doorbell.install_ringer`)."""
+    socket, rung by the commit hook of :func:`hub.carpos.doorbell.install_ringer`)."""
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
     else:

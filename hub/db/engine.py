@@ -16,9 +16,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+
+def redacted(url: str) -> str:
+    """A database URL fit for a log line or a message: its password, if any, shown as ``***``."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:

@@ -260,25 +260,32 @@ class QuickAttach(Base):
     )
 
 
-class CarposMessage(Base):
-    """The outbox: one CARPOS transaction to send, written in the same transaction as the change
-    that calls for it (nothing sent for a rolled-back change, nothing lost for a committed one).
+class OutboxMessage(Base):
+    """The outbox, one for every destination: one message to send, written in the same transaction
+    as the change that calls for it (nothing sent for a rolled-back change, nothing lost for a
+    committed one). ``kind`` says whose it is -- ``CARPOS`` (a transaction to DOJ) today -- and so
+    how it is built, sealed, sent and answered; the bookkeeping is the same for every kind
+    (:mod:`hub.outbox.manager`).
 
-    The gateway claims due rows (``state`` QUEUED, or SENT with its answer overdue) under a lease,
-    builds the text from the order version the row names -- an MPO/SPO/CPO/XPO carries the FCN DOJ
-    assigns only when it accepts the EPO -- seals and submits it, and keeps per-order order: a row
-    is due only when every earlier row of its order is finished (ACCEPTED, REJECTED, SUPERSEDED).
-    A QPO (query) belongs to no order; its text is kept sealed in ``payload_sealed``.
+    A sender claims due rows of its kind (``state`` QUEUED, or SENT with its answer overdue) under a
+    lease, builds the message from the order version the row names -- a CARPOS MPO/SPO/CPO/XPO
+    carries the FCN DOJ assigns only when it accepts the EPO -- seals and submits it, and keeps
+    per-key order: a row is due only when every earlier row of its kind and order is finished
+    (ACCEPTED, REJECTED, SUPERSEDED). A CARPOS QPO (query) belongs to no order; its text is kept
+    sealed in ``payload_sealed``.
     """
 
-    __tablename__ = "carpos_outbox"
+    __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Whose message this is: CARPOS (hub.outbox.kinds).
+    kind: Mapped[str] = mapped_column(String(16))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
-    #: 1, 2, 3 ... per order: a later message waits for the earlier ones.
+    #: 1, 2, 3 ... per kind and order: a later message waits for the earlier ones.
     order_seq: Mapped[int | None] = mapped_column(Integer)
     #: The order version whose document this message carries.
     order_version: Mapped[int | None] = mapped_column(Integer)
+    #: The message's type within its kind (CARPOS: its message key, EPO ... QPO).
     mke: Mapped[str] = mapped_column(String(3))
     #: Message control number: the same on every resend, which makes a resend harmless.
     mcn: Mapped[str] = mapped_column(String(24), unique=True)
@@ -302,7 +309,10 @@ class CarposMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("order_id", "order_seq"), Index(None, "state", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("kind", "order_id", "order_seq"),
+        Index(None, "kind", "state", "next_attempt_at"),
+    )
 
 
 class CarposInboxMessage(Base):
@@ -318,10 +328,10 @@ class CarposInboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: DOJ's own id of the answer or notice.
     doj_mcn: Mapped[str] = mapped_column(String(24), unique=True)
-    #: ACK, REJ, NTC, QRY (gateway.carpos.AnswerKind).
+    #: ACK, REJ, NTC, QRY (hub.carpos.codec.AnswerKind).
     kind: Mapped[str] = mapped_column(String(3))
     #: The outbox message it answers (NULL for a notice).
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("carpos_outbox.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     #: Whose CLETS-certified users see it: the order's owner, or the organization that asked.
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))

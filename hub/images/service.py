@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +10,7 @@ from sqlalchemy.orm import Session
 from hub import ids
 from hub.accounts import permissions
 from hub.accounts.service import Principal
+from hub.clock import Clock
 from hub.codes import OrderStatus, QuickAttachStatus
 from hub.db.models import Image, Order, QuickAttach
 from hub.errors import Forbidden, ImageRejected, InvalidState, NotFound
@@ -28,7 +27,7 @@ class ImageContent:
 
 
 class ImageService:
-    def __init__(self, store: ImageStore, max_bytes: int, orders: OrderService, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: ImageStore, max_bytes: int, orders: OrderService, clock: Clock) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self.orders = orders

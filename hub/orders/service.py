@@ -22,11 +22,9 @@ from lxml import etree
 from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
-from gateway.carpos import Mke
 from hub import ids, ns
 from hub.accounts import permissions
 from hub.accounts.service import Principal
-from hub.carpos import outbox
 from hub.clock import COURTS, Clock, CourtCalendar, utcnow
 from hub.codes import (
     CancelReason,
@@ -42,6 +40,7 @@ from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion,
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
 from hub.orders import locks, rules
 from hub.orders.document import OrderDocument
+from hub.orders.forwarding import NO_FORWARDING, Change, Forwarding
 
 # Statements built once: the intake hot path runs them through the connection (Core), which costs
 # a fraction of the ORM unit of work for rows nothing reads back in the same transaction.
@@ -180,11 +179,15 @@ def name_key(text: str | None) -> str:
 
 class OrderService:
     """Use cases on orders. ``clock`` is injected so tests can move time; ``calendar`` turns it into
-    the courts' calendar dates (:mod:`hub.clock`: California's, not UTC's)."""
+    the courts' calendar dates (:mod:`hub.clock`: California's, not UTC's); ``forwarding`` is where
+    an order's changes go beyond the registry (:mod:`hub.orders.forwarding`; CARPOS in the hub)."""
 
-    def __init__(self, clock: Clock = utcnow, calendar: CourtCalendar = COURTS) -> None:
+    def __init__(
+        self, clock: Clock = utcnow, calendar: CourtCalendar = COURTS, *, forwarding: Forwarding = NO_FORWARDING
+    ) -> None:
         self.clock = clock
         self.calendar = calendar
+        self.forwarding = forwarding
 
     # ------------------------------------------------------------------ intake
 
@@ -238,9 +241,10 @@ class OrderService:
         source = Source(doc.source_system, doc.source_message_id)
         if (replay := self._replay(s, who, source, _operation(action), order_id)) is not None:
             return replay
-        carpos_entry = carpos_requested and status is OrderStatus.ACTIVE
-        if carpos_entry:
-            outbox.require_acceptable(doc, who.ori, Mke.EPO, path)
+        forwarded = carpos_requested and status is OrderStatus.ACTIVE
+        order = None
+        if forwarded:
+            self.forwarding.check(None, doc, who, Change.ENTER, path)
         if order_id is None:
             receipt = self._create(s, who, doc, status, action, source, path=path)
         else:
@@ -248,8 +252,9 @@ class OrderService:
                 s, who, order_id, version, _DRAFT_ONLY, _COMPLETING[status], sealed_after=doc.sealed
             )
             receipt = self._replace(s, who, order, doc, action, source, {OrderStatus.DRAFT}, status, path=path)
-        if carpos_entry:
-            outbox.enter(s, ids.parse(ids.ORDER, receipt.order_id), receipt.version, who, self.clock())
+        if forwarded:
+            new_id = ids.parse(ids.ORDER, receipt.order_id)
+            self.forwarding.record(s, order, new_id, receipt.version, who, Change.ENTER, self.clock())
         return receipt
 
     def modify(
@@ -284,12 +289,12 @@ class OrderService:
             if proof is not None:
                 doc = OrderDocument(_with_child(doc.element, copy.deepcopy(proof)))
         self._check(doc, active=status is OrderStatus.ACTIVE, path=path, profile=True)
-        to_carpos = status is OrderStatus.ACTIVE and outbox.in_carpos(order)
-        if to_carpos:
-            outbox.require_acceptable(doc, who.ori, Mke.MPO, path)
+        forwarded = status is OrderStatus.ACTIVE  # a draft goes nowhere
+        if forwarded:
+            self.forwarding.check(order, doc, who, Change.MODIFY, path)
         receipt = self._replace(s, who, order, doc, "MODIFY", source, {status}, status, path=path)
-        if to_carpos:
-            outbox.follow(s, order, who, Mke.MPO, self.clock())
+        if forwarded:
+            self.forwarding.record(s, order, order.id, order.version, who, Change.MODIFY, self.clock())
         return receipt
 
     def clone(self, s: Session, who: Principal, order_id: str, source: Source) -> Receipt:
@@ -342,12 +347,11 @@ class OrderService:
         proof.tag = ns.q(ns.ORDER, "ProofOfService")
         doc = OrderDocument(_with_child(doc.element, proof))
         self._check(doc, active=True, path="/svc:ServeOrder", profile=True)
-        if outbox.in_carpos(order):
-            outbox.require_acceptable(doc, who.ori, Mke.SPO, "/svc:ServeOrder/svc:ProofOfService")
+        self.forwarding.check(order, doc, who, Change.SERVE, "/svc:ServeOrder/svc:ProofOfService")
         receipt = self._replace(
             s, who, order, doc, "SERVE", source, {OrderStatus.ACTIVE}, OrderStatus.ACTIVE, path="/svc:ServeOrder"
         )
-        outbox.follow(s, order, who, Mke.SPO, self.clock())
+        self.forwarding.record(s, order, order.id, order.version, who, Change.SERVE, self.clock())
         return receipt
 
     def cancel(
@@ -385,17 +389,8 @@ class OrderService:
             updated_at=now,
         )
         self._history(s, who, order, "CANCEL", ["CancelReason"], now)
-        outbox.follow(s, order, who, outbox.cancel_key(reason), now)
+        self.forwarding.record(s, order, order.id, order.version, who, Change.CANCEL, now, reason)
         return self._receipt_for(s, who, order, source, "CancelOrder", now)
-
-    def resubmit_to_carpos(self, s: Session, who: Principal, order_id: str) -> tuple[Order, str, str]:
-        """ResubmitToCarpos: after a CLETS user fixed what DOJ rejected, send the order's current
-        version again (the order, the MCN and message key queued)."""
-        order = self._visible(s, who, order_id)
-        self.require_changeable(s, who, order)
-        mcn, mke = outbox.resubmit(s, order, who, self.clock(), "/crp:ResubmitToCarpos/crp:OrderId")
-        s.refresh(order)
-        return order, mcn, mke.value
 
     def expire_due(self, s: Session, who: Principal) -> list[str]:
         """ACTIVE orders whose last day in force (expiration date, a California date) is over become
@@ -457,6 +452,12 @@ class OrderService:
         permissions.require_change(who, order, sealed_after=sealed_after, cancel=cancel)
         if not (cancel and order.owner_org_id == who.organization_id):
             locks.require_unlocked(s, who, order, self.clock())
+
+    def changeable(self, s: Session, who: Principal, order_id: str) -> Order:
+        """The order ``order_id``, which the caller may see and change now (else the fault why)."""
+        order = self._visible(s, who, order_id)
+        self.require_changeable(s, who, order)
+        return order
 
     def lock(self, s: Session, who: Principal, order_id: str) -> locks.LockInfo:
         return locks.lock(s, who, self._visible(s, who, order_id), self.clock())

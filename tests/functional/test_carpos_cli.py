@@ -14,10 +14,11 @@ from sqlalchemy import select, update
 
 from gateway import keys
 from hub import masterkey
+from hub.carpos.outbox import CarposForwarding
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
-from hub.db.models import AuditEvent, CarposMessage, Order
+from hub.db.models import AuditEvent, Order, OutboxMessage
 from hub.orders.service import OrderService
 from hub.runner import carpos_environment
 from tests.conftest import make_user
@@ -44,7 +45,9 @@ def hub_db(tmp_path: Path) -> tuple[dict[str, str], Database]:
     clerk = make_user(db, "clerk", role=Role.QUERY_UPDATE)
     for i in range(3):
         with db.unit_of_work() as s:
-            OrderService().submit(s, clerk, order_element(order(CaseDocketID=f"24FL{i}")), carpos_requested=True)
+            OrderService(forwarding=CarposForwarding()).submit(
+                s, clerk, order_element(order(CaseDocketID=f"24FL{i}")), carpos_requested=True
+            )
     yield env, db
     db.dispose()
 
@@ -53,8 +56,8 @@ def test_queue_ls_show_requeue_and_purge_dead(hub_db):
     env, db = hub_db
     with db.unit_of_work() as s:  # the first message gave up long ago
         s.execute(
-            update(CarposMessage)
-            .where(CarposMessage.mcn == "CCP0000000001-001")
+            update(OutboxMessage)
+            .where(OutboxMessage.mcn == "CCP0000000001-001")
             .values(state="DEAD", attempts=12, last_error="gave up after 12 attempts: connection refused",
                     updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=10))
         )  # fmt: skip
@@ -62,6 +65,8 @@ def test_queue_ls_show_requeue_and_purge_dead(hub_db):
     assert listed.returncode == 0 and "DEAD 1  QUEUED 2" in listed.stdout and "connection refused" in listed.stdout
     as_json = json.loads(cli(env, "queue", "ls", "--state", "dead", "--json").stdout)
     assert as_json["total"] == 1 and as_json["messages"][0]["mcn"] == "CCP0000000001-001"
+    assert as_json["messages"][0]["kind"] == "CARPOS" and " CARPOS   CCP0000000001-001    EPO DEAD" in listed.stdout
+    assert json.loads(cli(env, "queue", "ls", "--kind", "COURT", "--json").stdout)["total"] == 0  # no other kind yet
     shown = json.loads(cli(env, "queue", "show", "CCP0000000001-001").stdout)
     assert (shown["state"], shown["attempts"], shown["order_id"]) == ("DEAD", 12, "CCP0000000001")
     assert cli(env, "queue", "show", "CCP0000000099-001").returncode == 1
@@ -72,7 +77,7 @@ def test_queue_ls_show_requeue_and_purge_dead(hub_db):
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
     with db.unit_of_work() as s:
         for message_id in (2, 3):
-            s.execute(update(CarposMessage).where(CarposMessage.id == message_id).values(state="DEAD", updated_at=old))
+            s.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(state="DEAD", updated_at=old))
         # Order 3 is on file with DOJ (it has an FCN); order 2 is not: its dead EPO is its only entry.
         s.execute(update(Order).where(Order.id == 3).values(carpos_fcn_sealed=b"sealed elsewhere"))
     assert "keeps at least a day" in cli(env, "queue", "purge-dead", "--older-than", "0").stderr
@@ -80,7 +85,7 @@ def test_queue_ls_show_requeue_and_purge_dead(hub_db):
     assert purged.returncode == 0, purged.stderr
     assert "purged 1 dead message(s) older than 7 days; kept CCP0000000002-001" in purged.stdout
     with db.read() as s:
-        assert s.scalars(select(CarposMessage.id).order_by(CarposMessage.id)).all() == [1, 2]
+        assert s.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)).all() == [1, 2]
         assert s.scalar(select(Order.carpos_status).where(Order.id == 3)) == "ACCEPTED"
         audited = s.execute(
             select(AuditEvent.operation, AuditEvent.outcome)
@@ -101,13 +106,15 @@ def test_administrators_list_and_requeue_over_soap(hub, tmp_path):
     queue = admin.service.ListQueue(State="QUEUED")
     mcn = f"{receipt.OrderId}-001"
     assert mcn in {m.MessageControlNumber for m in queue.Message}  # no gateway runs for this hub
+    assert {m.Kind for m in queue.Message} == {"CARPOS"}
+    assert mcn in {m.MessageControlNumber for m in admin.service.ListQueue(Kind="CARPOS").Message}
     assert any(c.State == "QUEUED" and c.Count >= 1 for c in queue.StateCount)
     with pytest.raises(zeep.exceptions.Fault) as refused:
         admin.service.RequeueMessage(MessageControlNumber="CCP0000000999-001", ReasonText="x")
     assert fault_code(refused) == "Client.NotFound"
     db = Database(hub.db_url)
     with db.unit_of_work() as s:
-        s.execute(update(CarposMessage).where(CarposMessage.mcn == mcn).values(state="DEAD", last_error="refused"))
+        s.execute(update(OutboxMessage).where(OutboxMessage.mcn == mcn).values(state="DEAD", last_error="refused"))
     db.dispose()
     again = admin.service.RequeueMessage(MessageControlNumber=mcn, ReasonText="DOJ fixed its certificate")
     assert (again.State, again.AttemptCount, again.LastErrorText) == ("QUEUED", 0, None)

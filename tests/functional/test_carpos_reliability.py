@@ -14,18 +14,19 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from gateway import doorbell
-from gateway.mockdoj.models import LedgerEntry, Record
-from gateway.mockdoj.service import open_database
 from hub import masterkey
 from hub.accounts.service import Principal
+from hub.carpos import doorbell
 from hub.carpos.clets import CletsVault
+from hub.carpos.outbox import CarposForwarding
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
-from hub.db.models import AuditEvent, CarposInboxMessage, CarposMessage, Order
+from hub.db.models import AuditEvent, CarposInboxMessage, Order, OutboxMessage
 from hub.orders.service import OrderService, Source
 from hub.runner import GatewayProcess, SwitchServer, carpos_environment
+from mocks.doj.models import LedgerEntry, Record
+from mocks.doj.service import open_database
 from tests.conftest import empty_database, make_user
 from tests.support.carpos import not_sent_once
 from tests.support.orders import order, order_element, proof
@@ -66,7 +67,7 @@ class Site:
     def submit(self, n: int, *, modify: int = 0, serve: int = 0, first: int = 0) -> list[str]:
         """``n`` orders entered in CARPOS (cases ``first``, ``first + 1``, ...); the first ``modify`` of
         them modified, the first ``serve`` served."""
-        service, made = OrderService(), []
+        service, made = OrderService(forwarding=CarposForwarding()), []
         for i in range(first, first + n):
             with self.db.unit_of_work() as s:
                 made.append(
@@ -100,7 +101,7 @@ class Site:
 
     def outbox(self) -> dict[str, tuple[str, str | None]]:
         with self.db.read() as s:
-            return {m.mcn: (m.state, m.lease_owner) for m in s.scalars(select(CarposMessage))}
+            return {m.mcn: (m.state, m.lease_owner) for m in s.scalars(select(OutboxMessage))}
 
     def all_accepted(self) -> bool:
         states = {state for state, _ in self.outbox().values()}
@@ -190,7 +191,7 @@ def test_messages_wait_while_the_switch_is_down_and_drain_in_order(site):
         orders = site.submit(15, modify=15)
         until(lambda: _failed_entries(site) == 15, "the gateway to find the switch down for every EPO")
         with site.db.read() as s:
-            waiting = s.execute(select(CarposMessage.mke, CarposMessage.attempts, CarposMessage.last_error)).all()
+            waiting = s.execute(select(OutboxMessage.mke, OutboxMessage.attempts, OutboxMessage.last_error)).all()
         assert all(attempts >= 1 and "ConnectionError" in error for mke, attempts, error in waiting if mke == "EPO")
         assert all(attempts == 0 for mke, attempts, _ in waiting if mke == "MPO")  # behind their EPOs
         switch.start()
@@ -209,10 +210,10 @@ def _failed_entries(site: Site) -> int:
         return (
             s.scalar(
                 select(func.count()).where(
-                    CarposMessage.mke == "EPO",
-                    CarposMessage.state == "QUEUED",
-                    CarposMessage.last_error.is_not(None),
-                    CarposMessage.lease_owner.is_(None),
+                    OutboxMessage.mke == "EPO",
+                    OutboxMessage.state == "QUEUED",
+                    OutboxMessage.last_error.is_not(None),
+                    OutboxMessage.lease_owner.is_(None),
                 )
             )
             or 0
@@ -297,7 +298,7 @@ def test_a_switch_in_maintenance_or_failing_takes_nothing_and_the_messages_wait(
         orders = site.submit(5)
         until(lambda: _failed_entries(site) == 5, "the gateway to be refused for every EPO")
         with site.db.read() as s:
-            errors = s.scalars(select(CarposMessage.last_error)).all()
+            errors = s.scalars(select(OutboxMessage.last_error)).all()
         assert all("Unavailable" in e and says in e for e in errors)
         assert site.ledger() == []  # the switch took nothing
         switch.stop()

@@ -11,7 +11,7 @@ import pytest
 import requests
 import zeep
 
-from gateway.mockdoj import registry
+from mocks.doj import registry
 from tests.functional.test_soap_orders import fault_code
 from tests.support.orders import order
 from tests.support.waiting import until

@@ -18,15 +18,42 @@ from tests.support.orders import order
 CLI = str(Path(sys.executable).with_name("ccpor-hub"))
 
 
-def run(*args: str, data_dir: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run(*args: str, data_dir: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "CCPOR_DATA_DIR": str(data_dir)},
+        env={"PATH": "/usr/bin:/bin", "CCPOR_DATA_DIR": str(data_dir), **env},
     )
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize(
+    ("command", "variable", "value", "expected"),
+    [
+        (["serve"], "CCPOR_PAGE_SIZE", "ten", "an integer"),
+        (["gateway"], "CCPOR_GATEWAY_POLL_SECONDS", "soon", "a number"),
+        (["mock-doj"], "CCPOR_DOJ_ERROR_RATE", "1.5", "a share between 0 and 1"),
+        (
+            ["db", "upgrade"],
+            "CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP",
+            "maybe",
+            "1 or 0 (or true/false, yes/no, on/off)",
+        ),
+        (["demo"], "CCPOR_TRUSTED_PROXIES", "proxy.local", "IP addresses or networks, comma-separated"),
+    ],
+)
+def test_a_wrong_setting_stops_a_command_with_its_name_and_no_traceback(
+    tmp_path: Path, command, variable, value, expected
+):
+    done = run(*command, data_dir=tmp_path, **{variable: value})
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {variable}: expected {expected}") and done.stderr.endswith(
+        f", got {value!r}\n"
+    )
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
 
 
 @pytest.mark.functional

@@ -9,9 +9,10 @@ import requests
 import xmlschema
 import zeep
 
-from gateway.mockdoj.service import SWITCH
-from hub.api.app import ADMIN, CARPOS, ORDERS, ServiceSpec, service_wsdl
+from hub.api.app import ADMIN, CARPOS, ORDERS
 from hub.contract import contract_dir
+from hub.soap.wsdl import ServiceSpec, service_wsdl
+from mocks.doj.service import SWITCH
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDER_OPERATIONS = [
@@ -109,7 +110,7 @@ def test_the_served_wsdl_takes_no_text_from_the_request(hub):
     ],
 )
 def test_the_public_url_setting_gives_the_wsdl_s_address(public_url: str, location: str):
-    from hub.api.wsgi import served_wsdl
+    from hub.soap.wsdl import served_wsdl
 
     served = served_wsdl(wsdl_file(ORDERS).read_bytes(), ORDERS.placeholder, public_url)
     assert f'location="{location}"'.encode() in served and ORDERS.placeholder.encode() not in served
@@ -128,7 +129,7 @@ def test_the_public_url_setting_gives_the_wsdl_s_address(public_url: str, locati
     ],
 )
 def test_a_public_url_that_is_not_an_address_is_refused(public_url: str):
-    from hub.api.wsgi import served_wsdl
+    from hub.soap.wsdl import served_wsdl
 
     with pytest.raises(ValueError, match="CCPOR_PUBLIC_URL"):
         served_wsdl(wsdl_file(ORDERS).read_bytes(), ORDERS.placeholder, public_url)

@@ -93,8 +93,8 @@ def test_doj_s_side_opens_the_file_the_cli_sealed(sealed):
 def test_an_envelope_xmlsec1_sealed_opens_on_doj_s_side(sealed):
     from datetime import UTC, datetime
 
-    from gateway import envelope
-    from gateway.envelope import Header, MessageKey, Transmission
+    from hub.carpos import envelope
+    from hub.carpos.envelope import Header, MessageKey, Transmission
     from tests.support import xmlsec1 as xmlsec1_seal
 
     _require_xmlsec1()

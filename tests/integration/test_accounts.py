@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from hub.accounts.credentials import UsernameToken
 from hub.accounts.service import ACCOUNT_SECRETS, LOCKOUT_FAILURES, Authenticator, Unverified, add_user, unlock
-from hub.api.wsse import UsernameToken, parse_utc
+from hub.api.wsse import parse_utc
 from hub.codes import Role
 from hub.db.models import Account
 from hub.errors import AuthenticationError, NotFound

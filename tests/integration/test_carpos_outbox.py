@@ -7,21 +7,22 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from hub.carpos.outbox import CarposForwarding
 from hub.clock import COURTS
 from hub.codes import CancelReason
 from hub.db.engine import Database
-from hub.db.models import CarposMessage, Order
+from hub.db.models import Order, OutboxMessage
 from hub.errors import ValidationError
 from hub.orders.service import OrderService, Source
 from tests.support.orders import order, order_element, proof
 
-svc = OrderService()
+svc = OrderService(forwarding=CarposForwarding())
 NO_SOURCE = Source(None, None)
 
 
 def outbox(db: Database) -> list[tuple[str, int, int, str, str]]:
     with db.read() as s:
-        rows = s.scalars(select(CarposMessage).order_by(CarposMessage.id)).all()
+        rows = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         return [(m.mke, m.order_seq, m.order_version, m.state, m.mcn) for m in rows]
 
 

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from hub import masterkey, ns
-from hub.api.app import Services
-from hub.api.wsgi import create_app
+from hub.api.app import Services, create_app
 from hub.codes import Role
 from hub.contract import contract_dir
 from hub.settings import Settings

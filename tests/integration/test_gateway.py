@@ -10,15 +10,18 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from gateway.mockdoj.models import Record
-from gateway.retry import RetryPolicy
 from gateway.transport import TransportError
+from gateway.worker import Submitted
 from hub.accounts.service import Principal
+from hub.carpos import outbox
+from hub.carpos.outbox import CarposForwarding
 from hub.codes import CancelReason, Role
 from hub.db.engine import Database
-from hub.db.models import AuditEvent, CarposMessage
+from hub.db.models import AuditEvent, OutboxMessage
 from hub.errors import InvalidState
 from hub.orders.service import OrderService, Source
+from hub.outbox.retry import RetryPolicy
+from mocks.doj.models import Record
 from tests.conftest import make_user
 from tests.support.carpos import Exchange, KeySet, exchange, not_sent_once, sends
 from tests.support.orders import order, order_element, proof
@@ -32,8 +35,11 @@ def ex(db: Database, keyset: KeySet, tmp_path: Path) -> Exchange:
     return exchange(db, keyset, tmp_path)
 
 
+RESUBMIT = "/crp:ResubmitToCarpos/crp:OrderId"
+
+
 def service(ex: Exchange) -> OrderService:
-    return OrderService(ex.clock)
+    return OrderService(ex.clock, forwarding=CarposForwarding())
 
 
 def submit(ex: Exchange, who: Principal, **overrides: object) -> str:
@@ -107,13 +113,13 @@ def test_a_rejected_entry_supersedes_what_waited_and_is_fixed_by_resubmitting(ex
     with ex.switch.db.unit_of_work() as s:  # DOJ removes its stale record
         s.execute(text("DELETE FROM records WHERE fcn = '0190000099999'"))
     with ex.db.unit_of_work() as s:
-        _, mcn, mke = service(ex).resubmit_to_carpos(s, clerk, order_id)
+        _, mcn, mke = outbox.resubmit_order(s, service(ex), clerk, order_id, RESUBMIT)
     assert (mcn, mke) == (f"{order_id}-003", "EPO")
     ex.run()
     assert ex.states()[mcn] == "ACCEPTED" and ex.order(order_id).carpos_status == "ACCEPTED"
     assert ".BRD/U" in ex.record(order_id).fields  # the current version went
     with ex.db.unit_of_work() as s, pytest.raises(InvalidState):
-        service(ex).resubmit_to_carpos(s, clerk, order_id)  # nothing rejected any more
+        outbox.resubmit_order(s, service(ex), clerk, order_id, RESUBMIT)  # nothing rejected any more
 
 
 def test_a_dropped_answer_is_fetched_by_resending_the_same_mcn(db, keyset, tmp_path, clerk):
@@ -149,7 +155,8 @@ def test_duplicated_and_reordered_answers_are_recorded_once(db, keyset, tmp_path
 
 
 def test_transport_failures_back_off_then_go_dead_and_an_administrator_requeues(ex, clerk):
-    from hub.carpos import queue
+    from hub.api.app import OUTBOX_KINDS
+    from hub.outbox import queue
 
     order_id = submit(ex, clerk)
     ex.transport.down = True
@@ -158,7 +165,7 @@ def test_transport_failures_back_off_then_go_dead_and_an_administrator_requeues(
         assert ex.gateway.drain() == 0
         (mcn, _, state, attempts), = ex.messages()  # fmt: skip
         with ex.db.read() as s:
-            message = s.scalar(select(CarposMessage))
+            message = s.scalar(select(OutboxMessage))
         assert attempts == attempt and "switch is down" in message.last_error
         if attempt < 4:
             assert state == "QUEUED" and message.next_attempt_at > ex.clock()
@@ -171,7 +178,7 @@ def test_transport_failures_back_off_then_go_dead_and_an_administrator_requeues(
     ex.run()
     assert ex.states() == {mcn: "DEAD"}  # dead letters wait for a person
     with ex.db.unit_of_work() as s:
-        entry, what = queue.requeue(s, mcn, ex.clock())
+        entry, what = queue.requeue(s, mcn, ex.clock(), OUTBOX_KINDS)
     assert entry.state == "QUEUED" and entry.attempts == 0 and "requeued dead EPO" in what
     ex.run()
     assert ex.states() == {mcn: "ACCEPTED"} and ex.order(order_id).carpos_status == "ACCEPTED"
@@ -186,14 +193,14 @@ def test_a_transmission_the_switch_refuses_goes_dead_at_once(db, keyset, tmp_pat
     (mcn, _, state, attempts), = ex.messages()  # fmt: skip
     assert (state, attempts) == ("DEAD", 1)
     with ex.db.read() as s:
-        assert "refused by the switch" in s.scalar(select(CarposMessage.last_error))
+        assert "refused by the switch" in s.scalar(select(OutboxMessage.last_error))
     assert ex.ledger() == []
 
 
 def test_a_lapsed_lease_lets_another_gateway_send_and_the_switch_takes_it_once(db, keyset, tmp_path, clerk):
     ex = exchange(db, keyset, tmp_path)
     order_id = submit(ex, clerk)
-    claimed = ex.gateway._claim()  # this gateway dies right after its claim ...
+    claimed = ex.gateway.claim()  # this gateway dies right after its claim ...
     assert [c.mcn for c in claimed] == [f"{order_id}-001"]
     other = exchange(db, keyset, tmp_path)
     other.gateway.owner, other.clock = "second-gateway", ex.clock
@@ -201,8 +208,8 @@ def test_a_lapsed_lease_lets_another_gateway_send_and_the_switch_takes_it_once(d
     assert other.gateway.drain() == 0  # ... while its lease holds, nobody else sends
     ex.clock.advance(seconds=61)
     assert other.gateway.drain() == 1
-    (late,) = ex.gateway._build(claimed)  # the first gateway was only slow: its transmission arrives late
-    ex.gateway._record_sends([late], [late], ex.transport.submit([late.sealed]), None)
+    (late,) = ex.gateway.build(claimed)  # the first gateway was only slow: its transmission arrives late
+    ex.gateway.record(Submitted([late], ex.transport.submit([late.sealed])))
     other.run()
     assert ex.messages() == [(f"{order_id}-001", "EPO", "ACCEPTED", 2)]
     (entry,) = ex.ledger()
@@ -269,11 +276,11 @@ def test_an_answer_that_does_not_verify_stays_in_the_mailbox(ex, clerk):
 def test_an_answer_recorded_before_the_send_is_still_a_sent_transmission(ex, clerk):
     order_id = submit(ex, clerk)
     gateway = ex.gateway
-    claimed = gateway._claim()
-    built = gateway._build(claimed)
+    claimed = gateway.claim()
+    built = gateway.build(claimed)
     receipts = ex.transport.submit([b.sealed for b in built])
     assert gateway.poll()[0] == 1  # a receiver (another thread or gateway) records DOJ's answer first ...
-    gateway._record_sends(built, built, receipts, None)  # ... then the sender records its send
+    gateway.record(Submitted(built, receipts))  # ... then the sender records its send
     assert ex.states() == {f"{order_id}-001": "ACCEPTED"}  # the answer stands
     with ex.db.read() as s:
         outcomes = s.scalars(
@@ -295,7 +302,7 @@ def _answered_once_it_went_dead(ex: Exchange) -> None:
 
 
 def _answered_while_its_sender_was_dead(ex: Exchange) -> None:
-    built = ex.gateway._build(ex.gateway._claim())
+    built = ex.gateway.build(ex.gateway.claim())
     ex.transport.submit([b.sealed for b in built])  # the switch takes it; the sender is killed before recording
 
 
@@ -319,7 +326,7 @@ def test_a_transmission_whose_receipt_was_lost_is_recorded_sent_by_its_answer(ex
     assert ex.gateway.poll() == (3, 0)  # DOJ's answers come through the mailbox
     assert ex.states() == {f"{o}-001": "ACCEPTED" for o in orders}
     with ex.db.read() as s:
-        times = s.execute(select(CarposMessage.sent_at, CarposMessage.answered_at)).all()
+        times = s.execute(select(OutboxMessage.sent_at, OutboxMessage.answered_at)).all()
         events = s.execute(
             select(AuditEvent.operation, AuditEvent.outcome, AuditEvent.target, AuditEvent.detail)
             .where(AuditEvent.seq > before)
@@ -341,7 +348,7 @@ def test_a_resend_the_switch_answers_from_its_ledger_is_the_message_s_one_sent(e
     assert ex.gateway.drain() == 0  # attempt 1 reaches the switch, its receipt does not reach the hub
     ex.transport.receipts_lost = False
     with ex.db.read() as s:
-        ex.clock.now = s.scalar(select(CarposMessage.next_attempt_at))
+        ex.clock.now = s.scalar(select(OutboxMessage.next_attempt_at))
     assert ex.gateway.drain() == 1  # attempt 2: the switch answers it from its ledger
     assert ex.gateway.poll() == (2, 0)  # DOJ's one answer, delivered once for each transmission
     assert ex.messages() == [(f"{order_id}-001", "EPO", "ACCEPTED", 2)] and ex.ledger()[0].times_received == 2
@@ -355,15 +362,16 @@ def _set_record(ex: Exchange, oca: str, status: str) -> None:
 
 
 def test_a_purged_message_s_number_is_never_given_again(ex, clerk):
-    from hub.carpos import queue
+    from hub.api.app import OUTBOX_KINDS
+    from hub.outbox import queue
 
     order_id = submit(ex, clerk)
     ex.run()
     modify(ex, clerk, order_id, 1, ProtectionOrderBradyIndicator="N")
     with ex.db.unit_of_work() as s:  # the MPO died long ago and an administrator purges it
-        s.execute(text("UPDATE carpos_outbox SET state = 'DEAD', updated_at = :t WHERE mcn = :m"),
+        s.execute(text("UPDATE outbox SET state = 'DEAD', updated_at = :t WHERE mcn = :m"),
                   {"t": ex.clock() - timedelta(days=30), "m": f"{order_id}-002"})  # fmt: skip
-        assert queue.purge_dead(s, timedelta(days=7), ex.clock()) == (1, [])
+        assert queue.purge_dead(s, timedelta(days=7), ex.clock(), OUTBOX_KINDS) == (1, [])
     modify(ex, clerk, order_id, 2, ProtectionOrderBradyIndicator="Y")
     ex.run()
     assert ex.states() == {f"{order_id}-001": "ACCEPTED", f"{order_id}-003": "ACCEPTED"}  # -002 is not reused
@@ -380,12 +388,12 @@ def test_a_message_doj_never_answers_goes_dead_when_its_attempts_run_out(db, key
     (mcn, _, state, attempts), = ex.messages()  # fmt: skip
     assert (state, attempts) == ("DEAD", 5)
     with ex.db.read() as s:
-        assert s.scalar(select(CarposMessage.last_error)) == "DOJ did not answer 4 transmissions"
+        assert s.scalar(select(OutboxMessage.last_error)) == "DOJ did not answer 4 transmissions"
     assert ex.ledger()[0].times_received == 4 and ex.order(order_id).carpos_status == "PENDING"
 
 
 def test_an_answer_the_hub_cannot_read_settles_its_message_as_a_reject(ex, clerk):
-    from gateway.envelope import Header, MessageKey, Transmission
+    from hub.carpos.envelope import Header, MessageKey, Transmission
 
     order_id = submit(ex, clerk)
     ex.faults.drop_rate = 1.0
@@ -406,12 +414,11 @@ def test_an_answer_the_hub_cannot_read_settles_its_message_as_a_reject(ex, clerk
 
 def test_an_answer_to_a_query_the_hub_cannot_read_reaches_the_asker_as_doj_sent_it(ex, db):
     """Not a Server fault on every ask: the asker gets DOJ's lines (UNREADABLE) to read themselves."""
-    from gateway import carpos
-    from hub.carpos import inbox, outbox
+    from hub.carpos import codec, inbox, outbox
 
     asker = make_user(db, "la-clets-reader", role=Role.QUERY_ONLY, clets=True)
     with ex.db.unit_of_work() as s:
-        query = carpos.build(carpos.Mke.QPO, [("ORI", asker.ori), ("FCN", "0190000000042")])
+        query = codec.build(codec.Mke.QPO, [("ORI", asker.ori), ("FCN", "0190000000042")])
         mcn = outbox.query(s, asker, query, ex.vault, ex.clock())
     ex.faults.garble_rate = 1.0  # DOJ's answer comes with line noise before it
     ex.run()
@@ -424,14 +431,14 @@ def test_an_answer_to_a_query_the_hub_cannot_read_reaches_the_asker_as_doj_sent_
 
 def test_a_lapsed_claim_cannot_touch_the_row_its_successor_holds(ex, clerk):
     submit(ex, clerk)
-    first = ex.gateway._claim()
+    first = ex.gateway.claim()
     ex.clock.advance(seconds=61)  # the first claim's lease lapses while its submit hangs ...
-    second = ex.gateway._claim()  # ... and the same process claims the message again
+    second = ex.gateway.claim()  # ... and the same process claims the message again
     assert [c.mcn for c in first] == [c.mcn for c in second] and first[0].lease != second[0].lease
-    built = ex.gateway._build(first)
-    ex.gateway._record_sends(built, built, [], TransportError("Read timed out"))  # the first one's failure ...
+    built = ex.gateway.build(first)
+    ex.gateway.record(Submitted(built, [], TransportError("Read timed out")))  # the first one's failure ...
     with ex.db.read() as s:
-        row = s.scalar(select(CarposMessage))
+        row = s.scalar(select(OutboxMessage))
     assert row.lease_owner == second[0].lease and row.last_error is None  # ... changes nothing
 
 
@@ -462,12 +469,14 @@ def test_a_rejected_change_is_resubmitted_as_the_order_s_current_record(ex, cler
     assert ex.states() == {f"{order_id}-001": "ACCEPTED", f"{order_id}-002": "REJECTED", f"{order_id}-003": "ACCEPTED"}
     assert ".BRD/N" not in ex.record(order_id).fields
     with ex.db.unit_of_work() as s:
-        _, mcn, mke = service(ex).resubmit_to_carpos(s, clerk, order_id)
+        _, mcn, mke = outbox.resubmit_order(s, service(ex), clerk, order_id, RESUBMIT)
     assert (mcn, mke) == (f"{order_id}-004", "MPO")
     ex.run()
     assert ex.states()[mcn] == "ACCEPTED" and ".BRD/N" in ex.record(order_id).fields
     with ex.db.unit_of_work() as s, pytest.raises(InvalidState, match="nothing to resubmit"):
-        service(ex).resubmit_to_carpos(s, clerk, order_id)  # its reject was dealt with by the resubmission
+        outbox.resubmit_order(
+            s, service(ex), clerk, order_id, RESUBMIT
+        )  # its reject was dealt with by the resubmission
 
 
 # -------------------------------------------------------------- concurrent writers (PostgreSQL only)
@@ -535,14 +544,14 @@ def test_answers_another_gateway_recorded_meanwhile_are_recorded_once_and_a_refu
 def test_a_receipt_recorded_while_the_answer_is_being_recorded_is_the_one_sent(ex, db, clerk):
     _postgres_only(db)
     order_id = submit(ex, clerk)
-    built = ex.gateway._build(ex.gateway._claim())
+    built = ex.gateway.build(ex.gateway.claim())
     receipts = ex.transport.submit([b.sealed for b in built])
     raced = []
 
     def race(conn, cursor, statement, parameters, context, executemany):
-        if not raced and "FROM carpos_outbox" in statement:
+        if not raced and "FROM outbox" in statement:
             raced.append(True)  # the receiver read the message: no send recorded yet ...
-            ex.gateway._record_sends(built, built, receipts, None)  # ... and the sender records its receipt
+            ex.gateway.record(Submitted(built, receipts))  # ... and the sender records its receipt
 
     event.listen(db.engine, "after_cursor_execute", race)
     try:
@@ -584,16 +593,16 @@ def test_a_claim_skips_messages_another_gateway_has_locked(db, keyset, tmp_path,
     first, second = submit(ex, clerk), submit(ex, clerk)
 
     def impatient(conn, cursor, statement, parameters, context, executemany):
-        if "FROM carpos_outbox" in statement and "FOR UPDATE" in statement:
+        if "FROM outbox" in statement and "FOR UPDATE" in statement:
             cursor.execute("SET LOCAL lock_timeout = '2s'")  # a claim that waited would fail, not hang
 
     event.listen(db.engine, "before_cursor_execute", impatient)
     try:
         with db.engine.connect() as holder:  # another gateway is claiming the first order's EPO
-            holder.execute(text("SELECT id FROM carpos_outbox WHERE mcn = :m FOR UPDATE"), {"m": f"{first}-001"})
-            claimed = ex.gateway._claim()
+            holder.execute(text("SELECT id FROM outbox WHERE mcn = :m FOR UPDATE"), {"m": f"{first}-001"})
+            claimed = ex.gateway.claim()
             holder.rollback()
     finally:
         event.remove(db.engine, "before_cursor_execute", impatient)
     assert [c.mcn for c in claimed] == [f"{second}-001"]  # passed over, not waited for
-    assert [c.mcn for c in ex.gateway._claim()] == [f"{first}-001"]  # and claimed once the other lets go
+    assert [c.mcn for c in ex.gateway.claim()] == [f"{first}-001"]  # and claimed once the other lets go

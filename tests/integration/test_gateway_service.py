@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway import doorbell
 from gateway.scheduler import GatewayService
 from gateway.transport import MailboxItem, SubmitReceipt
+from hub.carpos import doorbell
+from hub.carpos.outbox import CarposForwarding
 from hub.db.engine import Database
 from hub.orders.service import OrderService
 from tests.integration.test_gateway import submit
@@ -93,7 +94,9 @@ def test_helpers_join_in_while_there_is_a_backlog(ex, clerk, refusals):
     watching = Watching(ex.transport, meet=True, refuse_last=refusals)
     with ex.db.unit_of_work() as s:  # 40 orders in one commit: a backlog of 8 batches
         for _ in range(40):
-            OrderService(ex.clock).submit(s, clerk, order_element(order()), carpos_requested=True)
+            OrderService(ex.clock, forwarding=CarposForwarding()).submit(
+                s, clerk, order_element(order()), carpos_requested=True
+            )
     service = running(ex, watching)
     try:
         final = ["ACCEPTED", "DEAD"] if refusals else ["ACCEPTED"]

@@ -17,8 +17,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from hub import masterkey
-from hub.api.app import Services
-from hub.api.wsgi import create_app
+from hub.api.app import Services, create_app
 from hub.db.engine import Database
 from hub.db.models import Account
 from hub.settings import Settings

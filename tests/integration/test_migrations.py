@@ -44,3 +44,37 @@ def test_party_columns_are_filled_from_existing_orders(empty_url):
     engine.dispose()
     assert (row.order_status, bool(row.sealed), row.owner_org_id) == ("DRAFT", True, 1)
     command.check(migrate.config(empty_url))  # models and migrations agree after the replay
+
+
+def test_the_carpos_outbox_becomes_the_outbox_of_every_kind_with_its_messages_and_answers(empty_url):
+    migrate.upgrade(empty_url, "0007")
+    engine = sa.create_engine(empty_url)
+    now = {"now": "2026-01-01 00:00:00"}
+    statements = [
+        "INSERT INTO organizations (id, ori, name, county_code, kind, created_at)"
+        " VALUES (1, 'CA019015J', 'x', '19', 'COURT', :now)",
+        "INSERT INTO carpos_outbox (id, mke, mcn, sender_ori, state, attempts, next_attempt_at, created_at,"
+        " updated_at) VALUES (41, 'QPO', 'Q-1', 'CA019015J', 'ACCEPTED', 1, :now, :now, :now)",
+        "INSERT INTO carpos_inbox (doj_mcn, kind, message_id, organization_id, needs_action, text_sealed,"
+        " received_at) VALUES ('DOJ-Q-1', 'QRY', 41, 1, false, :blob, :now)",
+    ]
+    with engine.begin() as c:
+        for statement in statements:
+            c.execute(sa.text(statement), {**now, "blob": b"sealed"} if ":" in statement else {})
+    migrate.upgrade(empty_url)
+    with engine.begin() as c:
+        moved = c.execute(sa.text("SELECT id, kind, mcn, state FROM outbox")).one()
+        answer = c.execute(sa.text("SELECT message_id FROM carpos_inbox")).scalar_one()
+        c.execute(  # the next message gets a new id: the copied ids are not handed out again
+            sa.text(
+                "INSERT INTO outbox (kind, mke, mcn, sender_ori, state, attempts, next_attempt_at, created_at,"
+                " updated_at) VALUES ('CARPOS', 'QPO', 'Q-2', 'CA019015J', 'QUEUED', 0, :now, :now, :now)"
+            ),
+            now,
+        )
+        fresh = c.execute(sa.text("SELECT id FROM outbox WHERE mcn = 'Q-2'")).scalar_one()
+        tables = set(sa.inspect(c).get_table_names())
+    engine.dispose()
+    assert tuple(moved) == (41, "CARPOS", "Q-1", "ACCEPTED") and answer == 41 and fresh > 41
+    assert "carpos_outbox" not in tables
+    command.check(migrate.config(empty_url))

@@ -17,8 +17,7 @@ import sqlalchemy as sa
 
 from hub import masterkey
 from hub.accounts.service import ACCOUNT_SECRETS, add_user
-from hub.api.app import Services
-from hub.api.wsgi import create_app
+from hub.api.app import Services, create_app
 from hub.codes import Role
 from hub.settings import Settings
 from tests.conftest import PASSWORD
@@ -110,8 +109,8 @@ def test_what_counts_as_tls(hub: Hub, app: str, environ: dict[str, str], accepte
 def test_gunicorn_believes_forwarded_headers_from_the_configured_proxies_only(monkeypatch, proxies, trusted):
     """gunicorn's own default trusts X-Forwarded-* from loopback; `ccpor-hub serve` hands it the
     hub's list instead (empty: nobody), so its idea of the scheme agrees with the hub's."""
-    from hub.cli import _gunicorn
+    from hub.cli.processes import gunicorn
 
     monkeypatch.setenv("CCPOR_TRUSTED_PROXIES", proxies)
-    argv = _gunicorn("127.0.0.1:8443", 2, "hub.server:wsgi_app()")
+    argv = gunicorn("127.0.0.1:8443", 2, "hub.server:wsgi_app()")
     assert argv[argv.index("--forwarded-allow-ips") + 1] == trusted

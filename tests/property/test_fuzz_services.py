@@ -3,7 +3,7 @@ bare HTTP error or a traceback in the log.
 
 The services -- the hub's /ws/orders, /ws/admin and /ws/carpos and the mock DOJ switch's
 /doj/switch -- run in-process (docs/DECISIONS.md 24) on one migrated SQLite database for the
-module, with the switch and the CARPOS gateway in-process beside the hub (tests/support/carpos.py).
+module, with the switch and the CARPOS gateway in-process beside the hub (tests/support/codec.py).
 The world is seeded through the services themselves: orders of every state (accepted and rejected
 by CARPOS, draft, cancelled, served, sealed, locked, of another court), images, quick attaches,
 DOJ's answers, a notice, a query. Requests then come from tests/support/xsdfuzz.py, for every
@@ -61,24 +61,23 @@ from hypothesis import strategies as st
 from lxml import etree
 from sqlalchemy import select
 
-from gateway import carpos
-from gateway.envelope import Header, MessageKey, Transmission
-from gateway.envelope import from_xml as transmission_from_xml
-from gateway.mockdoj import registry
-from gateway.mockdoj.service import SWITCH
-from gateway.mockdoj.service import create_app as switch_app
 from hub import ids, ns
 from hub.accounts.service import ACCOUNT_SECRETS, add_user, register_certificate
-from hub.api.app import ADMIN, CARPOS, ORDERS, Services
-from hub.api.wsgi import create_app
+from hub.api.app import ADMIN, CARPOS, ORDERS, Services, create_app
 from hub.api.wsse import PASSWORD_DIGEST
 from hub.api.wssig import sign_envelope
+from hub.carpos import codec
+from hub.carpos.envelope import Header, MessageKey, Transmission
+from hub.carpos.envelope import from_xml as transmission_from_xml
 from hub.codes import Role
 from hub.contract import contract_dir, validate_request
 from hub.db import migrate
-from hub.db.models import CarposInboxMessage, CarposMessage, Image, Order, QuickAttach
+from hub.db.models import CarposInboxMessage, Image, Order, OutboxMessage, QuickAttach
 from hub.orders.document import OrderDocument
 from hub.settings import Settings
+from mocks.doj import registry
+from mocks.doj.service import SWITCH
+from mocks.doj.service import create_app as switch_app
 from tests.conftest import PASSWORD, empty_database, make_user
 from tests.support import xsdfuzz
 from tests.support.carpos import DOJ_ORI, Exchange, KeySet, exchange
@@ -321,7 +320,7 @@ def seed(w: World) -> None:
             "ImageId": [ids.public(ids.IMAGE, i) for i in s.scalars(select(Image.id))],
             "QuickAttachId": [ids.public(ids.QUICK_ATTACH, i) for i in s.scalars(select(QuickAttach.id))],
             "MessageId": [ids.public(ids.CARPOS_MESSAGE, i) for i in s.scalars(select(CarposInboxMessage.id))],
-            "MessageControlNumber": list(s.scalars(select(CarposMessage.mcn))),
+            "MessageControlNumber": list(s.scalars(select(OutboxMessage.mcn))),
             "FileControlNumber": [fcn],
             "Rejected": [
                 ids.public(ids.CARPOS_MESSAGE, i)
@@ -404,7 +403,7 @@ def carpos_lines(w: World) -> st.SearchStrategy[str]:
     """CARPOS text lines a sender might put in a transmission: real transactions and near misses."""
     fcn = w.found["FileControlNumber"][0]
     doc = OrderDocument(order_element(order()))
-    epo = carpos.encode(carpos.from_order(doc, mke=carpos.Mke.EPO, ori=LA_COURT, oca="CCP0000000901"))
+    epo = codec.encode(codec.from_order(doc, mke=codec.Mke.EPO, ori=LA_COURT, oca="CCP0000000901"))
     changes = [  # as the gateway sends them, and with an FCN DOJ never gave
         _line(mke, [("ORI", LA_COURT), ("OCA", "CCP0000000001"), ("FCN", f)])
         for mke in ("MPO", "SPO", "CPO", "XPO")
@@ -415,14 +414,14 @@ def carpos_lines(w: World) -> st.SearchStrategy[str]:
     printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
     ncic_ish = st.builds(
         _line,
-        st.sampled_from([m.value for m in carpos.Mke] + ["ACK", "XXX", ""]),
+        st.sampled_from([m.value for m in codec.Mke] + ["ACK", "XXX", ""]),
         st.lists(st.tuples(st.sampled_from(codes), printable)),
     )
     return st.one_of(st.sampled_from([epo, query, *changes]), ncic_ish).filter(lambda t: 0 < len(t) <= 4000)
 
 
 def _line(mke: str, pairs: list[tuple[str, str]]) -> str:
-    """NCIC-style text as written by hand (``carpos.encode`` refuses what CARPOS would reject)."""
+    """NCIC-style text as written by hand (``codec.encode`` refuses what CARPOS would reject)."""
     return ".".join([mke, *(f"{c}/{v}" for c, v in pairs)])
 
 

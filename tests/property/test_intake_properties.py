@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from hub import masterkey, ns
-from hub.api.app import Services
-from hub.api.wsgi import create_app
+from hub.api.app import Services, create_app
 from hub.clock import COURTS
 from hub.codes import FORM_TO_CLETS, MAX_DURATION_DAYS
 from hub.settings import Settings

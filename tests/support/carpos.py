@@ -11,10 +11,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gateway import keys
-from gateway.mockdoj.faults import FaultPlan
-from gateway.mockdoj.models import LedgerEntry, Record
-from gateway.mockdoj.service import Switch, open_database
-from gateway.retry import RetryPolicy
 from gateway.sealing import Channel
 from gateway.transport import MailboxItem, SubmitReceipt, TransportError
 from gateway.worker import Gateway
@@ -22,7 +18,11 @@ from hub import masterkey
 from hub.audit import AuditTrail
 from hub.carpos.clets import CletsVault
 from hub.db.engine import Database
-from hub.db.models import AuditEvent, CarposInboxMessage, CarposMessage, Order
+from hub.db.models import AuditEvent, CarposInboxMessage, Order, OutboxMessage
+from hub.outbox.retry import RetryPolicy
+from mocks.doj.faults import FaultPlan
+from mocks.doj.models import LedgerEntry, Record
+from mocks.doj.service import Switch, open_database
 
 DOJ_ORI = "CADOJ0000"
 
@@ -128,7 +128,7 @@ class Exchange:
 
     def messages(self) -> list[tuple[str, str, str, int]]:
         with self.db.read() as s:
-            rows = s.scalars(select(CarposMessage).order_by(CarposMessage.id)).all()
+            rows = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
             return [(m.mcn, m.mke, m.state, m.attempts) for m in rows]
 
     def states(self) -> dict[str, str]:
@@ -178,7 +178,7 @@ def not_sent_once(db: Database) -> dict[str, tuple[datetime | None, list[str]]]:
     recorded as sent, however the hub learned it."""
     with db.read() as s:
         answered = s.execute(
-            select(CarposMessage.mcn, CarposMessage.sent_at).where(CarposMessage.state.in_(("ACCEPTED", "REJECTED")))
+            select(OutboxMessage.mcn, OutboxMessage.sent_at).where(OutboxMessage.state.in_(("ACCEPTED", "REJECTED")))
         ).all()
     audited = sends(db)
     return {

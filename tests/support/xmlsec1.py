@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from gateway.envelope import NS
+from hub.carpos.envelope import NS
 
 XMLSEC1 = shutil.which("xmlsec1")
 

@@ -9,7 +9,7 @@ import xmlschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.carpos import (
+from hub.carpos.codec import (
     TABLES,
     Answer,
     AnswerKind,

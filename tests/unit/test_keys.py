@@ -68,8 +68,8 @@ def test_the_development_ca_issued_both_certificates(keyset):
 
 
 def test_the_switch_warns_of_certificates_expiring_within_its_setting(tmp_path):
-    from gateway.mockdoj import server
-    from hub.settings import SwitchSettings
+    from mocks.doj import server
+    from mocks.doj.settings import SwitchSettings
 
     hub_master, doj_master = masterkey.create(tmp_path / "hub.key"), masterkey.create(tmp_path / "doj.key")
     now = dt.datetime.now(dt.UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.mockdoj.faults import FaultPlan, parse_windows
+from mocks.doj.faults import FaultPlan, parse_windows
 
 
 def at(hh: int, mm: int) -> datetime:

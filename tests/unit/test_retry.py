@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.retry import RetryPolicy
+from hub.outbox.retry import RetryPolicy
 
 
 def test_delays_grow_to_the_cap_with_jitter():

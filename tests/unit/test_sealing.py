@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from lxml import etree
 
-from gateway import envelope
-from gateway.envelope import Header, MessageKey, Transmission
 from gateway.sealing import DS, POLICY, XENC, Channel, SealError
+from hub.carpos import envelope
+from hub.carpos.envelope import Header, MessageKey, Transmission
 from hub.errors import HostileXml, ValidationError
 from tests.support.carpos import KeySet
 

@@ -1,4 +1,4 @@
-"""The gateway's retry policy: one object holds every number, one function decides retry or dead.
+"""The outbox's retry policy (every kind of message): one object holds every number, one function decides retry or dead.
 
 Transport failures (the switch down, a timeout, a 5xx, a SOAP Server fault) are transient: the
 message is tried again after an exponential backoff with full jitter (so that many gateways coming

@@ -142,3 +142,11 @@ def bindings_for(xsd_name: str) -> Bindings:
 
 def orders_bindings() -> Bindings:
     return bindings_for("ccpor-orders-service.xsd")
+
+
+def as_bytes(value: Any) -> bytes:
+    """A base64Binary value as Spyne decoded it, as bytes."""
+    # Spyne hands base64Binary over as a sequence of chunks, and an empty element as None.
+    if value is None:
+        return b""
+    return b"".join(value) if isinstance(value, list | tuple) else bytes(value)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from hub.carpos.outbox import NOTIFY_CHANNEL, RING
 from hub.db.engine import Database
 
-log = logging.getLogger("ccpor.gateway.doorbell")
+log = logging.getLogger("ccpor.doorbell")
 
 #: Longest path a Unix socket address may have on Linux (sun_path is 108 bytes with its NUL).
 _MAX_SOCKET_PATH = 107

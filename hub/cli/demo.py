@@ -19,17 +19,17 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import requests
 import zeep
 from zeep.wsse.username import UsernameToken
 
-from gateway.mockdoj import registry
-from hub.clock import COURTS
+from hub.clock import COURTS, utcnow
 from hub.db import migrate
 from hub.runner import GatewayProcess, HubServer, SwitchServer, Tls, carpos_environment, development_tls
+from mocks.doj import registry
 
 DATA = Path("var/demo")
 COURT = "CA019015J"  # a Los Angeles court
@@ -287,7 +287,7 @@ def main() -> int:
             print(f"  {m.MessageControlNumber:18} {m.MessageKey} {m.State:9} attempts {m.AttemptCount}")
 
         step("the administrator reads the audit trail (SearchAudit, newest first)")
-        now = datetime.now(UTC)
+        now = utcnow()
         events = admin.service.SearchAudit(
             Criteria={"FromDateTime": now - timedelta(hours=1), "ToDateTime": now + timedelta(minutes=1)}
         )

@@ -1,4 +1,4 @@
-"""The hardened HTTP entry point and the WSGI application the server runs.
+"""The hardened HTTP entry point of every SOAP service (the hub's and the mocks'), and the router.
 
 ``SoapEndpoint`` is the only code that reads request bytes. It answers every problem it finds
 with a SOAP 1.1 fault (HTTP 500, as SOAP 1.1 prescribes; 413 and 415 keep their HTTP meaning),
@@ -7,35 +7,17 @@ so a partner never gets a bare HTTP error page, and only a validated tree reache
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 import logging
 import ssl
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from lxml import etree
 
 from hub import ns, xmlsafe
-from hub.accounts.service import ACCOUNT_SECRETS
-from hub.api import faults
-from hub.api.admin_api import AdminApi
-from hub.api.app import (
-    ADMIN,
-    CARPOS,
-    ORDERS,
-    WSDL_PLACEHOLDER,
-    Services,
-    SignedRequests,
-    service_wsdl,
-    soap_application,
-)
-from hub.api.carpos_api import CarposApi
-from hub.api.orders_api import OrdersApi
-from hub.carpos.clets import CletsVault
-from hub.contract import validate_request
 from hub.errors import (
     HubError,
     MalformedRequest,
@@ -45,6 +27,8 @@ from hub.errors import (
     ValidationError,
 )
 from hub.settings import Settings
+from hub.soap import faults
+from hub.soap.wsdl import served_wsdl
 
 log = logging.getLogger("ccpor.http")
 
@@ -85,7 +69,7 @@ class SoapEndpoint:
         namespace: str,
         validate: Callable[[etree._Element], list[Any]],
         settings: Settings,
-        placeholder: str = WSDL_PLACEHOLDER,
+        placeholder: str,
         verify_signature: Callable[[dict[str, Any], etree._Element, str], None] | None = None,
         public_url: str = "",
     ) -> None:
@@ -209,30 +193,6 @@ def _client_certificate(environ: dict[str, Any]) -> str | None:
     return hashlib.sha256(der).hexdigest() if der else None
 
 
-def public_base(url: str, what: str = "CCPOR_PUBLIC_URL") -> str:
-    """A public base URL as configured: http(s), a host, an optional port and path prefix, nothing else
-    (no query, fragment or credentials); without a trailing slash. ValueError naming ``what`` otherwise."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ValueError(f"{what}={url!r}: give the hub's address as https://HOST[:PORT][/PREFIX]")
-    if parts.username or parts.password or any(c in url for c in "\"'<>& \t\r\n"):
-        raise ValueError(f"{what}={url!r}: no credentials, quotes, spaces or markup in the address")
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise ValueError(f"{what}={url!r}: the port is not a number") from None
-    return url.strip().rstrip("/")
-
-
-def served_wsdl(wsdl: bytes, placeholder: str, public_url: str) -> bytes:
-    """The WSDL as served: the checked-in placeholder address (``http://localhost:8080/ws/...``) with
-    its base replaced by ``public_url`` (checked by :func:`public_base`); unchanged if none is set."""
-    if not public_url:
-        return wsdl
-    service_path = urlsplit(placeholder).path
-    return wsdl.replace(placeholder.encode(), (public_base(public_url) + service_path).encode())
-
-
 def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """``CCPOR_TRUSTED_PROXIES`` (addresses or networks) parsed; a wrong entry stops the start."""
     try:
@@ -266,44 +226,25 @@ def _over_tls(
     return any(peer in network for network in trusted)
 
 
-def _not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    start_response("404 Not Found", [("Content-Type", "text/plain")])
-    return [b"no such service; the services are /ws/orders?wsdl, /ws/admin?wsdl and /ws/carpos?wsdl\n"]
-
-
-def _health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+def health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """``/health``: the process answers (a liveness probe; it reads nothing)."""
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok\n"]
 
 
 class Router:
-    """Exact-path dispatch to the mounted services."""
+    """Exact-path dispatch to the mounted services (and ``/health``); any other path is a 404 that
+    names the services."""
 
     def __init__(self, routes: dict[str, WsgiApp]) -> None:
-        self.routes = routes
+        self.routes = {"/health": health, **routes}
+        services = ", ".join(f"{path}?wsdl" for path in routes if path != "/health")
+        self._not_found_text = f"no such service; the services are {services}\n".encode()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
-        return self.routes.get(path.rstrip("/") or "/", _not_found)(environ, start_response)
-
-
-def create_app(hub: Services) -> Router:
-    """The services behind their hardened entry points: /ws/orders, /ws/admin and /ws/carpos."""
-    orders_api = OrdersApi(ORDERS.bindings(), hub.orders, hub.images, hub.settings)
-    admin_api = AdminApi(ADMIN.bindings(), orders_api, hub.settings, hub.key.sealer(ACCOUNT_SECRETS), hub.orders.clock)
-    carpos_api = CarposApi(CARPOS.bindings(), hub.orders, CletsVault.of(hub.key), hub.settings)
-    signed = SignedRequests(hub)
-    routes: dict[str, WsgiApp] = {"/health": _health}
-    for spec, api in ((ORDERS, orders_api), (ADMIN, admin_api), (CARPOS, carpos_api)):
-        routes[spec.path] = SoapEndpoint(
-            soap_application(hub, spec, api),
-            service_wsdl(spec),  # from the fully typed service; the runtime binds raw parameters as XML
-            {op.name for op in spec.bindings().operations()},
-            spec.namespace,
-            functools.partial(validate_request, xsd_name=spec.xsd),
-            hub.settings,
-            spec.placeholder,
-            signed,
-            hub.settings.public_url,
-        )
-    return Router(routes)
+        app = self.routes.get(path.rstrip("/") or "/")
+        if app is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [self._not_found_text]
+        return app(environ, start_response)

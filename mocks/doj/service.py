@@ -3,7 +3,7 @@
 The path of a submitted batch::
 
     gunicorn worker -> Downtime/ErrorInjection (HTTP 503 + SOAP fault, nothing done)
-      -> hub.api.wsgi.SoapEndpoint (hardened parse, schema of the switch service)
+      -> hub.soap.endpoint.SoapEndpoint (hardened parse, schema of the switch service)
       -> Spyne (bindings generated from the XSD) -> Switch.submit, in one transaction:
          for each sealed transmission: Channel.open (signature against the pinned hub certificate,
          decryption, the envelope's schema) -> REFUSED receipt if that fails;
@@ -31,21 +31,23 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from gateway import carpos
-from gateway.envelope import Header, MessageKey, Transmission
-from gateway.mockdoj import registry
-from gateway.mockdoj.faults import FaultPlan
-from gateway.mockdoj.models import LedgerEntry, MailboxItem, SwitchBase
 from gateway.sealing import Channel, SealError
-from hub.api import faults as soap_faults
-from hub.api.app import PreParsedSoap11, ServiceSpec, service_class, service_wsdl
-from hub.api.orders_api import as_bytes
-from hub.api.wsgi import Router, SoapEndpoint, StartResponse, WsgiApp
+from hub.carpos import codec
+from hub.carpos.envelope import Header, MessageKey, Transmission
 from hub.clock import Clock
 from hub.contract import validate_request
 from hub.db.engine import Database
 from hub.errors import HubError
 from hub.settings import Settings
+from hub.soap import faults as soap_faults
+from hub.soap.bindings import as_bytes
+from hub.soap.endpoint import Router, SoapEndpoint, StartResponse, WsgiApp
+from hub.soap.operations import declared, operation
+from hub.soap.protocol import PreParsedSoap11
+from hub.soap.wsdl import ServiceSpec, service_class, service_wsdl
+from mocks.doj import registry
+from mocks.doj.faults import FaultPlan
+from mocks.doj.models import LedgerEntry, MailboxItem, SwitchBase
 
 log = logging.getLogger("ccpor.mockdoj")
 
@@ -241,7 +243,7 @@ class Switch:
         with self.db.unit_of_work() as s:
             mcn = f"DOJN{secrets.randbelow(10**16):016d}"
             extra = {"OCA": oca} if oca else {}
-            line = carpos.answer_text(carpos.Answer(carpos.AnswerKind.NTC, mcn, fcn=fcn, reason=reason, extra=extra))
+            line = codec.answer_text(codec.Answer(codec.AnswerKind.NTC, mcn, fcn=fcn, reason=reason, extra=extra))
             header = Header(mcn, self.ori, destination_ori, MessageKey.NTC, now, now, oca)
             self.post(s, Transmission(header, (line,)), now)
         return mcn
@@ -262,8 +264,11 @@ def _spyne_app(switch: Switch, settings: Settings) -> WsgiApplication:
     receipt, receipts = bindings["ReceiptType"], bindings["ReceiptListType"]
     item, mailbox = bindings["MailboxItemType"], bindings["MailboxType"]
 
-    def implement(name: str) -> Callable[..., Any]:
-        def submit(ctx: Any, blobs: Any) -> Any:
+    class SwitchService:
+        """The switch's three operations, declared like every service's (hub.soap.operations)."""
+
+        @operation()
+        def op_SubmitTransmissions(self, ctx: Any, blobs: Any) -> Any:
             done = switch.submit([as_bytes(b) for b in blobs or []])
             return receipts(
                 Receipt=[
@@ -272,15 +277,20 @@ def _spyne_app(switch: Switch, settings: Settings) -> WsgiApplication:
                 ]
             )
 
-        def fetch(ctx: Any, max_count: int) -> Any:
+        @operation()  # it leases what it hands out: a write
+        def op_FetchAnswers(self, ctx: Any, max_count: int) -> Any:
             found, remaining = switch.fetch(int(max_count))
             return mailbox(Item=[item(MailboxId=i, SealedTransmission=b) for i, b in found], RemainingCount=remaining)
 
-        def acknowledge(ctx: Any, ids: Any) -> Any:
+        @operation()
+        def op_AcknowledgeAnswers(self, ctx: Any, ids: Any) -> Any:
             return switch.acknowledge([int(i) for i in ids or []])
 
-        methods = {"SubmitTransmissions": submit, "FetchAnswers": fetch, "AcknowledgeAnswers": acknowledge}
-        return methods[name]
+    operations = declared(SwitchService(), (op.name for op in bindings.operations()))
+
+    def implement(name: str) -> Callable[..., Any]:
+        handler = operations[name].handler
+        return lambda ctx, *args: handler(ctx, *args)  # a plain function: Spyne names it after the operation
 
     app = Application(
         [service_class(bindings, implement, name=SWITCH.name)],
@@ -344,12 +354,7 @@ def create_app(switch: Switch, settings: Settings, public_url: str = "") -> Rout
         SWITCH.placeholder,
         public_url=public_url,
     )
-    return Router({SWITCH.path: FaultInjection(endpoint, switch.faults, switch.clock), "/health": _health})
-
-
-def _health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"ok\n"]
+    return Router({SWITCH.path: FaultInjection(endpoint, switch.faults, switch.clock)})
 
 
 def open_database(url: str) -> Database:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from gateway.carpos import AnswerKind, Mke
+from hub.carpos.codec import AnswerKind, Mke
 from hub.contract import validate_request
 from hub.errors import ValidationError
 

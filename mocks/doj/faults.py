@@ -11,8 +11,10 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from hub.settings import SwitchSettings
+if TYPE_CHECKING:
+    from mocks.doj.settings import SwitchSettings
 
 _WINDOW = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]|24):([0-5][0-9])$")
 
@@ -49,12 +51,6 @@ def parse_windows(text: str) -> tuple[Window, ...]:
     return tuple(out)
 
 
-def _rate(name: str, value: float) -> float:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be between 0 and 1, not {value}")
-    return value
-
-
 @dataclass
 class FaultPlan:
     answer_latency: timedelta = timedelta(0)
@@ -73,12 +69,12 @@ class FaultPlan:
         return cls(
             answer_latency=timedelta(milliseconds=s.answer_latency_ms),
             call_latency=timedelta(milliseconds=s.call_latency_ms),
-            error_rate=_rate("CCPOR_DOJ_ERROR_RATE", s.error_rate),
-            drop_rate=_rate("CCPOR_DOJ_DROP_RATE", s.drop_rate),
-            duplicate_rate=_rate("CCPOR_DOJ_DUPLICATE_RATE", s.duplicate_rate),
-            reorder_rate=_rate("CCPOR_DOJ_REORDER_RATE", s.reorder_rate),
-            garble_rate=_rate("CCPOR_DOJ_GARBLE_RATE", s.garble_rate),
-            downtime=parse_windows(s.downtime),
+            error_rate=s.error_rate,
+            drop_rate=s.drop_rate,
+            duplicate_rate=s.duplicate_rate,
+            reorder_rate=s.reorder_rate,
+            garble_rate=s.garble_rate,
+            downtime=s.downtime,
             rng=random.Random(s.random_seed),  # noqa: S311 - fault injection, not secrets
         )
 

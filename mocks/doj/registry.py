@@ -2,7 +2,7 @@
 
 The rules (ours, in NCIC style):
 
-* every transaction passes :func:`gateway.carpos.problems` (the same field rules the hub checks at
+* every transaction passes :func:`hub.carpos.codec.problems` (the same field rules the hub checks at
   intake) and its ORI must be the envelope's sender, else ``REJ`` with DOJ's reasons;
 * EPO enters a record and answers ``ACK`` with a new FCN (the entering agency's three county digits
   and ten more); the same order already on file -- the same OCA from the same court, or the same
@@ -24,13 +24,13 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway import carpos
-from gateway.carpos import AnswerKind, Mke, Transaction
-from gateway.envelope import Transmission
-from gateway.mockdoj.models import Record
+from hub.carpos import codec
+from hub.carpos.codec import AnswerKind, Mke, Transaction
+from hub.carpos.envelope import Transmission
+from mocks.doj.models import Record
 
 MAX_QUERY_RECORDS = 50
-_RECORD_FIELDS = frozenset(carpos.ORDER) - {"FCN"}
+_RECORD_FIELDS = frozenset(codec.ORDER) - {"FCN"}
 _SERVICE_FIELDS = ("SVD", "SVT", "SVA", "TOS")
 
 
@@ -47,8 +47,8 @@ class Outcome:
 
     def lines(self, answer_mcn: str, relates_to: str) -> tuple[str, ...]:
         extra = {"CNT": str(len(self.records))} if self.kind is AnswerKind.QRY else {}
-        head = carpos.Answer(self.kind, relates_to, fcn=self.fcn, reason=self.reason, extra=extra)
-        return (carpos.answer_text(head), *self.records)
+        head = codec.Answer(self.kind, relates_to, fcn=self.fcn, reason=self.reason, extra=extra)
+        return (codec.answer_text(head), *self.records)
 
 
 def _reject(reason: str) -> Outcome:
@@ -58,12 +58,12 @@ def _reject(reason: str) -> Outcome:
 def apply(s: Session, t: Transmission, now: datetime) -> Outcome:
     """Apply the transaction in ``t`` (already verified and decrypted) to the registry."""
     try:
-        tx = carpos.decode(t.text)
-    except carpos.CarposError as err:
+        tx = codec.decode(t.text)
+    except codec.CarposError as err:
         return _reject("; ".join(err.reasons))
     if tx.mke.value != t.header.mke.value:
         return _reject(f"REJECT - MESSAGE KEY {tx.mke.value} DOES NOT MATCH THE HEADER ({t.header.mke.value})")
-    reasons = carpos.problems(tx)
+    reasons = codec.problems(tx)
     if reasons:
         return _reject("; ".join(reasons))
     if tx.get("ORI") != t.header.sender_ori:
@@ -120,8 +120,8 @@ def _enter(s: Session, tx: Transaction, now: datetime) -> Outcome:
     fcn = _file_record(s, ori, oca, cti, _fields(tx), nam, dob, pno, otc, now)
     conflicts = s.scalars(_CONFLICTS, {"nam": nam, "dob": dob, "cti": cti}).all()
     notices = tuple(
-        carpos.answer_text(
-            carpos.Answer(
+        codec.answer_text(
+            codec.Answer(
                 AnswerKind.NTC,
                 "{notice}",
                 fcn=fcn,
@@ -198,7 +198,7 @@ def _query(s: Session, tx: Transaction) -> Outcome:
     else:
         query = query.where(Record.pno == tx.get("PNO"), Record.cti == tx.get("CTI"))
     found = s.scalars(query.order_by(Record.id).limit(MAX_QUERY_RECORDS)).all()
-    records = tuple(carpos.record_text(r.fcn or "", r.status, _parse(r.fields)) for r in found)
+    records = tuple(codec.record_text(r.fcn or "", r.status, _parse(r.fields)) for r in found)
     return Outcome(AnswerKind.QRY, records=records)
 
 

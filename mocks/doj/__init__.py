@@ -6,7 +6,7 @@ signature and decrypts, validates the envelope and the CARPOS fields, keeps a re
 modify, serve, clear, cancel; FCN assignment), rejects duplicates and unknown records in NCIC
 words, de-duplicates resends by MCN, answers queries (its registry is seeded with other agencies'
 orders), and puts signed, encrypted answers in the hub's mailbox. Faults are injected by settings
-(hub.settings.SwitchSettings): latency, errors, dropped, duplicated and reordered answers, downtime.
+(mocks.doj.settings.SwitchSettings): latency, errors, dropped, duplicated and reordered answers, downtime.
 
 ``models`` its own tables (its own database), ``registry`` what a transaction does, ``faults`` the
 fault plan, ``service`` the SOAP service and its WSGI application.

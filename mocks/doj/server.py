@@ -1,4 +1,4 @@
-"""The WSGI application gunicorn loads for ``ccpor-hub mock-doj`` (``gateway.mockdoj.server:wsgi_app()``)."""
+"""The WSGI application gunicorn loads for ``ccpor-hub mock-doj`` (``mocks.doj.server:wsgi_app()``)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import logging
 from datetime import timedelta
 
 from gateway import keys
-from gateway.mockdoj import registry
-from gateway.mockdoj.faults import FaultPlan
-from gateway.mockdoj.service import Switch, create_app, open_database
 from gateway.sealing import Channel, checked_channel
 from hub import masterkey
-from hub.api.wsgi import Router
 from hub.clock import utcnow
-from hub.settings import SwitchSettings, load, load_switch
+from hub.settings import load
+from hub.soap.endpoint import Router
+from mocks.doj import registry
+from mocks.doj.faults import FaultPlan
+from mocks.doj.service import Switch, create_app, open_database
+from mocks.doj.settings import SwitchSettings, load_switch
 
 log = logging.getLogger("ccpor.mockdoj")
 

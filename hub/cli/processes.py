@@ -1,0 +1,168 @@
+"""``ccpor-hub serve | gateway | mock-doj``: the long-running processes -- the hub under gunicorn,
+the CARPOS gateway, and the mock DOJ switch (with its ledger and notices)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from hub.cli.common import Exit, master_key, settings, switch_settings, warn
+
+
+def register_serve(sub: argparse._SubParsersAction) -> None:
+    serve_cmd = sub.add_parser("serve", help="run the hub under gunicorn")
+    serve_cmd.add_argument("--bind", default="127.0.0.1:8080")
+    serve_cmd.add_argument("--workers", type=int, default=2)
+    serve_cmd.add_argument("--tls-cert", help="PEM certificate (chain) to serve HTTPS")
+    serve_cmd.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve_cmd.add_argument("--client-ca", help="PEM CA bundle: require client certificates issued by it")
+    serve_cmd.set_defaults(func=serve)
+
+
+def register_gateway(sub: argparse._SubParsersAction) -> None:
+    gateway_cmd = sub.add_parser(
+        "gateway", help="run the CARPOS gateway (outbox -> DOJ switch -> answers) until SIGTERM"
+    )
+    gateway_cmd.set_defaults(func=gateway)
+
+
+def register_mock_doj(sub: argparse._SubParsersAction) -> None:
+    mock = sub.add_parser("mock-doj", help="the mock DOJ switch: serve it, read its ledger, post a notice")
+    mock.add_argument("action", nargs="?", default="serve", choices=["serve", "ledger", "notice"])
+    mock.add_argument("words", nargs="*", help="notice: ORI FCN TEXT")
+    mock.add_argument("--bind", default="127.0.0.1:8090")
+    mock.add_argument("--workers", type=int, default=2)
+    mock.add_argument("--json", action="store_true", help="ledger: as JSON")
+    mock.set_defaults(func=mock_doj)
+
+
+def serve(args: argparse.Namespace) -> int:
+    master_key()  # fail here, with a message, rather than in every gunicorn worker
+    _public_url("CCPOR_PUBLIC_URL", args.bind, bool(args.tls_cert))
+    argv = gunicorn(args.bind, args.workers, "hub.server:wsgi_app()")
+    if args.tls_cert or args.tls_key or args.client_ca:
+        if not (args.tls_cert and args.tls_key):
+            raise Exit("--tls-cert and --tls-key go together", status=2)
+        argv[-1:-1] = ["--certfile", args.tls_cert, "--keyfile", args.tls_key]
+        if args.client_ca:
+            # Mutual TLS: a client without a certificate from this CA is refused at the handshake
+            # (ssl.CERT_REQUIRED == 2). Mapping the certificate to an account is issue 3's next step.
+            argv[-1:-1] = ["--ca-certs", args.client_ca, "--cert-reqs", "2", "--do-handshake-on-connect"]
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
+    return 0  # pragma: no cover
+
+
+def gateway(args: argparse.Namespace) -> int:
+    import logging
+
+    from gateway import keys, scheduler
+    from hub import masterkey
+
+    # The level is for the hub's own loggers (DEBUG: one line per batch, with its timings). Libraries
+    # stay at INFO or above: signxml's DEBUG lines print every canonicalized envelope, zeep's every
+    # SOAP message -- megabytes a minute and a cost per message, for nothing an operator needs.
+    level = os.environ.get("CCPOR_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    logging.getLogger("ccpor").setLevel(level)
+    for noisy in ("apscheduler", "zeep", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return scheduler.run(settings())
+    except (keys.KeyFileError, masterkey.MasterKeyError) as err:
+        raise Exit(str(err)) from err
+
+
+def mock_doj(args: argparse.Namespace) -> int:
+    from gateway import keys
+    from hub import masterkey
+    from mocks.doj import server
+
+    switch_config = switch_settings()
+    if args.action == "ledger":
+        return _mock_doj_ledger(switch_config, args.json)
+    if args.action == "notice":
+        if len(args.words) < 3:
+            raise Exit("usage: ccpor-hub mock-doj notice ORI FCN TEXT...")
+        switch = server.build(switch_config)
+        print(switch.notice(args.words[0], args.words[1], " ".join(args.words[2:]).upper()))
+        return 0
+    try:
+        for line in server.prepare(switch_config):
+            print(line, file=sys.stderr)
+    except (keys.KeyFileError, masterkey.MasterKeyError) as err:
+        raise Exit(str(err)) from err
+    _public_url("CCPOR_DOJ_PUBLIC_URL", args.bind, tls=False)
+    argv = gunicorn(args.bind, args.workers, "mocks.doj.server:wsgi_app()")
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
+    return 0  # pragma: no cover
+
+
+def _mock_doj_ledger(switch_config, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+    import json
+
+    from sqlalchemy import select
+
+    from mocks.doj.models import LedgerEntry
+    from mocks.doj.service import open_database
+
+    db = open_database(switch_config.resolved_database_url)
+    with db.read() as s:
+        rows = s.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()
+        entries = [
+            {"mcn": e.mcn, "mke": e.mke, "sender_ori": e.sender_ori, "fcn": e.fcn, "result": e.result,
+             "reason": e.reason, "times_received": e.times_received, "answer_mcn": e.answer_mcn}
+            for e in rows
+        ]  # fmt: skip
+    db.dispose()
+    if as_json:
+        print(json.dumps(entries, indent=1))
+        return 0
+    for e in entries:
+        print(f"{e['mcn']:20} {e['mke']} {e['result']} {e['fcn'] or '-':13} x{e['times_received']} {e['reason'] or ''}")
+    print(f"{len(entries)} transaction(s)")
+    return 0
+
+
+def _public_url(variable: str, bind: str, tls: bool) -> None:
+    """Default ``variable`` (the address the served WSDLs give) to the bound address, checked; an
+    unroutable one (0.0.0.0, ::) is kept but named in a warning: set the variable to the real name."""
+    from hub.soap.wsdl import public_base
+
+    url = os.environ.get(variable) or f"{'https' if tls else 'http'}://{bind}"
+    try:
+        os.environ[variable] = public_base(url, variable)
+    except ValueError as err:
+        raise Exit(f"{err} (or bind to HOST:PORT)") from err
+    if any(f"//{host}" in url for host in ("0.0.0.0", "[::]")):  # noqa: S104 - naming it, not binding it
+        warn(f"the WSDLs will give {url} as the hub's address: set {variable}")
+
+
+def gunicorn(bind: str, workers: int, app: str) -> list[str]:
+    """The argv that runs ``app`` (a WSGI factory) under gunicorn as the hub runs every server."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        # gunicorn 27 opens a control socket under ~/.gunicorn by default; the hub has no use for it.
+        "--no-control-socket",
+        "--graceful-timeout",
+        "30",
+        "--timeout",
+        "120",
+        "--access-logfile",
+        "-",
+        # No request bodies or headers in the access log: they carry passwords and CJI.
+        "--access-logformat",
+        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        # X-Forwarded-* only from the configured TLS-terminating proxies (gunicorn's default trusts loopback).
+        "--forwarded-allow-ips",
+        ",".join(settings().trusted_proxies),
+        app,
+    ]

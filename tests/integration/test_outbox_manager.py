@@ -1,0 +1,101 @@
+"""The outbox is one mechanism for every kind of message: a second kind beside CARPOS uses the same
+rows, claims, leases, retries, dead letters, per-key order, queue views and audit, with nothing of
+its own but its name and its queue rules (hub.outbox)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from hub.audit import AuditTrail
+from hub.carpos import outbox as carpos_outbox
+from hub.clock import utcnow
+from hub.db.engine import Database
+from hub.db.models import AuditEvent, OutboxMessage
+from hub.masterkey import MasterKey
+from hub.orders.service import OrderService
+from hub.outbox import queue
+from hub.outbox.manager import OutboxManager, Outcome
+from hub.outbox.retry import RetryPolicy
+from tests.support.orders import order, order_element
+
+COURT = "COURT"  # a kind of the next issue's shape: business responses pushed to a court
+
+
+class CourtRules:
+    rejected_hint = "is answered by the court's own correction"
+
+    def needed(self, s: Session, dead: list[Any]) -> set[int]:
+        return set()
+
+    def release(self, s: Session, message_ids: list[int]) -> None:
+        return None
+
+    def purged(self, s: Session, order_ids: list[int]) -> None:
+        return None
+
+
+KINDS = {carpos_outbox.KIND: carpos_outbox.QUEUE_RULES, COURT: CourtRules()}
+
+
+def enqueue(db: Database, kind: str, mcn: str, order_id: int | None, seq: int | None) -> None:
+    now = utcnow()
+    with db.unit_of_work() as s:
+        s.execute(
+            insert(OutboxMessage.__table__),
+            dict(kind=kind, mcn=mcn, mke="RSP", sender_ori="CA019015J", state="QUEUED", attempts=0,
+                 order_id=order_id, order_seq=seq, next_attempt_at=now, created_at=now, updated_at=now),
+        )  # fmt: skip
+
+
+def manager(db: Database, kind: str, **kw: Any) -> OutboxManager:
+    return OutboxManager(db, AuditTrail(MasterKey(os.urandom(32))), RetryPolicy(max_attempts=2), kind=kind, **kw)
+
+
+def test_a_second_kind_shares_the_outbox_and_nothing_crosses_between_kinds(db, clerk):
+    with db.unit_of_work() as s:  # an order in CARPOS: its EPO is queued (and stays unsent here)
+        receipt = OrderService(forwarding=carpos_outbox.CarposForwarding()).submit(
+            s, clerk, order_element(order()), carpos_requested=True
+        )
+    order_id = int(receipt.order_id[3:])
+    enqueue(db, COURT, "RSP-1", order_id, 1)  # the court's answer about the same order ...
+    enqueue(db, COURT, "RSP-2", order_id, 2)  # ... and a later one, which waits behind it
+    court = manager(db, COURT)
+    first = court.claim()
+    # Only its own kind, and per-key order within the kind: the unsent EPO of the same order does
+    # not hold the court's message back, but the court's first message holds its second.
+    assert [(c.kind, c.mcn) for c in first] == [(COURT, "RSP-1")]
+    assert [c.mcn for c in manager(db, carpos_outbox.KIND).claim()] == [f"{receipt.order_id}-001"]
+    court.record([Outcome(first[0], taken=True)])
+    with db.unit_of_work() as s:
+        court.settle(s, [(first[0], True)], utcnow())
+    (second,) = court.claim()
+    assert second.mcn == "RSP-2"
+    court.record([Outcome(second, why="court service down", transient=True)])  # retried later ...
+    with db.unit_of_work() as s:
+        s.execute(OutboxMessage.__table__.update().values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    (again,) = court.claim()
+    court.record([Outcome(again, why="court service down", transient=True)])  # ... until the policy gives up
+    with db.read() as s:
+        states = {mcn: state for mcn, state in s.execute(select(OutboxMessage.mcn, OutboxMessage.state))}
+        events = s.execute(
+            select(AuditEvent.operation, AuditEvent.outcome)
+            .where(AuditEvent.category == "CARPOS")
+            .order_by(AuditEvent.seq)
+        ).all()
+        listed = [queue.entry(m) for m in s.scalars(queue.list_query(None, COURT))]
+    assert states == {f"{receipt.order_id}-001": "QUEUED", "RSP-1": "ACCEPTED", "RSP-2": "DEAD"}
+    assert [tuple(e) for e in events] == [("COURT RSP", "SENT"), ("COURT RSP", "DEAD")]
+    assert {(e.kind, e.mcn, e.state) for e in listed} == {(COURT, "RSP-1", "ACCEPTED"), (COURT, "RSP-2", "DEAD")}
+    with db.unit_of_work() as s:  # the administrator's requeue and purge work on it by its own rules
+        entry, what = queue.requeue(s, "RSP-2", utcnow(), KINDS)
+        assert entry.state == "QUEUED" and "requeued dead RSP RSP-2" in what
+        s.execute(OutboxMessage.__table__.update().where(OutboxMessage.mcn == "RSP-2").values(
+            state="DEAD", updated_at=utcnow() - timedelta(days=30)))  # fmt: skip
+        assert queue.purge_dead(s, timedelta(days=7), utcnow(), KINDS) == (1, [])
+    with db.read() as s:
+        assert set(s.scalars(select(OutboxMessage.mcn))) == {f"{receipt.order_id}-001", "RSP-1"}
