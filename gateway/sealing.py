@@ -186,10 +186,14 @@ class Channel:
         root = envelope.to_xml(t)
         body = root.find(envelope.BODY)
         payload = body.find(envelope.PAYLOAD)  # type: ignore[union-attr]
-        body.replace(payload, self._encrypt(etree.tostring(payload)))  # type: ignore[union-attr]
-        return self._sign(root)
+        body.replace(payload, self.encrypt(etree.tostring(payload)))  # type: ignore[union-attr]
+        return self.sign(root)
 
-    def _sign(self, root: etree._Element) -> etree._Element:
+    # The two stages of :meth:`seal`, public for checks that must build what a peer would send
+    # wrongly (signed but not encrypted, encrypted hostile XML): the receiving end refuses those.
+
+    def sign(self, root: etree._Element) -> etree._Element:
+        """``root`` with an enveloped signature by this end's key (the policy's algorithms)."""
         signer = xmldsig.Signer(
             method=signxml_methods.enveloped,
             signature_algorithm=self.policy.signature_method,
@@ -212,7 +216,9 @@ class Channel:
             current.uses += 1
             return current
 
-    def _encrypt(self, plaintext: bytes) -> etree._Element:
+    def encrypt(self, plaintext: bytes) -> etree._Element:
+        """``plaintext`` as an xenc:EncryptedData to the peer (AES-GCM under a content key that the
+        peer's RSA key unwraps)."""
         content = self._content_key()
         iv = os.urandom(12)
         ciphertext = iv + AESGCM(content.key).encrypt(iv, plaintext, None)  # XML Enc 1.1: IV | ct | tag

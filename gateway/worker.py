@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 from gateway.sealing import Channel, SealError
 from gateway.transport import SubmitReceipt, SwitchTransport, TransportError
 from hub import ids
-from hub.audit import AuditTrail, Event
+from hub.audit import CARPOS, AuditTrail, Event
 from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
 from hub.carpos.envelope import Header, MessageKey, Transmission
@@ -193,6 +193,7 @@ class Gateway:
             audit,
             policy,
             kind=outbox.KIND,
+            category=CARPOS,
             destination="DOJ",
             batch=batch,
             lease_seconds=lease_seconds,
@@ -401,7 +402,7 @@ class Gateway:
             r.mcn: r
             for r in s.execute(
                 select(m.id, m.mcn, m.mke, m.state, m.order_id, m.order_seq, m.sender_ori, m.requested_by_id,
-                       m.attempts, m.sent_at, m.created_at).where(m.mcn.in_(wanted))  # fmt: skip
+                       m.attempts, m.sent_at, m.created_at).where(m.kind == outbox.KIND, m.mcn.in_(wanted))  # fmt: skip
             )
         } if wanted else {}  # fmt: skip
         for mcn in set(wanted) - set(messages):
@@ -455,9 +456,11 @@ class Gateway:
             target = ids.public(ids.ORDER, order_id) if order_id else (message.mcn if message else a.doj_mcn)
             ori = message.sender_ori if message else a.transmission.header.destination_ori
             about = (
-                Claim(message.id, message.mcn, message.mke, message.attempts, message.state, ori, target)
+                Claim(
+                    message.id, message.mcn, message.mke, message.attempts, message.state, ori, target, kind=outbox.KIND
+                )
                 if message
-                else Claim(0, a.doj_mcn, a.kind, 0, "", ori, target)
+                else Claim(0, a.doj_mcn, a.kind, 0, "", ori, target, kind=outbox.KIND)
             )
             events.append(self.outbox.event(about, "RECEIVED", now, operation=f"CARPOS {a.kind}"))
             settlement = a.settlement

@@ -179,12 +179,14 @@ class AdminApi:
     @operation(read_only=True)
     def op_ListQueue(self, c: Call) -> Any:
         state = queue.state_of(c.args.get("State"), "/adm:ListQueue/adm:State")
-        query = queue.list_query(state, c.args.get("Kind"))
+        kind = queue.kind_of(c.args.get("Kind"), self.kinds, "/adm:ListQueue/adm:Kind")
+        query = queue.list_query(state, kind)
         page = paginate(c.session, query, self._page_number(c), self.settings.page_size, OutboxMessage.id.desc())
         return self.t["QueueListType"](
             **page_fields(page),
             StateCount=[
-                self.t["QueueStateCountType"](State=k, Count=v) for k, v in sorted(queue.counts(c.session).items())
+                self.t["QueueStateCountType"](State=k, Count=v)
+                for k, v in sorted(queue.counts(c.session, kind).items())
             ],
             Message=[self._queue_entry(queue.entry(m)) for m in page.items],
         )

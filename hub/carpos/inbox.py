@@ -129,7 +129,11 @@ def query_outcome(s: Session, who: Principal, mcn: str, vault: CletsVault) -> Qu
     answered, the organization it was sent under (whose CLETS users will see that answer). For
     anyone else, and for an MCN that is no query, Client.NotFound: a query's existence does not leak.
     """
-    sent = s.scalar(select(OutboxMessage).where(OutboxMessage.mcn == mcn, OutboxMessage.mke == codec.Mke.QPO.value))
+    sent = s.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == outbox.KIND, OutboxMessage.mcn == mcn, OutboxMessage.mke == codec.Mke.QPO.value
+        )
+    )
     answer = (
         s.scalar(visible(who).where(CarposInboxMessage.message_id == sent.id).order_by(CarposInboxMessage.id).limit(1))
         if sent

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def list_messages(args: argparse.Namespace) -> int:
     import json
 
+    from hub.api.app import OUTBOX_KINDS
     from hub.db.models import OutboxMessage
     from hub.errors import HubError
     from hub.orders.search import paginate
@@ -44,10 +45,11 @@ def list_messages(args: argparse.Namespace) -> int:
     try:
         with db.read() as session:
             state = queue.state_of(args.state, "--state")
-            query = queue.list_query(state, args.kind)
+            kind = queue.kind_of(args.kind, OUTBOX_KINDS, "--kind")
+            query = queue.list_query(state, kind)
             page = paginate(session, query, args.page, 50, OutboxMessage.id.desc())
             found = [queue.entry(m) for m in page.items]
-            summary = queue.counts(session)
+            summary = queue.counts(session, kind)
     except HubError as err:
         raise Exit(err.message) from err
     finally:

@@ -28,7 +28,7 @@ import random
 import socket
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,7 @@ from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from hub import ids
-from hub.audit import CARPOS, AuditTrail, Event
+from hub.audit import AuditTrail, Event
 from hub.clock import Clock, utcnow
 from hub.codes import FINISHED_STATES, OutboxState
 from hub.db.engine import Database
@@ -71,7 +71,8 @@ class Claim:
     #: Whether the hub had already recorded a send of the message when this claim was made: a
     #: transmission after that is a resend.
     sent: bool = False
-    kind: str = "CARPOS"
+    #: Whose message it is (``outbox.kind``): a claim is made, and audited, for one kind.
+    kind: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,8 @@ class OutboxManager:
         audit: AuditTrail,
         policy: RetryPolicy,
         *,
-        kind: str = "CARPOS",
-        category: str = CARPOS,
+        kind: str,
+        category: str,
         destination: str = "the destination",
         batch: int = 100,
         lease_seconds: int = 60,
@@ -145,7 +146,7 @@ class OutboxManager:
             rows = [
                 Claim(r.id, r.mcn, r.mke, r.attempts + 1, r.state, r.sender_ori,
                       ids.public(ids.ORDER, r.order_id) if r.order_id else r.mcn, lease, r.sent_at is not None,
-                      self.kind)
+                      kind=self.kind)
                 for r in s.execute(query)
             ]  # fmt: skip
             if rows:

@@ -103,10 +103,31 @@ def list_query(state: OutboxState | None, kind: str | None = None) -> Select[tup
     return query.where(OutboxMessage.state == state.value) if state else query
 
 
-def counts(s: Session) -> dict[str, int]:
-    """Messages per state (the queue's summary line)."""
-    rows = s.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
+def counts(s: Session, kind: str | None = None) -> dict[str, int]:
+    """Messages per state (the queue's summary line), of one kind or of all."""
+    query = select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+    rows = s.execute(query.where(OutboxMessage.kind == kind) if kind else query).all()
     return {state: int(n) for state, n in rows}
+
+
+def kind_of(text: str | None, rules: Mapping[str, KindRules], path: str = "Kind") -> str | None:
+    """A kind of message as an operator wrote it (any case), one this hub sends; else the fault."""
+    if not text:
+        return None
+    if text.upper() in rules:
+        return text.upper()
+    raise ValidationError(f"unknown kind of message {text!r}", [Violation(path, "one of " + ", ".join(sorted(rules)))])
+
+
+def _rules(rules: Mapping[str, KindRules], kind: str) -> KindRules:
+    """The rules of a message's kind; a row of a kind this hub does not know (a newer hub's, rolled
+    back) is left alone, with the reason."""
+    try:
+        return rules[kind]
+    except KeyError:
+        raise InvalidState(
+            f"messages of kind {kind} are not this hub's to handle (it knows {', '.join(rules)})"
+        ) from None
 
 
 def find(s: Session, key: str) -> OutboxMessage:
@@ -126,6 +147,7 @@ def requeue(s: Session, key: str, now: datetime, rules: Mapping[str, KindRules])
     a message waiting out a backoff, now. REJECTED ones are fixed as their kind says (CARPOS: a
     CLETS user resubmits the order)."""
     message = find(s, key)
+    kind = _rules(rules, message.kind)  # a message of a kind no sender here drains is not requeued
     if message.state == OutboxState.DEAD.value:
         values: dict[str, object] = {"state": OutboxState.QUEUED.value, "attempts": 0}
         what = f"requeued dead {message.mke} {message.mcn} (was: {message.last_error or 'no error recorded'})"
@@ -137,7 +159,7 @@ def requeue(s: Session, key: str, now: datetime, rules: Mapping[str, KindRules])
             f"{message.mcn} is {message.state}"
             + (" and being sent" if message.lease_owner else "")
             + ": only DEAD messages, or messages waiting for their next attempt, can be requeued"
-            + (f"; a REJECTED one {rules[message.kind].rejected_hint}" if message.state == "REJECTED" else "")
+            + (f"; a REJECTED one {kind.rejected_hint}" if message.state == "REJECTED" else "")
         )
     s.execute(
         update(OutboxMessage)
@@ -167,7 +189,7 @@ def purge_dead(
     )
     rows = s.execute(
         select(m.id, m.kind, m.mcn, m.mke, m.order_id, waited_on.label("waited_on")).where(
-            m.state == OutboxState.DEAD.value, m.updated_at < now - older_than
+            m.state == OutboxState.DEAD.value, m.updated_at < now - older_than, m.kind.in_(list(rules))
         )
     ).all()
     kept = {r.id for r in rows if r.order_id and r.waited_on}

@@ -8,8 +8,8 @@ A service object (``OrdersApi``, ``AdminApi``, ``CarposApi``) implements operati
   must not say so;
 - ``retry_on_conflict``: a concurrent twin's collision (a unique key, a guarded UPDATE that found
   the version moved) runs it once more, which then finds the twin's receipt;
-- ``allowed``: who may call it (a check on the caller that raises ``Forbidden``), else the
-  service's own rule.
+- ``allowed``: who may call it (a check on the caller that raises ``Forbidden``), checked after
+  the service's own rule (it narrows the service's rule, never widens it).
 
 :func:`declared` collects them and refuses, at start, an operation of the schema without a
 handler or a handler for no operation of the schema: the declarations, not lists of names kept
@@ -71,6 +71,19 @@ def declared(
             handler,
             read_only=flags["read_only"],
             retry_on_conflict=flags["retry_on_conflict"],
-            allowed=flags["allowed"] or allowed,
+            allowed=_both(allowed, flags["allowed"]),
         )
     return out
+
+
+def _both(service: Callable[[Any], None] | None, own: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+    """An operation's own rule is added to its service's (checked after it), never put in its place:
+    an operation of the administrators' service stays theirs whatever else it asks."""
+    if service is None or own is None:
+        return service or own
+
+    def allowed(who: Any) -> None:
+        service(who)
+        own(who)
+
+    return allowed

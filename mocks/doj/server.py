@@ -19,7 +19,7 @@ from mocks.doj.settings import SwitchSettings, load_switch
 log = logging.getLogger("ccpor.mockdoj")
 
 
-def _channel(settings: SwitchSettings) -> tuple[Channel, list[str]]:
+def doj_channel(settings: SwitchSettings) -> tuple[Channel, list[str]]:
     """DOJ's end of the sealed channel, its certificates checked; and the warnings to report."""
     master = masterkey.load(settings.resolved_master_key_file)
     own = keys.load_pair(settings.resolved_doj_key_file, settings.resolved_doj_cert_file, master)
@@ -30,7 +30,7 @@ def _channel(settings: SwitchSettings) -> tuple[Channel, list[str]]:
 def prepare(settings: SwitchSettings) -> list[str]:
     """Before the workers start: keys readable and valid, tables made, the registry seeded once.
     Raises keys.KeyFileError or masterkey.MasterKeyError with the reason; the messages to print."""
-    _, out = _channel(settings)
+    _, out = doj_channel(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = open_database(settings.resolved_database_url)
     try:
@@ -45,7 +45,7 @@ def prepare(settings: SwitchSettings) -> list[str]:
 
 def build(settings: SwitchSettings) -> Switch:
     """The switch of these settings (prepared by :func:`prepare`)."""
-    channel, warnings = _channel(settings)
+    channel, warnings = doj_channel(settings)
     for warning in warnings:
         log.warning(warning)
     db = open_database(settings.resolved_database_url)

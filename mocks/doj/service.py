@@ -277,7 +277,7 @@ def _spyne_app(switch: Switch, settings: Settings) -> WsgiApplication:
                 ]
             )
 
-        @operation()  # it leases what it hands out: a write
+        @operation()  # declared as the hub's are (checked against the schema); no wrapper reads the flags here
         def op_FetchAnswers(self, ctx: Any, max_count: int) -> Any:
             found, remaining = switch.fetch(int(max_count))
             return mailbox(Item=[item(MailboxId=i, SealedTransmission=b) for i, b in found], RemainingCount=remaining)

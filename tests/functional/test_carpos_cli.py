@@ -66,7 +66,8 @@ def test_queue_ls_show_requeue_and_purge_dead(hub_db):
     as_json = json.loads(cli(env, "queue", "ls", "--state", "dead", "--json").stdout)
     assert as_json["total"] == 1 and as_json["messages"][0]["mcn"] == "CCP0000000001-001"
     assert as_json["messages"][0]["kind"] == "CARPOS" and " CARPOS   CCP0000000001-001    EPO DEAD" in listed.stdout
-    assert json.loads(cli(env, "queue", "ls", "--kind", "COURT", "--json").stdout)["total"] == 0  # no other kind yet
+    assert json.loads(cli(env, "queue", "ls", "--kind", "carpos", "--json").stdout)["total"] == 3
+    assert "unknown kind of message 'COURT'" in cli(env, "queue", "ls", "--kind", "COURT").stderr  # not this hub's
     shown = json.loads(cli(env, "queue", "show", "CCP0000000001-001").stdout)
     assert (shown["state"], shown["attempts"], shown["order_id"]) == ("DEAD", 12, "CCP0000000001")
     assert cli(env, "queue", "show", "CCP0000000099-001").returncode == 1

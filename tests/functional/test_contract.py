@@ -126,13 +126,15 @@ def test_the_public_url_setting_gives_the_wsdl_s_address(public_url: str, locati
         "https://user:pw@ccpor",
         "https://c?x=1",
         "https://c:port",
+        "ftp://ops:pw@ccpor",
     ],
 )
 def test_a_public_url_that_is_not_an_address_is_refused(public_url: str):
     from hub.soap.wsdl import served_wsdl
 
-    with pytest.raises(ValueError, match="CCPOR_PUBLIC_URL"):
+    with pytest.raises(ValueError, match="CCPOR_PUBLIC_URL") as refused:
         served_wsdl(wsdl_file(ORDERS).read_bytes(), ORDERS.placeholder, public_url)
+    assert "pw@" not in str(refused.value)  # the refusal goes to logs: a password in the address is masked
 
 
 @ALL_CONTRACTS

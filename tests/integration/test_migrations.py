@@ -78,3 +78,55 @@ def test_the_carpos_outbox_becomes_the_outbox_of_every_kind_with_its_messages_an
     assert tuple(moved) == (41, "CARPOS", "Q-1", "ACCEPTED") and answer == 41 and fresh > 41
     assert "carpos_outbox" not in tables
     command.check(migrate.config(empty_url))
+
+
+def test_a_message_an_old_hub_commits_while_the_outbox_migration_runs_is_kept(tmp_path):
+    """PostgreSQL: a hub still running the old code commits an outbox row during 0008's upgrade --
+    the migration waits for it and copies it (it locks carpos_outbox first), never drops it."""
+    import threading
+
+    pg_or_skip()
+    url, drop = fresh_pg_database()
+    try:
+        migrate.upgrade(url, "0007")
+        engine = sa.create_engine(url)
+        insert = sa.text(
+            "INSERT INTO carpos_outbox (mke, mcn, sender_ori, state, attempts, next_attempt_at, created_at,"
+            " updated_at) VALUES ('QPO', :mcn, 'CA019015J', 'QUEUED', 0, :now, :now, :now)"
+        )
+        now = "2026-01-01 00:00:00+00"
+        with engine.begin() as c:
+            c.execute(insert, {"mcn": "Q-BEFORE", "now": now})
+        old_hub = engine.connect()
+        in_flight = old_hub.begin()
+        old_hub.execute(insert, {"mcn": "Q-DURING", "now": now})  # written, not yet committed
+        failures: list[BaseException] = []
+
+        def upgrade() -> None:
+            try:
+                migrate.upgrade(url)
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                failures.append(exc)
+
+        migration = threading.Thread(target=upgrade)
+        migration.start()
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        with engine.connect() as monitor:  # the migration is blocked behind the old hub's transaction
+            blocked = False
+            for _ in range(600):
+                if monitor.execute(waiting).scalar():
+                    blocked = True
+                    break
+                migration.join(0.05)
+        in_flight.commit()
+        old_hub.close()
+        migration.join(60)
+        with engine.connect() as c:
+            kept = c.execute(sa.text("SELECT mcn FROM outbox ORDER BY id")).scalars().all()
+        engine.dispose()
+        assert blocked and not failures and not migration.is_alive()
+        assert kept == ["Q-BEFORE", "Q-DURING"]
+    finally:
+        drop()

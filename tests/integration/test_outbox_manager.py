@@ -8,6 +8,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,8 @@ from hub.audit import AuditTrail
 from hub.carpos import outbox as carpos_outbox
 from hub.clock import utcnow
 from hub.db.engine import Database
-from hub.db.models import AuditEvent, OutboxMessage
+from hub.db.models import AuditEvent, CarposInboxMessage, OutboxMessage
+from hub.errors import InvalidState, ValidationError
 from hub.masterkey import MasterKey
 from hub.orders.service import OrderService
 from hub.outbox import queue
@@ -53,7 +55,8 @@ def enqueue(db: Database, kind: str, mcn: str, order_id: int | None, seq: int | 
 
 
 def manager(db: Database, kind: str, **kw: Any) -> OutboxManager:
-    return OutboxManager(db, AuditTrail(MasterKey(os.urandom(32))), RetryPolicy(max_attempts=2), kind=kind, **kw)
+    trail = AuditTrail(MasterKey(os.urandom(32)))
+    return OutboxManager(db, trail, RetryPolicy(max_attempts=2), kind=kind, category=kind, **kw)
 
 
 def test_a_second_kind_shares_the_outbox_and_nothing_crosses_between_kinds(db, clerk):
@@ -84,7 +87,7 @@ def test_a_second_kind_shares_the_outbox_and_nothing_crosses_between_kinds(db, c
         states = {mcn: state for mcn, state in s.execute(select(OutboxMessage.mcn, OutboxMessage.state))}
         events = s.execute(
             select(AuditEvent.operation, AuditEvent.outcome)
-            .where(AuditEvent.category == "CARPOS")
+            .where(AuditEvent.category == COURT)
             .order_by(AuditEvent.seq)
         ).all()
         listed = [queue.entry(m) for m in s.scalars(queue.list_query(None, COURT))]
@@ -99,3 +102,44 @@ def test_a_second_kind_shares_the_outbox_and_nothing_crosses_between_kinds(db, c
         assert queue.purge_dead(s, timedelta(days=7), utcnow(), KINDS) == (1, [])
     with db.read() as s:
         assert set(s.scalars(select(OutboxMessage.mcn))) == {f"{receipt.order_id}-001", "RSP-1"}
+
+
+def test_doj_s_answer_settles_only_a_carpos_message_even_if_another_kind_has_its_number(db, keyset, tmp_path):
+    """The receiving side keeps to its kind too: DOJ answering an MCN that a court's message also
+    carries (another kind's numbering) neither settles nor marks that message."""
+    from hub.carpos import codec
+    from hub.carpos.envelope import Header, MessageKey, Transmission
+    from tests.support.carpos import exchange
+
+    ex = exchange(db, keyset, tmp_path)
+    enqueue(db, COURT, "RSP-1", None, None)
+    (claimed,) = manager(db, COURT).claim()
+    manager(db, COURT).record([Outcome(claimed, taken=True)])  # SENT, waiting for the court's answer
+    now = ex.clock()
+    line = codec.answer_text(codec.Answer(codec.AnswerKind.ACK, "RSP-1", fcn="1234567890123"))
+    with ex.switch.db.unit_of_work() as s:
+        ex.switch.post(s, Transmission(Header("DOJN0000000000000001", "CADOJ0000", "CA019015J",
+                                              MessageKey.ACK, now, now, None), (line,)), now)  # fmt: skip
+    assert ex.gateway.poll() == (1, 0)  # DOJ's message is read and kept (for a CLETS user), ...
+    with db.read() as s:
+        row = s.execute(
+            select(OutboxMessage.state, OutboxMessage.answered_at).where(OutboxMessage.mcn == "RSP-1")
+        ).one()
+        answered = s.scalar(
+            select(CarposInboxMessage.message_id).where(CarposInboxMessage.doj_mcn == "DOJN0000000000000001")
+        )
+    assert tuple(row) == ("SENT", None) and answered is None  # ... but the court's message is not DOJ's to settle
+
+
+def test_a_kind_this_hub_does_not_know_is_left_alone_with_the_reason(db):
+    enqueue(db, COURT, "RSP-9", None, None)  # e.g. written by a newer hub, then rolled back
+    only_carpos = {carpos_outbox.KIND: carpos_outbox.QUEUE_RULES}
+    with db.unit_of_work() as s:
+        s.execute(OutboxMessage.__table__.update().values(state="DEAD", updated_at=utcnow() - timedelta(days=30)))
+    with db.unit_of_work() as s, pytest.raises(InvalidState, match="kind COURT are not this hub's"):
+        queue.requeue(s, "RSP-9", utcnow(), only_carpos)  # no sender here would take it
+    with db.unit_of_work() as s:
+        assert queue.purge_dead(s, timedelta(days=7), utcnow(), only_carpos) == (0, [])  # not purged blind
+    with pytest.raises(ValidationError, match="unknown kind of message 'court'"):
+        queue.kind_of("court", only_carpos)
+    assert queue.kind_of("carpos", only_carpos) == "CARPOS"

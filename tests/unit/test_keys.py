@@ -81,7 +81,7 @@ def test_the_switch_warns_of_certificates_expiring_within_its_setting(tmp_path):
         doj_cert_file=soon.doj_cert,
         hub_cert_file=soon.hub_cert,
     )
-    _, warned = server._channel(SwitchSettings(**files))  # CCPOR_CERT_WARN_DAYS' default: 30
+    _, warned = server.doj_channel(SwitchSettings(**files))  # CCPOR_CERT_WARN_DAYS' default: 30
     assert [w.split(" expires in ")[0] for w in warned] == ["the DOJ certificate", "the hub certificate"]
-    _, quiet = server._channel(SwitchSettings(**files, cert_warn_days=10))
+    _, quiet = server.doj_channel(SwitchSettings(**files, cert_warn_days=10))
     assert quiet == []

@@ -7,11 +7,17 @@ from typing import Any
 import pytest
 
 from hub.accounts.permissions import require_admin, require_clets
+from hub.accounts.service import Principal
 from hub.api.admin_api import AdminApi
 from hub.api.app import ADMIN, CARPOS, ORDERS
 from hub.api.carpos_api import CarposApi
 from hub.api.orders_api import OrdersApi
+from hub.codes import Role
+from hub.errors import Forbidden
 from hub.soap.operations import declared, operation
+
+CLERK = Principal(1, "clerk", 1, "CA019015J", "19", Role.QUERY_UPDATE, False)
+ADMIN_USER = Principal(2, "admin", 1, "CA019015J", "19", Role.ADMINISTRATOR, False)
 
 
 def _deny(who: Any) -> None:
@@ -32,8 +38,14 @@ def test_each_operation_carries_its_declaration_and_its_bound_handler() -> None:
     ops = declared(Service(), ["GetThing", "PutThing"], allowed=require_admin)
     get, put = ops["GetThing"], ops["PutThing"]
     assert (get.read_only, get.retry_on_conflict, get.allowed) == (True, True, require_admin)  # the service's rule
-    assert (put.read_only, put.retry_on_conflict, put.allowed) == (False, False, _deny)  # its own rule wins
+    assert (put.read_only, put.retry_on_conflict) == (False, False)
     assert get.handler(None) == "thing" and put.handler(None) == "put"
+    # An operation's own rule comes on top of its service's, never instead of it.
+    with pytest.raises(Forbidden):
+        put.allowed(CLERK)  # the service's rule (administrators only) still holds ...
+    with pytest.raises(PermissionError):
+        put.allowed(ADMIN_USER)  # ... and the operation's own after it
+    assert declared(Service(), ["GetThing", "PutThing"])["PutThing"].allowed is _deny  # alone, its own
 
 
 @pytest.mark.parametrize(

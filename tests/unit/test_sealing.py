@@ -101,7 +101,7 @@ def test_unsigned_or_unencrypted_envelopes_are_refused(keyset):
     clear = envelope.to_xml(transmission())
     with pytest.raises(SealError, match="exactly one ds:Signature"):
         keyset.doj_channel().open(etree.tostring(clear))
-    signed_clear = channel._sign(envelope.to_xml(transmission()))
+    signed_clear = channel.sign(envelope.to_xml(transmission()))
     with pytest.raises(SealError, match="not encrypted"):
         keyset.doj_channel().open(etree.tostring(signed_clear))
 
@@ -141,9 +141,9 @@ def test_hostile_xml_is_refused_before_and_after_decryption(keyset):
     channel = keyset.hub_channel()
     root = envelope.to_xml(transmission())
     body = root.find(envelope.BODY)
-    body.replace(body[0], channel._encrypt(b'<!DOCTYPE p [<!ENTITY big "x">]><p>&big;</p>'))
+    body.replace(body[0], channel.encrypt(b'<!DOCTYPE p [<!ENTITY big "x">]><p>&big;</p>'))
     with pytest.raises(HostileXml):
-        keyset.doj_channel().open(etree.tostring(channel._sign(root)))
+        keyset.doj_channel().open(etree.tostring(channel.sign(root)))
 
 
 def test_a_decrypted_payload_must_be_a_valid_payload(keyset):
@@ -151,9 +151,9 @@ def test_a_decrypted_payload_must_be_a_valid_payload(keyset):
     root = envelope.to_xml(transmission())
     body = root.find(envelope.BODY)
     bad = etree.tostring(envelope.payload_xml(("EPO.ORI/CA019015J\u00e9",)))  # not printable ASCII
-    body.replace(body[0], channel._encrypt(bad))
+    body.replace(body[0], channel.encrypt(bad))
     with pytest.raises(ValidationError):
-        keyset.doj_channel().open(etree.tostring(channel._sign(root)))
+        keyset.doj_channel().open(etree.tostring(channel.sign(root)))
 
 
 def test_the_envelope_schema_is_checked(keyset):

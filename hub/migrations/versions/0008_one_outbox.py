@@ -74,6 +74,11 @@ def _restart_ids(table: str) -> None:
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Nothing may be written to the old table between the copy and the drop: a hub still running
+        # the old code commits its row before the copy, or waits (and then fails) -- never lost. SQLite
+        # has one writer, which this migration is.
+        op.execute("LOCK TABLE carpos_outbox IN EXCLUSIVE MODE")
     _outbox_table("outbox", with_kind=True)
     op.execute(f"INSERT INTO outbox (kind, {_COLUMNS}) SELECT 'CARPOS', {_COLUMNS} FROM carpos_outbox")
     _restart_ids("outbox")
