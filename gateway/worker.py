@@ -347,15 +347,24 @@ class Gateway:
         if not opened:
             return 0, remaining
         log.debug("mailbox page of %d answers", len(opened))
-        try:
-            with self.db.unit_of_work() as s:
-                self._record_answers(s, [a for _, a in opened])
-            recorded = [mailbox_id for mailbox_id, _ in opened]
-        except IntegrityError:
-            recorded = self._record_one_by_one(opened)
-        except DBAPIError as exc:  # a deadlock or serialization failure: the page is read again later
-            log.warning("recording a mailbox page failed (%s); DOJ keeps it for the next read", type(exc.orig).__name__)
-            return 0, remaining
+        for attempt in (1, 2):
+            try:
+                with self.db.unit_of_work() as s:
+                    self._record_answers(s, [a for _, a in opened])
+                recorded = [mailbox_id for mailbox_id, _ in opened]
+            except IntegrityError:
+                recorded = self._record_one_by_one(opened)
+            except DBAPIError as exc:
+                # A deadlock or serialization failure (the sender recording the same messages' receipts
+                # at that moment): the victim's transaction is rolled back whole, so recording the page
+                # again at once is safe; after a second failure DOJ keeps it for a later read.
+                name = type(exc.orig).__name__
+                if attempt == 1:
+                    log.info("recording a mailbox page failed (%s); recording it again", name)
+                    continue
+                log.warning("recording a mailbox page failed (%s); DOJ keeps it for the next read", name)
+                return 0, remaining
+            break
         self.transport.acknowledge(recorded)
         return len(recorded), remaining
 
