@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from lxml import etree
@@ -257,7 +257,7 @@ def audit_refusal(
             hub.audit.record(
                 session.connection(),
                 Event(
-                    at=datetime.now(UTC),
+                    at=utcnow(),
                     username=who.username if who else username,
                     org_ori=who.ori if who else "",
                     operation=operation,
@@ -368,7 +368,7 @@ class _Pending:
         self.trail.record(
             session.connection(),
             Event(
-                at=datetime.now(UTC),
+                at=utcnow(),
                 username=who.username,
                 org_ori=who.ori,
                 operation=self.operation,

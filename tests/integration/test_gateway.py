@@ -608,22 +608,23 @@ def test_a_claim_skips_messages_another_gateway_has_locked(db, keyset, tmp_path,
     assert [c.mcn for c in ex.gateway.claim()] == [f"{first}-001"]  # and claimed once the other lets go
 
 
-def test_a_mailbox_page_whose_recording_lost_a_deadlock_is_recorded_again_at_once(ex, clerk, monkeypatch):
-    """The receiver chosen as a deadlock's victim (PostgreSQL rolls its transaction back) records the
-    page again in the same poll: the answer does not wait out the switch's mailbox lease."""
+def test_a_mailbox_page_whose_recording_lost_a_deadlock_is_recorded_again_at_once(ex, clerk):
+    """The receiver chosen as a deadlock's victim (the database rolls its transaction back) records
+    the page again in the same poll: the answer does not wait out the switch's mailbox lease."""
     from sqlalchemy.exc import OperationalError
 
     order_id = submit(ex, clerk)
     assert ex.gateway.drain() == 1
-    record, failed = ex.gateway._record_answers, []
+    failed: list[str] = []
 
-    def deadlocked_once(s, batch):  # type: ignore[no-untyped-def]
-        if not failed:
-            failed.append(True)
-            record(s, batch)  # its writes happen, then the transaction is the victim
-            raise OperationalError("UPDATE outbox ...", {}, Exception("deadlock detected"))
-        return record(s, batch)
+    def victim_once(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if not failed and statement.lstrip().upper().startswith("INSERT INTO CARPOS_INBOX"):
+            failed.append(statement)  # the page's first write: the database picks this transaction
+            raise OperationalError(statement, parameters, Exception("deadlock detected"))
 
-    monkeypatch.setattr(ex.gateway, "_record_answers", deadlocked_once)
-    assert ex.gateway.poll() == (1, 0) and failed  # recorded (and acknowledged) by this very poll
+    event.listen(ex.db.engine, "before_cursor_execute", victim_once)
+    try:
+        assert ex.gateway.poll() == (1, 0) and failed  # recorded (and acknowledged) by this very poll
+    finally:
+        event.remove(ex.db.engine, "before_cursor_execute", victim_once)
     assert ex.states() == {f"{order_id}-001": "ACCEPTED"} and len(ex.inbox()) == 1  # once, not twice
