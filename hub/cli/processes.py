@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from hub.cli.common import Exit, master_key, settings, switch_settings, warn
 
@@ -102,10 +103,17 @@ def _mock_doj_ledger(switch_config, as_json: bool) -> int:  # type: ignore[no-un
     import json
 
     from sqlalchemy import select
+    from sqlalchemy.engine import make_url
 
     from mocks.doj.models import LedgerEntry
     from mocks.doj.service import open_database
 
+    url = make_url(switch_config.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        # A read: it makes no directory and no database; there is no ledger before the switch ran.
+        raise Exit(
+            f"the mock switch has no ledger yet ({url.database} does not exist): start it with ccpor-hub mock-doj"
+        )
     db = open_database(switch_config.resolved_database_url)
     with db.read() as s:
         rows = s.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()

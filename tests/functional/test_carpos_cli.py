@@ -159,3 +159,11 @@ def test_carpos_seal_needs_the_keys(tmp_path):
     assert cli(env, "keys", "init", str(tmp_path / "k")).returncode == 0
     again = cli(env, "keys", "init", str(tmp_path / "k"))
     assert again.returncode == 1 and "never replaced in place" in again.stderr
+
+
+def test_the_mock_switch_s_ledger_before_the_switch_ever_ran_is_a_message_not_a_traceback(tmp_path):
+    env = {"CCPOR_DATA_DIR": str(tmp_path), "CCPOR_DOJ_DATA_DIR": str(tmp_path / "never-started")}
+    listed = cli(env, "mock-doj", "ledger")
+    assert listed.returncode == 1 and "Traceback" not in listed.stderr
+    assert "the mock switch has no ledger yet" in listed.stderr and "start it with ccpor-hub mock-doj" in listed.stderr
+    assert not (tmp_path / "never-started").exists()  # a read makes nothing
