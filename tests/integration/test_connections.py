@@ -38,7 +38,9 @@ def test_a_unit_of_work_costs_no_round_trip_to_check_its_connection(pg, tmp_path
 
 def test_a_connection_the_server_ended_is_replaced_before_it_is_used(pg):
     first = backend_pid(pg)  # the pool keeps this connection
-    admin = sa.create_engine(pg.url, poolclass=sa.pool.NullPool)
+    # Autocommit: pg_stat_activity is a snapshot taken at a transaction's first look and held to its
+    # end, so polling it inside one transaction would wait forever for a backend that already exited.
+    admin = sa.create_engine(pg.url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         assert conn.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
         gone = sa.text("SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = :pid")

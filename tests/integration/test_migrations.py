@@ -113,13 +113,17 @@ def test_a_message_an_old_hub_commits_while_the_outbox_migration_runs_is_kept(tm
         waiting = sa.text(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
         )
-        with engine.connect() as monitor:  # the migration is blocked behind the old hub's transaction
+        # The migration is blocked behind the old hub's transaction. Autocommit: pg_stat_activity is a
+        # snapshot held for a whole transaction, so each look must be a transaction of its own.
+        watcher = sa.create_engine(url, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+        with watcher.connect() as monitor:
             blocked = False
             for _ in range(600):
                 if monitor.execute(waiting).scalar():
                     blocked = True
                     break
                 migration.join(0.05)
+        watcher.dispose()
         in_flight.commit()
         old_hub.close()
         migration.join(60)
