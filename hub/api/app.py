@@ -111,6 +111,9 @@ class HubApplication(Application):
         self.hub = hub
         self.api = api
         self.audit_category = audit_category
+        # Each operation's declaration and its handler (guarded, noting privileges), made once here
+        # rather than on every call.
+        self.operations = {name: (op, api.handler(op)) for name, op in api.operations.items()}
 
     def call_wrapper(self, ctx: Any) -> Any:
         operation = ctx.method_request_string.split("}")[-1]
@@ -125,9 +128,9 @@ class HubApplication(Application):
                 env = ctx.transport.req_env
                 self._require_confidential(bool(env.get("ccpor.tls")), bool(env.get("ccpor.loopback")))
             args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
-            declared = self.api.operations[operation]
+            declared, handler = self.operations[operation]
             call = _Pending(
-                self.api.handler(declared),
+                handler,
                 ctx.in_body_doc,
                 args,
                 operation,
