@@ -1,4 +1,5 @@
-"""What every handler of the hub's services receives and shares: the call, the role guard, paging."""
+"""What every handler of the hub's services receives and shares: the call, the role guard, paging,
+and the pending call the call wrapper runs and audits."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from hub import ns
 from hub.accounts.service import Principal
+from hub.audit import AuditTrail, Event
+from hub.clock import utcnow
 from hub.orders.search import Page
 from hub.orders.service import Receipt
 from hub.soap.operations import Operation
@@ -52,3 +55,56 @@ def guarded(op: Operation) -> Callable[[Call], Any]:
 def page_fields(page: Page) -> dict[str, int]:
     """The paging elements every list answer of the services carries."""
     return {"TotalCount": page.total, "PageNumber": page.number, "LastPageNumber": page.last}
+
+
+@dataclass
+class PendingCall:
+    """One call's handler and inputs, run (and audited) inside the sessions the call wrapper opens.
+
+    ``who`` is the calling account once authenticated (None until then: a refusal is audited under
+    the name the request gave)."""
+
+    handler: Callable[[Call], Any]
+    body: Any
+    args: dict[str, Any]
+    operation: str
+    client: str
+    trail: AuditTrail
+    category: str = ""
+    who: Principal | None = None
+    call: Call | None = None
+
+    def run(self, session: Session) -> Any:
+        assert self.who is not None, "authenticate before running the handler"
+        self.call = Call(session=session, who=self.who, body=self.body, args=self.args)
+        return self.handler(self.call)
+
+    def target(self, result: Any = None) -> str:
+        """The order, image or account named in the request, else the one the call created."""
+        return str(
+            self.args.get("OrderId")
+            or self.args.get("ImageId")
+            or self.args.get("Username")
+            or self.args.get("MessageId")
+            or getattr(result, "OrderId", None)
+            or getattr(result, "ImageId", None)
+            or ""
+        )
+
+    def audit(self, session: Session, result: Any) -> None:
+        """The call's OK event, in the session of its work (or, for a read, the next write)."""
+        assert self.who is not None and self.call is not None
+        self.trail.record(
+            session.connection(),
+            Event(
+                at=utcnow(),
+                username=self.who.username,
+                org_ori=self.who.ori,
+                operation=self.operation,
+                outcome="OK",
+                target=self.target(result),
+                client_address=self.client,
+                detail=self.call.detail,
+                category=self.category,
+            ),
+        )
