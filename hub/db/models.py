@@ -150,7 +150,7 @@ class OrderParty(Base):
     search (``%SE``) becomes a prefix range on the reversed column and uses its index.
 
     ``order_status``, ``sealed`` and ``owner_org_id`` repeat the order's (kept in step by
-    ``OrderService._guarded_update``, the one place statuses change) so that a name search, its
+    ``hub.orders.records.guarded_update``, the one place statuses change) so that a name search, its
     visibility rule (drafts only for their owner) and a status filter are answered from the two
     covering name indexes alone, without reading a single ``orders`` row until the page is known.
     """

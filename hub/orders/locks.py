@@ -16,7 +16,7 @@ holder's next change still goes through the ordinary version check and cannot ov
 it did not read.
 
 The guard is also in SQL: every change's ``UPDATE`` carries ``locked_by_id IS NULL OR locked_by_id
-= :me OR lock_expires_at <= :now`` (``OrderService._guarded_update``), so a lock taken between the
+= :me OR lock_expires_at <= :now`` (``hub.orders.records.guarded_update``), so a lock taken between the
 check here and the write still wins.
 """
 

@@ -1,25 +1,18 @@
 """The order lifecycle: DRAFT -> ACTIVE -> CANCELLED / EXPIRED, with service as a fact.
 
-Each public function is one use case. It receives the session (the unit of work opened by the
+Each public method is one use case. It receives the session (the unit of work opened by the
 caller), the authenticated principal and validated input; it checks permissions, state and rules,
-writes the new state, the history row and the idempotency receipt together, and returns a
-:class:`Receipt`. Nothing here knows about SOAP.
-
-State changes are guarded in SQL (``UPDATE ... WHERE id = :id AND version = :expected AND status IN
-(...)``) so two writers can never both move the same version; the loser gets ``Client.Conflict``.
+has the new state, the history row and the idempotency receipt written together
+(:mod:`hub.orders.records`, where the guarded UPDATE lives), and returns a
+:class:`~hub.orders.records.Receipt`. Nothing here knows about SOAP.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from lxml import etree
-from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import ids, ns
@@ -30,137 +23,16 @@ from hub.codes import (
     CancelReason,
     OrderStatus,
     OrganizationKind,
-    PartyRole,
-    QuickAttachStatus,
-    county_code_of_ori,
     default_kind_of_ori,
 )
 from hub.contract import order_child_names, validate_order_profile
-from hub.db.models import Image, IntakeReceipt, Order, OrderParty, OrderVersion, Organization, QuickAttach
+from hub.db.models import Image, Order, OrderVersion, Organization
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
-from hub.orders import locks, rules
+from hub.orders import locks, records, rules
 from hub.orders.document import OrderDocument
 from hub.orders.forwarding import NO_FORWARDING, Change, Forwarding
-
-# Statements built once: the intake hot path runs them through the connection (Core), which costs
-# a fraction of the ORM unit of work for rows nothing reads back in the same transaction.
-_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
-_INSERT_VERSION = insert(OrderVersion.__table__)
-_INSERT_RECEIPT = insert(IntakeReceipt.__table__)
-_INSERT_PARTY = insert(OrderParty.__table__)
-_PARTY_STATUS = (
-    update(OrderParty.__table__)
-    .where(OrderParty.__table__.c.order_id == bindparam("b_order_id"))
-    .values(order_status=bindparam("b_order_status"))
-)
-_DELETE_PARTIES = delete(OrderParty.__table__).where(OrderParty.__table__.c.order_id == bindparam("order_id"))
-
-#: The columns of a new order's row that its use case sets (``_create``); the others keep their defaults.
-_NEW_ORDER_COLUMNS = (
-    "status", "version", "carpos_requested", "owner_org_id", "created_by_id", "created_at", "updated_at",
-    "cloned_from_id", "document", "sealed", "served", "court_ori", "county_code", "case_number",
-    "case_number_key", "form_code", "order_type_code", "issue_date", "expiration_date", "non_expiring",
-)  # fmt: skip
-
-
-#: The columns of a name's ``order_parties`` row that ``_party_keys`` derives from the document.
-_PARTY_KEYS = ("role", "alias", "surname_key", "surname_rkey", "given_key", "given_rkey", "birth_date")
-
-
-@functools.cache
-def _insert_new_order() -> Any:
-    """PostgreSQL: a new order's row, its names' rows and its first history row in one statement
-    (data-modifying CTEs: the names and the history row take the order's id, and the history row
-    its version, status, document, actor and time, from the row just inserted), so the document
-    crosses the wire once and the call makes two round trips fewer; its order id. The names come
-    as one array a key (``p_role``, ``p_alias`` ...), unnested into rows. Built on first use: SQLite
-    workers never import the PostgreSQL dialect (~2.5 MiB each)."""
-    from sqlalchemy.dialects.postgresql import ARRAY
-
-    orders, versions, parties = Order.__table__, OrderVersion.__table__, OrderParty.__table__
-    new = (
-        insert(orders)
-        .values({name: bindparam(f"o_{name}") for name in _NEW_ORDER_COLUMNS})
-        .returning(
-            *(
-                orders.c[name]
-                for name in ("id", "version", "status", "sealed", "owner_org_id", "document", "created_by_id")
-            ),
-            orders.c.created_at,
-        )
-        .cte("new_order")
-    )
-    names = (
-        func.unnest(*(bindparam(f"p_{key}", type_=ARRAY(parties.c[key].type)) for key in _PARTY_KEYS))
-        .table_valued(*_PARTY_KEYS)
-        .render_derived()
-    )
-    party_rows = select(
-        new.c.id, *(names.c[key] for key in _PARTY_KEYS), new.c.status, new.c.sealed, new.c.owner_org_id
-    )
-    new_parties = (
-        insert(parties)
-        .from_select(
-            ["order_id", *_PARTY_KEYS, "order_status", "sealed", "owner_org_id"],
-            party_rows.select_from(new.join(names, true())),
-        )
-        .cte("new_parties")
-    )
-    history = select(
-        new.c.id,
-        new.c.version,
-        bindparam("h_action", type_=versions.c.action.type),
-        new.c.status,
-        new.c.document,
-        bindparam("h_changed", type_=versions.c.changed.type),
-        new.c.created_by_id,
-        bindparam("h_actor_name", type_=versions.c.actor_name.type),
-        bindparam("h_actor_ori", type_=versions.c.actor_ori.type),
-        new.c.created_at,
-    )
-    columns = ("order_id", "version", "action", "status", "document", "changed", "actor_id", "actor_name", "actor_ori")
-    return insert(versions).from_select([*columns, "at"], history).add_cte(new_parties).returning(versions.c.order_id)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    order_id: str
-    version: int
-    status: OrderStatus
-    served: bool
-    received_at: datetime
-    duplicate: bool = False
-    #: The order's seal and owner at this version (None on a replayed receipt, which reads no order),
-    #: so that what the call's audit event notes about them needs no second look at the order.
-    sealed: bool | None = None
-    owner_org_id: int | None = None
-
-
-@dataclass(frozen=True)
-class _NewOrder:
-    """What the writes after a new order's INSERT read of its row (``_create`` makes no ORM object:
-    nothing reads the new order back in its call, and the audit's note takes the receipt's facts)."""
-
-    id: int
-    version: int
-    status: str
-    sealed: bool
-    served: bool
-    owner_org_id: int
-    document: str
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a change came from, for idempotency: the partner system and its message id."""
-
-    system: str | None
-    message_id: str | None
-
-    @property
-    def keyed(self) -> bool:
-        return bool(self.system and self.message_id)
-
+from hub.orders.records import Receipt, Source
+from hub.orders.references import link_documents
 
 _DRAFT_ONLY = frozenset({OrderStatus.DRAFT})
 _ACTIVE_ONLY = frozenset({OrderStatus.ACTIVE})
@@ -170,11 +42,6 @@ _COMPLETING = {
     OrderStatus.ACTIVE: "only a DRAFT is completed (SubmitOrder with OrderId); change others with ModifyOrder",
     OrderStatus.DRAFT: "only a DRAFT is saved again (SaveDraft with OrderId); change others with ModifyOrder",
 }
-
-
-def name_key(text: str | None) -> str:
-    """The search form of a name: upper case, inner runs of spaces folded."""
-    return " ".join((text or "").upper().split())
 
 
 class OrderService:
@@ -239,7 +106,7 @@ class OrderService:
         doc = OrderDocument(order_el)
         self._check(doc, active=status is OrderStatus.ACTIVE, path=path)
         source = Source(doc.source_system, doc.source_message_id)
-        if (replay := self._replay(s, who, source, _operation(action), order_id)) is not None:
+        if (replay := records.replay(s, who, source, records.operation_of(action), order_id)) is not None:
             return replay
         forwarded = carpos_requested and status is OrderStatus.ACTIVE
         order = None
@@ -270,7 +137,7 @@ class OrderService:
         """Modify Order: a new version of a DRAFT or ACTIVE order; an ACTIVE one must stay complete."""
         doc = OrderDocument(order_el)
         source = Source(doc.source_system, doc.source_message_id)
-        if (replay := self._replay(s, who, source, "ModifyOrder", order_id)) is not None:
+        if (replay := records.replay(s, who, source, "ModifyOrder", order_id)) is not None:
             return replay
         order = self._load_for_change(
             s,
@@ -303,7 +170,7 @@ class OrderService:
         Proof of service, images and the source message ids are not copied; the copy is completed
         and submitted like any draft.
         """
-        if (replay := self._replay(s, who, source, "CloneOrder")) is not None:
+        if (replay := records.replay(s, who, source, "CloneOrder")) is not None:
             return replay
         permissions.require_update(who)
         original = self._visible(s, who, order_id)
@@ -337,7 +204,7 @@ class OrderService:
         source: Source,
     ) -> Receipt:
         """Service Order: record proof of service on an ACTIVE order (replacing an earlier one)."""
-        if (replay := self._replay(s, who, source, "ServeOrder", order_id)) is not None:
+        if (replay := records.replay(s, who, source, "ServeOrder", order_id)) is not None:
             return replay
         order = self._load_for_change(
             s, who, order_id, version, _ACTIVE_ONLY, "proof of service is recorded on ACTIVE orders"
@@ -370,16 +237,17 @@ class OrderService:
                 "cancel reason OTHER needs CancelReasonText",
                 [Violation("/svc:CancelOrder/svc:CancelReasonText", "required when the reason is OTHER")],
             )
-        if (replay := self._replay(s, who, source, "CancelOrder", order_id)) is not None:
+        if (replay := records.replay(s, who, source, "CancelOrder", order_id)) is not None:
             return replay
         order = self._load_for_change(
             s, who, order_id, version, _ACTIVE_ONLY, "only ACTIVE orders can be cancelled", cancel=True
         )
         now = self.clock()
-        self._guarded_update(
+        records.guarded_update(
             s,
             order,
             {OrderStatus.ACTIVE},
+            now,
             status=OrderStatus.CANCELLED.value,
             locked_by_id=None,
             locked_at=None,
@@ -388,9 +256,9 @@ class OrderService:
             cancel_text=text,
             updated_at=now,
         )
-        self._history(s, who, order, "CANCEL", ["CancelReason"], now)
+        records.history(s, who, order, "CANCEL", ["CancelReason"], now)
         self.forwarding.record(s, order, order.id, order.version, who, Change.CANCEL, now, reason)
-        return self._receipt_for(s, who, order, source, "CancelOrder", now)
+        return records.receipt_for(s, who, order, source, "CancelOrder", now)
 
     def expire_due(self, s: Session, who: Principal) -> list[str]:
         """ACTIVE orders whose last day in force (expiration date, a California date) is over become
@@ -403,10 +271,11 @@ class OrderService:
         expired = []
         for order in due:
             try:
-                self._guarded_update(s, order, {OrderStatus.ACTIVE}, status=OrderStatus.EXPIRED.value, updated_at=now)
+                expired_now = {"status": OrderStatus.EXPIRED.value, "updated_at": now}
+                records.guarded_update(s, order, {OrderStatus.ACTIVE}, now, **expired_now)
             except Conflict:
                 continue  # changed meanwhile (and so not updated): the next run looks at it again
-            self._history(s, who, order, "EXPIRE", ["OrderStatus"], now)
+            records.history(s, who, order, "EXPIRE", ["OrderStatus"], now)
             expired.append(ids.public(ids.ORDER, order.id))
         return expired
 
@@ -414,8 +283,8 @@ class OrderService:
         """A new version of ``order`` in its current state, for a change outside the document
         (an attached image): the version moves on and the history says who did what."""
         now = self.clock()
-        self._guarded_update(s, order, {OrderStatus(order.status)}, editor=who, updated_at=now)
-        self._history(s, who, order, action, changed, now)
+        records.guarded_update(s, order, {OrderStatus(order.status)}, now, editor=who, updated_at=now)
+        records.history(s, who, order, action, changed, now)
 
     # ------------------------------------------------------------------ reads
 
@@ -504,44 +373,6 @@ class OrderService:
             )
         return order
 
-    def _replay(
-        self, s: Session, who: Principal, source: Source, operation: str, order_id: str | None = None
-    ) -> Receipt | None:
-        """The original receipt if this message id was seen (for the same operation and order)."""
-        if not source.keyed:
-            return None
-        row = s.scalar(
-            select(IntakeReceipt).where(
-                IntakeReceipt.organization_id == who.organization_id,
-                IntakeReceipt.source_system == source.system,
-                IntakeReceipt.source_message_id == source.message_id,
-            )
-        )
-        if row is None:
-            return None
-        if order_id is not None and ids.public(ids.ORDER, row.order_id) != order_id:
-            raise Conflict(
-                f"message id {source.message_id} from {source.system} was already used for order "
-                f"{ids.public(ids.ORDER, row.order_id)}; every message needs its own id"
-            )
-        if row.operation != operation:
-            raise Conflict(
-                f"message id {source.message_id} from {source.system} was already used for "
-                f"{row.operation}; every message needs its own id"
-            )
-        ver = s.scalar(
-            select(OrderVersion).where(OrderVersion.order_id == row.order_id, OrderVersion.version == row.version)
-        )
-        assert ver is not None  # written in the same transaction as the receipt
-        return Receipt(
-            ids.public(ids.ORDER, row.order_id),
-            row.version,
-            OrderStatus(ver.status),
-            served=_served(ver.document),
-            received_at=row.at,
-            duplicate=True,
-        )
-
     def _create(
         self,
         s: Session,
@@ -557,40 +388,10 @@ class OrderService:
         permissions.require_create(who, sealed=doc.sealed)
         if status is OrderStatus.ACTIVE:
             self._require_issuing_court(s, who.org_kind, who.ori, who.county_code, doc)
-        # Everything the writes need is derived from the document before the first of them: on
-        # SQLite that statement takes the database's one write lock, held to COMMIT.
-        parties, changed = _party_keys(doc), doc.changed_elements(None)
         now = self.clock()
-        values = dict(
-            status=status.value,
-            version=1,
-            carpos_requested=False,
-            owner_org_id=who.organization_id,
-            created_by_id=who.account_id,
-            created_at=now,
-            updated_at=now,
-            cloned_from_id=cloned_from,
-            **_columns(doc),
-        )
-        # One Core INSERT ... RETURNING id instead of the ORM unit of work (the intake hot path), and
-        # no ORM object for the new row: building one and joining it to the session cost ~5 % of a
-        # SubmitOrder. Nothing in the call reads the order back; the audit's note of a privilege used
-        # (OrdersApi._permission_note) takes the seal and owner from the receipt.
-        connection = s.connection()
-        together = connection.dialect.name == "postgresql"  # the names and history in the same statement
-        if together:
-            params = {f"o_{name}": value for name, value in values.items()}
-            params |= {f"p_{key}": [party[key] for party in parties] for key in _PARTY_KEYS}
-            params |= {"h_action": action, "h_changed": "\n".join(changed), "h_actor_name": who.username}
-            new_id = connection.execute(_insert_new_order(), params | {"h_actor_ori": who.ori}).scalar_one()
-        else:
-            new_id = connection.execute(_INSERT_ORDER, values).scalar_one()
-        order = _NewOrder(new_id, 1, status.value, doc.sealed, doc.served, who.organization_id, values["document"])
-        self._link_documents(s, who, order, doc, path)
-        if not together:
-            _insert_parties(s, order, parties)  # a new order has none to replace
-            self._history(s, who, order, action, changed, now)
-        return self._receipt_for(s, who, order, source, _operation(action), now)
+        order = records.insert_new(s, who, doc, status, action, now, cloned_from)
+        link_documents(s, who, order, doc, path)
+        return records.receipt_for(s, who, order, source, records.operation_of(action), now)
 
     def _replace(
         self,
@@ -615,13 +416,9 @@ class OrderService:
         if new_status is OrderStatus.ACTIVE:  # entering the registry, or staying in it
             owner = order.owner
             self._require_issuing_court(s, OrganizationKind(owner.kind), owner.ori, owner.county_code, doc)
-        parties, changed, columns = _party_keys(doc), doc.changed_elements(previous), _columns(doc)  # see _create
-        self._guarded_update(s, order, allowed, editor=who, status=new_status.value, updated_at=now, **columns)
-        self._link_documents(s, who, order, doc, path)
-        s.connection().execute(_DELETE_PARTIES, {"order_id": order.id})
-        _insert_parties(s, order, parties)
-        self._history(s, who, order, action, changed, now)
-        return self._receipt_for(s, who, order, source, _operation(action), now)
+        records.rewrite(s, who, order, doc, previous, action, allowed, new_status, now)
+        link_documents(s, who, order, doc, path)
+        return records.receipt_for(s, who, order, source, records.operation_of(action), now)
 
     @staticmethod
     def _require_issuing_court(
@@ -637,200 +434,6 @@ class OrderService:
             registered = s.scalar(select(Organization.kind).where(Organization.ori == court))
             kind = OrganizationKind(registered) if registered else default_kind_of_ori(court)
         permissions.require_issuing_court(owner_kind, owner_ori, owner_county, court, kind)
-
-    def _guarded_update(
-        self,
-        s: Session,
-        order: Order,
-        allowed: Iterable[OrderStatus],
-        editor: Principal | None = None,
-        **values: object,
-    ) -> None:
-        """Move ``order`` to its next version if it is still at the version and in a state we read,
-        and (for a user's change, ``editor``) nobody else holds an edit lock on it."""
-        expected = order.version
-        guards = [Order.id == order.id, Order.version == expected, Order.status.in_([a.value for a in allowed])]
-        if editor is not None:
-            guards.append(locks.unlocked_for(editor.account_id, self.clock()))
-        result = s.execute(
-            update(Order)
-            .where(*guards)
-            .values(version=expected + 1, **values)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"order {ids.public(ids.ORDER, order.id)} changed meanwhile: read it again and retry")
-        if "status" in values:
-            s.connection().execute(_PARTY_STATUS, {"b_order_id": order.id, "b_order_status": values["status"]})
-        s.refresh(order)
-
-    def _history(
-        self, s: Session, who: Principal, order: Order | _NewOrder, action: str, changed: list[str], now: datetime
-    ) -> None:
-        s.connection().execute(
-            _INSERT_VERSION,
-            dict(
-                order_id=order.id,
-                version=order.version,
-                action=action,
-                status=order.status,
-                document=order.document,
-                changed="\n".join(changed),
-                actor_id=who.account_id,
-                actor_name=who.username,
-                actor_ori=who.ori,
-                at=now,
-            ),
-        )
-
-    def _receipt_for(
-        self, s: Session, who: Principal, order: Order | _NewOrder, source: Source, operation: str, now: datetime
-    ) -> Receipt:
-        if source.keyed:
-            s.connection().execute(
-                _INSERT_RECEIPT,
-                dict(
-                    organization_id=who.organization_id,
-                    source_system=source.system,
-                    source_message_id=source.message_id,
-                    operation=operation,
-                    order_id=order.id,
-                    version=order.version,
-                    at=now,
-                ),
-            )
-        s.flush()
-        return Receipt(
-            ids.public(ids.ORDER, order.id),
-            order.version,
-            OrderStatus(order.status),
-            order.served,
-            now,
-            sealed=order.sealed,
-            owner_org_id=order.owner_org_id,
-        )
-
-    def _link_documents(
-        self, s: Session, who: Principal, order: Order | _NewOrder, doc: OrderDocument, path: str
-    ) -> None:
-        """Attach referenced images; convert referenced quick attaches into this order."""
-        problems: list[Violation] = []
-        for i, (image_id, qa_id) in enumerate(doc.document_references, start=1):
-            where = f"{path}/ord:DocumentReference[{i}]"
-            if image_id:
-                image = _find(s, Image, ids.IMAGE, image_id)
-                quick = image is not None and s.scalar(select(QuickAttach.id).where(QuickAttach.image_id == image.id))
-                if (
-                    image is None
-                    or quick
-                    or image.owner_org_id != who.organization_id
-                    or image.order_id not in (None, order.id)
-                ):
-                    problems.append(
-                        Violation(
-                            f"{where}/ord:ImageId",
-                            f"no unattached image {image_id} of your organization "
-                            "(a quick attach's image is named by its QuickAttachId)",
-                        )
-                    )
-                    continue
-                image.order_id = order.id
-            elif qa_id:
-                qa = _find(s, QuickAttach, ids.QUICK_ATTACH, qa_id)
-                if qa is None or qa.county_code != who.county_code:
-                    problems.append(Violation(f"{where}/ord:QuickAttachId", f"no quick attach {qa_id} in your county"))
-                    continue
-                if qa.status == QuickAttachStatus.CONVERTED.value and qa.converted_order_id != order.id:
-                    problems.append(
-                        Violation(
-                            f"{where}/ord:QuickAttachId",
-                            f"quick attach {qa_id} was already converted into another order",
-                        )
-                    )
-                    continue
-                if qa.image.order_id not in (None, order.id):
-                    problems.append(
-                        Violation(
-                            f"{where}/ord:QuickAttachId", f"the image of quick attach {qa_id} belongs to another order"
-                        )
-                    )
-                    continue
-                qa.status, qa.converted_order_id = QuickAttachStatus.CONVERTED.value, order.id
-                qa.image.order_id = order.id
-        if problems:
-            raise ValidationError("a DocumentReference names an image the order cannot use", problems)
-
-
-def _party_keys(doc: OrderDocument) -> list[dict[str, object]]:
-    """The search keys of every name in ``doc`` (the rows of ``order_parties`` but the order's)."""
-    keys = []
-    for party in doc.parties():
-        surname, given = name_key(party.name.surname), name_key(party.name.given)
-        keys.append(
-            dict(
-                role=PartyRole(party.role).value,
-                alias=party.alias,
-                surname_key=surname,
-                surname_rkey=surname[::-1],
-                given_key=given,
-                given_rkey=given[::-1],
-                birth_date=party.birth_date,
-            )
-        )
-    return keys
-
-
-def _insert_parties(s: Session, order: Order | _NewOrder, keys: list[dict[str, object]]) -> None:
-    """The order's ``order_parties`` rows: its names' keys, with its status, seal and owner repeated."""
-    if keys:
-        repeated = dict(
-            order_id=order.id, order_status=order.status, sealed=order.sealed, owner_org_id=order.owner_org_id
-        )
-        s.connection().execute(_INSERT_PARTY, [{**k, **repeated} for k in keys])
-
-
-def _find(s: Session, model: type, kind: str, public_id: str):  # type: ignore[no-untyped-def]
-    try:
-        return s.get(model, ids.parse(kind, public_id))
-    except NotFound:
-        return None
-
-
-def _columns(doc: OrderDocument) -> dict[str, object]:
-    """The searchable columns of ``orders`` derived from the document."""
-    ori = doc.court_ori
-    return dict(
-        document=doc.to_xml(),
-        sealed=doc.sealed,
-        served=doc.served,
-        court_ori=ori,
-        county_code=county_code_of_ori(ori),
-        case_number=doc.case_number,
-        case_number_key=name_key(doc.case_number),
-        form_code=doc.form_code,
-        order_type_code=doc.order_type_code,
-        issue_date=doc.issue_date,
-        expiration_date=doc.expiration_date,
-        non_expiring=doc.non_expiring,
-    )
-
-
-_OPERATIONS = {
-    "SUBMIT": "SubmitOrder",
-    "SAVE_DRAFT": "SaveDraft",
-    "MODIFY": "ModifyOrder",
-    "CLONE": "CloneOrder",
-    "SERVE": "ServeOrder",
-    "CANCEL": "CancelOrder",
-}
-
-
-def _operation(action: str) -> str:
-    return _OPERATIONS[action]
-
-
-def _served(document: str) -> bool:
-    return OrderDocument.from_xml(document).served
 
 
 def _with_child(order: etree._Element, child: etree._Element) -> etree._Element:
