@@ -4,34 +4,10 @@ outbox's own, the same for every kind (:class:`hub.outbox.manager.OutboxManager`
 CARPOS's: the text, the seal, the switch, DOJ's answers.
 
 One :meth:`Gateway.drain` runs the public stages :meth:`~Gateway.claim`, :meth:`~Gateway.build`,
-:meth:`~Gateway.submit` and :meth:`~Gateway.record` on one batch::
-
-    claim   one short transaction: due rows (QUEUED, or SENT with the answer overdue; no live lease;
-            every earlier message of the same order finished) ``FOR UPDATE SKIP LOCKED`` on
-            PostgreSQL (SQLite has a single writer), each given this gateway's lease and one more
-            attempt; commit. Another gateway skips or cannot see these rows until the lease lapses.
-    build   outside any transaction: the text from the order version the row names (the FCN opened
-            from the order), or the sealed query; seal each (encrypt to DOJ, sign).
-    submit  one SOAP call with the batch.
-    record  one transaction: QUEUED receipts -> SENT (answer due within the policy's timeout),
-            REFUSED -> DEAD; a transport failure -> retry after a backoff, or DEAD when the policy
-            is exhausted. Updates are guarded by the lease: a row someone else took over, or DOJ
-            already answered, is left alone.
-
-Whatever tells the hub first that the switch has a message -- a receipt, or else DOJ's answer (the
-switch took the batch, but the call failed on the way back, or the sender was killed before it
-recorded) -- sets the message's ``sent_at`` and records its one SENT audit event, in the transaction
-that records it (:meth:`OutboxManager.mark_sent`); transmissions after that are audited as RESENT.
-
-A crash anywhere in between leaves rows leased; when the lease lapses they are sent again with
-the same MCN, which the switch answers with its original result -- so each message takes effect
-once however often it travels.
-
-One :meth:`Gateway.poll` reads DOJ's mailbox: each answer is verified and decrypted (a message that
-fails is left in the mailbox and reported), then in one transaction recorded -- in the inbox
-(sealed; a second delivery of the same DOJ MCN is ignored), on its outbox message (ACCEPTED /
-REJECTED; an EPO's FCN sealed onto the order; what waited behind a rejected EPO SUPERSEDED) and on
-the order's CARPOS status -- and only then removed from the mailbox.
+:meth:`~Gateway.submit` and :meth:`~Gateway.record` on one batch; one :meth:`Gateway.poll` reads a
+page of DOJ's mailbox. What each stage does and why a crash anywhere is harmless (the same MCN
+again, answered by the switch's ledger with its original result): docs/ARCHITECTURE.md, "The path
+of a CARPOS message" -- the one place that path is told; each stage's docstring says its part.
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""Assembling the hub's WSGI application: hardened entry point -> Spyne -> handlers.
+"""Assembling the hub's WSGI application: hardened entry point -> Spyne -> call wrapper -> handlers.
 
-The path of one request::
-
-    gunicorn worker
-      -> SoapEndpoint (hub.soap.endpoint): size cap, hardened parse, SOAP 1.1 envelope check,
-         mustUnderstand, known operation, XSD validation of the body      [faults: hub.soap.faults]
-      -> Spyne (PreParsedSoap11 takes the tree; never parses bytes itself)
-      -> HubApplication.call_wrapper: who calls (hub.api.callers), in which transactions
-         (hub.api.transactions, by the operation's declaration and the database), the handler,
-         its audit event, HubError -> SOAP fault
-      -> OrdersApi.op_<Operation> -> OrderService / ImageService / search (hub.orders, hub.images)
+The path of one request, step by step with the fault each step can give, is told in one place:
+docs/ARCHITECTURE.md, "The path of a submission".
 """
 
 from __future__ import annotations
