@@ -1,135 +1,41 @@
-"""The gateway's work for CARPOS: drain the outbox's CARPOS messages to the DOJ switch, read DOJ's
-mailbox back. The bookkeeping (claim, lease, retry, dead letters, SENT once, settling) is the
-outbox's own, the same for every kind (:class:`hub.outbox.manager.OutboxManager`); what is here is
-CARPOS's: the text, the seal, the switch, DOJ's answers.
+"""The CARPOS gateway: drain the outbox's CARPOS messages to the DOJ switch, read DOJ's mailbox back.
 
-One :meth:`Gateway.drain` runs the public stages :meth:`~Gateway.claim`, :meth:`~Gateway.build`,
-:meth:`~Gateway.submit` and :meth:`~Gateway.record` on one batch; one :meth:`Gateway.poll` reads a
-page of DOJ's mailbox. What each stage does and why a crash anywhere is harmless (the same MCN
-again, answered by the switch's ledger with its original result): docs/ARCHITECTURE.md, "The path
-of a CARPOS message" -- the one place that path is told; each stage's docstring says its part.
+:class:`Gateway` is CARPOS's :class:`~gateway.sender.Sender` (its ``build``: the text from the order
+version, sealed; its ``submit``: one call to the switch with the batch) and its
+:class:`~gateway.receiver.CarposReceiver` (``poll``). What each stage does and why a crash anywhere
+is harmless (the same MCN again, answered by the switch's ledger with its original result):
+docs/ARCHITECTURE.md, "The path of a CARPOS message" -- the one place that path is told.
 """
 
 from __future__ import annotations
 
-import copy
-import logging
 import random
-import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, select
 
-from gateway.sealing import Channel, SealError
-from gateway.transport import SubmitReceipt, SwitchTransport, TransportError
+from gateway.receiver import CarposReceiver
+from gateway.sealing import Channel
+from gateway.sender import Built, Drained, Sender, Submitted
+from gateway.transport import SwitchTransport, TransportError
 from hub import ids
-from hub.audit import CARPOS, AuditTrail, Event
+from hub.audit import CARPOS, AuditTrail
 from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
 from hub.carpos.envelope import Header, MessageKey, Transmission
 from hub.clock import Clock, utcnow
-from hub.codes import FINISHED_STATES
 from hub.db.engine import Database
-from hub.db.models import Account, CarposInboxMessage, Order, OrderVersion, Organization, OutboxMessage
+from hub.db.models import Order, OrderVersion, OutboxMessage
 from hub.errors import HubError
 from hub.orders.document import OrderDocument
-from hub.outbox.manager import Claim, OutboxManager, Outcome
+from hub.outbox.manager import Claim, OutboxManager
 from hub.outbox.retry import RetryPolicy
 
-log = logging.getLogger("ccpor.gateway")
+__all__ = ["Built", "Drained", "Gateway", "Submitted"]
 
 
-@dataclass
-class Built:
-    """A claimed message made ready to send: sealed, or why it cannot be."""
-
-    claimed: Claim
-    sealed: bytes | None = None
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """One batch after its submission: what was built, and the switch's receipts (or the
-    transport's failure)."""
-
-    built: list[Built]
-    receipts: list[SubmitReceipt]
-    error: TransportError | None = None
-
-    @property
-    def ready(self) -> list[Built]:
-        return [b for b in self.built if b.sealed is not None]
-
-    def outcomes(self) -> list[Outcome]:
-        """Each message's outcome: the transport's failure (transient) for all that went, else the
-        receipt at its position (taken, or refused); those that could not be built, refused."""
-        by_position = {i: r for i, r in enumerate(self.receipts, start=1)}
-        out = []
-        for position, b in enumerate(self.ready, start=1):
-            receipt = by_position.get(position)
-            if self.error is not None:
-                out.append(Outcome(b.claimed, why=str(self.error), transient=True))
-            elif receipt is None or receipt.refused:
-                why = receipt.reason if receipt else "no receipt"
-                out.append(Outcome(b.claimed, why=f"refused by the switch: {why}"))
-            else:
-                out.append(Outcome(b.claimed, taken=True))
-        out += [Outcome(b.claimed, why=b.problem) for b in self.built if b.problem is not None]
-        return out
-
-
-@dataclass(frozen=True)
-class Drained:
-    """One batch: messages claimed, and how many of them the switch took."""
-
-    claimed: int
-    sent: int
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """One of DOJ's messages, verified, decrypted and parsed, waiting to be recorded."""
-
-    transmission: Transmission
-    answer: codec.Answer | None  # None: not a CARPOS answer (kept for a CLETS user to read)
-
-    @property
-    def doj_mcn(self) -> str:
-        return self.transmission.header.mcn
-
-    @property
-    def kind(self) -> str:
-        return (self.answer.kind.value if self.answer else self.transmission.header.mke.value)[:3]
-
-    @property
-    def answers_mcn(self) -> str | None:
-        """The MCN of the hub's transaction this answers: from the verified text, or for a text that
-        is not a CARPOS answer from the verified header (None for a notice)."""
-        if self.answer is None:
-            return self.transmission.header.relates_to
-        return self.answer.mcn if self.answer.kind is not codec.AnswerKind.NTC else None
-
-    @property
-    def settlement(self) -> codec.Answer | None:
-        """What the answer does to the message it answers: an unreadable answer counts as a reject
-        (the message must not wait for an answer that came), to be read by a CLETS user."""
-        if self.answer is not None:
-            return self.answer
-        if self.transmission.header.relates_to:
-            return codec.Answer(codec.AnswerKind.REJ, self.transmission.header.relates_to, reason=UNREADABLE)
-        return None
-
-
-#: The reason recorded on a message whose answer the hub could not read (DOJ's text is kept as is).
-UNREADABLE = "UNREADABLE ANSWER FROM DOJ: SEE ITS TEXT"
-
-
-class Gateway:
+class Gateway(Sender, CarposReceiver):
     """Drains the CARPOS outbox and reads the mailbox; holds no state between calls but its lease name.
 
     Its public stages -- :meth:`claim`, :meth:`build`, :meth:`submit`, :meth:`record` (what
@@ -178,49 +84,6 @@ class Gateway:
             rng=rng,
         )
 
-    # The outbox's settings, as the gateway's (tests and the scheduler read and move them).
-    owner = property(lambda self: self.outbox.owner, lambda self, v: setattr(self.outbox, "owner", v))
-    clock = property(lambda self: self.outbox.clock, lambda self, v: setattr(self.outbox, "clock", v))
-    policy = property(lambda self: self.outbox.policy, lambda self, v: setattr(self.outbox, "policy", v))
-    batch = property(lambda self: self.outbox.batch, lambda self, v: setattr(self.outbox, "batch", v))
-
-    def with_transport(self, transport: SwitchTransport) -> Gateway:
-        """The same gateway (same lease name, database, keys) talking through another transport."""
-        twin = copy.copy(self)
-        twin.transport = transport
-        twin.outbox = copy.copy(self.outbox)
-        twin.outbox.rng = random.Random()  # noqa: S311 - backoff jitter, not secrets
-        return twin
-
-    # ------------------------------------------------------------------------------------ sending
-
-    def drain(self) -> int:
-        """Claim and send one batch; the number of messages the switch took."""
-        return self.send_batch().sent
-
-    def send_batch(self) -> Drained:
-        """Claim and send one batch: how many were claimed, and how many the switch took."""
-        t0 = time.perf_counter()
-        claimed = self.claim()
-        if not claimed:
-            return Drained(0, 0)
-        t1 = time.perf_counter()
-        built = self.build(claimed)
-        t2 = time.perf_counter()
-        submitted = self.submit(built)
-        t3 = time.perf_counter()
-        self.record(submitted)
-        log.debug(
-            "batch of %d: claimed in %.0f ms, sealed in %.0f ms, submitted in %.0f ms, recorded in %.0f ms",
-            len(claimed), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (time.perf_counter() - t3) * 1e3,
-        )  # fmt: skip
-        taken = 0 if submitted.error else sum(1 for r in submitted.receipts if not r.refused)
-        return Drained(len(claimed), taken)
-
-    def claim(self) -> list[Claim]:
-        """Stage 1: lease a batch of due CARPOS messages (:meth:`OutboxManager.claim`)."""
-        return self.outbox.claim()
-
     def build(self, claimed: list[Claim]) -> list[Built]:
         """Stage 2, outside any transaction: each claimed message sealed (or why it cannot be), one
         query for all of their inputs."""
@@ -266,10 +129,6 @@ class Gateway:
         except TransportError as exc:
             return Submitted(built, [], exc)
 
-    def record(self, submitted: Submitted) -> None:
-        """Stage 4: the batch's outcomes in one transaction (:meth:`OutboxManager.record`)."""
-        self.outbox.record(submitted.outcomes())
-
     def _transmission(self, row: Any, now: datetime) -> Transmission:
         if row.mke == codec.Mke.QPO.value:
             text, reference = self.vault.open_query(row.mcn, row.payload_sealed), None
@@ -297,219 +156,3 @@ class Gateway:
             order_reference=reference,
         )
         return Transmission(header, (text,))
-
-    # ---------------------------------------------------------------------------------- receiving
-
-    def poll(self) -> tuple[int, int]:
-        """Read one page of the mailbox; (answers recorded, answers still waiting there)."""
-        items, remaining = self.transport.fetch(min(self.batch, 500))
-        if not items:
-            return 0, remaining
-        opened: list[tuple[int, _Answer]] = []
-        for item in items:
-            try:
-                t = self.channel.open(item.sealed)
-            except (SealError, HubError) as exc:
-                # Left in the mailbox: a configuration problem (DOJ's certificate) must not lose answers.
-                log.error("mailbox item %d is not acceptable and stays in DOJ's mailbox: %s", item.mailbox_id, exc)
-                continue
-            try:
-                answer: codec.Answer | None = codec.parse_answer(t.text)
-            except codec.CarposError:
-                # Not the reason: it quotes DOJ's text, which is CLETS data and stays out of logs.
-                log.error("DOJ's message %s is not a CARPOS answer; kept for a CLETS user to read", t.header.mcn)
-                answer = None
-            opened.append((item.mailbox_id, _Answer(t, answer)))
-        if not opened:
-            return 0, remaining
-        log.debug("mailbox page of %d answers", len(opened))
-        for attempt in (1, 2):
-            try:
-                with self.db.unit_of_work() as s:
-                    self._record_answers(s, [a for _, a in opened])
-                recorded = [mailbox_id for mailbox_id, _ in opened]
-            except IntegrityError:
-                recorded = self._record_one_by_one(opened)
-            except DBAPIError as exc:
-                # A deadlock or serialization failure (the sender recording the same messages' receipts
-                # at that moment): the victim's transaction is rolled back whole, so recording the page
-                # again at once is safe; after a second failure DOJ keeps it for a later read.
-                name = type(exc.orig).__name__
-                if attempt == 1:
-                    log.info("recording a mailbox page failed (%s); recording it again", name)
-                    continue
-                log.warning("recording a mailbox page failed (%s); DOJ keeps it for the next read", name)
-                return 0, remaining
-            break
-        self.transport.acknowledge(recorded)
-        return len(recorded), remaining
-
-    def _record_one_by_one(self, opened: list[tuple[int, _Answer]]) -> list[int]:
-        """After a conflict on the page (another gateway recorded some of the same answers at the
-        same moment): each answer in a savepoint of its own; the mailbox ids that are now recorded,
-        by us or by the other -- anything else stays in DOJ's mailbox."""
-        recorded = []
-        with self.db.unit_of_work() as s:
-            for mailbox_id, a in opened:
-                try:
-                    with s.begin_nested():
-                        self._record_answers(s, [a])
-                    recorded.append(mailbox_id)
-                except IntegrityError:
-                    there = s.scalar(select(CarposInboxMessage.id).where(CarposInboxMessage.doj_mcn == a.doj_mcn))
-                    if there is not None:
-                        recorded.append(mailbox_id)
-                    else:
-                        log.error("answer %s could not be recorded; it stays in DOJ's mailbox", a.doj_mcn)
-        return recorded
-
-    def _record_answers(self, s: Session, batch: list[_Answer]) -> None:
-        """Record a page of DOJ's messages: in the inbox (sealed, once per DOJ MCN), on the messages
-        they answer, on their orders -- a fixed number of statements, whatever the page's size."""
-        now = self.clock()
-        seen = set(
-            s.scalars(
-                select(CarposInboxMessage.doj_mcn).where(CarposInboxMessage.doj_mcn.in_([a.doj_mcn for a in batch]))
-            )
-        )
-        fresh: list[_Answer] = []
-        for a in batch:  # a doubled answer may also come twice in one page
-            if a.doj_mcn in seen:
-                log.info("DOJ delivered %s again; recorded once", a.doj_mcn)
-                continue
-            seen.add(a.doj_mcn)
-            fresh.append(a)
-        if not fresh:
-            return
-        m = OutboxMessage
-        wanted = [a.answers_mcn for a in fresh if a.answers_mcn]
-        messages = {
-            r.mcn: r
-            for r in s.execute(
-                select(m.id, m.mcn, m.mke, m.state, m.order_id, m.order_seq, m.sender_ori, m.requested_by_id,
-                       m.attempts, m.sent_at, m.created_at).where(m.kind == outbox.KIND, m.mcn.in_(wanted))  # fmt: skip
-            )
-        } if wanted else {}  # fmt: skip
-        for mcn in set(wanted) - set(messages):
-            log.warning("DOJ answered %s, which the hub never sent", mcn)
-        order_of = {a.doj_mcn: self._order_reference(a, messages) for a in fresh}
-        owners = _pairs(
-            s, select(Order.id, Order.owner_org_id).where(Order.id.in_({o for o in order_of.values() if o}))
-        )
-        askers = _pairs(
-            s,
-            select(Account.id, Account.organization_id).where(
-                Account.id.in_({r.requested_by_id for r in messages.values() if r.requested_by_id})
-            ),
-        )
-        addressees = _pairs(
-            s,
-            select(Organization.ori, Organization.id).where(
-                Organization.ori.in_({a.transmission.header.destination_ori for a in fresh})
-            ),
-        )
-        # The orders' rows first, in id order, before anything else touches them (the inbox rows'
-        # foreign keys would take key-share locks that a later FOR UPDATE must wait behind).
-        order_ids = sorted(set(owners))
-        if order_ids:
-            s.execute(select(Order.id).where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update())
-        rows, events, settled, unsent = [], [], [], {}
-        for a in fresh:
-            message = messages.get(a.answers_mcn or "")
-            order_id = order_of[a.doj_mcn] if order_of[a.doj_mcn] in owners else None
-            addressee = addressees.get(a.transmission.header.destination_ori)
-            if message is None and addressee is not None:
-                audience = addressee  # a notice: for the organization DOJ addressed it to
-            elif order_id is not None:
-                audience = owners[order_id]
-            elif message is not None and message.requested_by_id:
-                audience = askers.get(message.requested_by_id)
-            else:
-                audience = addressee
-            rows.append(
-                dict(
-                    doj_mcn=a.doj_mcn,
-                    kind=a.kind,
-                    message_id=message.id if message else None,
-                    order_id=order_id,
-                    organization_id=audience,
-                    needs_action=a.answer is None or a.answer.kind in (codec.AnswerKind.REJ, codec.AnswerKind.NTC),
-                    text_sealed=self.vault.seal_answer(a.doj_mcn, a.transmission.lines),
-                    received_at=now,
-                )
-            )
-            target = ids.public(ids.ORDER, order_id) if order_id else (message.mcn if message else a.doj_mcn)
-            ori = message.sender_ori if message else a.transmission.header.destination_ori
-            about = (
-                Claim(
-                    message.id, message.mcn, message.mke, message.attempts, message.state, ori, target, kind=outbox.KIND
-                )
-                if message
-                else Claim(0, a.doj_mcn, a.kind, 0, "", ori, target, kind=outbox.KIND)
-            )
-            events.append(self.outbox.event(about, "RECEIVED", now, operation=f"CARPOS {a.kind}"))
-            settlement = a.settlement
-            if message is not None and settlement is not None and message.state not in FINISHED_STATES:
-                settled.append((message, settlement))
-                if message.sent_at is None:  # the switch took it, but its receipt never reached the hub
-                    detail = f"MCN {message.mcn}, known from DOJ's answer"
-                    unsent[message.id] = (about, _sent_time(a, message, now), detail)
-        s.execute(insert(CarposInboxMessage.__table__), rows)
-        self._settle(s, settled, now)
-        sent: list[Event] = []
-        self.outbox.mark_sent(s, list(unsent.values()), now, sent)
-        self.audit.record_all(s.connection(), sent + events)  # a message's SENT before its answer's RECEIVED
-
-    def _order_reference(self, a: _Answer, messages: dict[str, Any]) -> int | None:
-        """The order an answer (its message's) or a notice (its OCA, or the envelope's) is about."""
-        message = messages.get(a.answers_mcn or "")
-        if message is not None:
-            return message.order_id  # type: ignore[no-any-return]
-        reference = (a.answer.extra.get("OCA") if a.answer else None) or a.transmission.header.order_reference
-        if a.answers_mcn or not reference:
-            return None
-        try:
-            return ids.parse(ids.ORDER, reference)
-        except HubError:
-            return None
-
-    def _settle(self, s: Session, settled: list[tuple[Any, codec.Answer]], now: datetime) -> None:
-        """The answered messages ACCEPTED or REJECTED (:meth:`OutboxManager.settle`), FCNs sealed onto
-        their orders, what waited behind a rejected entry SUPERSEDED, the orders' CARPOS status (the
-        caller locked the orders' rows)."""
-        if not settled:
-            return
-        order_ids = sorted({m.order_id for m, _ in settled if m.order_id is not None})
-        self.outbox.settle(s, [(m, _accepts(a)) for m, a in settled], now)
-        fcns = [
-            {"b_id": m.order_id, "b_fcn": self.vault.seal_fcn(m.order_id, a.fcn)}
-            for m, a in settled
-            if m.order_id is not None and m.mke == codec.Mke.EPO.value and a.kind is codec.AnswerKind.ACK and a.fcn
-        ]
-        orders = Order.__table__
-        if fcns:
-            s.execute(
-                update(orders).where(orders.c.id == bindparam("b_id")).values(carpos_fcn_sealed=bindparam("b_fcn")),
-                fcns,
-            )
-        for m, a in sorted(settled, key=lambda pair: pair[0].id):
-            if m.order_id is not None and m.mke == codec.Mke.EPO.value and not _accepts(a):
-                # Not on file: what waited behind the EPO cannot go (no FCN); a resubmitted EPO carries it.
-                self.outbox.supersede_behind(s, m.order_id, m.order_seq, now)
-        outbox.refresh_statuses(s, order_ids)
-
-
-def _sent_time(a: _Answer, message: Any, recorded: datetime) -> datetime:
-    """When a message the hub has no record of sending was sent, as honestly as its answer tells:
-    the time DOJ made the answer (its envelope's signed CreatedDateTime -- DOJ had the transmission
-    by then; the answer carries no earlier receipt time), kept between the message's making and the
-    answer's recording (DOJ's clock may be off from the hub's)."""
-    return min(recorded, max(message.created_at, a.transmission.header.created))
-
-
-def _pairs(s: Session, query: Any) -> dict[Any, Any]:
-    return {key: value for key, value in s.execute(query)}
-
-
-def _accepts(answer: codec.Answer) -> bool:
-    return answer.kind in (codec.AnswerKind.ACK, codec.AnswerKind.QRY)
