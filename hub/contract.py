@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -24,6 +27,12 @@ PREFIXES = {
     ns.ORDER_PROFILES: "prf",
     ns.ADMIN_SERVICE: "adm",
     ns.CARPOS_SERVICE: "crp",
+    ns.DSP917_REQ_INPUT: "dsp917cajudreqip",
+    ns.DSP917_REQ: "dsp917cajudreq",
+    ns.DSP917_NC: "ncreq",
+    ns.DSP917_J: "jreq",
+    ns.DSP917_S: "s",
+    ns.ISB_HEADER: "tnshdr",
 }
 
 
@@ -101,3 +110,91 @@ def validate_order_profile(order: etree._Element, *, active: bool, path: str) ->
     found = _violations(profile_schema(), probe)
     element = "prf:ActiveOrder" if active else "prf:DraftOrder"
     return [Violation(v.path.replace(f"/{element}", path, 1), v.message) for v in found]
+
+
+# ---- DSP917: the official files, unmodified (xsd/dsp917/PROVENANCE.md) ------------------------------
+
+_DSP917_EXCHANGE = "SchemaDefinitions/CAJUD/DSP917/V_2_0_0"
+
+
+class Dsp917(Enum):
+    """The four DSP917 messages: the court's notification and CCPOR's receipt for it (the request
+    service CCPOR serves), CCPOR's business response and the court's receipt for it (the response
+    service the court serves)."""
+
+    REQ_INPUT = ("Request", "DSP917CAJUDReqInput", ns.DSP917_REQ_INPUT)
+    REQ_OUTPUT = ("Request", "DSP917CAJUDReqOutput", ns.DSP917_REQ_OUTPUT)
+    RESP_INPUT = ("Response", "DSP917CAJUDRespInput", ns.DSP917_RESP_INPUT)
+    RESP_OUTPUT = ("Response", "DSP917CAJUDRespOutput", ns.DSP917_RESP_OUTPUT)
+
+    def __init__(self, side: str, element: str, namespace: str) -> None:
+        self.side = side
+        self.element = element
+        self.namespace = namespace
+
+    @property
+    def tag(self) -> str:
+        return ns.q(self.namespace, self.element)
+
+    @property
+    def service(self) -> str:
+        """The WSDL the message belongs to: ``DSP917CAJUDReq`` or ``DSP917CAJUDResp``."""
+        return "DSP917CAJUDReq" if self.side == "Request" else "DSP917CAJUDResp"
+
+    @property
+    def schema_path(self) -> Path:
+        return dsp917_dir() / _DSP917_EXCHANGE / self.side / "ExchangeSchema" / f"{self.element}.xsd"
+
+
+def dsp917_dir() -> Path:
+    """The official DSP917 files as shipped (``xsd/dsp917``)."""
+    return contract_dir("xsd") / "dsp917"
+
+
+@cache
+def dsp917_schema(message: Dsp917) -> etree.XMLSchema:
+    """One message's official schema, loaded from its own folder (its imports are relative paths)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.XMLSchema(etree.parse(str(message.schema_path), parser))
+
+
+def validate_dsp917(element: etree._Element, message: Dsp917) -> list[Violation]:
+    """Check a DSP917 message against its official schema; the element must be the message's root."""
+    if element.tag != message.tag:
+        return [Violation(f"/{element.tag}", f"expected {message.element} in {message.namespace}")]
+    return _violations(dsp917_schema(message), element)
+
+
+def dsp917_sample(name: str) -> bytes:
+    """An official sample instance (``DSP917_Request.xml``, ``DSP917_Business_Response.xml``, ...)."""
+    return (dsp917_dir() / _DSP917_EXCHANGE / "Sample_Instances" / name).read_bytes()
+
+
+def dsp917_wsdl_path(service: str) -> Path:
+    """The official concrete WSDL of ``DSP917CAJUDReq`` or ``DSP917CAJUDResp`` (schemas inlined)."""
+    if service not in ("DSP917CAJUDReq", "DSP917CAJUDResp"):
+        raise ValueError(f"no DSP917 service {service!r}")
+    return dsp917_dir() / "SOAP/CAJUD/DSP917/V_2_0_0/ConcreteWSDLs" / f"{service}_Concrete.wsdl"
+
+
+@dataclass(frozen=True)
+class Dsp917Binding:
+    """What the official concrete WSDL says about one service's one port."""
+
+    address: str
+    operations: tuple[str, ...]
+    soap_action: str
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.address).path
+
+
+@cache
+def dsp917_binding(service: str) -> Dsp917Binding:
+    doc = etree.parse(str(dsp917_wsdl_path(service)), etree.XMLParser(resolve_entities=False, no_network=True))
+    w = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
+    (address,) = doc.xpath("/wsdl:definitions/wsdl:service/wsdl:port/soap:address/@location", namespaces=w)
+    operations = doc.xpath("/wsdl:definitions/wsdl:portType/wsdl:operation/@name", namespaces=w)
+    (action,) = doc.xpath("/wsdl:definitions/wsdl:binding/wsdl:operation/soap:operation/@soapAction", namespaces=w)
+    return Dsp917Binding(str(address), tuple(str(o) for o in operations), str(action))

@@ -21,6 +21,8 @@ from hub.soap.wsdl import service_wsdl
 where = c.contract_dir("xsd")
 assert str(where).startswith(TARGET), where
 c.service_schema(); c.profile_schema()
+assert all(c.dsp917_schema(m) is not None for m in c.Dsp917)
+assert c.dsp917_binding("DSP917CAJUDReq").operations == ("Notify",)
 assert service_wsdl(ORDERS) == (c.contract_dir("wsdl") / "ccpor-orders.wsdl").read_bytes()
 assert service_wsdl(ADMIN) == (c.contract_dir("wsdl") / "ccpor-admin.wsdl").read_bytes()
 m.upgrade("sqlite:///" + TARGET + "/check.db")
@@ -49,6 +51,11 @@ def test_installed_wheel_works_outside_the_checkout(tmp_path: Path):
         "hub/_xsd/ccpor-orders-service.xsd",
         "hub/_xsd/ccpor-order-profiles.xsd",
         "hub/_wsdl/ccpor-orders.wsdl",
+        "hub/_xsd/dsp917/SHA256SUMS",
+        "hub/_xsd/dsp917/SchemaDefinitions/Common/ISBCommonServiceHeader.xsd",
+        "hub/_xsd/dsp917/SchemaDefinitions/CAJUD/DSP917/V_2_0_0/Request/niem/domains/jxdm/4.0/jxdm.xsd",
+        "hub/_xsd/dsp917/SOAP/CAJUD/DSP917/V_2_0_0/ConcreteWSDLs/DSP917CAJUDReq_Concrete.wsdl",
+        "hub/_xsd/dsp917/mapping/request-mapping.csv",
         "hub/migrations/versions/0001_initial_schema.py",
     } <= set(names)
     # pyproject lists the packages one by one: a new one left out of the list would be missing here.
