@@ -19,18 +19,21 @@ from spyne.server.wsgi import WsgiApplication
 
 from hub import masterkey, ns
 from hub.accounts.service import ACCOUNT_SECRETS, Authenticator, Principal
+from hub.api import dsp917_api
 from hub.api.admin_api import AdminApi
 from hub.api.call import PendingCall
 from hub.api.callers import Credentials, Gate, SignedRequests, claimed_username
 from hub.api.carpos_api import CarposApi
+from hub.api.dsp917_api import Dsp917Api
 from hub.api.orders_api import OrdersApi
 from hub.api.transactions import Transactions
 from hub.audit import AuditTrail, Event
 from hub.carpos import doorbell, outbox
 from hub.carpos.clets import CletsVault
 from hub.clock import Clock, utcnow
-from hub.contract import validate_request
+from hub.contract import Dsp917, validate_dsp917, validate_request
 from hub.db.engine import Database
+from hub.dsp917.intake import Dsp917Intake
 from hub.errors import HubError
 from hub.images.service import ImageService
 from hub.images.store import FileSystemImageStore, ImageStore
@@ -39,6 +42,7 @@ from hub.orders.service import OrderService
 from hub.outbox.queue import KindRules
 from hub.settings import Settings
 from hub.soap import faults
+from hub.soap.document import DocumentService
 from hub.soap.endpoint import Router, SoapEndpoint, WsgiApp
 from hub.soap.protocol import PreParsedSoap11
 from hub.soap.wsdl import ServiceSpec, service_class, service_wsdl
@@ -213,7 +217,8 @@ def orders_wsdl() -> bytes:
 
 
 def create_app(hub: Services) -> Router:
-    """The services behind their hardened entry points: /ws/orders, /ws/admin and /ws/carpos."""
+    """The services behind their hardened entry points: /ws/orders, /ws/admin, /ws/carpos and the
+    courts' DSP917 at /ws/dsp917."""
     orders_api = OrdersApi(ORDERS.bindings(), hub.orders, hub.images, hub.settings)
     admin_api = AdminApi(
         ADMIN.bindings(), orders_api, hub.settings, hub.key.sealer(ACCOUNT_SECRETS), hub.orders.clock, OUTBOX_KINDS
@@ -239,4 +244,32 @@ def create_app(hub: Services) -> Router:
             signed,
             hub.settings.public_url,
         )
+    routes[dsp917_api.PATH] = _dsp917_endpoint(hub, signed)
     return Router(routes)
+
+
+def _dsp917_endpoint(hub: Services, signed: SignedRequests) -> SoapEndpoint:
+    """/ws/dsp917: the official WSDL and schemas, a bare document/literal Notify (hub.api.dsp917_api)."""
+    gate = Gate(hub.authenticator, hub.settings)
+    handler = Dsp917Api(
+        Dsp917Intake(hub.orders, hub.images),
+        gate,
+        Transactions(hub.db, gate),
+        hub.audit,
+        lambda who, username, operation, err, client, target: audit_refusal(
+            hub, who, username, operation, err, client, target
+        ),
+    )
+    message = Dsp917.REQ_INPUT
+    return SoapEndpoint(
+        DocumentService(handler, dsp917_api.fault_details),
+        dsp917_api.wsdl(),
+        {message.element},
+        message.namespace,
+        functools.partial(validate_dsp917, message=message),
+        hub.settings,
+        dsp917_api.PLACEHOLDER,
+        signed,
+        hub.settings.public_url,
+        dsp917_api.fault_details,
+    )

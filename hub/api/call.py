@@ -88,6 +88,7 @@ class PendingCall:
             or self.args.get("MessageId")
             or getattr(result, "OrderId", None)
             or getattr(result, "ImageId", None)
+            or getattr(result, "order_id", None)
             or ""
         )
 

@@ -42,9 +42,13 @@ class Credentials:
     def of(cls, ctx: Any) -> Credentials:
         """Read from a Spyne call context: the SOAP header and what the entry point put in the WSGI
         environment. An unreadable UsernameToken raises AuthenticationError."""
-        env = ctx.transport.req_env
+        return cls.of_request(ctx.transport.req_env, ctx.in_header_doc)
+
+    @classmethod
+    def of_request(cls, env: dict[str, Any], header_children: list[etree._Element] | None) -> Credentials:
+        """Read from the WSGI environment the entry point filled and the SOAP header's blocks."""
         return cls(
-            token=optional_username_token(ctx.in_header_doc),
+            token=optional_username_token(header_children),
             fingerprint=env.get("ccpor.client_cert_sha256"),
             signed_by=env.get("ccpor.signed_by"),
             tls=bool(env.get("ccpor.tls")),
@@ -65,8 +69,13 @@ class Credentials:
 
 def claimed_username(ctx: Any) -> str:
     """The account a request names in its UsernameToken, for the audit of a refusal ('' if none)."""
+    return claimed_in(ctx.in_header_doc)
+
+
+def claimed_in(header_children: list[etree._Element] | None) -> str:
+    """:func:`claimed_username` from the SOAP header's blocks."""
     try:
-        return username_token(ctx.in_header_doc).username
+        return username_token(header_children).username
     except AuthenticationError:
         return ""
 

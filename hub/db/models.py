@@ -401,3 +401,77 @@ class UsedNonce(Base):
     #: SHA-256 (hex) of username and nonce: a replayed token collides on this key.
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Dsp917Court(Base):
+    """A court that sends DSP917 notifications (FACCTS, CCMS): whether its orders go on to CARPOS, and
+    where its business responses go (``ccpor-hub dsp917 court``). A court without a row sends to
+    the registry only."""
+
+    __tablename__ = "dsp917_courts"
+
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    #: The court's orders are entered in CARPOS by the hub (off: the court or its sheriff does it).
+    carpos: Mapped[bool] = mapped_column(Boolean, default=False)
+    response_url: Mapped[str | None] = mapped_column(String(300))
+    response_username: Mapped[str | None] = mapped_column(String(100))
+    #: The response service's password, sealed under the master key.
+    response_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Dsp917Order(Base):
+    """The registry order a court's notifications are about, found again by the court, its case number
+    and the court's own id of the order (its case system's: ``CaseRestrainingOrder/IdentificationID``)."""
+
+    __tablename__ = "dsp917_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    case_docket_id: Mapped[str] = mapped_column(String(50))
+    order_identification: Mapped[str] = mapped_column(String(50))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    #: Why the order is held as a DRAFT, in a clerk's words ('' when it is not held).
+    held: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "case_docket_id", "order_identification", name="uq_dsp917_orders_key"),
+    )
+
+
+class Dsp917Notification(Base):
+    """Every DSP917 notification a court sent, as sent (its image's bytes replaced by the stored
+    image, ``image_id``), with what became of it. The ISB header's CourtCd, CorrelationId and
+    ISBTransactionId are unique per court account: a resend is answered with this row's receipt."""
+
+    __tablename__ = "dsp917_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    court_cd: Mapped[str] = mapped_column(String(64))
+    correlation_id: Mapped[str] = mapped_column(String(64))
+    isb_transaction_id: Mapped[str] = mapped_column(String(64))
+    #: A, U or C.
+    action: Mapped[str] = mapped_column(String(1))
+    dsp917_order_id: Mapped[int | None] = mapped_column(ForeignKey("dsp917_orders.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    #: The order version the notification made (the notification is stored with it).
+    order_version: Mapped[int | None] = mapped_column(Integer)
+    #: ACCEPTED, HELD or REFUSED (hub.dsp917.codes.Outcome).
+    outcome: Mapped[str] = mapped_column(String(10))
+    #: The business response's error code ('' when accepted; hub.dsp917.codes.ErrorCode).
+    error_code: Mapped[str] = mapped_column(String(8), default="")
+    #: What the court must know, one finding a line: ``path: message``.
+    findings: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[str] = mapped_column(Text)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id", "court_cd", "correlation_id", "isb_transaction_id", name="uq_dsp917_notifications_key"
+        ),
+        Index(None, "order_id", "id"),
+    )

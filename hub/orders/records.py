@@ -376,6 +376,7 @@ _OPERATIONS = {
     "CLONE": "CloneOrder",
     "SERVE": "ServeOrder",
     "CANCEL": "CancelOrder",
+    "HOLD": "Notify",
 }
 
 

@@ -124,6 +124,29 @@ class OrderService:
             self.forwarding.record(s, order, new_id, receipt.version, who, Change.ENTER, self.clock())
         return receipt
 
+    def hold(
+        self,
+        s: Session,
+        who: Principal,
+        order_el: etree._Element,
+        *,
+        order_id: str | None = None,
+        version: int | None = None,
+        path: str,
+    ) -> Receipt:
+        """Keep an order its court issued although the cross-field rules refuse it, as a DRAFT exactly
+        as given: a court's notification (DSP917, :mod:`hub.dsp917.intake`) is its legal record, so it
+        is stored, not lost. Only the DRAFT profile is required (the caller checked it); being a draft
+        it goes nowhere -- not to CARPOS -- until a correction passes the rules and completes it."""
+        doc = OrderDocument(order_el)
+        source = Source(doc.source_system, doc.source_message_id)
+        if order_id is None:
+            return self._create(s, who, doc, OrderStatus.DRAFT, "HOLD", source, path=path)
+        order = self._load_for_change(
+            s, who, order_id, version, _DRAFT_ONLY, "only a DRAFT is held again", sealed_after=doc.sealed
+        )
+        return self._replace(s, who, order, doc, "HOLD", source, {OrderStatus.DRAFT}, OrderStatus.DRAFT, path=path)
+
     def modify(
         self,
         s: Session,

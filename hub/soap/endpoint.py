@@ -72,6 +72,7 @@ class SoapEndpoint:
         placeholder: str,
         verify_signature: Callable[[dict[str, Any], etree._Element, str], None] | None = None,
         public_url: str = "",
+        details: faults.Detail = faults.hub_detail,
     ) -> None:
         self.spyne_app = spyne_app
         self.placeholder = placeholder
@@ -80,6 +81,7 @@ class SoapEndpoint:
         self.operations = operations
         self.namespace = namespace
         self.validate = validate
+        self.details = details
         self.trusted_proxies = trusted_networks(settings.trusted_proxies)
         self.limits = xmlsafe.XmlLimits(
             max_bytes=settings.max_request_bytes,
@@ -106,11 +108,7 @@ class SoapEndpoint:
             environ["ccpor.loopback"] = peer is not None and peer.is_loopback
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
-            body = faults.envelope(err)
-            start_response(
-                _status_for(err), [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
-            )
-            return [body]
+            return respond(start_response, _status_for(err), faults.envelope(err, self.details))
         return self.spyne_app(environ, start_response)
 
     def _wsdl(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -182,6 +180,12 @@ class SoapEndpoint:
             # An X.509-signed request: from here on the Body is the verifier's signed copy.
             self.verify_signature(environ, root, qname.localname)
         return root
+
+
+def respond(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:
+    """A SOAP 1.1 envelope as the HTTP answer."""
+    start_response(status, [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _client_certificate(environ: dict[str, Any]) -> str | None:

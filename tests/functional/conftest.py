@@ -34,6 +34,9 @@ USERS = {
     "la-deputy": ("CA0190000", Role.QUERY_UPDATE),  # Los Angeles Sheriff: shared entry with LA courts
     "sd-deputy": ("CA0370000", Role.QUERY_UPDATE),  # San Diego Sheriff
     "or-deputy": ("CA0300000", Role.QUERY_UPDATE),  # Orange Sheriff
+    # Imperial's FACCTS (court number 13, as in DSP917's official sample): a court's system account.
+    "imperial-faccts": ("CA013013J", Role.QUERY_UPDATE_SEALED),
+    "kern-faccts": ("CA015013J", Role.QUERY_UPDATE_SEALED),
 }
 #: CLETS-certified accounts: they see what DOJ answers (/ws/carpos, GetOrder's CarposStatus).
 CLETS_USERS = {
@@ -104,7 +107,8 @@ def _start_db(data_dir: Path, url: str = "") -> str:
     accounts.append((DIGEST_USER, "CA019015J", Role.QUERY_UPDATE, False))
     for name, ori, role, clets in accounts:
         with db.unit_of_work() as s:
-            sealer = key.sealer(ACCOUNT_SECRETS) if name == DIGEST_USER else None
+            # System accounts (the DMS, the courts' FACCTS) may prove themselves with PasswordDigest.
+            sealer = key.sealer(ACCOUNT_SECRETS) if name == DIGEST_USER or name.endswith("-faccts") else None
             add_user(s, name, ori=ori, role=role, clets=clets, password=PASSWORD, digest_sealer=sealer)
             event = Event(datetime.now(UTC), "cli:tests", "", "users add", "OK", name, "local", category=ADMIN)
             trail.record(s.connection(), event)

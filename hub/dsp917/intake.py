@@ -1,0 +1,348 @@
+"""The DSP917 use case: a court's notification adds, updates or cancels its order in the registry.
+
+``A`` maps the notification (:mod:`hub.dsp917.mapping`) and enters the order through the ordinary
+order service -- ACTIVE when it passes the ACTIVE profile and every rule (and, for a court whose
+orders go to CARPOS, CARPOS's field rules), else **held**: stored as a DRAFT exactly as mapped,
+kept out of CARPOS, the findings kept for the business response. The first attachment becomes the
+order's image. ``U`` finds the order the court's earlier notification made -- by the court (the
+account's organization), the case number and the court's own order id -- and changes it: a held
+draft is completed (or held again), an ACTIVE order modified (a change the rules refuse leaves it
+as it was). ``C`` cancels it.
+
+Every notification is stored as sent (its image as the stored image) with the order version it
+made and its outcome, in the transaction of the change; its ISB header's CourtCd, CorrelationId and
+ISBTransactionId are unique per court, so a resend is answered with the first receipt and changes
+nothing. What cannot be accepted at all -- another court's CourtCd, a caller that is not a court,
+an unusable notification -- is a fault and stores nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub import ids, ns
+from hub.accounts.service import Principal
+from hub.codes import COUNTIES, CancelReason, OrderStatus, OrganizationKind
+from hub.contract import validate_order_profile
+from hub.db.models import Dsp917Court, Dsp917Notification, Dsp917Order, Order, OrderVersion
+from hub.dsp917 import codes
+from hub.dsp917.codes import ErrorCode, Outcome
+from hub.dsp917.mapping import Mapped, Unmappable, to_order
+from hub.dsp917.notification import ORDER, Notification
+from hub.errors import Forbidden, ImageRejected, ValidationError, Violation
+from hub.images.service import ImageService
+from hub.orders.records import Source
+from hub.orders.service import OrderService
+
+#: Where the order's rule findings point (the canonical order the notification was mapped to).
+MAPPED = "/ord:Order"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one notification: its receipt (the same on every resend)."""
+
+    notification_id: int
+    outcome: Outcome
+    order_id: str | None
+    version: int | None
+    status: str | None
+    error: ErrorCode | None
+    findings: tuple[Violation, ...]
+    received_at: datetime
+    duplicate: bool = False
+
+
+class Dsp917Intake:
+    def __init__(self, orders: OrderService, images: ImageService) -> None:
+        self.orders = orders
+        self.images = images
+
+    def notify(self, s: Session, who: Principal, n: Notification) -> Result:
+        county = _require_court(who, n)
+        problems = n.problems()
+        if problems:
+            raise ValidationError(
+                f"the notification cannot be processed ({len(problems)} problem(s)); see detail",
+                problems,
+            )
+        if (replay := self._replay(s, who, n)) is not None:
+            return replay
+        known = s.scalar(
+            select(Dsp917Order).where(
+                Dsp917Order.organization_id == who.organization_id,
+                Dsp917Order.case_docket_id == n.docket,
+                Dsp917Order.order_identification == n.order_identification,
+            )
+        )
+        step = _Step(self, s, who, n, county, known)
+        if n.action == "A":
+            step.add()
+        elif n.action == "U":
+            step.update()
+        else:
+            step.cancel()
+        return step.record()
+
+    @staticmethod
+    def _replay(s: Session, who: Principal, n: Notification) -> Result | None:
+        row = s.scalar(
+            select(Dsp917Notification).where(
+                Dsp917Notification.organization_id == who.organization_id,
+                Dsp917Notification.court_cd == n.court_cd,
+                Dsp917Notification.correlation_id == n.correlation_id,
+                Dsp917Notification.isb_transaction_id == n.isb_transaction_id,
+            )
+        )
+        if row is None:
+            return None
+        return _result(s, row, duplicate=True)
+
+    def court(self, s: Session, who: Principal) -> Dsp917Court | None:
+        return s.get(Dsp917Court, who.organization_id)
+
+
+def _require_court(who: Principal, n: Notification) -> str:
+    """The calling account's county; only a court's account sends DSP917, and only with its own CourtCd."""
+    if who.org_kind is not OrganizationKind.COURT:
+        raise Forbidden("DSP917 notifications come from a court's account; this account belongs to no court")
+    if n.court_cd.zfill(2) != who.county_code:
+        raise Forbidden(
+            f"CourtCd {n.court_cd} is not this account's court: it is {who.ori}'s, court number {who.county_code} "
+            f"({COUNTIES[int(who.county_code) - 1]})"
+        )
+    return COUNTIES[int(who.county_code) - 1]
+
+
+class _Step:
+    """One notification's work inside its transaction."""
+
+    def __init__(
+        self, intake: Dsp917Intake, s: Session, who: Principal, n: Notification, county: str, known: Dsp917Order | None
+    ) -> None:
+        self.intake, self.s, self.who, self.n, self.county, self.known = intake, s, who, n, county, known
+        self.outcome = Outcome.ACCEPTED
+        self.error: ErrorCode | None = None
+        self.findings: list[Violation] = []
+        self.order: Order | None = s.get(Order, known.order_id) if known is not None else None
+        self.image_id: int | None = None
+
+    def refuse(self, error: ErrorCode, *findings: Violation) -> None:
+        self.outcome, self.error = Outcome.REFUSED, error
+        self.findings.extend(findings)
+
+    def _mapped(self) -> Mapped | None:
+        try:
+            mapped = to_order(self.n, self.who.ori, self.county)
+        except Unmappable as exc:
+            self.refuse(ErrorCode.MAPPING, *exc.violations)
+            return None
+        self.findings.extend(mapped.notes)
+        return mapped
+
+    def add(self) -> None:
+        if self.known is not None:
+            self.refuse(
+                ErrorCode.STATE,
+                Violation(
+                    f"{ORDER}/dsp917cajudreq:AddUpdateCancelText",
+                    f"order {self.n.order_identification} of case {self.n.docket} was added already "
+                    f"(CCPOR order {ids.public(ids.ORDER, self.known.order_id)}): send U to change it",
+                ),
+            )
+            return
+        mapped = self._mapped()
+        if mapped is None:
+            return
+        self._enter(mapped, None)
+        if mapped.image is not None:
+            self._attach(mapped)
+
+    def update(self) -> None:
+        if self.order is None:
+            self.refuse(ErrorCode.LOOKUP, self._not_found())
+            return
+        mapped = self._mapped()
+        if mapped is None:
+            return
+        status = OrderStatus(self.order.status)
+        if status is OrderStatus.DRAFT:
+            self._enter(mapped, self.order)
+        elif status is OrderStatus.ACTIVE:
+            try:
+                with self.s.begin_nested():
+                    self.orders.modify(self.s, self.who, self._public_id, self.order.version, mapped.order, path=MAPPED)
+            except ValidationError as err:
+                self.refuse(ErrorCode.CHANGE_REFUSED, *err.violations)
+                return
+        else:
+            self.refuse(
+                ErrorCode.STATE,
+                Violation(
+                    f"{ORDER}/dsp917cajudreq:AddUpdateCancelText", f"the order is {status.value}: it cannot be updated"
+                ),
+            )
+            return
+        if mapped.image is not None and not self.intake.orders.images(self.s, self.order):
+            self._attach(mapped)
+
+    def cancel(self) -> None:
+        if self.order is None:
+            self.refuse(ErrorCode.LOOKUP, self._not_found())
+            return
+        status = OrderStatus(self.order.status)
+        if status is not OrderStatus.ACTIVE:
+            held = " (held as a draft: it was never in force)" if status is OrderStatus.DRAFT else ""
+            self.refuse(
+                ErrorCode.STATE,
+                Violation(
+                    f"{ORDER}/dsp917cajudreq:AddUpdateCancelText",
+                    f"the order is {status.value}{held}: only an order in force is cancelled",
+                ),
+            )
+            return
+        letter = (self.n.order.findtext(ns.q(ns.DSP917_REQ, "CancellationReasonText")) or "").strip().upper()
+        reason = CancelReason(codes.CANCEL_REASONS.get(letter, CancelReason.TERMINATED_BY_COURT.value))
+        text = f"cancelled by the court's notification {self.n.correlation_id}"
+        self.orders.cancel(self.s, self.who, self._public_id, self.order.version, reason, text, Source(None, None))
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def orders(self) -> OrderService:
+        return self.intake.orders
+
+    @property
+    def _public_id(self) -> str:
+        assert self.order is not None
+        return ids.public(ids.ORDER, self.order.id)
+
+    def _not_found(self) -> Violation:
+        return Violation(
+            f"{ORDER}/ncreq:IdentificationID",
+            f"no order {self.n.order_identification} of case {self.n.docket} from this court is in CCPOR "
+            "(an update or cancel needs the court's earlier add)",
+        )
+
+    def _enter(self, mapped: Mapped, draft: Order | None) -> None:
+        """Enter ``mapped`` ACTIVE if it passes every rule, else hold it as a DRAFT (new, or ``draft``)."""
+        court = self.intake.court(self.s, self.who)
+        carpos = bool(court and court.carpos)
+        order_id = ids.public(ids.ORDER, draft.id) if draft is not None else None
+        version = draft.version if draft is not None else None
+        findings = validate_order_profile(mapped.order, active=True, path=MAPPED)
+        if not findings:
+            try:
+                with self.s.begin_nested():
+                    receipt = self.orders.submit(
+                        self.s,
+                        self.who,
+                        mapped.order,
+                        order_id=order_id,
+                        version=version,
+                        carpos_requested=carpos,
+                        path=MAPPED,
+                    )
+                self._made(receipt.order_id, held="")
+                return
+            except ValidationError as err:
+                findings = list(err.violations)
+        receipt = self.orders.hold(self.s, self.who, mapped.order, order_id=order_id, version=version, path=MAPPED)
+        self.outcome, self.error = Outcome.HELD, ErrorCode.RULES
+        self.findings[:0] = findings
+        self._made(receipt.order_id, held="\n".join(f"{v.path}: {v.message}" for v in findings))
+
+    def _made(self, public_id: str, *, held: str) -> None:
+        now = self.orders.clock()
+        self.order = self.s.get(Order, ids.parse(ids.ORDER, public_id))
+        if self.known is None:
+            self.known = Dsp917Order(
+                organization_id=self.who.organization_id,
+                case_docket_id=self.n.docket,
+                order_identification=self.n.order_identification,
+                order_id=ids.parse(ids.ORDER, public_id),
+                held=held,
+                created_at=now,
+                updated_at=now,
+            )
+            self.s.add(self.known)
+        else:
+            self.known.held, self.known.updated_at = held, now
+
+    def _attach(self, mapped: Mapped) -> None:
+        assert mapped.image is not None
+        try:
+            with self.s.begin_nested():
+                image = self.intake.images.attach(self.s, self.who, self._public_id, mapped.image, mapped.image_name)
+            self.image_id = image.id
+        except ImageRejected as err:
+            self.findings.append(
+                Violation(
+                    f"{ORDER}/dsp917cajudreq:RestrainingOrderAttachment/ncreq:DocumentBinary",
+                    f"the attachment is not kept as the order's image: {err.message}",
+                )
+            )
+
+    def record(self) -> Result:
+        order = self.order
+        if order is not None:
+            self.s.refresh(order)
+        row = Dsp917Notification(
+            organization_id=self.who.organization_id,
+            court_cd=self.n.court_cd,
+            correlation_id=self.n.correlation_id,
+            isb_transaction_id=self.n.isb_transaction_id,
+            action=self.n.action,
+            dsp917_order_id=self.known.id if self.known is not None and self.outcome is not Outcome.REFUSED else None,
+            order_id=order.id if order is not None else None,
+            order_version=order.version if order is not None else None,
+            outcome=self.outcome.value,
+            error_code=self.error.code if self.error else "",
+            findings="\n".join(f"{v.path}: {v.message}" for v in self.findings),
+            payload=stored_payload(self.n.root),
+            image_id=self.image_id,
+            received_at=self.orders.clock(),
+        )
+        self.s.add(row)
+        self.s.flush()
+        return _result(self.s, row)
+
+
+def stored_payload(root: etree._Element) -> str:
+    """The notification as kept: everything as sent but the image bytes (stored as the order's image)."""
+    kept = etree.fromstring(etree.tostring(root))
+    for binary in kept.iter(ns.q(ns.DSP917_NC, "BinaryBase64Object")):
+        binary.text = ""
+    return etree.tostring(kept, encoding="unicode")
+
+
+def _result(s: Session, row: Dsp917Notification, *, duplicate: bool = False) -> Result:
+    status = None
+    if row.order_id is not None:
+        status = s.scalar(
+            select(OrderVersion.status).where(
+                OrderVersion.order_id == row.order_id, OrderVersion.version == row.order_version
+            )
+        )
+    findings = tuple(
+        Violation(*line.split(": ", 1)) if ": " in line else Violation("", line)
+        for line in row.findings.splitlines()
+        if line
+    )
+    error = next((e for e in ErrorCode if e.code == row.error_code), None)
+    return Result(
+        notification_id=row.id,
+        outcome=Outcome(row.outcome),
+        order_id=ids.public(ids.ORDER, row.order_id) if row.order_id is not None else None,
+        version=row.order_version,
+        status=status,
+        error=error,
+        findings=findings,
+        received_at=row.received_at,
+        duplicate=duplicate,
+    )
