@@ -50,7 +50,16 @@ def rows(hub) -> tuple[int, ...]:
     with engine.connect() as conn:
         counts = tuple(
             int(conn.execute(sa.text(f"select count(*) from {table}")).scalar_one())  # noqa: S608 - fixed names
-            for table in ("orders", "order_versions", "images", "quick_attaches", "accounts", "wsse_nonces")
+            for table in (
+                "orders",
+                "order_versions",
+                "images",
+                "quick_attaches",
+                "accounts",
+                "wsse_nonces",
+                "dsp917_notifications",
+                "dsp917_orders",
+            )
         )
     engine.dispose()
     return counts

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,11 +16,13 @@ from sqlalchemy import func, select
 from zeep.wsse.username import UsernameToken
 
 from hub import ns
-from hub.clock import COURTS, utcnow
-from hub.contract import Dsp917, dsp917_dir, dsp917_sample, validate_dsp917
+from hub.contract import Dsp917, dsp917_dir, validate_dsp917
 from hub.db.engine import Database
 from hub.db.models import Dsp917Notification, Image, Order, OutboxMessage
 from tests.conftest import PASSWORD
+from tests.support.dsp917 import ORDER_PATH, RESTRAINED, current, sample
+from tests.support.dsp917 import put as _set
+from tests.support.dsp917 import with_ids as _ids
 
 pytestmark = pytest.mark.functional
 
@@ -39,41 +40,6 @@ N = {
 }
 ERROR_XSD = "SchemaDefinitions/Common/ISBCommonServiceErrorSchema.xsd"
 COURT = "imperial-faccts"  # CA013013J: court number 13, the sample's CourtCd
-
-
-def sample() -> etree._Element:
-    return etree.fromstring(dsp917_sample("DSP917_Request.xml"))
-
-
-def _set(root: etree._Element, path: str, value: str) -> None:
-    (el,) = root.xpath(path, namespaces=N)
-    el.text = value
-
-
-def _ids(root: etree._Element, correlation: str, transaction: str = "1") -> etree._Element:
-    _set(root, "h:ISBCommonServiceHeader/CorrelationId", correlation)
-    _set(root, "h:ISBCommonServiceHeader/ISBTransactionId", transaction)
-    return root
-
-
-OBJECTS = "r:ProductExchangePackage/r:ProductRelatedObjects"
-CASE_PATH = f"{OBJECTS}/r:ProductRelatedActivities/r:CourtCase"
-ORDER_PATH = f"{CASE_PATH}/r:CaseRestrainingOrder"
-RESTRAINED = f"{OBJECTS}/r:ProductRelatedPeople/r:Person[@s:id='RES_1']"
-
-
-def current(correlation: str, order_identification: str, docket: str = "00003235") -> etree._Element:
-    """The sample made into an order in force today: issued today, expiring within DV-110's limit,
-    a stay-away the registry can hold."""
-    root = _ids(sample(), correlation)
-    today = COURTS.date_of(utcnow())
-    _set(root, f"{ORDER_PATH}/r:IssuedDate/nc:Date", today.isoformat())
-    _set(root, f"{ORDER_PATH}/nc:ExpirationDate/nc:Date", (today + timedelta(days=14)).isoformat())
-    _set(root, f"{ORDER_PATH}/r:ServedDate/nc:Date", today.isoformat())
-    _set(root, f"{ORDER_PATH}/r:YardsToStayAwayQuantity", "100")
-    _set(root, f"{ORDER_PATH}/nc:IdentificationID", order_identification)
-    _set(root, f"{CASE_PATH}/nc:CaseDocketID", docket)
-    return root
 
 
 def envelope(message: etree._Element, user: str = COURT, *, digest: bool = True) -> bytes:
@@ -329,3 +295,31 @@ def test_the_wsdl_is_the_official_one_at_the_hubs_address_and_zeep_loads_it(hub)
     assert port.binding_options["address"] == ours.decode()
     assert list(port.binding._operations) == ["Notify"]
     assert port.binding._operations["Notify"].soapaction == SOAP_ACTION
+
+
+def test_zeep_and_suds_call_notify_from_the_wsdl_and_read_the_receipt_typed(hub):
+    """DSP917's request type is 22 NIEM substitution groups deep: no toolkit builds it from keyword
+    arguments, so courts' systems send the document they already have. zeep and suds take it from
+    the WSDL's address and soapAction and read the receipt through the WSDL's types."""
+    wsdl = f"{hub.server.url}/ws/dsp917?wsdl"
+    client = zeep.Client(wsdl)
+    (service,) = client.wsdl.services.values()
+    (port,) = service.ports.values()
+    operation = port.binding._operations["Notify"]
+    message = current("TOOLKIT-ZEEP", "660000000001", "TOOL0001")
+    reply = client.transport.post_xml(
+        port.binding_options["address"],
+        etree.fromstring(envelope(message)),
+        {"SOAPAction": f'"{operation.soapaction}"', "Content-Type": "text/xml; charset=utf-8"},
+    )
+    typed = port.binding.process_reply(client, operation, reply)
+    assert typed.ISBCommonResponseMessage.Status == "SUCCESS"
+    assert typed.ISBCommonResponseMessage.CorrelationId == "TOOLKIT-ZEEP"
+    assert "is ACTIVE" in typed.ISBCommonResponseMessage.Message
+
+    import suds.client
+
+    court = suds.client.Client(wsdl, cache=None)
+    answer = court.service.Notify(__inject={"msg": envelope(current("TOOLKIT-SUDS", "660000000002", "TOOL0002"))})
+    response = answer.ISBCommonResponseMessage
+    assert response.Status == "SUCCESS" and response.CorrelationId == "TOOLKIT-SUDS"

@@ -13,10 +13,12 @@ before any parsing, so the variant must get ``Client.UnsupportedMediaType`` what
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub import ns
 from tests.conftest import PASSWORD
+from tests.support import dsp917
 from tests.support.orders import SOAP, envelope
 
 
@@ -30,8 +32,13 @@ class Target:
     #: A valid value of ``param`` that the corpus replaces to inject payloads.
     mark: str
     user: str
+    #: The envelope of a service whose message is a bare document rather than an operation with
+    #: parameters (DSP917): ``(value at the mark, authenticated)`` -> the request.
+    build: Callable[[str, bool], bytes] | None = None
 
     def valid(self, value: str | None = None) -> bytes:
+        if self.build is not None:
+            return self.build(value or self.mark, True)
         return envelope(
             self.operation,
             [(self.param, value or self.mark)],
@@ -39,6 +46,21 @@ class Target:
             password=PASSWORD,
             service=self.namespace,
         )
+
+    def unauthenticated(self) -> bytes:
+        if self.build is not None:
+            return self.build(self.mark, False)
+        return envelope(self.operation, [(self.param, self.mark)], service=self.namespace)
+
+
+def _dsp917(value: str, authenticated: bool) -> bytes:
+    """Imperial's FACCTS notification (no attachment) with ``value`` as its stay-away yards."""
+    message = dsp917.without_attachment(dsp917.current("ATTACK-1", "990000000001"))
+    dsp917.put(message, f"{dsp917.ORDER_PATH}/r:YardsToStayAwayQuantity", value)
+    user, password = ("imperial-faccts", PASSWORD) if authenticated else (None, None)
+    request = dsp917.envelope_text(message, username=user, password=password)
+    assert request.count(value.encode()) == 1, "the mark must be the only place its text appears"
+    return request
 
 
 TARGETS = (
@@ -52,6 +74,16 @@ TARGETS = (
         "MessageId",
         "CMS9999999999",
         "clets-clerk",
+    ),
+    Target(
+        "dsp917",
+        "/ws/dsp917",
+        ns.DSP917_REQ_INPUT,
+        "DSP917CAJUDReqInput",
+        "YardsToStayAwayQuantity",
+        "4321",
+        "imperial-faccts",
+        _dsp917,
     ),
 )
 
@@ -163,7 +195,7 @@ def corpus(target: Target, listener: str) -> dict[str, Case]:
             "MustUnderstand",
         ),
         "no security header": (
-            envelope(target.operation, [(target.param, target.mark)], service=target.namespace),
+            target.unauthenticated(),
             None,
             "Client.Authentication",
         ),
