@@ -31,6 +31,8 @@ class Built:
     claimed: Claim
     sealed: bytes | None = None
     problem: str | None = None
+    #: Where this one message goes, when the kind's destinations differ (each court its own service).
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Submitted:
             receipt = by_position.get(position)
             if self.error is not None:
                 out.append(Outcome(b.claimed, why=str(self.error), transient=True))
+            elif receipt is not None and receipt.failed:
+                out.append(Outcome(b.claimed, why=f"{self.destination}: {receipt.reason}", transient=True))
             elif receipt is None or receipt.refused:
                 why = receipt.reason if receipt else "no receipt"
                 out.append(Outcome(b.claimed, why=f"refused by {self.destination}: {why}"))
@@ -117,7 +121,7 @@ class Sender(ABC):
             len(claimed), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (time.perf_counter() - t3) * 1e3,
             self.outbox.kind,
         )  # fmt: skip
-        taken = 0 if submitted.error else sum(1 for r in submitted.receipts if not r.refused)
+        taken = 0 if submitted.error else sum(1 for r in submitted.receipts if not (r.refused or r.failed))
         return Drained(len(claimed), taken)
 
     def claim(self) -> list[Claim]:

@@ -34,12 +34,16 @@ class TransportError(Exception):
 class SubmitReceipt:
     position: int
     mcn: str | None
-    status: str  # QUEUED or REFUSED
+    status: str  # QUEUED or REFUSED; FAILED: this one message could not be handed over (transient)
     reason: str | None = None
 
     @property
     def refused(self) -> bool:
         return self.status == "REFUSED"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAILED"
 
 
 @dataclass(frozen=True)

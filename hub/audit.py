@@ -68,6 +68,8 @@ _PRISTINE = (0, "", 0, "")
 
 #: Audit categories (what kind of access an event records).
 LOGON, QUERY, VIEW, IMAGE, CHANGE, CARPOS, ADMIN = "LOGON", "QUERY", "VIEW", "IMAGE", "CHANGE", "CARPOS", "ADMIN"
+#: The business responses the hub sends courts (DSP917).
+DSP917 = "DSP917"
 
 _CATEGORIES = {
     "GetOrder": VIEW,

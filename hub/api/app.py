@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from spyne import Application, ServiceBase
 from spyne import const as spyne_const
@@ -33,6 +34,7 @@ from hub.carpos.clets import CletsVault
 from hub.clock import Clock, utcnow
 from hub.contract import Dsp917, validate_dsp917, validate_request
 from hub.db.engine import Database
+from hub.dsp917 import responses
 from hub.dsp917.intake import Dsp917Intake
 from hub.errors import HubError
 from hub.images.service import ImageService
@@ -187,7 +189,7 @@ CARPOS = ServiceSpec(
 SERVICES = (ORDERS, ADMIN, CARPOS)
 
 #: Every kind of message in the outbox, with what the queue views must know of it (hub.outbox.queue).
-OUTBOX_KINDS: dict[str, KindRules] = {outbox.KIND: outbox.QUEUE_RULES}
+OUTBOX_KINDS: dict[str, KindRules] = {outbox.KIND: outbox.QUEUE_RULES, responses.KIND: responses.QUEUE_RULES}
 
 #: Kept for callers of the orders service alone.
 WSDL_PLACEHOLDER = ORDERS.placeholder
@@ -248,11 +250,16 @@ def create_app(hub: Services) -> Router:
     return Router(routes)
 
 
+def _host(settings: Settings) -> str:
+    """The name the hub gives itself in the ISB headers it writes: its public host, else the machine's."""
+    return urlsplit(settings.public_url).hostname or ""
+
+
 def _dsp917_endpoint(hub: Services, signed: SignedRequests) -> SoapEndpoint:
     """/ws/dsp917: the official WSDL and schemas, a bare document/literal Notify (hub.api.dsp917_api)."""
     gate = Gate(hub.authenticator, hub.settings)
     handler = Dsp917Api(
-        Dsp917Intake(hub.orders, hub.images),
+        Dsp917Intake(hub.orders, hub.images, responses.Dsp917Responses(hub.key, hostname=_host(hub.settings))),
         gate,
         Transactions(hub.db, gate),
         hub.audit,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hub.cli import audit, carpos, db, keys, orders, processes, queue, users, wsdl
+from hub.cli import audit, carpos, db, dsp917, keys, orders, processes, queue, users, wsdl
 from hub.cli.common import Exit, settings, switch_settings
 from hub.settings import SettingError
 
@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
         processes.register_serve,
         orders.register,
         carpos.register,
+        dsp917.register,
         processes.register_gateway,
         processes.register_mock_doj,
         queue.register,

@@ -135,7 +135,7 @@ def _mock_doj_ledger(switch_config, as_json: bool) -> int:  # type: ignore[no-un
 def _public_url(variable: str, bind: str, tls: bool) -> None:
     """Default ``variable`` (the address the served WSDLs give) to the bound address, checked; an
     unroutable one (0.0.0.0, ::) is kept but named in a warning: set the variable to the real name."""
-    from hub.soap.wsdl import public_base
+    from hub.urls import public_base
 
     url = os.environ.get(variable) or f"{'https' if tls else 'http'}://{bind}"
     try:

@@ -433,6 +433,8 @@ class Dsp917Order(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
     #: Why the order is held as a DRAFT, in a clerk's words ('' when it is not held).
     held: Mapped[str] = mapped_column(Text, default="")
+    #: The business responses queued about this order so far: each one's place in the order's line.
+    response_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

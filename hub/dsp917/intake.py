@@ -34,6 +34,7 @@ from hub.dsp917 import codes
 from hub.dsp917.codes import ErrorCode, Outcome
 from hub.dsp917.mapping import Mapped, Unmappable, to_order
 from hub.dsp917.notification import ORDER, Notification
+from hub.dsp917.responses import Dsp917Responses
 from hub.errors import Forbidden, ImageRejected, ValidationError, Violation
 from hub.images.service import ImageService
 from hub.orders.records import Source
@@ -59,9 +60,13 @@ class Result:
 
 
 class Dsp917Intake:
-    def __init__(self, orders: OrderService, images: ImageService) -> None:
+    """``responses``: where the business responses are queued (none: the courts are told only by the
+    receipt)."""
+
+    def __init__(self, orders: OrderService, images: ImageService, responses: Dsp917Responses | None = None) -> None:
         self.orders = orders
         self.images = images
+        self.responses = responses
 
     def notify(self, s: Session, who: Principal, n: Notification) -> Result:
         county = _require_court(who, n)
@@ -310,6 +315,17 @@ class _Step:
         )
         self.s.add(row)
         self.s.flush()
+        if self.intake.responses is not None:
+            self.intake.responses.notified(
+                self.s,
+                row,
+                self.n,
+                self.known,
+                row.received_at,
+                outcome=self.outcome,
+                error=self.error,
+                findings=self.findings,
+            )
         return _result(self.s, row)
 
 

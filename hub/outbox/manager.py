@@ -103,8 +103,12 @@ class OutboxManager:
         owner: str | None = None,
         clock: Clock = utcnow,
         rng: random.Random | None = None,
+        answered_by_receipt: bool = False,
     ) -> None:
         self.db = db
+        #: The destination's receipt is its answer (a court's ISB receipt): a message it took is
+        #: ACCEPTED at once, not SENT to wait for an answer to come later.
+        self.answered_by_receipt = answered_by_receipt
         self.audit = audit
         self.policy = policy
         self.kind = kind
@@ -198,18 +202,17 @@ class OutboxManager:
         this transmission is the one it stands for.
         """
         m = OutboxMessage
+        settled: dict[str, object] = {
+            "state": OutboxState.SENT.value,
+            "next_attempt_at": now + self.policy.answer_timeout,
+        }
+        if self.answered_by_receipt:
+            settled = {"state": OutboxState.ACCEPTED.value, "answered_at": now, "next_attempt_at": now}
         ours = set(
             s.scalars(
                 update(m)
                 .where(*self._mine(*taken))  # one claim per batch: one lease token
-                .values(
-                    state=OutboxState.SENT.value,
-                    next_attempt_at=now + self.policy.answer_timeout,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    last_error=None,
-                    updated_at=now,
-                )
+                .values(**settled, lease_owner=None, lease_expires_at=None, last_error=None, updated_at=now)
                 .returning(m.id)
             )
         )
@@ -222,6 +225,8 @@ class OutboxManager:
             answered_during_this_claim = c.id in attempts and attempts[c.id] == c.attempts
             if c.id not in first and not answered_during_this_claim:
                 events.append(self.event(c, f"RESENT (attempt {c.attempts})", now))
+            if self.answered_by_receipt and c.id in ours:
+                events.append(self.event(c, "ACCEPTED", now, detail=f"MCN {c.mcn}: {self.destination}'s receipt"))
 
     def mark_sent(
         self, s: Session, sends: list[tuple[Claim, datetime, str]], now: datetime, events: list[Event]

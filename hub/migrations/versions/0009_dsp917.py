@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("order_identification", sa.String(length=50), nullable=False),
         sa.Column("order_id", sa.Integer(), nullable=False),
         sa.Column("held", sa.Text(), nullable=False),
+        sa.Column("response_seq", sa.Integer(), nullable=False),
         sa.Column("created_at", hub.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", hub.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_dsp917_orders_order_id_orders")),
