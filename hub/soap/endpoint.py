@@ -72,8 +72,12 @@ class SoapEndpoint:
         placeholder: str,
         verify_signature: Callable[[dict[str, Any], etree._Element, str], None] | None = None,
         public_url: str = "",
+        refused: Callable[[dict[str, Any], HubError], None] | None = None,
     ) -> None:
+        """``refused(environ, err)`` is told of every request the entry point answers with a fault
+        itself (a mock's ledger records them); it must not raise."""
         self.spyne_app = spyne_app
+        self.refused = refused
         self.placeholder = placeholder
         self.verify_signature = verify_signature
         self.wsdl = served_wsdl(wsdl, placeholder, public_url)
@@ -106,6 +110,8 @@ class SoapEndpoint:
             environ["ccpor.loopback"] = peer is not None and peer.is_loopback
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
+            if self.refused is not None:
+                self.refused(environ, err)
             body = faults.envelope(err)
             start_response(
                 _status_for(err), [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))]
