@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hub.cli import audit, carpos, db, keys, orders, processes, queue, users, wsdl
+from hub.cli import audit, carpos, court, db, keys, orders, processes, queue, users, wsdl
 from hub.cli.common import Exit, settings, switch_settings
 from hub.settings import SettingError
 
@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
         carpos.register,
         processes.register_gateway,
         processes.register_mock_doj,
+        court.register,
         queue.register,
         wsdl.register,
     ):  # in this order in --help
