@@ -18,14 +18,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from hub import ns
 from hub.errors import HubError
 from hub.soap import faults as soap_faults
-from hub.soap.endpoint import StartResponse, WsgiApp
+
+if TYPE_CHECKING:  # names of types only: the command line reads a mock's store without the entry point
+    from hub.soap.endpoint import StartResponse, WsgiApp
 
 OK = "200 OK"
 SERVER_ERROR = "500 Internal Server Error"

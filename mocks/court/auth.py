@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from lxml import etree
 
@@ -28,26 +26,10 @@ from hub.api.wsse import username_token
 from hub.clock import Clock
 from hub.errors import AuthenticationError
 from mocks.court.settings import Credentials
-
-
-class PasswordType(StrEnum):
-    """How a UsernameToken carries its password (the profile's type names, without their URI)."""
-
-    DIGEST = "PasswordDigest"
-    TEXT = "PasswordText"
-
+from mocks.court.store import Caller, PasswordType
 
 _FAILED = "authentication failed: unknown user or wrong password"
 _REPLAYED = "this UsernameToken's nonce was used before: a replayed message is refused (send a new nonce)"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who sent a message, and how it proved it."""
-
-    username: str
-    password_type: PasswordType
-    over_tls: bool
 
 
 class CourtAuthenticator:

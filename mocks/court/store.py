@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select
@@ -22,11 +23,26 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from hub.db.engine import Database, redacted
-from mocks.court.auth import Caller, PasswordType
 from mocks.court.business import BusinessResponse, ErrorInformation
 from mocks.court.faults import Faults, verdict
 from mocks.court.models import CourtBase, FaultsRow, NonceRow, ReceivedRow, RefusedRow
 from mocks.soap import Injected
+
+
+class PasswordType(StrEnum):
+    """How a UsernameToken carries its password (the profile's type names, without their URI)."""
+
+    DIGEST = "PasswordDigest"
+    TEXT = "PasswordText"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a message, and how it proved it (mocks.court.auth decides)."""
+
+    username: str
+    password_type: PasswordType
+    over_tls: bool
 
 
 class NoCourtDatabase(FileNotFoundError):

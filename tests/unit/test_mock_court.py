@@ -1,4 +1,4 @@
-"""The mock court's fault rule, and what it reads from a business response and answers with."""
+"""The mock court's fault rule, what it reads from a business response and answers with, its password setting."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from lxml import etree
 
 from hub import ns
 from hub.contract import Dsp917, dsp917_sample, validate_dsp917
+from hub.settings import SettingError
 from mocks.court import business
 from mocks.court.faults import Faults, roll, verdict
+from mocks.court.settings import CourtSettings, Credentials
 from mocks.soap import NOTHING
 
 
@@ -95,3 +97,14 @@ def test_the_receipt_is_valid_by_the_official_schema_and_echoes_the_header(name)
     assert echoed["CorrelationId"] == response.correlation_id and echoed["TimeStamp"] == response.timestamp
     assert echoed["ISBTransactionId"] == response.isb_transaction_id
     assert echoed.get("DocumentId") == response.document_id
+
+
+def test_the_court_serves_only_with_a_password_and_never_shows_it(monkeypatch):
+    monkeypatch.delenv("CCPOR_COURT_PASSWORD", raising=False)
+    with pytest.raises(SettingError, match="CCPOR_COURT_PASSWORD: expected the password the hub sends"):
+        CourtSettings().credentials()
+    monkeypatch.setenv("CCPOR_COURT_PASSWORD", "s3cret")
+    monkeypatch.setenv("CCPOR_COURT_USERNAME", "hub-of-imperial")
+    settings = CourtSettings()
+    assert settings.credentials() == Credentials("hub-of-imperial", "s3cret")
+    assert "s3cret" not in repr(settings) and "s3cret" not in repr(settings.credentials())
