@@ -1,6 +1,7 @@
-"""Run the real hub (``ccpor-hub serve``: gunicorn), the mock DOJ switch (``ccpor-hub mock-doj``)
-and the CARPOS gateway (``ccpor-hub gateway``) as child processes: used by the demo, the
-benchmarks and the functional tests, so all three exercise exactly what operators run."""
+"""Run the real hub (``ccpor-hub serve``: gunicorn), the mock DOJ switch (``ccpor-hub mock-doj``),
+the mock court (``ccpor-hub mock-court serve``) and the CARPOS gateway (``ccpor-hub gateway``) as
+child processes: used by the demo, the benchmarks and the functional tests, so all of them exercise
+exactly what operators run."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from hub import masterkey
 from hub.clock import utcnow
+from hub.contract import dsp917_binding
 
 
 def free_port() -> int:
@@ -209,6 +211,41 @@ class SwitchServer(_Child):
         super().__init__(argv, {**os.environ, **env, **extra}, log / "switch.log")
 
     def start(self, timeout: float = 90.0) -> SwitchServer:
+        self.spawn()
+        _wait_healthy(self, f"http://127.0.0.1:{self.port}/health", timeout)
+        return self
+
+
+class CourtServer(_Child):
+    """The mock court's DSP917CAJUDResp service on a free loopback port, its data (SQLite database,
+    log) in ``data_dir``; it expects the hub's UsernameToken with ``username`` and ``password``.
+    ``env`` adds or overrides settings (``CCPOR_COURT_DATABASE_URL`` for PostgreSQL, ...). Read and
+    change what it holds with ``mocks.court.store.CourtStore.existing(court.database_url)``."""
+
+    def __init__(
+        self, data_dir: Path, password: str, username: str = "ccpor-hub", workers: int = 2, **env: str
+    ) -> None:
+        self.port = free_port()
+        #: The service's full URL: the path of the official concrete WSDL's address.
+        self.url = f"http://127.0.0.1:{self.port}{dsp917_binding('DSP917CAJUDResp').path}"
+        self.database_url = env.get("CCPOR_COURT_DATABASE_URL") or f"sqlite:///{(data_dir / 'court.db').resolve()}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        environment = {
+            **os.environ,
+            "CCPOR_COURT_DATA_DIR": str(data_dir),
+            "CCPOR_COURT_USERNAME": username,
+            "CCPOR_COURT_PASSWORD": password,
+            **env,
+            "CCPOR_COURT_DATABASE_URL": self.database_url,
+        }
+        argv = [_cli(), "mock-court", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        super().__init__(argv, environment, data_dir / "court.log")
+
+    @property
+    def wsdl(self) -> str:
+        return f"{self.url}?wsdl"
+
+    def start(self, timeout: float = 90.0) -> CourtServer:
         self.spawn()
         _wait_healthy(self, f"http://127.0.0.1:{self.port}/health", timeout)
         return self

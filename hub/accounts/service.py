@@ -9,7 +9,6 @@ request anyway.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -326,10 +325,7 @@ class Authenticator:
         except (InvalidTag, ValueError) as exc:
             log.error("the sealed password of %s does not open: is this the master key it was sealed with?", row.id)
             raise AuthenticationError(_FAILED) from exc
-        # SHA-1 is what the UsernameToken Profile 1.0 defines for PasswordDigest (see hub.api.wsse).
-        material = token.nonce + token.created_text.encode() + password
-        expected = base64.b64encode(hashlib.sha1(material).digest())  # noqa: S324
-        if not hmac.compare_digest(expected, token.password.encode()):
+        if not token.digest_matches(password):
             self._count_failure(row.id)
             raise AuthenticationError(_FAILED)
         self.remember_once(f"digest\0{token.username}".encode() + b"\0" + token.nonce, now, _REPLAYED_NONCE)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hub.cli import audit, carpos, db, dsp917, keys, orders, processes, queue, users, wsdl
+from hub.cli import audit, carpos, court, db, dsp917, keys, orders, processes, queue, users, wsdl
 from hub.cli.common import Exit, settings, switch_settings
 from hub.settings import SettingError
 
@@ -40,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
         dsp917.register,
         processes.register_gateway,
         processes.register_mock_doj,
+        court.register,
         queue.register,
         wsdl.register,
     ):  # in this order in --help

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hub.db.engine import Database
     from hub.masterkey import MasterKey
     from hub.settings import Settings
+    from mocks.court.settings import CourtSettings
     from mocks.doj.settings import SwitchSettings
 
 
@@ -42,6 +43,13 @@ def switch_settings() -> SwitchSettings:
     from mocks.doj.settings import load_switch
 
     return load_switch()
+
+
+def court_settings() -> CourtSettings:
+    """The mock court's settings (its own data directory, database and credentials), read from the environment now."""
+    from mocks.court.settings import load_court
+
+    return load_court()
 
 
 def database() -> Database:

@@ -40,7 +40,7 @@ def register_mock_doj(sub: argparse._SubParsersAction) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     master_key()  # fail here, with a message, rather than in every gunicorn worker
-    _public_url("CCPOR_PUBLIC_URL", args.bind, bool(args.tls_cert))
+    set_public_url("CCPOR_PUBLIC_URL", args.bind, bool(args.tls_cert))
     argv = gunicorn(args.bind, args.workers, "hub.server:wsgi_app()")
     if args.tls_cert or args.tls_key or args.client_ca:
         if not (args.tls_cert and args.tls_key):
@@ -93,7 +93,7 @@ def mock_doj(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
     except (keys.KeyFileError, masterkey.MasterKeyError) as err:
         raise Exit(str(err)) from err
-    _public_url("CCPOR_DOJ_PUBLIC_URL", args.bind, tls=False)
+    set_public_url("CCPOR_DOJ_PUBLIC_URL", args.bind, tls=False)
     argv = gunicorn(args.bind, args.workers, "mocks.doj.server:wsgi_app()")
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
     return 0  # pragma: no cover
@@ -132,7 +132,7 @@ def _mock_doj_ledger(switch_config, as_json: bool) -> int:  # type: ignore[no-un
     return 0
 
 
-def _public_url(variable: str, bind: str, tls: bool) -> None:
+def set_public_url(variable: str, bind: str, tls: bool) -> None:
     """Default ``variable`` (the address the served WSDLs give) to the bound address, checked; an
     unroutable one (0.0.0.0, ::) is kept but named in a warning: set the variable to the real name."""
     from hub.urls import public_base

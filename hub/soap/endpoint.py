@@ -73,8 +73,12 @@ class SoapEndpoint:
         verify_signature: Callable[[dict[str, Any], etree._Element, str], None] | None = None,
         public_url: str = "",
         details: faults.Detail = faults.hub_detail,
+        refused: Callable[[dict[str, Any], HubError], None] | None = None,
     ) -> None:
+        """``refused(environ, err)`` is told of every request the entry point answers with a fault
+        itself (a mock's ledger records them); it must not raise."""
         self.spyne_app = spyne_app
+        self.refused = refused
         self.placeholder = placeholder
         self.verify_signature = verify_signature
         self.wsdl = served_wsdl(wsdl, placeholder, public_url)
@@ -108,6 +112,8 @@ class SoapEndpoint:
             environ["ccpor.loopback"] = peer is not None and peer.is_loopback
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
+            if self.refused is not None:
+                self.refused(environ, err)
             return respond(start_response, _status_for(err), faults.envelope(err, self.details))
         return self.spyne_app(environ, start_response)
 

@@ -2,7 +2,7 @@
 
 The path of a submitted batch::
 
-    gunicorn worker -> Downtime/ErrorInjection (HTTP 503 + SOAP fault, nothing done)
+    gunicorn worker -> mocks.soap.FaultInjection (downtime, injected errors: HTTP 503 + SOAP fault, nothing done)
       -> hub.soap.endpoint.SoapEndpoint (hardened parse, schema of the switch service)
       -> Spyne (bindings generated from the XSD) -> Switch.submit, in one transaction:
          for each sealed transmission: Channel.open (signature against the pinned hub certificate,
@@ -18,8 +18,7 @@ import functools
 import hashlib
 import logging
 import secrets
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,26 +38,20 @@ from hub.contract import validate_request
 from hub.db.engine import Database
 from hub.errors import HubError
 from hub.settings import Settings
-from hub.soap import faults as soap_faults
 from hub.soap.bindings import as_bytes
-from hub.soap.endpoint import Router, SoapEndpoint, StartResponse, WsgiApp
+from hub.soap.endpoint import Router, SoapEndpoint
 from hub.soap.operations import declared, operation
 from hub.soap.protocol import PreParsedSoap11
 from hub.soap.wsdl import ServiceSpec, service_class, service_wsdl
 from mocks.doj import registry
 from mocks.doj.faults import FaultPlan
 from mocks.doj.models import LedgerEntry, MailboxItem, SwitchBase
+from mocks.soap import UNAVAILABLE, FaultInjection, Injected, Unavailable
 
 log = logging.getLogger("ccpor.mockdoj")
 
 NAMESPACE = "urn:ca:doj:carpos:switch:1"
 SWITCH = ServiceSpec("/doj/switch", NAMESPACE, "CarposSwitch", "carpos-switch-service.xsd", "carpos-switch.wsdl")
-
-
-class Unavailable(HubError):
-    """The switch cannot take calls now (maintenance, an injected failure): try again later."""
-
-    code = "Server.Unavailable"
 
 
 @dataclass(frozen=True)
@@ -308,31 +301,17 @@ def _log_exception(ctx: Any) -> None:
         log.error("switch call failed: %r", ctx.out_error)
 
 
-class FaultInjection:
-    """Downtime windows and injected errors: HTTP 503 with a SOAP fault, before anything is read."""
+def injected_faults(faults: FaultPlan, clock: Clock) -> Callable[[], Injected]:
+    """The switch's fault injection (mocks.soap.FaultInjection): every call held for the call
+    latency; in a downtime window, or by the dice of the error rate, HTTP 503 with a SOAP fault."""
+    delay = faults.call_latency.total_seconds()
 
-    def __init__(self, app: WsgiApp, faults: FaultPlan, clock: Clock) -> None:
-        self.app = app
-        self.faults = faults
-        self.clock = clock
+    def decide() -> Injected:
+        reason = faults.down(clock()) or ("injected failure" if faults.fail_call() else None)
+        error = Unavailable(reason) if reason else None
+        return Injected(delay, UNAVAILABLE, error, retry_after=5)
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") == "POST":
-            if self.faults.call_latency:
-                time.sleep(self.faults.call_latency.total_seconds())  # the injected slowness itself
-            reason = self.faults.down(self.clock()) or ("injected failure" if self.faults.fail_call() else None)
-            if reason:
-                body = soap_faults.envelope(Unavailable(reason))
-                start_response(
-                    "503 Service Unavailable",
-                    [
-                        ("Content-Type", "text/xml; charset=utf-8"),
-                        ("Content-Length", str(len(body))),
-                        ("Retry-After", "5"),
-                    ],
-                )
-                return [body]
-        return self.app(environ, start_response)
+    return decide
 
 
 def answer_mcn_for(mcn: str) -> str:
@@ -354,7 +333,7 @@ def create_app(switch: Switch, settings: Settings, public_url: str = "") -> Rout
         SWITCH.placeholder,
         public_url=public_url,
     )
-    return Router({SWITCH.path: FaultInjection(endpoint, switch.faults, switch.clock)})
+    return Router({SWITCH.path: FaultInjection(endpoint, injected_faults(switch.faults, switch.clock))})
 
 
 def open_database(url: str) -> Database:
