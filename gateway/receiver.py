@@ -10,6 +10,7 @@ the order's CARPOS status -- and only then removed from the mailbox.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from hub.audit import AuditTrail, Event
 from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
 from hub.carpos.envelope import Transmission
+from hub.carpos.outbox import Answered
 from hub.codes import FINISHED_STATES
 from hub.db.engine import Database
 from hub.db.models import Account, CarposInboxMessage, Order, Organization, OutboxMessage
@@ -72,9 +74,14 @@ class _Answer:
 UNREADABLE = "UNREADABLE ANSWER FROM DOJ: SEE ITS TEXT"
 
 
+#: Told, in the transaction that records them, of DOJ's answers to orders' CARPOS messages (the
+#: composition root wires the DSP917 business responses here: ``Dsp917Responses.carpos_answered``).
+AnswerListener = Callable[[Session, list[Answered], datetime], None]
+
+
 class CarposReceiver:
     """Reads DOJ's mailbox through ``transport`` and records the answers (the CARPOS gateway's half
-    that receives; :class:`gateway.worker.Gateway` is both)."""
+    that receives; :class:`gateway.worker.Gateway` is both). ``answered``: see :data:`AnswerListener`."""
 
     db: Database
     channel: Channel
@@ -84,6 +91,7 @@ class CarposReceiver:
     outbox: OutboxManager
     batch: int
     clock: Any
+    answered: AnswerListener | None = None
 
     def poll(self) -> tuple[int, int]:
         """Read one page of the mailbox; (answers recorded, answers still waiting there)."""
@@ -282,6 +290,13 @@ class CarposReceiver:
                 # Not on file: what waited behind the EPO cannot go (no FCN); a resubmitted EPO carries it.
                 self.outbox.supersede_behind(s, m.order_id, m.order_seq, now)
         outbox.refresh_statuses(s, order_ids)
+        if self.answered is not None:
+            told = [
+                Answered(m.order_id, m.mke, _accepts(a), fcn=a.fcn, reason=a.reason, queued_at=m.created_at)
+                for m, a in sorted(settled, key=lambda pair: pair[0].id)
+                if m.order_id is not None
+            ]
+            self.answered(s, told, now)
 
 
 def _sent_time(a: _Answer, message: Any, recorded: datetime) -> datetime:

@@ -28,7 +28,9 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from gateway import keys
+from gateway.court import CourtSender, CourtTransport
 from gateway.sealing import Channel, checked_channel
+from gateway.sender import Sender
 from gateway.transport import SoapSwitch, SwitchTransport, TransportError
 from gateway.worker import Gateway
 from hub import masterkey
@@ -37,6 +39,7 @@ from hub.carpos import doorbell
 from hub.carpos.clets import CletsVault
 from hub.clock import utcnow
 from hub.db.engine import Database, redacted
+from hub.dsp917.responses import Dsp917Responses
 from hub.outbox.retry import RetryPolicy
 from hub.settings import Settings
 
@@ -63,6 +66,7 @@ def hub_channel(settings: Settings, key: masterkey.MasterKey) -> tuple[Channel, 
 
 
 def build_gateway(settings: Settings, *, db: Database | None = None) -> tuple[Gateway, list[str]]:
+    """The CARPOS gateway; DOJ's answers to courts' DSP917 orders become their business responses."""
     key = masterkey.load(settings.resolved_master_key_file)
     channel, warnings = hub_channel(settings, key)
     gateway = Gateway(
@@ -75,8 +79,23 @@ def build_gateway(settings: Settings, *, db: Database | None = None) -> tuple[Ga
         doj_ori=settings.doj_ori,
         batch=settings.gateway_batch,
         lease_seconds=settings.gateway_lease_seconds,
+        answered=Dsp917Responses(key).carpos_answered,
     )
     return gateway, warnings
+
+
+def build_court_sender(settings: Settings, db: Database) -> CourtSender:
+    """The courts' business responses (DSP917), on the gateway's database, retried by the same policy."""
+    key = masterkey.load(settings.resolved_master_key_file)
+    return CourtSender(
+        db,
+        key,
+        CourtTransport(timeout=settings.gateway_timeout_seconds),
+        AuditTrail(key),
+        policy_of(settings),
+        batch=settings.gateway_batch,
+        lease_seconds=settings.gateway_lease_seconds,
+    )
 
 
 class GatewayService:
@@ -97,8 +116,12 @@ class GatewayService:
         *,
         senders: int = 1,
         transport: Callable[[], SwitchTransport] | None = None,
+        others: list[Sender] | None = None,
     ) -> None:
         self.gateway = gateway
+        #: The senders of the outbox's other kinds (the courts' business responses): a thread each,
+        #: woken like CARPOS's first sender.
+        self.others = list(others or [])
         self.poll_seconds = poll_seconds
         # Each thread its own HTTP session (a requests.Session is not shared between threads).
         fresh = transport or (lambda: gateway.transport)
@@ -121,6 +144,9 @@ class GatewayService:
         for n, sender in enumerate(self.senders, start=1):
             name = f"carpos-send-{n}"
             self._threads.append(threading.Thread(target=self._send, args=(sender, n > 1), name=name))
+        for sender in self.others:
+            name = f"{sender.outbox.kind.lower()}-send"
+            self._threads.append(threading.Thread(target=self._send, args=(sender, False), name=name))
         self._threads.append(threading.Thread(target=self._receive, name="carpos-receive"))
         for thread in self._threads:
             thread.start()
@@ -139,7 +165,7 @@ class GatewayService:
         self.wake()
         self._answers.set()  # answers delayed at DOJ, or left by a sender's crash, are read too
 
-    def _send(self, gateway: Gateway, helper: bool) -> None:
+    def _send(self, gateway: Sender, helper: bool) -> None:
         seen = -1
         while not self._stopped.is_set():
             with self._due:
@@ -161,7 +187,7 @@ class GatewayService:
                         break
             except Exception:
                 self._note_backlog(False)
-                log.exception("sending to CARPOS failed; trying again at the next tick")
+                log.exception("sending %s messages failed; trying again at the next tick", gateway.outbox.kind)
 
     def _note_backlog(self, full: bool) -> None:
         """What the last drain saw: a full batch (more is waiting: wake the helpers) or not (they rest)."""
@@ -205,6 +231,7 @@ def run(settings: Settings) -> int:
         settings.gateway_poll_seconds,
         senders=settings.gateway_senders,
         transport=lambda: SoapSwitch(settings.doj_url, timeout=settings.gateway_timeout_seconds),
+        others=[build_court_sender(settings, gateway.db)],
     ).start()
     log.info(
         "CARPOS gateway %s: %s -> %s every %.1fs (doorbell on)",

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from gateway.receiver import CarposReceiver
+from gateway.receiver import AnswerListener, CarposReceiver
 from gateway.sealing import Channel
 from gateway.sender import Built, Drained, Sender, Submitted
 from gateway.transport import SwitchTransport, TransportError
@@ -63,8 +63,10 @@ class Gateway(Sender, CarposReceiver):
         owner: str | None = None,
         clock: Clock = utcnow,
         rng: random.Random | None = None,
+        answered: AnswerListener | None = None,
     ) -> None:
         self.db = db
+        self.answered = answered
         self.channel = channel
         self.transport = transport
         self.vault = vault

@@ -19,6 +19,7 @@ ResubmitToCarpos, which enters the order's current version afresh.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -130,6 +131,20 @@ def resubmit(s: Session, order: Order, who: Principal, now: datetime, path: str)
         update(CarposInboxMessage).where(*open_rejects).values(acknowledged_by_id=who.account_id, acknowledged_at=now)
     )
     return mcn, mke
+
+
+@dataclass(frozen=True)
+class Answered:
+    """DOJ's answer to one CARPOS message of an order, as the gateway's receiver tells whoever listens
+    (the DSP917 business responses)."""
+
+    order_id: int
+    mke: str
+    accepted: bool
+    fcn: str | None = None
+    reason: str | None = None
+    #: When the answered message was queued (in the transaction of the change it carries).
+    queued_at: datetime | None = None
 
 
 class CarposForwarding(Forwarding):

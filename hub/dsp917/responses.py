@@ -24,7 +24,6 @@ the outcome in CCPOR.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
@@ -33,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from hub import ids, ns
 from hub.carpos.clets import CletsVault
-from hub.carpos.outbox import ring
+from hub.carpos.outbox import Answered, ring
 from hub.codes import OutboxState
 from hub.db.models import Dsp917Court, Dsp917Notification, Dsp917Order, Order, Organization, OutboxMessage
 from hub.dsp917.codes import ErrorCode, Outcome
@@ -50,17 +49,6 @@ RESPONSES_PURPOSE = "dsp917-responses"
 COURT_SECRETS_PURPOSE = "dsp917-court-secrets"
 #: ErrorInformationMessageText holds at most 250 characters.
 MAX_TEXT = 250
-
-
-@dataclass(frozen=True)
-class Answered:
-    """DOJ's answer to one CARPOS message of an order (what the CARPOS receiver tells its listeners)."""
-
-    order_id: int
-    mke: str
-    accepted: bool
-    fcn: str | None = None
-    reason: str | None = None
 
 
 def _sub(parent: etree._Element, namespace: str | None, local: str, value: str | None = None) -> etree._Element:
@@ -195,12 +183,14 @@ class Dsp917Responses:
             k = known.get(a.order_id)
             if k is None or not (a.mke == "EPO" and a.accepted and a.fcn or not a.accepted):
                 continue
-            row = s.scalar(
-                select(Dsp917Notification)
-                .where(Dsp917Notification.order_id == a.order_id, Dsp917Notification.outcome == Outcome.ACCEPTED.value)
-                .order_by(Dsp917Notification.id.desc())
-                .limit(1)
+            # The notification whose change the answered message carried: the first accepted one
+            # recorded at or after the message was queued (both are written in that change's transaction).
+            made = select(Dsp917Notification).where(
+                Dsp917Notification.order_id == a.order_id, Dsp917Notification.outcome == Outcome.ACCEPTED.value
             )
+            if a.queued_at is not None:
+                made = made.where(Dsp917Notification.received_at >= a.queued_at)
+            row = s.scalar(made.order_by(Dsp917Notification.id).limit(1))
             if row is None:
                 continue
             court = s.get(Dsp917Court, row.organization_id)
