@@ -2,8 +2,8 @@
 
 Each row of :data:`FIELDS` is one line of the mapping: the DSP917 element (as
 ``xsd/dsp917/mapping/request-mapping.csv`` writes its path), the canonical element it fills, and
-how. docs/CONTRACT.md's "DSP917 mapping" table is generated from these rows
-(``ccpor-hub wsdl --dsp917-mapping``) and a test checks the two agree, so they cannot drift.
+how. docs/CONTRACT.md's "DSP917 mapping" table is :func:`table` of these rows (print it with
+``python -m hub.dsp917.mapping``) and a test checks the two agree, so they cannot drift.
 
 What has no place in the canonical order (vehicles, addresses, other ID types, caution codes,
 custody, the court's notes...) is kept: the intake stores the notification itself with the order
@@ -360,3 +360,14 @@ def fit(order: etree._Element, notes: list[Violation]) -> etree._Element:
 
 
 _ESSENTIAL = frozenset({"CourtOrderIssuingCourt", "CaseDocketID"})
+
+
+def table() -> str:
+    """:data:`FIELDS` as the Markdown table docs/CONTRACT.md carries."""
+    lines = ["| DSP917 element | canonical order (ord:) | rule |", "|---|---|---|"]
+    lines += [f"| `{f.dsp917}` | `{f.canonical}` | {f.rule} |" for f in FIELDS]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(table(), end="")

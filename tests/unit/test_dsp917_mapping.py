@@ -193,3 +193,17 @@ def test_every_mapping_line_names_both_sides():
     assert len(FIELDS) >= 25
     for line in FIELDS:
         assert line.dsp917 and line.canonical and line.rule
+
+
+def test_the_contract_documents_the_mapping_as_the_code_does():
+    from pathlib import Path
+
+    from hub.dsp917.mapping import table
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "CONTRACT.md").read_text()
+    documented = text.split("<!-- dsp917-mapping:begin -->\n", 1)[1].split("<!-- dsp917-mapping:end -->", 1)[0]
+    assert documented == table(), (
+        "docs/CONTRACT.md's DSP917 mapping is not the code's: paste python -m hub.dsp917.mapping"
+    )
+    for error in codes.ErrorCode:
+        assert f"| `{error.code}` | {error.text} |" in text
