@@ -7,8 +7,10 @@ production runs it: accounts are added with ``ccpor-hub users add``, people send
 TLS, the court's system PasswordDigest: submit (to CARPOS too: the gateway seals each EPO, the switch answers
 with an FCN), search with the guide's wildcards, attach and read back a signed-order image, record
 service, see a validation fault, cancel; a CLETS-certified sheriff reads DOJ's answers and queries
-CARPOS; then an administrator releases an edit lock, looks at the CARPOS queue and reads the audit
-trail, and ``ccpor-hub audit verify`` checks the chain.
+CARPOS; Imperial's FACCTS sends a DSP917 notification (the official sample made current, and as
+sent) and the mock court's response service gets the CCPOR order id, then DOJ's FCN, and the error
+response of the held sample; then an administrator releases an edit lock, looks at the queue and
+reads the audit trail, and ``ccpor-hub audit verify`` checks the chain.
 """
 
 from __future__ import annotations
@@ -24,15 +26,20 @@ from pathlib import Path
 
 import requests
 import zeep
+from lxml import etree
 from zeep.wsse.username import UsernameToken
 
+from hub import ns
 from hub.clock import COURTS, utcnow
+from hub.contract import dsp917_sample
 from hub.db import migrate
-from hub.runner import GatewayProcess, HubServer, SwitchServer, Tls, carpos_environment, development_tls
+from hub.runner import CourtServer, GatewayProcess, HubServer, SwitchServer, Tls, carpos_environment, development_tls
+from mocks.court.store import CourtStore
 from mocks.doj import registry
 
 DATA = Path("var/demo")
 COURT = "CA019015J"  # a Los Angeles court
+IMPERIAL = "CA013013J"  # Imperial's court (court number 13, as in DSP917's official sample): on FACCTS
 
 
 def _order(case: str, surname: str, given: str) -> dict:
@@ -72,6 +79,55 @@ PDF = (
 )
 
 
+#: The DSP917 request's parts, by the prefixes of the official sample.
+_DSP917 = {"r": ns.DSP917_REQ, "nc": ns.DSP917_NC, "h": ns.ISB_HEADER}
+_DSP917_ORDER = (
+    "r:ProductExchangePackage/r:ProductRelatedObjects/r:ProductRelatedActivities/r:CourtCase/r:CaseRestrainingOrder"
+)
+
+
+def dsp917_notification(correlation: str, order_identification: str, docket: str) -> etree._Element:
+    """The official DSP917 sample request made into an order in force today (issued today, expiring
+    within DV-110's limit, a stay-away the registry can hold), with its own ISB keys."""
+    root = etree.fromstring(dsp917_sample("DSP917_Request.xml"))
+    today = COURTS.date_of(utcnow())
+    for path, value in (
+        ("h:ISBCommonServiceHeader/CorrelationId", correlation),
+        ("h:ISBCommonServiceHeader/ISBTransactionId", "1"),
+        (f"{_DSP917_ORDER}/r:IssuedDate/nc:Date", today.isoformat()),
+        (f"{_DSP917_ORDER}/nc:ExpirationDate/nc:Date", (today + timedelta(days=14)).isoformat()),
+        (f"{_DSP917_ORDER}/r:ServedDate/nc:Date", today.isoformat()),
+        (f"{_DSP917_ORDER}/r:YardsToStayAwayQuantity", "100"),
+        (f"{_DSP917_ORDER}/nc:IdentificationID", order_identification),
+        (f"{_DSP917_ORDER}/../nc:CaseDocketID", docket),
+    ):
+        (el,) = root.xpath(path, namespaces=_DSP917)
+        el.text = value
+    return root
+
+
+def _dsp917_post(url: str, tls: Tls, message: etree._Element, username: str, password: str) -> str:
+    """A court's ISB posting a notification to /ws/dsp917 (PasswordDigest): the receipt's Message."""
+    envelope = etree.Element(ns.q(ns.SOAP11_ENV, "Envelope"), nsmap={"soapenv": ns.SOAP11_ENV})
+    etree.SubElement(envelope, ns.q(ns.SOAP11_ENV, "Header"))
+    etree.SubElement(envelope, ns.q(ns.SOAP11_ENV, "Body")).append(message)
+    envelope, _ = UsernameToken(username, password, use_digest=True).apply(envelope, {})
+    with requests.Session() as session:
+        session.trust_env = False
+        reply = session.post(
+            f"{url}/ws/dsp917",
+            data=etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
+            headers={
+                "Content-Type": "text/xml; charset=utf-8",
+                "SOAPAction": "/portal/isb/Schema/DSP917CAJUDReq/1.0.0",
+            },
+            verify=str(tls.ca),
+            timeout=60,
+        )
+    answer = etree.fromstring(reply.content)
+    return answer.findtext(f".//{{{ns.ISB_RESPONSE}}}Message") or answer.findtext(".//faultstring") or ""
+
+
 def _carpos_status(client: zeep.Client, order_id: str, timeout: float = 20.0) -> str:
     """The order's CARPOS status once DOJ answered (the CLETS user's GetOrder), polling briefly."""
     deadline = time.monotonic() + timeout
@@ -98,6 +154,7 @@ def _add_users(env: dict[str, str], passwords: dict[str, str]) -> None:
         "la-sheriff": ["CA0190000", "QUERY_ONLY", "--clets"],
         "la-court-clets": [COURT, "QUERY_ONLY", "--clets"],
         "jc-admin": [COURT, "ADMINISTRATOR"],
+        "imperial-faccts": [IMPERIAL, "QUERY_UPDATE_SEALED", "--digest"],
     }
     cli = str(Path(sys.executable).with_name("ccpor-hub"))
     for name, (org, role, *flags) in accounts.items():
@@ -121,7 +178,7 @@ def main() -> int:
     url = f"sqlite:///{(DATA / 'ccpor.db').resolve()}"
     step(f"migrating a fresh SQLite database at {DATA / 'ccpor.db'}")
     migrate.upgrade(url)
-    names = ("la-court-dms", "la-court-clets", "la-sheriff", "jc-admin")
+    names = ("la-court-dms", "la-court-clets", "la-sheriff", "jc-admin", "imperial-faccts", "court-service")
     passwords = {name: secrets.token_urlsafe(18) for name in names}
     step("making the demo's keys: a master key, a development CA, the hub's and DOJ's CARPOS key pairs")
     env = carpos_environment(DATA.resolve())  # ccpor-hub keys master + ccpor-hub keys init var/demo/carpos-keys
@@ -134,8 +191,8 @@ def main() -> int:
     _add_users({"CCPOR_DATA_DIR": str(DATA.resolve()), "CCPOR_DATABASE_URL": url}, passwords)
     print(
         "accounts: la-court-dms (QUERY_UPDATE, court CA019015J, PasswordDigest), la-court-clets (QUERY_ONLY, CLETS,"
-        " the court's), la-sheriff (QUERY_ONLY, CLETS, CA0190000), jc-admin (ADMINISTRATOR); passwords generated,"
-        " held only by this demo process"
+        " the court's), la-sheriff (QUERY_ONLY, CLETS, CA0190000), jc-admin (ADMINISTRATOR), imperial-faccts"
+        " (Imperial's FACCTS, CA013013J, PasswordDigest); passwords generated, held only by this demo process"
     )
 
     step("starting the mock DOJ switch (ccpor-hub mock-doj), the hub (serve) and the gateway (ccpor-hub gateway)")
@@ -143,6 +200,7 @@ def main() -> int:
     server.start()
     gateway = GatewayProcess(env).start()
     print(f"  switch {switch.url} (its own database, seeded with 200 orders of other agencies); hub {server.url}")
+    court_service = CourtServer(DATA.resolve() / "court", passwords["court-service"]).start()
     try:
         # The court system proves itself with PasswordDigest (nonce + created), the sheriff with PasswordText.
         court = _client(server.wsdl, tls, "la-court-dms", passwords["la-court-dms"], digest=True)
@@ -177,6 +235,34 @@ def main() -> int:
         print(
             f"  resubmitting message DEMO-24FL001: same receipt {again.OrderId}, duplicate={again.DuplicateIndicator}"
         )
+
+        step("Imperial's FACCTS is a DSP917 court: the operator points the hub at its response service")
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("ccpor-hub")), "dsp917", "court", IMPERIAL, "--carpos",
+             "--response-url", court_service.url, "--username", "ccpor-hub", "--password-stdin"],
+            input=passwords["court-service"] + "\n", env={**os.environ, **env},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        print(f"  {done.stdout.strip()}")
+        step("FACCTS sends a DSP917 notification (the official sample, made current) to /ws/dsp917")
+        faccts = ("imperial-faccts", passwords["imperial-faccts"])
+        notification = dsp917_notification("130000217093", "130000008814", "00003236")
+        print(f"  ISB receipt: {_dsp917_post(server.url, tls, notification, *faccts)}")
+        held = etree.fromstring(dsp917_sample("DSP917_Request.xml"))  # the official sample exactly as sent
+        print(f"  the official sample as sent: {_dsp917_post(server.url, tls, held, *faccts)[:160]}...")
+        step("the court's service gets its business responses: the CCPOR order id at once, the FCN once DOJ accepts")
+        store = CourtStore.existing(court_service.database_url)
+        try:
+            for _ in range(300):
+                received = store.received()
+                if sum(1 for r in received if r.correlation_id == "130000217093") >= 2 and len(received) >= 3:
+                    break
+                time.sleep(0.1)
+            for r in received:
+                said = f"FCN {r.control_number}" if r.control_number else (r.error_code or "")
+                print(f"  {r.document_id:22} CorrelationId {r.correlation_id}: {r.order_id or '-'} {said}")
+        finally:
+            store.close()
 
         step("sheriff searches: 'M__SE%' (the guide: _ is a wildcard only with %) and '%SE'")
         for pattern in ("M__SE%", "%SE", "M__SE"):
@@ -276,7 +362,7 @@ def main() -> int:
             )
             print(f"  UnlockOrder {held.OrderId} (held by {held.LockedByName})")
 
-        step("the administrator looks at the CARPOS queue (ListQueue): states only, never DOJ's text")
+        step("the administrator looks at the queue (ListQueue): CARPOS messages and business responses, states only")
         for _ in range(100):  # the SPO and the XPO the demo caused are on their way
             q = admin.service.ListQueue()
             if not any(c.State in ("QUEUED", "SENT") for c in q.StateCount):
@@ -300,8 +386,9 @@ def main() -> int:
         for client in (court, sheriff, admin, carpos, clets):
             client.transport.session.close()
     finally:
-        step("stopping the gateway, the hub and the switch (SIGTERM, graceful)")
+        step("stopping the gateway, the hub, the switch and the court's service (SIGTERM, graceful)")
         gateway_code = gateway.stop()
+        court_service.stop()
         code = server.stop()
         switch_code = switch.stop()
         print(f"  gateway exited with status {gateway_code}, hub with {code}, switch with {switch_code}")

@@ -160,6 +160,10 @@ def test_the_demo_runs_to_a_clean_end(tmp_path: Path):
     # Entered in CARPOS: each order accepted with an FCN from the switch; a query found another agency's order.
     assert out.stdout.count(": CARPOS ACCEPTED after") == 3 and out.stdout.count("EPO -> ACK FCN ") == 3
     assert "ANSWERED: FCN " in out.stdout
+    # A FACCTS court on DSP917: its notification accepted, the held sample, the court told both and the FCN.
+    assert "ISB receipt: received: CCPOR order CCP" in out.stdout and "450100" in out.stdout
+    responses = out.stdout.split("gets its business responses", 1)[1].split("\n==", 1)[0]
+    assert "CorrelationId 130000217093" in responses and " FCN " in responses and "- 450100" in responses
 
 
 def test_carpos_encode_prints_the_text_or_the_reasons(tmp_path: Path):

@@ -4,12 +4,10 @@ on the Envelope, the message bound to prefix ``svc``), so the attack corpus serv
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from lxml import etree
 
 from hub import ns
-from hub.clock import COURTS, utcnow
+from hub.cli.demo import dsp917_notification
 from hub.contract import dsp917_sample
 from tests.support.orders import envelope
 
@@ -42,17 +40,8 @@ def with_ids(root: etree._Element, correlation: str, transaction: str = "1") -> 
 
 
 def current(correlation: str, order_identification: str, docket: str = "00003235") -> etree._Element:
-    """The sample made into an order in force today: issued today, expiring within DV-110's limit,
-    a stay-away the registry can hold."""
-    root = with_ids(sample(), correlation)
-    today = COURTS.date_of(utcnow())
-    put(root, f"{ORDER_PATH}/r:IssuedDate/nc:Date", today.isoformat())
-    put(root, f"{ORDER_PATH}/nc:ExpirationDate/nc:Date", (today + timedelta(days=14)).isoformat())
-    put(root, f"{ORDER_PATH}/r:ServedDate/nc:Date", today.isoformat())
-    put(root, f"{ORDER_PATH}/r:YardsToStayAwayQuantity", "100")
-    put(root, f"{ORDER_PATH}/nc:IdentificationID", order_identification)
-    put(root, f"{CASE_PATH}/nc:CaseDocketID", docket)
-    return root
+    """The sample made into an order in force today (the demo's notification)."""
+    return dsp917_notification(correlation, order_identification, docket)
 
 
 def without_attachment(root: etree._Element) -> etree._Element:
