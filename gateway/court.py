@@ -48,9 +48,11 @@ class CourtTransport:
     DEAD, for an administrator to look at); anything else -- refused connections, timeouts, HTTP
     errors, ``Server.*`` faults, an unreadable answer -- is transient (retried with backoff)."""
 
-    def __init__(self, *, timeout: float = 30.0) -> None:
+    def __init__(self, *, timeout: float = 30.0, ca_file: str | None = None) -> None:
         self.session = requests.Session()
         self.session.trust_env = False
+        # https is verified always: against the courts' CA when one is configured, else the system's.
+        self.session.verify = ca_file or True
         transport = zeep.Transport(session=self.session, operation_timeout=timeout, timeout=timeout)
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         self.client = zeep.Client(

@@ -90,7 +90,10 @@ def build_court_sender(settings: Settings, db: Database) -> CourtSender:
     return CourtSender(
         db,
         key,
-        CourtTransport(timeout=settings.gateway_timeout_seconds),
+        CourtTransport(
+            timeout=settings.gateway_timeout_seconds,
+            ca_file=str(settings.dsp917_ca_file) if settings.dsp917_ca_file else None,
+        ),
         AuditTrail(key),
         policy_of(settings),
         batch=settings.gateway_batch,

@@ -198,6 +198,9 @@ class Settings:
     carpos_retry_base_seconds: float = setting("CCPOR_CARPOS_RETRY_BASE_SECONDS", NUMBER, 2.0)
     carpos_retry_max_seconds: float = setting("CCPOR_CARPOS_RETRY_MAX_SECONDS", NUMBER, 300.0)
     carpos_answer_timeout_seconds: float = setting("CCPOR_CARPOS_ANSWER_TIMEOUT_SECONDS", NUMBER, 60.0)
+    #: The CA certificates (PEM) the gateway trusts for the courts' DSP917 response services over
+    #: https. Unset: the system's trust store. The certificate is always verified.
+    dsp917_ca_file: Path | None = setting("CCPOR_DSP917_CA_FILE", PATH, None)
 
     @property
     def calendar(self) -> CourtCalendar:

@@ -207,3 +207,26 @@ def test_the_contract_documents_the_mapping_as_the_code_does():
     )
     for error in codes.ErrorCode:
         assert f"| `{error.code}` | {error.text} |" in text
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(30, True), (31, False)])
+def test_a_street_at_and_past_the_mapping_sheets_30_characters(length, accepted):
+    """The mapping sheet's Street is VARCHAR2(30), and the official schema says so: 30 characters
+    are accepted (the address has no place in the order: it is kept in the stored notification),
+    31 are the schema's Client.ValidationError at the entry point, naming the element and the limit."""
+    from hub.dsp917.intake import stored_payload
+
+    root = base()
+    (street,) = root.xpath("//nc:StreetFullText", namespaces=N)
+    street.text = "S" * length
+    found = validate_dsp917(root, Dsp917.REQ_INPUT)
+    if not accepted:
+        assert "StreetFullText" in found[0].path and "maximum length of '30'" in found[0].message
+        return
+    assert found == []
+    assert "S" * 30 in stored_payload(to_order_root(root))
+
+
+def to_order_root(root: etree._Element) -> etree._Element:
+    mapped(root)  # maps without complaint
+    return root
