@@ -35,7 +35,7 @@ from hub.dsp917.codes import ErrorCode, Outcome
 from hub.dsp917.mapping import Mapped, Unmappable, to_order
 from hub.dsp917.notification import ORDER, Notification
 from hub.dsp917.responses import Dsp917Responses
-from hub.errors import Forbidden, ImageRejected, ValidationError, Violation
+from hub.errors import Forbidden, ImageRejected, InvalidState, ValidationError, Violation
 from hub.images.service import ImageService
 from hub.orders.records import Source
 from hub.orders.service import OrderService
@@ -176,14 +176,20 @@ class _Step:
         if mapped is None:
             return
         status = OrderStatus(self.order.status)
-        if status is OrderStatus.DRAFT:
-            self._enter(mapped, self.order)
-        elif status is OrderStatus.ACTIVE:
+        if status in (OrderStatus.DRAFT, OrderStatus.ACTIVE):
             try:
                 with self.s.begin_nested():
-                    self.orders.modify(self.s, self.who, self._public_id, self.order.version, mapped.order, path=MAPPED)
+                    if status is OrderStatus.DRAFT:
+                        self._enter(mapped, self.order)
+                    else:
+                        self.orders.modify(
+                            self.s, self.who, self._public_id, self.order.version, mapped.order, path=MAPPED
+                        )
             except ValidationError as err:
                 self.refuse(ErrorCode.CHANGE_REFUSED, *err.violations)
+                return
+            except InvalidState as err:  # a sheriff completing it holds an edit lock: the court is told
+                self.refuse(ErrorCode.STATE, Violation(f"{ORDER}/dsp917cajudreq:AddUpdateCancelText", err.message))
                 return
         else:
             self.refuse(

@@ -15,6 +15,7 @@ them with the order's own DRAFT profile, not with a second copy of its types.
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
 from dataclasses import dataclass, field
 
@@ -309,7 +310,13 @@ def to_order(n: Notification, court_ori: str, county: str) -> Mapped:
         first = attachments[0]
         mapped.image_name = text(first, "nc:DocumentTitleText")
         data = text(first, "nc:DocumentBinary/nc:BinaryBase64Object")
-        mapped.image = base64.b64decode(data) if data else None
+        try:
+            mapped.image = base64.b64decode("".join(data.split()), validate=True) if data else None
+        except (binascii.Error, ValueError):  # the schema's base64Binary admits what Python's decoder refuses
+            builder.note(
+                f"{ORDER}/dsp917cajudreq:RestrainingOrderAttachment/ncreq:DocumentBinary",
+                "the attachment is not readable base64: the order has no image until one is attached",
+            )
         if len(attachments) > 1:
             builder.note(
                 f"{ORDER}/dsp917cajudreq:RestrainingOrderAttachment",

@@ -230,3 +230,14 @@ def test_a_street_at_and_past_the_mapping_sheets_30_characters(length, accepted)
 def to_order_root(root: etree._Element) -> etree._Element:
     mapped(root)  # maps without complaint
     return root
+
+
+def test_an_attachment_the_schema_admits_but_base64_cannot_read_is_a_note_not_a_server_fault():
+    root = current("UNIT-B64", "550000000009")
+    (binary,) = root.xpath("//nc:BinaryBase64Object", namespaces=N)
+    binary.text = "QUJDRA==\u00e9"  # libxml2 lets a non-ASCII character through; Python's decoder does not
+    result = mapped(root)
+    assert result.image is None
+    assert any("not readable base64" in n.message for n in result.notes)
+    binary.text = "JVBE\nRi0x"  # folded lines are fine
+    assert mapped(root).image == b"%PDF-1"
