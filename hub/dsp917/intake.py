@@ -139,7 +139,7 @@ class _Step:
 
     def refuse(self, error: ErrorCode, *findings: Violation) -> None:
         self.outcome, self.error = Outcome.REFUSED, error
-        self.findings.extend(findings)
+        self.findings[:0] = findings  # why first; the mapping's notes after
 
     def _mapped(self) -> Mapped | None:
         try:
