@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
@@ -39,6 +41,11 @@ from hub.xmlsafe import parser_for_stored
 
 log = logging.getLogger("ccpor.gateway")
 
+#: A court's ISB receipt is a few hundred bytes; an answer past this is not one.
+MAX_REPLY_BYTES = 1_000_000
+#: Courts answered side by side in one batch (each court's own messages one after another).
+PARALLEL_COURTS = 8
+
 
 class CourtTransport:
     """The courts' response services through zeep: the official response WSDL (our copy, no network)
@@ -49,11 +56,11 @@ class CourtTransport:
     errors, ``Server.*`` faults, an unreadable answer -- is transient (retried with backoff)."""
 
     def __init__(self, *, timeout: float = 30.0, ca_file: str | None = None) -> None:
-        self.session = requests.Session()
-        self.session.trust_env = False
-        # https is verified always: against the courts' CA when one is configured, else the system's.
-        self.session.verify = ca_file or True
-        transport = zeep.Transport(session=self.session, operation_timeout=timeout, timeout=timeout)
+        self.timeout = timeout
+        self.ca_file = ca_file
+        self._local = threading.local()  # one HTTP session per thread: courts are called side by side
+        self._sessions: list[requests.Session] = []
+        transport = zeep.Transport(operation_timeout=timeout, timeout=timeout)
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         self.client = zeep.Client(
             str(dsp917_wsdl_path(Dsp917.RESP_INPUT.service)), transport=transport, settings=settings
@@ -64,28 +71,48 @@ class CourtTransport:
         self.operation = self.binding._operations["Notify"]
         self.soap_action = dsp917_binding(Dsp917.RESP_INPUT.service).soap_action
 
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            # https is verified always: against the courts' CA when one is configured, else the system's.
+            session.verify = self.ca_file or True
+            self._local.session = session
+            self._sessions.append(session)
+        return session
+
     def close(self) -> None:
-        self.session.close()
+        for session in self._sessions:
+            session.close()
 
     def post(self, address: str, envelope: bytes) -> SubmitReceipt:
+        """One response to one court: its receipt (QUEUED), a refusal (REFUSED), or why it did not
+        get there (FAILED) -- never an exception, whatever the court (or something in front of it)
+        answers. Redirects are not followed: the response goes to the configured address or nowhere."""
         headers = {"SOAPAction": f'"{self.soap_action}"', "Content-Type": "text/xml; charset=utf-8"}
         try:
-            reply = self.client.transport.post(address, envelope, headers)
-            if (
-                reply.status_code >= 500
-                and b"Fault" not in reply.content[:4096]
-                or reply.status_code in (502, 503, 504)
-            ):
-                return SubmitReceipt(1, None, "FAILED", f"HTTP {reply.status_code}")
-            answer = self.binding.process_reply(self.client, self.operation, reply)
+            with self.session.post(
+                address, data=envelope, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
+            ) as reply:
+                content = reply.raw.read(MAX_REPLY_BYTES + 1, decode_content=True)
+                if len(content) > MAX_REPLY_BYTES:
+                    return SubmitReceipt(1, None, "FAILED", f"the court's answer is over {MAX_REPLY_BYTES} bytes")
+                if 300 <= reply.status_code < 400:
+                    return SubmitReceipt(1, None, "FAILED", f"HTTP {reply.status_code}: redirects are not followed")
+                if reply.status_code in (502, 503, 504) or (reply.status_code >= 500 and b"Fault" not in content):
+                    return SubmitReceipt(1, None, "FAILED", f"HTTP {reply.status_code}")
+                reply._content, reply._content_consumed = content, True  # what zeep reads: the body, already read
+                answer = self.binding.process_reply(self.client, self.operation, reply)
         except zeep.exceptions.Fault as fault:
             code = str(fault.code or "").split(":")[-1]
             status = "REFUSED" if code.startswith("Client") else "FAILED"
             return SubmitReceipt(1, None, status, f"{code or 'fault'}: {fault.message}"[:200])
         except requests.RequestException as exc:
             return SubmitReceipt(1, None, "FAILED", f"{type(exc).__name__}: {exc}"[:200])
-        except (zeep.exceptions.Error, etree.XMLSyntaxError, ValueError) as exc:
-            return SubmitReceipt(1, None, "FAILED", f"unreadable answer: {exc}"[:200])
+        except Exception as exc:  # noqa: BLE001 - an answer zeep cannot take is the court's problem, retried
+            return SubmitReceipt(1, None, "FAILED", f"unreadable answer: {type(exc).__name__}: {exc}"[:200])
         message = getattr(answer, "ISBCommonResponseMessage", None)
         if message is None:
             error = getattr(answer, "ISBCommonErrorMessage", None)
@@ -167,12 +194,24 @@ class CourtSender(Sender):
         )
 
     def submit(self, built: list[Built]) -> Submitted:
-        """Each ready response to its court, one call each (courts answer one notification at a time)."""
-        receipts = []
-        for position, b in enumerate((b for b in built if b.sealed is not None), start=1):
-            assert b.address is not None and b.sealed is not None
-            r = self.transport.post(b.address, b.sealed)
-            if r.failed:
-                log.warning("business response %s to %s: %s", b.claimed.mcn, b.claimed.sender_ori, r.reason)
-            receipts.append(SubmitReceipt(position, r.mcn, r.status, r.reason))
-        return Submitted(built, receipts, destination="the court")
+        """Each ready response to its court: the courts side by side (a slow or silent court holds up
+        only its own), each court's responses one after another in the batch's order."""
+        ready = [b for b in built if b.sealed is not None]
+        by_court: dict[str, list[int]] = {}
+        for index, b in enumerate(ready):
+            assert b.address is not None
+            by_court.setdefault(b.address, []).append(index)
+        receipts: list[SubmitReceipt | None] = [None] * len(ready)
+
+        def deliver(indexes: list[int]) -> None:
+            for i in indexes:
+                b = ready[i]
+                r = self.transport.post(b.address, b.sealed)  # type: ignore[arg-type]
+                if r.failed:
+                    log.warning("business response %s to %s: %s", b.claimed.mcn, b.claimed.sender_ori, r.reason)
+                receipts[i] = SubmitReceipt(i + 1, r.mcn, r.status, r.reason)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_COURTS, len(by_court)))) as pool:
+            for done in [pool.submit(deliver, indexes) for indexes in by_court.values()]:
+                done.result()
+        return Submitted(built, [r for r in receipts if r is not None], destination="the court")

@@ -292,7 +292,15 @@ class CarposReceiver:
         outbox.refresh_statuses(s, order_ids)
         if self.answered is not None:
             told = [
-                Answered(m.order_id, m.mke, _accepts(a), fcn=a.fcn, reason=a.reason, queued_at=m.created_at)
+                Answered(
+                    m.order_id,
+                    m.mke,
+                    _accepts(a),
+                    fcn=a.fcn,
+                    reason=a.reason,
+                    queued_at=m.created_at,
+                    sender_ori=m.sender_ori,
+                )
                 for m, a in sorted(settled, key=lambda pair: pair[0].id)
                 if m.order_id is not None
             ]

@@ -173,7 +173,7 @@ class CarposStatus(enum.StrEnum):
 
 
 class OutboxState(enum.StrEnum):
-    """A CARPOS message's state in the outbox (hub.db.models.OutboxMessage)."""
+    """An outbound message's state in the outbox, whatever its kind (hub.db.models.OutboxMessage)."""
 
     QUEUED = "QUEUED"  # waiting to be sent (first time, or after a transport failure's backoff)
     SENT = "SENT"  # the switch took it; DOJ's answer is awaited (resent if it is overdue)

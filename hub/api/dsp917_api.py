@@ -91,8 +91,7 @@ class Dsp917Api:
         except HubError as err:
             self.refused(call.who, claimed_in(header_children), OPERATION, err, client, call.target())
             raise
-        except Exception:
-            log.exception("unexpected failure in %s", OPERATION)
+        except Exception:  # logged by the DocumentService, which answers the fault
             self.refused(call.who, claimed_in(header_children), OPERATION, None, client, call.target())
             raise
         return isb.receipt(notification, result)

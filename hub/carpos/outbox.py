@@ -145,6 +145,8 @@ class Answered:
     reason: str | None = None
     #: When the answered message was queued (in the transaction of the change it carries).
     queued_at: datetime | None = None
+    #: The ORI the message was sent under (whose transaction DOJ answered).
+    sender_ori: str = ""
 
 
 class CarposForwarding(Forwarding):

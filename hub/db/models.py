@@ -468,6 +468,8 @@ class Dsp917Notification(Base):
     #: What the court must know, one finding a line: ``path: message``.
     findings: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[str] = mapped_column(Text)
+    #: SHA-256 of the notification as sent (C14N): a resend under the same ids must be the same.
+    payload_sha256: Mapped[str] = mapped_column(String(64))
     image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -65,6 +65,11 @@ CANCEL_REASONS = {
 }
 
 
+#: Master-key purposes: the queued business responses, and the courts' response-service passwords.
+RESPONSES_PURPOSE = "dsp917-responses"
+COURT_SECRETS_PURPOSE = "dsp917-court-secrets"
+
+
 class Outcome(enum.StrEnum):
     """What became of one notification (the business response says it to the court)."""
 

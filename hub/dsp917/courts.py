@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.codes import OrganizationKind
 from hub.db.models import Dsp917Court, Organization
+from hub.dsp917.codes import COURT_SECRETS_PURPOSE
 from hub.errors import NotFound, ValidationError, Violation
 from hub.masterkey import MasterKey
 from hub.urls import public_base
@@ -43,8 +45,6 @@ def configure(
     password: str | None = None,
 ) -> CourtSettings:
     """Set what is given of one court's DSP917 settings (the rest as it was)."""
-    from hub.dsp917.responses import COURT_SECRETS_PURPOSE
-
     org = s.scalar(select(Organization).where(Organization.ori == ori))
     if org is None:
         raise NotFound(f"no organization {ori} is registered")
@@ -60,7 +60,7 @@ def configure(
         court.carpos = carpos
     if response_url is not None:
         try:
-            court.response_url = public_base(response_url, "--response-url") if response_url else None
+            court.response_url = _response_url(response_url) if response_url else None
         except ValueError as exc:
             raise ValidationError(str(exc), [Violation("--response-url", str(exc))]) from None
     if username is not None:
@@ -71,6 +71,16 @@ def configure(
     court.updated_at = now
     s.flush()
     return settings_of(court, ori)
+
+
+def _response_url(url: str) -> str:
+    """A court's response service: https (the responses carry DOJ's FCN), plain http only on this
+    machine (a mock court in development and tests)."""
+    checked = public_base(url, "--response-url")
+    parts = urlsplit(checked)
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"--response-url {checked}: a court's service is reached over https")
+    return checked
 
 
 def settings_of(court: Dsp917Court, ori: str) -> CourtSettings:
@@ -86,8 +96,6 @@ def listed(s: Session) -> list[CourtSettings]:
 
 def password_of(key: MasterKey, court: Dsp917Court) -> str | None:
     """The court's response-service password (for the sender), None if none is set."""
-    from hub.dsp917.responses import COURT_SECRETS_PURPOSE
-
     if court.response_secret_sealed is None:
         return None
     return key.sealer(COURT_SECRETS_PURPOSE).open(court.response_secret_sealed, _aad(court.organization_id)).decode()

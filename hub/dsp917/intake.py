@@ -18,6 +18,8 @@ an unusable notification -- is a fault and stores nothing.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import ids, ns
+from hub.accounts import permissions
 from hub.accounts.service import Principal
 from hub.codes import COUNTIES, CancelReason, OrderStatus, OrganizationKind
 from hub.contract import validate_order_profile
@@ -33,12 +36,17 @@ from hub.db.models import Dsp917Court, Dsp917Notification, Dsp917Order, Order, O
 from hub.dsp917 import codes
 from hub.dsp917.codes import ErrorCode, Outcome
 from hub.dsp917.mapping import Mapped, Unmappable, to_order
-from hub.dsp917.notification import ORDER, Notification
+from hub.dsp917.notification import NS, ORDER, Notification
 from hub.dsp917.responses import Dsp917Responses
-from hub.errors import Forbidden, ImageRejected, InvalidState, ValidationError, Violation
+from hub.errors import Conflict, Forbidden, ImageRejected, InvalidState, ValidationError, Violation
 from hub.images.service import ImageService
 from hub.orders.records import Source
 from hub.orders.service import OrderService
+
+#: The order below the notification's root (XPath with notification.NS).
+ORDER_XPATH = (
+    "r:ProductExchangePackage/r:ProductRelatedObjects/r:ProductRelatedActivities/r:CourtCase/r:CaseRestrainingOrder"
+)
 
 #: Where the order's rule findings point (the canonical order the notification was mapped to).
 MAPPED = "/ord:Order"
@@ -81,8 +89,8 @@ class Dsp917Intake:
         known = s.scalar(
             select(Dsp917Order).where(
                 Dsp917Order.organization_id == who.organization_id,
-                Dsp917Order.case_docket_id == n.docket,
-                Dsp917Order.order_identification == n.order_identification,
+                Dsp917Order.case_docket_id == n.docket_key,
+                Dsp917Order.order_identification == n.order_key,
             )
         )
         step = _Step(self, s, who, n, county, known)
@@ -106,6 +114,11 @@ class Dsp917Intake:
         )
         if row is None:
             return None
+        if row.payload_sha256 != fingerprint(n.root):
+            raise Conflict(
+                f"CorrelationId {n.correlation_id} with ISBTransactionId {n.isb_transaction_id} was used for another "
+                "notification of this court: every notification needs its own ids (a resend must be the same)"
+            )
         return _result(s, row, duplicate=True)
 
     def court(self, s: Session, who: Principal) -> Dsp917Court | None:
@@ -116,7 +129,8 @@ def _require_court(who: Principal, n: Notification) -> str:
     """The calling account's county; only a court's account sends DSP917, and only with its own CourtCd."""
     if who.org_kind is not OrganizationKind.COURT:
         raise Forbidden("DSP917 notifications come from a court's account; this account belongs to no court")
-    if n.court_cd.zfill(2) != who.county_code:
+    permissions.require_update(who)  # a court's read-only or administrator account sends none
+    if n.court_cd != who.county_code:
         raise Forbidden(
             f"CourtCd {n.court_cd} is not this account's court: it is {who.ori}'s, court number {who.county_code} "
             f"({COUNTIES[int(who.county_code) - 1]})"
@@ -136,6 +150,8 @@ class _Step:
         self.findings: list[Violation] = []
         self.order: Order | None = s.get(Order, known.order_id) if known is not None else None
         self.image_id: int | None = None
+        #: The attachments (by position) now held as the order's images: their bytes are not kept twice.
+        self.stored: set[int] = set()
 
     def refuse(self, error: ErrorCode, *findings: Violation) -> None:
         self.outcome, self.error = Outcome.REFUSED, error
@@ -156,8 +172,8 @@ class _Step:
                 ErrorCode.STATE,
                 Violation(
                     f"{ORDER}/dsp917cajudreq:AddUpdateCancelText",
-                    f"order {self.n.order_identification} of case {self.n.docket} was added already "
-                    f"(CCPOR order {ids.public(ids.ORDER, self.known.order_id)}): send U to change it",
+                    f"order {self.n.order_identification} of case {self.n.docket} was added already: "
+                    "send U to change it",
                 ),
             )
             return
@@ -165,7 +181,7 @@ class _Step:
         if mapped is None:
             return
         self._enter(mapped, None)
-        if mapped.image is not None:
+        if mapped.images:
             self._attach(mapped)
 
     def update(self) -> None:
@@ -199,7 +215,7 @@ class _Step:
                 ),
             )
             return
-        if mapped.image is not None and not self.intake.orders.images(self.s, self.order):
+        if mapped.images:
             self._attach(mapped)
 
     def cancel(self) -> None:
@@ -266,7 +282,7 @@ class _Step:
         receipt = self.orders.hold(self.s, self.who, mapped.order, order_id=order_id, version=version, path=MAPPED)
         self.outcome, self.error = Outcome.HELD, ErrorCode.RULES
         self.findings[:0] = findings
-        self._made(receipt.order_id, held="\n".join(f"{v.path}: {v.message}" for v in findings))
+        self._made(receipt.order_id, held=_lines(findings))
 
     def _made(self, public_id: str, *, held: str) -> None:
         now = self.orders.clock()
@@ -274,8 +290,8 @@ class _Step:
         if self.known is None:
             self.known = Dsp917Order(
                 organization_id=self.who.organization_id,
-                case_docket_id=self.n.docket,
-                order_identification=self.n.order_identification,
+                case_docket_id=self.n.docket_key,
+                order_identification=self.n.order_key,
                 order_id=ids.parse(ids.ORDER, public_id),
                 held=held,
                 created_at=now,
@@ -286,18 +302,29 @@ class _Step:
             self.known.held, self.known.updated_at = held, now
 
     def _attach(self, mapped: Mapped) -> None:
-        assert mapped.image is not None
-        try:
-            with self.s.begin_nested():
-                image = self.intake.images.attach(self.s, self.who, self._public_id, mapped.image, mapped.image_name)
-            self.image_id = image.id
-        except ImageRejected as err:
-            self.findings.append(
-                Violation(
-                    f"{ORDER}/dsp917cajudreq:RestrainingOrderAttachment/ncreq:DocumentBinary",
-                    f"the attachment is not kept as the order's image: {err.message}",
+        """Each attachment as an image of the order, unless the order has one with the same content
+        already (an update resending the scan); one the image rules refuse stays in the stored
+        notification as sent, and the court is told."""
+        have = {i.sha256 for i in self.orders.images(self.s, self.order)} if self.order is not None else set()
+        for position, title, content in mapped.images:
+            if hashlib.sha256(content).hexdigest() in have:
+                self.stored.add(position)
+                continue
+            try:
+                with self.s.begin_nested():
+                    image = self.intake.images.attach(self.s, self.who, self._public_id, content, title)
+            except ImageRejected as err:
+                self.findings.append(
+                    Violation(
+                        f"{ORDER}/dsp917cajudreq:RestrainingOrderAttachment[{position}]/ncreq:DocumentBinary",
+                        f"the attachment is kept in the stored notification, not as an image of the order: "
+                        f"{err.message}",
+                    )
                 )
-            )
+                continue
+            have.add(image.sha256)
+            self.stored.add(position)
+            self.image_id = self.image_id or image.id
 
     def record(self) -> Result:
         order = self.order
@@ -314,8 +341,9 @@ class _Step:
             order_version=order.version if order is not None else None,
             outcome=self.outcome.value,
             error_code=self.error.code if self.error else "",
-            findings="\n".join(f"{v.path}: {v.message}" for v in self.findings),
-            payload=stored_payload(self.n.root),
+            findings=_lines(self.findings),
+            payload=stored_payload(self.n.root, self.stored),
+            payload_sha256=fingerprint(self.n.root),
             image_id=self.image_id,
             received_at=self.orders.clock(),
         )
@@ -335,11 +363,26 @@ class _Step:
         return _result(self.s, row)
 
 
-def stored_payload(root: etree._Element) -> str:
-    """The notification as kept: everything as sent but the image bytes (stored as the order's image)."""
-    kept = etree.fromstring(etree.tostring(root))
-    for binary in kept.iter(ns.q(ns.DSP917_NC, "BinaryBase64Object")):
-        binary.text = ""
+def _lines(findings: list[Violation] | tuple[Violation, ...]) -> str:
+    """Findings as stored: one ``path: message`` a line (a message's own line breaks folded)."""
+    return "\n".join(f"{v.path}: {' '.join(v.message.split())}" for v in findings)
+
+
+def fingerprint(root: etree._Element) -> str:
+    """What a resend must repeat: the SHA-256 of the notification's canonical form (C14N)."""
+    return hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest()
+
+
+def stored_payload(root: etree._Element, stored: set[int] | frozenset[int] = frozenset()) -> str:
+    """The notification as kept: everything as sent but the bytes of the attachments (by position,
+    1..n) that are held as the order's images. A copy of the tree, not a parse of its text: an image
+    of 20 MB is a text node no default parser takes."""
+    kept = copy.deepcopy(root)
+    attachments = kept.xpath(f"{ORDER_XPATH}/r:RestrainingOrderAttachment", namespaces=NS)
+    for position, attachment in enumerate(attachments, start=1):
+        if position in stored:
+            for binary in attachment.iter(ns.q(ns.DSP917_NC, "BinaryBase64Object")):
+                binary.text = ""
     return etree.tostring(kept, encoding="unicode")
 
 

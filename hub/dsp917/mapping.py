@@ -87,7 +87,7 @@ FIELDS: tuple[Field, ...] = (
     Field("CaseRestrainingOrder/cajud:PresentInCourtCode", "ProofOfService",
           "Y: served in court on the issue date by the issuing court (IN-COURT); other service is kept"),
     Field("CaseRestrainingOrder/cajud:RestrainingOrderAttachment/nc:DocumentBinary/nc:BinaryBase64Object",
-          "the order's image (AttachImage)", "the first attachment, content-checked like any image"),
+          "the order's images (AttachImage)", "each attachment, content-checked like any image"),
     Field("ISBCommonServiceHeader/CorrelationId, ISBTransactionId", "SourceSystemName",
           "DSP917; the notification's receipt is keyed on CourtCd + CorrelationId + ISBTransactionId"),
 )  # fmt: skip
@@ -100,9 +100,13 @@ class Mapped:
     order: etree._Element
     #: Values kept in the stored notification but not in the order, in a clerk's words.
     notes: list[Violation] = field(default_factory=list)
-    #: The image to attach (the first attachment), and where it came from.
-    image: bytes | None = None
-    image_name: str | None = None
+    #: The images to attach: (its position among the attachments, 1..n; its title; its bytes).
+    images: list[tuple[int, str | None, bytes]] = field(default_factory=list)
+
+    @property
+    def image(self) -> bytes | None:
+        """The first image's bytes (the order's scan), if any."""
+        return self.images[0][2] if self.images else None
 
 
 class Unmappable(Exception):
@@ -305,23 +309,20 @@ def to_order(n: Notification, court_ori: str, county: str) -> Mapped:
     builder = _Builder(n, court_ori, county)
     order = fit(builder.build(), builder.notes)
     mapped = Mapped(order, builder.notes)
-    attachments = n.attachments()
-    if attachments:
-        first = attachments[0]
-        mapped.image_name = text(first, "nc:DocumentTitleText")
-        data = text(first, "nc:DocumentBinary/nc:BinaryBase64Object")
+    for position, attachment in enumerate(n.attachments(), start=1):
+        data = text(attachment, "nc:DocumentBinary/nc:BinaryBase64Object")
+        if not data:
+            continue
         try:
-            mapped.image = base64.b64decode("".join(data.split()), validate=True) if data else None
+            content = base64.b64decode("".join(data.split()), validate=True)
         except (binascii.Error, ValueError):  # the schema's base64Binary admits what Python's decoder refuses
             builder.note(
-                f"{ORDER}/dsp917cajudreq:RestrainingOrderAttachment/ncreq:DocumentBinary",
-                "the attachment is not readable base64: the order has no image until one is attached",
+                f"{ORDER}/dsp917cajudreq:RestrainingOrderAttachment[{position}]/ncreq:DocumentBinary",
+                "the attachment is not readable base64: it is kept in the stored notification as sent, "
+                "not as an image of the order",
             )
-        if len(attachments) > 1:
-            builder.note(
-                f"{ORDER}/dsp917cajudreq:RestrainingOrderAttachment",
-                "only the first attachment is the order's image; the others are kept",
-            )
+            continue
+        mapped.images.append((position, text(attachment, "nc:DocumentTitleText"), content))
     return mapped
 
 

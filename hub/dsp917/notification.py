@@ -123,6 +123,15 @@ class Notification:
         return text(self.case, "nc:CaseDocketID") or ""
 
     @property
+    def docket_key(self) -> str:
+        """The case number as the court's orders are found again by it (case does not matter)."""
+        return self.docket.upper()
+
+    @property
+    def order_key(self) -> str:
+        return self.order_identification.upper()
+
+    @property
     def order_identification(self) -> str:
         """The court's own id of the order (its case system's), the key of later updates and cancels."""
         return text(self.order, "nc:IdentificationID") or ""
@@ -191,6 +200,8 @@ class Notification:
                 out.append(Violation(f"{HEADER}/{local}", f"{local} is required: the hub's receipt is keyed on it"))
             elif len(value) > MAX_KEY:
                 out.append(Violation(f"{HEADER}/{local}", f"{local} is longer than {MAX_KEY} characters"))
+        if self.court_cd and not (len(self.court_cd) == 2 and self.court_cd.isdigit()):
+            out.append(Violation(f"{HEADER}/CourtCd", f"CourtCd {self.court_cd!r} is not a court number: send 01-58"))
         if not self.order_identification:
             out.append(
                 Violation(

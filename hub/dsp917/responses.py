@@ -35,7 +35,7 @@ from hub.carpos.clets import CletsVault
 from hub.carpos.outbox import Answered, ring
 from hub.codes import OutboxState
 from hub.db.models import Dsp917Court, Dsp917Notification, Dsp917Order, Order, Organization, OutboxMessage
-from hub.dsp917.codes import ErrorCode, Outcome
+from hub.dsp917.codes import RESPONSES_PURPOSE, ErrorCode, Outcome
 from hub.dsp917.notification import Notification
 from hub.errors import Violation
 from hub.masterkey import MasterKey, Sealer
@@ -44,9 +44,6 @@ from hub.xmlsafe import parser_for_stored
 
 KIND = "DSP917"
 SUCCESS, ERROR = "RSP", "ERR"  # the message keys (outbox.mke) of the two responses
-#: Master-key purposes: the queued responses, and the courts' response-service passwords.
-RESPONSES_PURPOSE = "dsp917-responses"
-COURT_SECRETS_PURPOSE = "dsp917-court-secrets"
 #: ErrorInformationMessageText holds at most 250 characters.
 MAX_TEXT = 250
 
@@ -196,6 +193,9 @@ class Dsp917Responses:
             court = s.get(Dsp917Court, row.organization_id)
             if court is None or not court.response_url:
                 continue
+            court_ori = s.scalar(select(Organization.ori).where(Organization.id == row.organization_id))
+            if a.sender_ori and a.sender_ori != court_ori:
+                continue  # the answer to someone else's transaction (a sheriff completing the order): theirs
             n = Notification(etree.fromstring(row.payload.encode(), parser_for_stored()))
             order = s.get(Order, a.order_id)
             public = ids.public(ids.ORDER, a.order_id)

@@ -136,8 +136,10 @@ class OrderService:
     ) -> Receipt:
         """Keep an order its court issued although the cross-field rules refuse it, as a DRAFT exactly
         as given: a court's notification (DSP917, :mod:`hub.dsp917.intake`) is its legal record, so it
-        is stored, not lost. Only the DRAFT profile is required (the caller checked it); being a draft
-        it goes nowhere -- not to CARPOS -- until a correction passes the rules and completes it."""
+        is stored, not lost. No cross-field rule is checked (only permissions and state; the caller
+        fitted the order to the DRAFT profile), and no source replay (the caller keeps its own
+        receipts); being a draft it goes nowhere -- not to CARPOS -- until a correction passes the
+        rules and completes it."""
         doc = OrderDocument(order_el)
         source = Source(doc.source_system, doc.source_message_id)
         if order_id is None:

@@ -11,16 +11,16 @@ from sqlalchemy import func, select
 from hub.clock import utcnow
 from hub.codes import Role
 from hub.db.engine import Database
-from hub.db.models import Dsp917Notification, Order
+from hub.db.models import Dsp917Notification, Image, Order
 from hub.dsp917.codes import ErrorCode, Outcome
 from hub.dsp917.intake import Dsp917Intake
 from hub.dsp917.notification import Notification
-from hub.errors import Forbidden
+from hub.errors import Conflict, Forbidden
 from hub.images.service import ImageService
 from hub.images.store import FileSystemImageStore
 from hub.orders.service import OrderService
 from tests.conftest import make_user
-from tests.support.dsp917 import ORDER_PATH, RESTRAINED, current, put
+from tests.support.dsp917 import ORDER_PATH, RESTRAINED, N, current, put
 
 IMPERIAL = "CA013013J"
 
@@ -70,16 +70,58 @@ def test_an_update_the_sheriffs_edit_lock_holds_up_is_refused_and_recorded(db, i
     assert notify(db, intake, court, cancel).status == "CANCELLED"
 
 
-def test_a_resend_with_other_content_changes_nothing(db, intake):
+def test_a_resend_is_the_first_receipt_and_other_content_under_the_same_ids_a_conflict(db, intake):
     court = make_user(db, "imperial-faccts", ori=IMPERIAL, role=Role.QUERY_UPDATE_SEALED)
     first = notify(db, intake, court, current("I-6", "6", "SAME0001"))
+    again = notify(db, intake, court, current("I-6", "6", "SAME0001"))
+    assert again.duplicate and again.notification_id == first.notification_id and again.version == first.version
     other = current("I-6", "6", "SAME0001")
     put(other, f"{RESTRAINED}/r:PersonName/nc:PersonSurName", "Someone Else")
-    again = notify(db, intake, court, other)
-    assert again.duplicate and again.notification_id == first.notification_id and again.version == first.version
+    with pytest.raises(Conflict, match="every notification needs its own ids"):
+        notify(db, intake, court, other)
     with db.read() as s:
         (order,) = s.scalars(select(Order)).all()
         assert "Someone Else" not in order.document
+        assert s.scalar(select(func.count()).select_from(Dsp917Notification)) == 1
+
+
+def test_read_only_and_administrator_accounts_of_a_court_send_no_notification(db, intake):
+    for name, role in (("imperial-reader", Role.QUERY_ONLY_SEALED), ("imperial-admin", Role.ADMINISTRATOR)):
+        who = make_user(db, name, ori=IMPERIAL, role=role)
+        with pytest.raises(Forbidden):
+            notify(db, intake, who, current(f"RO-{name}", "8"))
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Dsp917Notification)) == 0
+
+
+def test_the_case_number_and_order_id_find_the_order_whatever_their_case(db, intake):
+    court = make_user(db, "imperial-faccts", ori=IMPERIAL, role=Role.QUERY_UPDATE_SEALED)
+    added = notify(db, intake, court, current("I-9", "ab9", "fl-case9"))
+    change = current("I-10", "AB9", "FL-CASE9")
+    put(change, f"{ORDER_PATH}/r:AddUpdateCancelText", "U")
+    assert notify(db, intake, court, change).order_id == added.order_id
+
+
+def test_every_attachment_is_an_image_of_the_order_and_a_resent_scan_is_not_a_second(db, intake):
+    import copy
+
+    court = make_user(db, "imperial-faccts", ori=IMPERIAL, role=Role.QUERY_UPDATE_SEALED)
+    two = current("I-11", "11", "TWO0001")
+    (attachment,) = two.xpath(f"{ORDER_PATH}/r:RestrainingOrderAttachment", namespaces=N)
+    second = copy.deepcopy(attachment)
+    (binary,) = second.xpath("nc:DocumentBinary/nc:BinaryBase64Object", namespaces=N)
+    binary.text = "JVBERi0xLjQKJSVFT0YK"  # another (tiny) PDF
+    attachment.addnext(second)
+    added = notify(db, intake, court, two)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Image).where(Image.order_id != None)) == 2  # noqa: E711
+        row = s.get(Dsp917Notification, added.notification_id)
+        assert "JVBERi0xLjQ" not in row.payload  # both are images: their bytes are not kept twice
+    change = current("I-12", "11", "TWO0001")  # the first scan again
+    put(change, f"{ORDER_PATH}/r:AddUpdateCancelText", "U")
+    notify(db, intake, court, change)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Image).where(Image.order_id != None)) == 2  # noqa: E711
 
 
 def test_another_court_cannot_reach_this_courts_order_by_its_case_and_order_id(db, intake):

@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("error_code", sa.String(length=8), nullable=False),
         sa.Column("findings", sa.Text(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("payload_sha256", sa.String(length=64), nullable=False),
         sa.Column("image_id", sa.Integer(), nullable=True),
         sa.Column("received_at", hub.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

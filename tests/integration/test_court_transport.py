@@ -1,0 +1,118 @@
+"""The court sender's transport against courts (or whatever stands in front of them) that answer
+badly: every answer is a receipt, a refusal or a failure of that one message -- never an exception
+that would stall the batch -- and a redirect is not followed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from gateway.court import MAX_REPLY_BYTES, CourtTransport
+
+ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
+    "/empty-body": (
+        200,
+        {"Content-Type": "text/xml"},
+        b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body/></e:Envelope>',
+    ),
+    "/multipart": (200, {"Content-Type": 'multipart/related; boundary="b"'}, b"--b\r\n\r\nnot xml\r\n--b--"),
+    "/not-xml": (200, {"Content-Type": "text/xml"}, b"<html>hello</html"),
+    "/huge": (200, {"Content-Type": "text/xml"}, b"<x>" + b"A" * (MAX_REPLY_BYTES + 10) + b"</x>"),
+    "/redirect": (307, {"Location": "/elsewhere"}, b""),
+    "/down": (503, {"Content-Type": "text/plain"}, b"maintenance"),
+    "/client-fault": (
+        500,
+        {"Content-Type": "text/xml"},
+        b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><e:Fault>'
+        b"<faultcode>e:Client.Authentication</faultcode><faultstring>who are you</faultstring>"
+        b"</e:Fault></e:Body></e:Envelope>",
+    ),
+}
+SEEN: list[str] = []
+
+
+class _Court(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        SEEN.append(self.path)
+        status, headers, body = ANSWERS.get(self.path, (404, {}, b""))
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def court() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Court)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "why"),
+    [
+        ("/empty-body", "FAILED", "unreadable answer"),
+        ("/multipart", "FAILED", "unreadable answer"),
+        ("/not-xml", "FAILED", "unreadable answer"),
+        ("/huge", "FAILED", "over"),
+        ("/redirect", "FAILED", "redirects are not followed"),
+        ("/down", "FAILED", "HTTP 503"),
+        ("/client-fault", "REFUSED", "Client.Authentication"),
+    ],
+)
+def test_every_answer_is_one_messages_outcome(court, path, status, why):
+    transport = CourtTransport(timeout=5)
+    try:
+        receipt = transport.post(f"{court}{path}", b"<envelope/>")
+    finally:
+        transport.close()
+    assert receipt.status == status and why in (receipt.reason or "")
+    assert "/elsewhere" not in SEEN
+
+
+def test_a_court_that_is_not_there_is_a_failure_not_an_exception():
+    transport = CourtTransport(timeout=2)
+    try:
+        receipt = transport.post("http://127.0.0.1:1/portal", b"<envelope/>")
+    finally:
+        transport.close()
+    assert receipt.failed and "ConnectionError" in (receipt.reason or "")
+
+
+def test_a_court_that_holds_on_does_not_hold_up_another_court():
+    """Court A answers only once court B has been called: the sender must call them side by side."""
+    from gateway.court import CourtSender
+    from gateway.sender import Built
+    from gateway.transport import SubmitReceipt
+    from hub.outbox.manager import Claim
+
+    b_called = threading.Event()
+
+    class Courts:
+        def post(self, address: str, envelope: bytes) -> SubmitReceipt:
+            if address == "https://a.example":
+                return SubmitReceipt(1, None, "QUEUED" if b_called.wait(10) else "FAILED", None)
+            b_called.set()
+            return SubmitReceipt(1, None, "QUEUED")
+
+    sender = CourtSender.__new__(CourtSender)  # only its submit stage: no database
+    sender.transport = Courts()
+    built = [
+        Built(Claim(i, f"M{i}", "RSP", 1, "QUEUED", "CA013013J", kind="DSP917"), sealed=b"x", address=address)
+        for i, address in enumerate(["https://a.example", "https://a.example", "https://b.example"], start=1)
+    ]
+    submitted = sender.submit(built)
+    assert [r.status for r in submitted.receipts] == ["QUEUED", "QUEUED", "QUEUED"]
+    assert [r.position for r in submitted.receipts] == [1, 2, 3]
