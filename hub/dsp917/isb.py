@@ -4,23 +4,29 @@ its detail, both as the official schemas define them."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lxml import etree
 
 from hub import ns
 from hub.contract import Dsp917
 from hub.dsp917.codes import Outcome
-from hub.dsp917.intake import Result
 from hub.dsp917.notification import Notification
 from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.dsp917.intake import Result
 
 #: The receipt's Status: the notification was received (what became of it is its Message, and the
 #: business response's).
 RECEIVED = "SUCCESS"
 
 
-def _sub(parent: etree._Element, namespace: str, local: str, value: str) -> etree._Element:
-    el = etree.SubElement(parent, ns.q(namespace, local))
-    el.text = value
+def sub(parent: etree._Element, namespace: str | None, local: str, value: str | None = None) -> etree._Element:
+    """A child ``local`` (in ``namespace``; unqualified, as the ISB header's children, for None)."""
+    el = etree.SubElement(parent, ns.q(namespace, local) if namespace else local)
+    if value is not None:
+        el.text = value
     return el
 
 
@@ -41,14 +47,14 @@ def receipt(n: Notification, result: Result) -> etree._Element:
     DocumentId is the hub's id of the stored notification."""
     out = etree.Element(Dsp917.REQ_OUTPUT.tag, nsmap={"dsp917cajudreqop": ns.DSP917_REQ_OUTPUT})
     r = etree.SubElement(out, ns.q(ns.ISB_RESPONSE, "ISBCommonResponseMessage"), nsmap={"tnsresp": ns.ISB_RESPONSE})
-    _sub(r, ns.ISB_RESPONSE, "Status", RECEIVED)
-    _sub(r, ns.ISB_RESPONSE, "Message", message(result))
-    _sub(r, ns.ISB_RESPONSE, "DocumentId", f"DSP917-{result.notification_id}")
-    _sub(r, ns.ISB_RESPONSE, "CorrelationId", n.correlation_id)
+    sub(r, ns.ISB_RESPONSE, "Status", RECEIVED)
+    sub(r, ns.ISB_RESPONSE, "Message", message(result))
+    sub(r, ns.ISB_RESPONSE, "DocumentId", f"DSP917-{result.notification_id}")
+    sub(r, ns.ISB_RESPONSE, "CorrelationId", n.correlation_id)
     if n.sequence_id:
-        _sub(r, ns.ISB_RESPONSE, "SequenceId", n.sequence_id)
-    _sub(r, ns.ISB_RESPONSE, "ISBTransactionId", n.isb_transaction_id)
-    _sub(r, ns.ISB_RESPONSE, "TimeStamp", result.received_at.isoformat(timespec="milliseconds"))
+        sub(r, ns.ISB_RESPONSE, "SequenceId", n.sequence_id)
+    sub(r, ns.ISB_RESPONSE, "ISBTransactionId", n.isb_transaction_id)
+    sub(r, ns.ISB_RESPONSE, "TimeStamp", result.received_at.isoformat(timespec="milliseconds"))
     return out
 
 
@@ -56,13 +62,13 @@ def error_detail(err: HubError) -> etree._Element:
     """``ISBCommonErrorMessage`` for a fault: the hub's fault code and message, one ExceptionDetails
     per violation (its message in Msg, where it is in Data)."""
     root = etree.Element(ns.q(ns.ISB_ERROR, "ISBCommonErrorMessage"), nsmap={"tnserr": ns.ISB_ERROR})
-    _sub(root, ns.ISB_ERROR, "ExceptionCode", err.code)
-    _sub(root, ns.ISB_ERROR, "ExceptionMessage", err.message)
+    sub(root, ns.ISB_ERROR, "ExceptionCode", err.code)
+    sub(root, ns.ISB_ERROR, "ExceptionMessage", err.message)
     for v in err.violations:
         item = etree.SubElement(root, ns.q(ns.ISB_ERROR, "ExceptionDetails"))
-        _sub(item, ns.ISB_ERROR, "StackTrace", "")
-        _sub(item, ns.ISB_ERROR, "Msg", v.message)
-        _sub(item, ns.ISB_ERROR, "FullClass", f"urn:ca:courts:ccpor:fault:{err.code}")
-        _sub(item, ns.ISB_ERROR, "Class", err.code)
-        _sub(item, ns.ISB_ERROR, "Data", v.path)
+        sub(item, ns.ISB_ERROR, "StackTrace", "")
+        sub(item, ns.ISB_ERROR, "Msg", v.message)
+        sub(item, ns.ISB_ERROR, "FullClass", f"urn:ca:courts:ccpor:fault:{err.code}")
+        sub(item, ns.ISB_ERROR, "Class", err.code)
+        sub(item, ns.ISB_ERROR, "Data", v.path)
     return root

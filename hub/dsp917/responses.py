@@ -36,6 +36,7 @@ from hub.carpos.outbox import Answered, ring
 from hub.codes import OutboxState
 from hub.db.models import Dsp917Court, Dsp917Notification, Dsp917Order, Order, Organization, OutboxMessage
 from hub.dsp917.codes import RESPONSES_PURPOSE, ErrorCode, Outcome
+from hub.dsp917.isb import sub
 from hub.dsp917.notification import Notification
 from hub.errors import Violation
 from hub.masterkey import MasterKey, Sealer
@@ -46,13 +47,6 @@ KIND = "DSP917"
 SUCCESS, ERROR = "RSP", "ERR"  # the message keys (outbox.mke) of the two responses
 #: ErrorInformationMessageText holds at most 250 characters.
 MAX_TEXT = 250
-
-
-def _sub(parent: etree._Element, namespace: str | None, local: str, value: str | None = None) -> etree._Element:
-    el = etree.SubElement(parent, ns.q(namespace, local) if namespace else local)
-    if value is not None:
-        el.text = value
-    return el
 
 
 def document(
@@ -77,37 +71,37 @@ def document(
             "ncresp": ns.DSP917_RESP_NC,
         },
     )
-    header = _sub(root, ns.ISB_HEADER, "ISBCommonServiceHeader")
+    header = sub(root, ns.ISB_HEADER, "ISBCommonServiceHeader")
     request = n.header
     asked = (lambda local: (request.findtext(local) or "").strip()) if request is not None else (lambda local: "")
-    _sub(header, None, "Source", asked("Target") or "CCPOR")
+    sub(header, None, "Source", asked("Target") or "CCPOR")
     if asked("Source"):
-        _sub(header, None, "Target", asked("Source"))
-    _sub(header, None, "InterfaceName", "DSP917")
-    _sub(header, None, "DocumentType", "DSP917_RESP")
-    _sub(header, None, "DocumentId", mcn)
-    _sub(header, None, "CorrelationId", n.correlation_id)
-    _sub(header, None, "ISBTransactionId", n.isb_transaction_id)
-    _sub(header, None, "Environment", asked("Environment") or "PROD")
-    _sub(header, None, "Hostname", hostname or socket.gethostname())
-    _sub(header, None, "TimeStamp", now.isoformat(timespec="milliseconds"))
-    _sub(header, None, "CourtCd", n.court_cd)
-    package = _sub(root, ns.DSP917_RESP, "ProductExchangePackage")
+        sub(header, None, "Target", asked("Source"))
+    sub(header, None, "InterfaceName", "DSP917")
+    sub(header, None, "DocumentType", "DSP917_RESP")
+    sub(header, None, "DocumentId", mcn)
+    sub(header, None, "CorrelationId", n.correlation_id)
+    sub(header, None, "ISBTransactionId", n.isb_transaction_id)
+    sub(header, None, "Environment", asked("Environment") or "PROD")
+    sub(header, None, "Hostname", hostname or socket.gethostname())
+    sub(header, None, "TimeStamp", now.isoformat(timespec="milliseconds"))
+    sub(header, None, "CourtCd", n.court_cd)
+    package = sub(root, ns.DSP917_RESP, "ProductExchangePackage")
     if errors:
-        activity = _sub(package, ns.DSP917_RESP, "ProductExchangeErrorActivity")
+        activity = sub(package, ns.DSP917_RESP, "ProductExchangeErrorActivity")
         for code, text in errors:
-            info = _sub(activity, ns.DSP917_RESP, "ErrorInformation")
-            _sub(info, ns.DSP917_RESP, "ErrorInformationMessageCode", code)
-            _sub(info, ns.DSP917_RESP, "ErrorInformationMessageText", _clip(text))
+            info = sub(activity, ns.DSP917_RESP, "ErrorInformation")
+            sub(info, ns.DSP917_RESP, "ErrorInformationMessageCode", code)
+            sub(info, ns.DSP917_RESP, "ErrorInformationMessageText", _clip(text))
         return root
     assert order_id, "a success response names the CCPOR order"
-    activity = _sub(package, ns.DSP917_RESP, "ProductExchangeResponseActivity")
+    activity = sub(package, ns.DSP917_RESP, "ProductExchangeResponseActivity")
     if fcn:
-        _sub(activity, ns.DSP917_RESP, "ControlNumber", fcn)
-    _sub(_sub(activity, ns.DSP917_RESP, "OrderIdentification"), ns.DSP917_RESP_NC, "IdentificationID", order_id)
+        sub(activity, ns.DSP917_RESP, "ControlNumber", fcn)
+    sub(sub(activity, ns.DSP917_RESP, "OrderIdentification"), ns.DSP917_RESP_NC, "IdentificationID", order_id)
     if order_type:
-        order = _sub(activity, ns.DSP917_RESP, "CaseRestrainingOrder")
-        _sub(order, ns.DSP917_RESP_NC, "ActivityCategoryText", order_type)
+        order = sub(activity, ns.DSP917_RESP, "CaseRestrainingOrder")
+        sub(order, ns.DSP917_RESP_NC, "ActivityCategoryText", order_type)
     return root
 
 
