@@ -38,7 +38,10 @@ def message(result: Result) -> str:
     assert result.error is not None
     findings = "; ".join(v.message for v in result.findings[:3])
     more = f" (and {len(result.findings) - 3} more)" if len(result.findings) > 3 else ""
-    order = f"CCPOR order {result.order_id}: " if result.order_id else ""
+    # A refusal names no CCPOR order: the court knows its order by its own id, and another account
+    # of the court must not learn an order's id by trying a case number.
+    named = result.order_id and result.outcome is not Outcome.REFUSED
+    order = f"CCPOR order {result.order_id}: " if named else ""
     return f"received{again}: {order}{result.error.code} {result.error.text}: {findings}{more}"[:2000]
 
 

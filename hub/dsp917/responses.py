@@ -157,7 +157,8 @@ class Dsp917Responses:
             fcn = self.vault.open_fcn(order.id, order.carpos_fcn_sealed) if order.carpos_fcn_sealed else None
             return self._queue(s, row, n, known, now, SUCCESS, order_id=public, order_type=_type(order), fcn=fcn)
         assert error is not None
-        return self._queue(s, row, n, known, now, ERROR, errors=errors_of(error, findings, public))
+        named = public if outcome is not Outcome.REFUSED else None  # a refusal names no CCPOR order (isb.message)
+        return self._queue(s, row, n, known, now, ERROR, errors=errors_of(error, findings, named))
 
     # ------------------------------------------------------------------ when DOJ answered
 

@@ -224,6 +224,7 @@ def test_add_update_cancel_in_sequence_each_resend_answered_once(hub):
     # The order the court added once: a second A for it is refused, naming the order to update.
     second = receipt(hub, current("AUC-4", "880000000001", "AUC0001"))
     assert "450200" in _r(second, "Message") and "send U" in _r(second, "Message")
+    assert "CCP" not in _r(second, "Message")  # a refusal names no CCPOR order
 
 
 def test_an_update_of_an_order_the_court_never_added_is_the_lookup_error(hub):
@@ -323,3 +324,20 @@ def test_zeep_and_suds_call_notify_from_the_wsdl_and_read_the_receipt_typed(hub)
     answer = court.service.Notify(__inject={"msg": envelope(current("TOOLKIT-SUDS", "660000000002", "TOOL0002"))})
     response = answer.ISBCommonResponseMessage
     assert response.Status == "SUCCESS" and response.CorrelationId == "TOOLKIT-SUDS"
+
+
+def test_a_scan_near_the_image_limit_is_taken_whole_and_stored_once(hub):
+    """A 9 MB PDF inline (12 MB of base64, a text node over libxml2's default 10 MB): the order gets
+    it as its image, the stored notification keeps everything else."""
+    import base64
+
+    message = current("BIG-1", "770000000099", "BIG0001")
+    scan = b"%PDF-1.4\n" + b"0" * (9 * 1000 * 1000) + b"\n%%EOF\n"
+    (binary,) = message.xpath("//nc:BinaryBase64Object", namespaces=N)
+    binary.text = base64.b64encode(scan).decode()
+    answer = receipt(hub, message)
+    assert "is ACTIVE" in _r(answer, "Message")
+    (row,) = notifications(hub, "BIG-1")
+    _, _, images, _ = stored_order(hub, row.order_id)
+    assert [i.size_bytes for i in images] == [len(scan)]
+    assert len(row.payload) < 100_000

@@ -23,6 +23,7 @@ from tests.conftest import make_user
 from tests.support.dsp917 import ORDER_PATH, RESTRAINED, N, current, put
 
 IMPERIAL = "CA013013J"
+SECRET = "the court's response service password"  # noqa: S105 - a test court's
 
 
 @pytest.fixture
@@ -133,3 +134,31 @@ def test_another_court_cannot_reach_this_courts_order_by_its_case_and_order_id(d
     put(cancel, f"{ORDER_PATH}/r:AddUpdateCancelText", "C")
     refused = notify(db, intake, kern, cancel)
     assert (refused.outcome, refused.error, refused.order_id) == (Outcome.REFUSED, ErrorCode.LOOKUP, None)
+
+
+def test_a_courts_response_service_is_https_and_plain_http_only_on_this_machine(db, tmp_path):
+    from datetime import UTC, datetime
+
+    from hub import masterkey
+    from hub.dsp917 import courts
+    from hub.errors import ValidationError
+
+    make_user(db, "imperial-faccts", ori=IMPERIAL, role=Role.QUERY_UPDATE_SEALED)
+    key = masterkey.create(tmp_path / "master.key")
+    now = datetime.now(UTC)
+    with db.unit_of_work() as s:
+        with pytest.raises(ValidationError, match="over https"):
+            courts.configure(s, key, IMPERIAL, now, response_url="http://faccts.imperial.example/portal/x")
+        with pytest.raises(ValidationError, match="no credentials"):
+            courts.configure(s, key, IMPERIAL, now, response_url="https://user:pw@faccts.imperial.example/x")
+        done = courts.configure(s, key, IMPERIAL, now, response_url="http://127.0.0.1:8091/portal", password=SECRET)
+        assert done.response_url == "http://127.0.0.1:8091/portal" and done.has_password
+        court = s.get(courts.Dsp917Court, done_org(s))
+        assert SECRET.encode() not in court.response_secret_sealed
+        assert courts.password_of(key, court) == SECRET
+
+
+def done_org(s):  # type: ignore[no-untyped-def]
+    from hub.db.models import Organization
+
+    return s.scalar(select(Organization.id).where(Organization.ori == IMPERIAL))
