@@ -180,7 +180,8 @@ class CarposReceiver:
             r.mcn: r
             for r in s.execute(
                 select(m.id, m.mcn, m.mke, m.state, m.order_id, m.order_seq, m.sender_ori, m.requested_by_id,
-                       m.attempts, m.sent_at, m.created_at).where(m.kind == outbox.KIND, m.mcn.in_(wanted))  # fmt: skip
+                       m.attempts, m.sent_at, m.created_at, m.order_version)
+                .where(m.kind == outbox.KIND, m.mcn.in_(wanted))  # fmt: skip
             )
         } if wanted else {}  # fmt: skip
         for mcn in set(wanted) - set(messages):
@@ -298,7 +299,7 @@ class CarposReceiver:
                     _accepts(a),
                     fcn=a.fcn,
                     reason=a.reason,
-                    queued_at=m.created_at,
+                    order_version=m.order_version,
                     sender_ori=m.sender_ori,
                 )
                 for m, a in sorted(settled, key=lambda pair: pair[0].id)

@@ -143,8 +143,8 @@ class Answered:
     accepted: bool
     fcn: str | None = None
     reason: str | None = None
-    #: When the answered message was queued (in the transaction of the change it carries).
-    queued_at: datetime | None = None
+    #: The order version the answered message carries (the change it was queued with).
+    order_version: int | None = None
     #: The ORI the message was sent under (whose transaction DOJ answered).
     sender_ori: str = ""
 

@@ -461,6 +461,10 @@ class Dsp917Notification(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     #: The order version the notification made (the notification is stored with it).
     order_version: Mapped[int | None] = mapped_column(Integer)
+    #: The order's version before it (0: the notification made the order). The versions after it,
+    #: up to ``order_version``, are this notification's changes: a CARPOS message carrying one of
+    #: them is answered to this notification's court (hub.dsp917.responses).
+    base_version: Mapped[int | None] = mapped_column(Integer)
     #: ACCEPTED, HELD or REFUSED (hub.dsp917.codes.Outcome).
     outcome: Mapped[str] = mapped_column(String(10))
     #: The business response's error code ('' when accepted; hub.dsp917.codes.ErrorCode).

@@ -149,6 +149,8 @@ class _Step:
         self.error: ErrorCode | None = None
         self.findings: list[Violation] = []
         self.order: Order | None = s.get(Order, known.order_id) if known is not None else None
+        #: The order's version before this notification (0: none yet).
+        self.base_version = self.order.version if self.order is not None else 0
         self.image_id: int | None = None
         #: The attachments (by position) now held as the order's images: their bytes are not kept twice.
         self.stored: set[int] = set()
@@ -339,6 +341,7 @@ class _Step:
             dsp917_order_id=self.known.id if self.known is not None and self.outcome is not Outcome.REFUSED else None,
             order_id=order.id if order is not None else None,
             order_version=order.version if order is not None else None,
+            base_version=self.base_version if order is not None else None,
             outcome=self.outcome.value,
             error_code=self.error.code if self.error else "",
             findings=_lines(self.findings),

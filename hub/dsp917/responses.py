@@ -27,7 +27,7 @@ import socket
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import ids, ns
@@ -175,13 +175,16 @@ class Dsp917Responses:
             k = known.get(a.order_id)
             if k is None or not (a.mke == "EPO" and a.accepted and a.fcn or not a.accepted):
                 continue
-            # The notification whose change the answered message carried: the first accepted one
-            # recorded at or after the message was queued (both are written in that change's transaction).
+            # The notification whose change the answered message carried: the accepted one whose
+            # versions (base_version, order_version] hold the message's (written in one transaction).
             made = select(Dsp917Notification).where(
                 Dsp917Notification.order_id == a.order_id, Dsp917Notification.outcome == Outcome.ACCEPTED.value
             )
-            if a.queued_at is not None:
-                made = made.where(Dsp917Notification.received_at >= a.queued_at)
+            if a.order_version is not None:
+                made = made.where(
+                    Dsp917Notification.order_version >= a.order_version,
+                    or_(Dsp917Notification.base_version.is_(None), Dsp917Notification.base_version < a.order_version),
+                )
             row = s.scalar(made.order_by(Dsp917Notification.id).limit(1))
             if row is None:
                 continue

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from hub.carpos.outbox import CarposForwarding
 from hub.clock import utcnow
 from hub.codes import Role
 from hub.db.engine import Database
@@ -28,7 +29,7 @@ SECRET = "the court's response service password"  # noqa: S105 - a test court's
 
 @pytest.fixture
 def intake(tmp_path: Path) -> Dsp917Intake:
-    orders = OrderService()
+    orders = OrderService(forwarding=CarposForwarding())  # as the hub composes it
     return Dsp917Intake(orders, ImageService(FileSystemImageStore(tmp_path / "images"), 20_000_000, orders, utcnow))
 
 
@@ -162,3 +163,61 @@ def done_org(s):  # type: ignore[no-untyped-def]
     from hub.db.models import Organization
 
     return s.scalar(select(Organization.id).where(Organization.ori == IMPERIAL))
+
+
+def test_dojs_answer_goes_to_the_notification_whose_change_it_carried_and_to_no_other(db, intake, tmp_path):
+    """The business response for DOJ's answer is keyed on the order version the CARPOS message
+    carries: the notification whose versions hold it is told, under its CorrelationId; a change the
+    court made another way (its clerk over /ws/orders, same ORI) is answered to no notification --
+    neither to the next one, recorded after it."""
+    from datetime import UTC, datetime
+
+    from lxml import etree
+
+    from hub import ids, masterkey
+    from hub.carpos.outbox import Answered
+    from hub.db.models import OutboxMessage
+    from hub.dsp917 import courts
+    from hub.dsp917.responses import KIND, Dsp917Responses
+
+    court = make_user(db, "imperial-faccts", ori=IMPERIAL, role=Role.QUERY_UPDATE_SEALED)
+    clerk = make_user(db, "imperial-clerk", ori=IMPERIAL, role=Role.QUERY_UPDATE_SEALED)
+    key = masterkey.create(tmp_path / "master.key")
+    with db.unit_of_work() as s:
+        courts.configure(s, key, IMPERIAL, datetime.now(UTC), carpos=True, response_url="http://127.0.0.1:9/portal")
+    added = notify(db, intake, court, current("V-1", "21", "VER0001"))
+    assert added.outcome is Outcome.ACCEPTED
+    with db.unit_of_work() as s:
+        order = s.get(Order, ids.parse(ids.ORDER, added.order_id))
+        intake.orders.modify(s, clerk, added.order_id, order.version, etree.fromstring(order.document.encode()))
+    change = current("V-2", "21", "VER0001")
+    put(change, f"{ORDER_PATH}/r:AddUpdateCancelText", "U")
+    updated = notify(db, intake, court, change)
+    assert updated.outcome is Outcome.ACCEPTED
+    with db.read() as s:
+        carpos = {
+            m.order_version: m.mke
+            for m in s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "CARPOS").order_by(OutboxMessage.id))
+        }
+        order_id = ids.parse(ids.ORDER, added.order_id)
+    # The add entered version 1 (its EPO) and attached the scan (2); the clerk's change is 3.
+    (entered,) = [v for v, mke in carpos.items() if mke == "EPO"]
+    by_clerk = added.version + 1
+    assert entered < added.version and carpos[by_clerk] == "MPO" and carpos[updated.version] == "MPO"
+    assert list(carpos) == [entered, by_clerk, updated.version]
+
+    def told(answers: list[Answered]) -> list[str]:
+        with db.unit_of_work() as s:
+            before = s.scalar(select(func.max(OutboxMessage.id)).where(OutboxMessage.kind == KIND)) or 0
+            Dsp917Responses(key).carpos_answered(s, answers, datetime.now(UTC))
+            rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == KIND, OutboxMessage.id > before))
+            return [
+                etree.fromstring(Dsp917Responses(key).open(r.mcn, r.payload_sealed)).findtext(".//CorrelationId")
+                for r in rows
+            ]
+
+    reject = dict(accepted=False, reason="INVALID NAM", sender_ori=IMPERIAL)
+    assert told([Answered(order_id, "MPO", order_version=by_clerk, **reject)]) == []
+    assert told([Answered(order_id, "MPO", order_version=updated.version, **reject)]) == ["V-2"]
+    accept = dict(accepted=True, fcn="1234567890123", sender_ori=IMPERIAL)
+    assert told([Answered(order_id, "EPO", order_version=entered, **accept)]) == ["V-1"]
