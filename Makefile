@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos clean
+.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos bench-dsp917 clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -48,6 +48,9 @@ bench-attacks: $(STAMP)  ## the attack corpus against every endpoint: time per c
 
 bench-carpos: $(STAMP)  ## CARPOS: sealing cost vs xmlsec1, drain rate through the mock switch, submit -> ACCEPTED latency
 	$(PY) bench/carpos_bench.py
+
+bench-dsp917: $(STAMP)  ## DSP917: notifications/s through /ws/dsp917 vs SubmitOrder, business responses delivered to the mock court
+	$(PY) bench/dsp917_bench.py
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache build

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -135,6 +136,21 @@ def cpu_seconds(pids: Sequence[int]) -> float:
         except FileNotFoundError:
             pass
     return total
+
+
+def in_fresh_database(prefix: str, url: str, bench: Callable[[Path, str], int]) -> int:
+    """Run ``bench(work, database_url)`` in a new temporary directory on a fresh, migrated hub
+    database (see fresh_database), dropped afterwards; bench's exit status."""
+    from hub.db import migrate
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    database_url, drop = fresh_database(work, url)
+    try:
+        migrate.upgrade(database_url)
+        return bench(work, database_url)
+    finally:
+        if drop is not None:
+            drop()
 
 
 def fresh_database(work: Path, url: str | None) -> tuple[str, Callable[[], None] | None]:

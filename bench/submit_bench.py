@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,10 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import LOOPBACK, Result, cpu_seconds, fresh_database, process_tree, rss_kib, run  # noqa: E402
+from bench.loadgen import LOOPBACK, Result, cpu_seconds, in_fresh_database, process_tree, rss_kib, run  # noqa: E402
 from hub.accounts.service import add_user  # noqa: E402
 from hub.codes import Role  # noqa: E402
-from hub.db import migrate  # noqa: E402
 from hub.db.engine import Database  # noqa: E402
 from hub.runner import HubServer, free_port  # noqa: E402
 from tests.support.orders import envelope, order  # noqa: E402
@@ -76,14 +74,20 @@ def database_pids(url: str) -> list[int]:
 
 
 def measure(
-    url: str, root_pid: int, warmup: list[bytes], load: list[bytes], clients: int, database_url: str = ""
+    url: str,
+    root_pid: int,
+    warmup: list[bytes],
+    load: list[bytes],
+    clients: int,
+    database_url: str = "",
+    ok: bytes = b"Response",
 ) -> tuple[Result, dict[str, float]]:
-    run(url, warmup, clients)
+    run(url, warmup, clients, ok=ok)
     servers, backends = process_tree(root_pid), database_pids(database_url)  # the pools are warm now
     cpu = cpu_seconds(servers), cpu_seconds(backends)
     sampler = PeakMemory(root_pid)
     sampler.start()
-    result = run(url, load, clients)
+    result = run(url, load, clients, ok=ok)
     sampler.done.set()
     sampler.join()
     figures = {
@@ -103,17 +107,10 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2, help="the hub's gunicorn workers (the echo always has 2)")
     args = p.parse_args()
 
-    data = Path(tempfile.mkdtemp(prefix="ccpor-bench-"))
-    url, drop = fresh_database(data, args.database_url)
-    try:
-        return _bench(args, data, url)
-    finally:
-        if drop is not None:
-            drop()
+    return in_fresh_database("ccpor-bench-", args.database_url, lambda data, url: _bench(args, data, url))
 
 
 def _bench(args: argparse.Namespace, data: Path, url: str) -> int:
-    migrate.upgrade(url)
     db = Database(url)
     with db.unit_of_work() as s:
         add_user(s, "bench", ori="CA019015J", role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)

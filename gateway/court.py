@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import requests
 import zeep
 import zeep.exceptions
 from lxml import etree
+from requests.adapters import HTTPAdapter
 from sqlalchemy import select
 from zeep.wsse.username import UsernameToken
 
+from gateway import keys
 from gateway.sender import Built, Sender, Submitted
 from gateway.transport import SubmitReceipt
 from hub import ns
@@ -47,19 +51,57 @@ MAX_REPLY_BYTES = 1_000_000
 PARALLEL_COURTS = 8
 
 
+class _TlsAdapter(HTTPAdapter):
+    """requests' adapter with one :class:`ssl.SSLContext` of ours: the courts' CA and the hub's
+    client certificate, its key opened once under the master key (requests' ``cert`` takes only
+    a key file in the clear)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        super().__init__()
+
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        for what in ("ca_certs", "ca_cert_dir", "cert_file", "key_file"):
+            pool.pop(what, None)  # all in the context already
+        pool["ssl_context"] = self.context
+        return host, pool
+
+
+def tls_context(ca_file: str | None, client: keys.ClientIdentity | None) -> ssl.SSLContext:
+    """What the gateway trusts of courts (``ca_file``, else the system's store) and, for courts that
+    require mutual TLS, the certificate it presents."""
+    context = ssl.create_default_context(cafile=ca_file)
+    if client is not None:
+        client.load_into(context)
+    return context
+
+
 class CourtTransport:
     """The courts' response services through zeep: the official response WSDL (our copy, no network)
     for the operation, its soapAction and the reading of the receipt; each court's own address.
 
     A receipt is a message taken. A SOAP ``Client.*`` fault is the court refusing it (permanent:
     DEAD, for an administrator to look at); anything else -- refused connections, timeouts, HTTP
-    errors, ``Server.*`` faults, an unreadable answer -- is transient (retried with backoff)."""
+    errors, ``Server.*`` faults, an unreadable answer, no whole answer within ``deadline`` seconds
+    -- is transient (retried with backoff). ``timeout`` bounds each network wait; ``deadline`` the
+    whole call (a court trickling its answer a byte at a time is cut off there)."""
 
-    def __init__(self, *, timeout: float = 30.0, ca_file: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        deadline: float | None = None,
+        ca_file: str | None = None,
+        client: keys.ClientIdentity | None = None,
+    ) -> None:
         self.timeout = timeout
+        self.deadline = deadline if deadline is not None else 2 * timeout
         self.ca_file = ca_file
+        self.context = tls_context(ca_file, client)
         self._local = threading.local()  # one HTTP session per thread: courts are called side by side
         self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
         transport = zeep.Transport(operation_timeout=timeout, timeout=timeout)
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         self.client = zeep.Client(
@@ -77,26 +119,30 @@ class CourtTransport:
         if session is None:
             session = requests.Session()
             session.trust_env = False
-            # https is verified always: against the courts' CA when one is configured, else the system's.
-            session.verify = self.ca_file or True
+            session.mount("https://", _TlsAdapter(self.context))  # https is verified always
             self._local.session = session
-            self._sessions.append(session)
+            with self._lock:
+                self._sessions.append(session)
         return session
 
     def close(self) -> None:
-        for session in self._sessions:
-            session.close()
+        with self._lock:
+            for session in self._sessions:
+                session.close()
 
     def post(self, address: str, envelope: bytes) -> SubmitReceipt:
         """One response to one court: its receipt (QUEUED), a refusal (REFUSED), or why it did not
         get there (FAILED) -- never an exception, whatever the court (or something in front of it)
         answers. Redirects are not followed: the response goes to the configured address or nowhere."""
         headers = {"SOAPAction": f'"{self.soap_action}"', "Content-Type": "text/xml; charset=utf-8"}
+        cutoff = time.monotonic() + self.deadline
         try:
             with self.session.post(
                 address, data=envelope, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
             ) as reply:
-                content = reply.raw.read(MAX_REPLY_BYTES + 1, decode_content=True)
+                content = _read_until(reply, cutoff)
+                if content is None:
+                    return SubmitReceipt(1, None, "FAILED", f"no whole answer within {self.deadline:g} s")
                 if len(content) > MAX_REPLY_BYTES:
                     return SubmitReceipt(1, None, "FAILED", f"the court's answer is over {MAX_REPLY_BYTES} bytes")
                 if 300 <= reply.status_code < 400:
@@ -110,7 +156,7 @@ class CourtTransport:
             status = "REFUSED" if code.startswith("Client") else "FAILED"
             return SubmitReceipt(1, None, status, f"{code or 'fault'}: {fault.message}"[:200])
         except requests.RequestException as exc:
-            return SubmitReceipt(1, None, "FAILED", f"{type(exc).__name__}: {exc}"[:200])
+            return SubmitReceipt(1, None, "FAILED", _why(exc)[:200])
         except Exception as exc:  # noqa: BLE001 - an answer zeep cannot take is the court's problem, retried
             return SubmitReceipt(1, None, "FAILED", f"unreadable answer: {type(exc).__name__}: {exc}"[:200])
         message = getattr(answer, "ISBCommonResponseMessage", None)
@@ -119,6 +165,94 @@ class CourtTransport:
             why = getattr(error, "ExceptionMessage", None) or getattr(error, "ExceptionCode", None) or "no receipt"
             return SubmitReceipt(1, None, "REFUSED", f"the court's error: {why}"[:200])
         return SubmitReceipt(1, getattr(message, "DocumentId", None), "QUEUED")
+
+
+def _why(exc: requests.RequestException) -> str:
+    """What went wrong, in an operator's words: the innermost cause of requests' wrapping (the TLS
+    handshake's own reason, say), not the pool's preamble."""
+    cause: BaseException = exc
+    for _ in range(8):
+        inner = getattr(cause, "reason", None)
+        if not isinstance(inner, BaseException) and cause.args and isinstance(cause.args[0], BaseException):
+            inner = cause.args[0]
+        if not isinstance(inner, BaseException):
+            break
+        cause = inner
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"{type(exc).__name__}: TLS: the court's certificate is not trusted ({cause.verify_message})"
+    if isinstance(cause, ssl.SSLError):
+        return f"{type(exc).__name__}: TLS: {cause.reason or cause}"
+    return f"{type(exc).__name__}: {cause}"
+
+
+def _read_until(reply: requests.Response, cutoff: float) -> bytes | None:
+    """The body, up to one byte past :data:`MAX_REPLY_BYTES`; None when it is not all there by
+    ``cutoff`` (each read waits at most the transport's timeout; the deadline is checked between)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_REPLY_BYTES:
+        if time.monotonic() > cutoff:
+            return None
+        chunk = reply.raw.read1(min(65536, MAX_REPLY_BYTES + 1 - size), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+class Courts:
+    """Calls courts side by side on a pool of :data:`PARALLEL_COURTS` threads kept for the process
+    (each with its HTTP session): each court's messages one after another, in the batch's order.
+
+    No call starts later than the transport's ``deadline`` after the batch began, and each call ends
+    by its own deadline, so a batch waits for a court about twice that at most. A court not
+    answered by then has its messages FAILED (retried later) and is left to finish on its thread;
+    until it does it is not called again -- a court that holds on ties up one thread, never the
+    batch or the other courts."""
+
+    def __init__(self, *, workers: int = PARALLEL_COURTS) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="court")
+        self._running: dict[str, Future[None]] = {}  # each court's latest call (done: free)
+        self._lock = threading.Lock()
+
+    def running(self, address: str) -> Future[None] | None:
+        """The court's call still on its thread, if any."""
+        with self._lock:
+            call = self._running.get(address)
+        return call if call is not None and not call.done() else None
+
+    def post(self, transport: Any, groups: dict[str, list[tuple[int, bytes]]]) -> dict[int, SubmitReceipt]:
+        """``groups``: each court's address and its (position, envelope) list, posted through
+        ``transport`` (a :class:`CourtTransport`, or anything with its ``post``). Every position's receipt."""
+        receipts: dict[int, SubmitReceipt] = {}
+        waiting: list[Future[None]] = []
+        deadline = float(getattr(transport, "deadline", 60.0))
+        budget = time.monotonic() + deadline  # no call to a court starts after this
+
+        def deliver(address: str, messages: list[tuple[int, bytes]]) -> None:
+            for position, envelope in messages:
+                if time.monotonic() > budget:
+                    break  # the rest wait for the next batch, in their order
+                receipts[position] = transport.post(address, envelope)
+
+        for address, messages in groups.items():
+            with self._lock:
+                earlier = self._running.get(address)
+                if earlier is None or earlier.done():
+                    self._running[address] = call = self.pool.submit(deliver, address, messages)
+                    waiting.append(call)
+                    continue
+            for position, _ in messages:
+                receipts[position] = SubmitReceipt(1, None, "FAILED", "the court has not answered an earlier call")
+        # The last call started within the budget ends by its own deadline (and one read's timeout).
+        wait(waiting, timeout=2 * deadline + float(getattr(transport, "timeout", 0.0)) + 1)
+        done = dict(receipts)  # this batch's answer: what a court still on its thread writes later is not in it
+        late = SubmitReceipt(1, None, "FAILED", f"not answered within the batch's {deadline:g} s")
+        return {position: done.get(position, late) for messages in groups.values() for position, _ in messages}
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 class CourtSender(Sender):
@@ -141,6 +275,7 @@ class CourtSender(Sender):
         self.db = db
         self.key = key
         self.transport = transport
+        self.courts = Courts()
         self.responses = responses.Dsp917Responses(key)
         self.outbox = OutboxManager(
             db,
@@ -194,24 +329,24 @@ class CourtSender(Sender):
         )
 
     def submit(self, built: list[Built]) -> Submitted:
-        """Each ready response to its court: the courts side by side (a slow or silent court holds up
-        only its own), each court's responses one after another in the batch's order."""
+        """Each ready response to its court (:class:`Courts`: side by side, a slow or silent court
+        holds up only its own), each court's responses one after another in the batch's order."""
         ready = [b for b in built if b.sealed is not None]
-        by_court: dict[str, list[int]] = {}
+        groups: dict[str, list[tuple[int, bytes]]] = {}
         for index, b in enumerate(ready):
-            assert b.address is not None
-            by_court.setdefault(b.address, []).append(index)
-        receipts: list[SubmitReceipt | None] = [None] * len(ready)
+            assert b.address is not None and b.sealed is not None
+            groups.setdefault(b.address, []).append((index, b.sealed))
+        answered = self.courts.post(self.transport, groups)
+        receipts = []
+        for index, b in enumerate(ready):
+            r = answered[index]
+            if r.failed:
+                log.warning("business response %s to %s: %s", b.claimed.mcn, b.claimed.sender_ori, r.reason)
+            receipts.append(SubmitReceipt(index + 1, r.mcn, r.status, r.reason))
+        return Submitted(built, receipts, destination="the court")
 
-        def deliver(indexes: list[int]) -> None:
-            for i in indexes:
-                b = ready[i]
-                r = self.transport.post(b.address, b.sealed)  # type: ignore[arg-type]
-                if r.failed:
-                    log.warning("business response %s to %s: %s", b.claimed.mcn, b.claimed.sender_ori, r.reason)
-                receipts[i] = SubmitReceipt(i + 1, r.mcn, r.status, r.reason)
-
-        with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_COURTS, len(by_court)))) as pool:
-            for done in [pool.submit(deliver, indexes) for indexes in by_court.values()]:
-                done.result()
-        return Submitted(built, [r for r in receipts if r is not None], destination="the court")
+    def close(self) -> None:
+        self.courts.close()
+        close = getattr(self.transport, "close", None)
+        if close is not None:
+            close()

@@ -25,6 +25,7 @@ import base64
 import datetime as dt
 import hashlib
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +121,45 @@ def write_private_key(path: Path, key: rsa.RSAPrivateKey, master: MasterKey) -> 
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
+
+
+def wrap_private_key(plain: bytes, out: Path, master: MasterKey) -> str:
+    """A private key in the clear (PEM, RSA or EC: from a PKI's export) written to ``out`` under
+    ``master`` (:func:`write_private_key`); its kind. The plaintext is never written anywhere."""
+    try:
+        key = serialization.load_pem_private_key(plain, password=None)
+    except TypeError as exc:
+        raise KeyFileError("the key is encrypted already: give it in the clear (it is wrapped at once)") from exc
+    except ValueError as exc:
+        raise KeyFileError("not a PEM private key") from exc
+    write_private_key(out, key, master)  # type: ignore[arg-type]
+    return type(key).__name__.lstrip("_")
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """A TLS client certificate and its private key, the key kept as every key here is (PKCS#8,
+    encrypted under the master key; ``ccpor-hub keys wrap``): what the gateway presents to the
+    courts that require mutual TLS (``CCPOR_DSP917_CLIENT_CERT`` / ``CCPOR_DSP917_CLIENT_KEY``)."""
+
+    cert: Path
+    key: Path
+    master: MasterKey = field(repr=False)
+
+    def certificate(self) -> x509.Certificate:
+        return load_certificate(self.cert)
+
+    def load_into(self, context: ssl.SSLContext) -> None:
+        if b"ENCRYPTED PRIVATE KEY" not in _read(self.key, "private key"):
+            raise KeyFileError(
+                f"{self.key} is not encrypted: wrap it with 'ccpor-hub keys wrap' (no key rests in clear)"
+            )
+        try:
+            context.load_cert_chain(str(self.cert), str(self.key), password=_passphrase(self.master))
+        except ssl.SSLError as exc:
+            raise KeyFileError(
+                f"{self.key} does not open with this master key, or is not the key of {self.cert} ({exc.reason})"
+            ) from exc
 
 
 def check_validity(certificate: x509.Certificate, what: str, now: dt.datetime, warn_within: dt.timedelta) -> str | None:

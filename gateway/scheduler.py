@@ -84,15 +84,34 @@ def build_gateway(settings: Settings, *, db: Database | None = None) -> tuple[Ga
     return gateway, warnings
 
 
+def court_identity(settings: Settings, key: masterkey.MasterKey) -> tuple[keys.ClientIdentity | None, list[str]]:
+    """The client certificate the gateway presents to courts (None: none configured), checked for its
+    validity period (KeyFileError if expired or half configured); warnings for one close to expiry."""
+    cert, private = settings.dsp917_client_cert, settings.dsp917_client_key
+    if cert is None and private is None:
+        return None, []
+    if cert is None or private is None:
+        raise keys.KeyFileError("CCPOR_DSP917_CLIENT_CERT and CCPOR_DSP917_CLIENT_KEY go together")
+    identity = keys.ClientIdentity(cert, private, key)
+    warning = keys.check_validity(
+        identity.certificate(), "courts' TLS client", utcnow(), timedelta(days=settings.cert_warn_days)
+    )
+    return identity, [warning] if warning else []
+
+
 def build_court_sender(settings: Settings, db: Database) -> CourtSender:
     """The courts' business responses (DSP917), on the gateway's database, retried by the same policy."""
     key = masterkey.load(settings.resolved_master_key_file)
+    identity, warnings = court_identity(settings, key)
+    for warning in warnings:
+        log.warning("%s", warning)
     return CourtSender(
         db,
         key,
         CourtTransport(
             timeout=settings.gateway_timeout_seconds,
             ca_file=str(settings.dsp917_ca_file) if settings.dsp917_ca_file else None,
+            client=identity,
         ),
         AuditTrail(key),
         policy_of(settings),
@@ -222,6 +241,10 @@ class GatewayService:
         self._answers.set()
         for thread in self._threads:
             thread.join()
+        for sender in self.others:
+            close = getattr(sender, "close", None)
+            if close is not None:
+                close()
 
 
 def run(settings: Settings) -> int:

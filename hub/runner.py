@@ -54,7 +54,9 @@ class Tls:
 def development_tls(directory: Path, *, mutual: bool = False, days: int = 1) -> Tls:
     """A throwaway TLS set in ``directory`` for the demo and the tests: a CA (its key is not kept), a
     server certificate for 127.0.0.1 and localhost, and with ``mutual`` a client certificate
-    ("sheriff-rms") and a second one tied to no account ("stranger"), both from that CA. EC P-256.
+    ("sheriff-rms", the one in :class:`Tls`), one tied to no account ("stranger"), a court case
+    system's ("court-faccts") and the hub gateway's for courts ("ccpor-gateway"), all from that CA
+    (``DIR/NAME.pem``, ``DIR/NAME.key``). EC P-256.
 
     The server's and clients' private keys are written unencrypted (gunicorn's ``--keyfile`` takes no
     passphrase), mode 0600, in a directory the caller throws away: development only -- production
@@ -119,6 +121,8 @@ def development_tls(directory: Path, *, mutual: bool = False, days: int = 1) -> 
         return Tls(cert=cert, key=key, ca=ca_pem)
     client_cert, client_key = leaf("sheriff-rms", ExtendedKeyUsageOID.CLIENT_AUTH, [])
     leaf("stranger", ExtendedKeyUsageOID.CLIENT_AUTH, [])  # issued by the CA, tied to no account
+    leaf("court-faccts", ExtendedKeyUsageOID.CLIENT_AUTH, [])  # a court's case system (DSP917)
+    leaf("ccpor-gateway", ExtendedKeyUsageOID.CLIENT_AUTH, [])  # the hub's, to courts requiring mutual TLS
     return Tls(cert=cert, key=key, ca=ca_pem, client_ca=ca_pem, client_cert=client_cert, client_key=client_key)
 
 
@@ -223,11 +227,20 @@ class CourtServer(_Child):
     change what it holds with ``mocks.court.store.CourtStore.existing(court.database_url)``."""
 
     def __init__(
-        self, data_dir: Path, password: str, username: str = "ccpor-hub", workers: int = 2, **env: str
+        self,
+        data_dir: Path,
+        password: str,
+        username: str = "ccpor-hub",
+        workers: int = 2,
+        *,
+        tls: Tls | None = None,
+        **env: str,
     ) -> None:
         self.port = free_port()
+        self.tls = tls
+        scheme = "https" if tls else "http"
         #: The service's full URL: the path of the official concrete WSDL's address.
-        self.url = f"http://127.0.0.1:{self.port}{dsp917_binding('DSP917CAJUDResp').path}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}{dsp917_binding('DSP917CAJUDResp').path}"
         self.database_url = env.get("CCPOR_COURT_DATABASE_URL") or f"sqlite:///{(data_dir / 'court.db').resolve()}"
         data_dir.mkdir(parents=True, exist_ok=True)
         environment = {
@@ -239,7 +252,7 @@ class CourtServer(_Child):
             "CCPOR_COURT_DATABASE_URL": self.database_url,
         }
         argv = [_cli(), "mock-court", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
-        super().__init__(argv, environment, data_dir / "court.log")
+        super().__init__(argv + (tls.serve_args() if tls else []), environment, data_dir / "court.log")
 
     @property
     def wsdl(self) -> str:
@@ -247,7 +260,8 @@ class CourtServer(_Child):
 
     def start(self, timeout: float = 90.0) -> CourtServer:
         self.spawn()
-        _wait_healthy(self, f"http://127.0.0.1:{self.port}/health", timeout)
+        scheme, context = ("https", self.tls.client_context()) if self.tls else ("http", None)
+        _wait_healthy(self, f"{scheme}://127.0.0.1:{self.port}/health", timeout, context)
         return self
 
 

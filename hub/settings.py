@@ -201,6 +201,11 @@ class Settings:
     #: The CA certificates (PEM) the gateway trusts for the courts' DSP917 response services over
     #: https. Unset: the system's trust store. The certificate is always verified.
     dsp917_ca_file: Path | None = setting("CCPOR_DSP917_CA_FILE", PATH, None)
+    #: The certificate (PEM) the gateway presents to courts whose response service requires mutual
+    #: TLS, and its private key -- encrypted under the master key (``ccpor-hub keys wrap``). Both or
+    #: neither.
+    dsp917_client_cert: Path | None = setting("CCPOR_DSP917_CLIENT_CERT", PATH, None)
+    dsp917_client_key: Path | None = setting("CCPOR_DSP917_CLIENT_KEY", PATH, None)
 
     @property
     def calendar(self) -> CourtCalendar:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from hub.cli.common import Exit, court_settings
-from hub.cli.processes import gunicorn, set_public_url
+from hub.cli.processes import add_tls_arguments, gunicorn, set_public_url, with_tls
 
 if TYPE_CHECKING:
     from mocks.court.store import CourtStore
@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = actions.add_parser("serve", help="serve DSP917CAJUDResp Notify under gunicorn")
     serve.add_argument("--bind", default="127.0.0.1:8091")
     serve.add_argument("--workers", type=int, default=2)
+    add_tls_arguments(serve)  # a court's service is https; with --client-ca it requires the hub's certificate
     serve.set_defaults(func=mock_court_serve)
     ledger = actions.add_parser("ledger", help="the business responses received (in order) and the calls refused")
     ledger.add_argument("--json", action="store_true", help="as JSON: {received: [...], refused: [...]}")
@@ -54,8 +55,8 @@ def mock_court_serve(args: argparse.Namespace) -> int:
     from mocks.court import server
 
     server.prepare(court_settings())  # SettingError (no password) -> exit 2, before any worker starts
-    set_public_url("CCPOR_COURT_PUBLIC_URL", args.bind, tls=False)
-    argv = gunicorn(args.bind, args.workers, "mocks.court.server:wsgi_app()")
+    set_public_url("CCPOR_COURT_PUBLIC_URL", args.bind, tls=bool(args.tls_cert))
+    argv = with_tls(gunicorn(args.bind, args.workers, "mocks.court.server:wsgi_app()"), args)
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
     return 0  # pragma: no cover
 

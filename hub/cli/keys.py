@@ -1,4 +1,5 @@
-"""``ccpor-hub keys master | keys init``: the hub's master key, and a development set of CARPOS key pairs."""
+"""``ccpor-hub keys master | init | wrap``: the hub's master key, a development set of CARPOS key pairs,
+and a private key from a PKI wrapped under the master key (as every key at rest is)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     init_cmd.add_argument("--bits", type=int, default=2048, choices=[2048, 3072, 4096])
     init_cmd.add_argument("--days", type=int, default=825, help="certificate lifetime")
     init_cmd.set_defaults(func=init)
+    wrap = keys.add_parser(
+        "wrap", help="write a private key given in the clear (PEM, on stdin) to OUT, encrypted under the master key"
+    )
+    wrap.add_argument("out", help="the file to write (mode 0600; never overwritten)")
+    wrap.set_defaults(func=wrap_key)
 
 
 def create_master(args: argparse.Namespace) -> int:
@@ -48,4 +54,20 @@ def init(args: argparse.Namespace) -> int:
     print(f"  {made.hub_cert}, {made.hub_key}  the hub's (key encrypted under {settings().resolved_master_key_file})")
     print(f"  {made.doj_cert}, {made.doj_key}  the mock DOJ switch's (key encrypted under {doj_key_file})")
     print("point CCPOR_CARPOS_KEY_DIR at the directory (or set CCPOR_HUB_KEY_FILE and the others)")
+    return 0
+
+
+def wrap_key(args: argparse.Namespace) -> int:
+    import sys
+
+    from gateway import keys
+
+    out = Path(args.out)
+    try:
+        kind = keys.wrap_private_key(sys.stdin.buffer.read(), out, master_key())
+    except FileExistsError as exc:
+        raise Exit(f"{out} exists: keys are never replaced in place") from exc
+    except keys.KeyFileError as exc:
+        raise Exit(str(exc)) from exc
+    print(f"wrote {out}: the {kind} key encrypted under {settings().resolved_master_key_file} (mode 0600)")
     return 0

@@ -15,10 +15,28 @@ def register_serve(sub: argparse._SubParsersAction) -> None:
     serve_cmd = sub.add_parser("serve", help="run the hub under gunicorn")
     serve_cmd.add_argument("--bind", default="127.0.0.1:8080")
     serve_cmd.add_argument("--workers", type=int, default=2)
-    serve_cmd.add_argument("--tls-cert", help="PEM certificate (chain) to serve HTTPS")
-    serve_cmd.add_argument("--tls-key", help="PEM private key of --tls-cert")
-    serve_cmd.add_argument("--client-ca", help="PEM CA bundle: require client certificates issued by it")
+    add_tls_arguments(serve_cmd)
     serve_cmd.set_defaults(func=serve)
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--tls-cert --tls-key [--client-ca]``: HTTPS, and mutual TLS, for a server under gunicorn."""
+    parser.add_argument("--tls-cert", help="PEM certificate (chain) to serve HTTPS")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--client-ca", help="PEM CA bundle: require client certificates issued by it")
+
+
+def with_tls(argv: list[str], args: argparse.Namespace) -> list[str]:
+    """gunicorn's ``argv`` serving HTTPS as :func:`add_tls_arguments`' options say (unchanged without them)."""
+    if args.tls_cert or args.tls_key or args.client_ca:
+        if not (args.tls_cert and args.tls_key):
+            raise Exit("--tls-cert and --tls-key go together", status=2)
+        argv[-1:-1] = ["--certfile", args.tls_cert, "--keyfile", args.tls_key]
+        if args.client_ca:
+            # Mutual TLS: a client without a certificate from this CA is refused at the handshake
+            # (ssl.CERT_REQUIRED == 2).
+            argv[-1:-1] = ["--ca-certs", args.client_ca, "--cert-reqs", "2", "--do-handshake-on-connect"]
+    return argv
 
 
 def register_gateway(sub: argparse._SubParsersAction) -> None:
@@ -41,15 +59,7 @@ def register_mock_doj(sub: argparse._SubParsersAction) -> None:
 def serve(args: argparse.Namespace) -> int:
     master_key()  # fail here, with a message, rather than in every gunicorn worker
     set_public_url("CCPOR_PUBLIC_URL", args.bind, bool(args.tls_cert))
-    argv = gunicorn(args.bind, args.workers, "hub.server:wsgi_app()")
-    if args.tls_cert or args.tls_key or args.client_ca:
-        if not (args.tls_cert and args.tls_key):
-            raise Exit("--tls-cert and --tls-key go together", status=2)
-        argv[-1:-1] = ["--certfile", args.tls_cert, "--keyfile", args.tls_key]
-        if args.client_ca:
-            # Mutual TLS: a client without a certificate from this CA is refused at the handshake
-            # (ssl.CERT_REQUIRED == 2). Mapping the certificate to an account is issue 3's next step.
-            argv[-1:-1] = ["--ca-certs", args.client_ca, "--cert-reqs", "2", "--do-handshake-on-connect"]
+    argv = with_tls(gunicorn(args.bind, args.workers, "hub.server:wsgi_app()"), args)
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
     return 0  # pragma: no cover
 

@@ -341,3 +341,74 @@ def test_a_scan_near_the_image_limit_is_taken_whole_and_stored_once(hub):
     _, _, images, _ = stored_order(hub, row.order_id)
     assert [i.size_bytes for i in images] == [len(scan)]
     assert len(row.payload) < 100_000
+
+
+@pytest.fixture(scope="module")
+def faccts_signer(hub):  # type: ignore[no-untyped-def]
+    """Imperial's FACCTS as a system account identified by its registered signing certificate."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from hub.accounts.service import add_user, register_certificate
+    from hub.codes import Role
+    from tests.support.certs import self_signed
+
+    key, cert = self_signed("imperial-faccts-signer", rsa_bits=2048)
+    db = Database(hub.db_url)
+    with db.unit_of_work() as s:
+        add_user(s, "imperial-signer", ori="CA013013J", role=Role.QUERY_UPDATE_SEALED, clets=False, password=PASSWORD)
+        register_certificate(s, "imperial-signer", cert.public_bytes(Encoding.PEM))
+    db.dispose()
+    return key, cert
+
+
+def signed(message: etree._Element, key: Any, cert: Any) -> etree._Element:
+    from hub.api.wssig import sign_envelope
+
+    env = etree.Element(ns.q(ns.SOAP11_ENV, "Envelope"), nsmap={"soapenv": ns.SOAP11_ENV})
+    etree.SubElement(env, ns.q(ns.SOAP11_ENV, "Body")).append(copy.deepcopy(message))
+    return sign_envelope(env, key, cert)
+
+
+def post_raw(hub: Any, env: etree._Element) -> tuple[int, etree._Element]:
+    reply = requests.post(
+        f"{hub.server.url}/ws/dsp917",
+        data=etree.tostring(env, xml_declaration=True, encoding="UTF-8"),
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": SOAP_ACTION},
+        timeout=60,
+    )
+    return reply.status_code, etree.fromstring(reply.content)
+
+
+def test_an_x509_signed_notification_acts_as_the_certificates_court_account(hub, faccts_signer):
+    """The same WS-Security X.509 signatures as the hub's own services: the signer's registered
+    certificate names the court's account; a tampered body or a replayed message is refused with the
+    ISB error (nothing stored); the ISB's resend, signed afresh, gets its first receipt."""
+    key, cert = faccts_signer
+    message = current("SIG-1", "770000000001", "SIG0001")
+    status, env = post_raw(hub, signed(message, key, cert))
+    assert status == 200, etree.tostring(env)
+    (answer,) = env.xpath("soap:Body/*/resp:ISBCommonResponseMessage", namespaces=N)
+    assert "is ACTIVE" in _r(answer, "Message")
+    (row,) = notifications(hub, "SIG-1")
+    assert row.order_id is not None
+
+    tampered = signed(current("SIG-2", "770000000002", "SIG0002"), key, cert)
+    (surname,) = tampered.xpath(
+        f"soap:Body/ip:DSP917CAJUDReqInput/{RESTRAINED}/r:PersonName/nc:PersonSurName", namespaces=N
+    )
+    surname.text = "Someone Else"
+    status, env = post_raw(hub, tampered)
+    assert status == 500
+    assert env.xpath("string(soap:Body/soap:Fault/faultcode)", namespaces=N).endswith("Client.Authentication")
+    assert env.xpath("soap:Body/soap:Fault/detail/err:ISBCommonErrorMessage", namespaces=N)
+    assert notifications(hub, "SIG-2") == []
+
+    replay = signed(current("SIG-3", "770000000003", "SIG0003"), key, cert)
+    assert post_raw(hub, replay)[0] == 200
+    status, env = post_raw(hub, replay)  # the same signed bytes again: a replay
+    assert status == 500 and "Client.Authentication" in env.xpath("string(//faultcode)")
+    assert len(notifications(hub, "SIG-3")) == 1
+    status, env = post_raw(hub, signed(message, key, cert))  # the resend of SIG-1, signed afresh
+    (again,) = env.xpath("soap:Body/*/resp:ISBCommonResponseMessage", namespaces=N)
+    assert status == 200 and _r(again, "DocumentId") == _r(answer, "DocumentId")
+    assert len(notifications(hub, "SIG-1")) == 1

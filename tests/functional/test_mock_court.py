@@ -4,6 +4,7 @@ module, called with zeep from the WSDL it serves, as the hub will call a court."
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -288,3 +289,103 @@ def test_the_command_line_changes_the_faults_and_prints_the_ledger(court, hub, s
     elsewhere = {"CCPOR_COURT_DATA_DIR": str(tmp_path / "never-ran"), "CCPOR_COURT_DATABASE_URL": ""}
     missing = _cli(court, "ledger", **elsewhere)
     assert missing.returncode == 1 and "no database yet" in missing.stderr and not (tmp_path / "never-ran").exists()
+
+
+# ---------------------------------------------------------------------- a court that requires mutual TLS
+
+
+@pytest.fixture(scope="module")
+def tls_court(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CourtServer, Path]]:
+    """The mock court over https requiring a client certificate from the development CA (as a court
+    behind the branch's PKI would): the gateway's transport must present the hub's."""
+    from hub.runner import development_tls
+
+    directory = tmp_path_factory.mktemp("tls-court")
+    tls = development_tls(directory / "tls", mutual=True)
+    server = CourtServer(directory, PASSWORD, tls=tls).start()
+    try:
+        yield server, directory
+    finally:
+        server.stop()
+
+
+def _gateway_identity(directory: Path):  # type: ignore[no-untyped-def]
+    """The hub gateway's development client certificate, its key wrapped by ``ccpor-hub keys wrap``
+    under a master key of its own (as an operator installs one from the court's PKI)."""
+    import os
+    import stat
+
+    from gateway.keys import ClientIdentity
+    from hub import masterkey
+    from hub.runner import _cli
+
+    master_file = directory / "gateway-master.key"
+    wrapped = directory / "ccpor-gateway.wrapped.key"
+    if not wrapped.exists():
+        masterkey.create(master_file)
+        done = subprocess.run(  # noqa: S603 - our own CLI
+            [_cli(), "keys", "wrap", str(wrapped)],
+            input=(directory / "tls" / "ccpor-gateway.key").read_bytes(),
+            capture_output=True,
+            timeout=60,
+            env={**os.environ, "CCPOR_MASTER_KEY_FILE": str(master_file), "CCPOR_DATA_DIR": str(directory)},
+        )
+        assert done.returncode == 0, done.stderr
+        assert b"BEGIN ENCRYPTED PRIVATE KEY" in wrapped.read_bytes()
+        assert stat.S_IMODE(wrapped.stat().st_mode) == 0o600
+    return ClientIdentity(directory / "tls" / "ccpor-gateway.pem", wrapped, masterkey.load(master_file))
+
+
+def _court_envelope(element: etree._Element) -> bytes:
+    """A business response as the gateway's CourtSender sends it (PasswordDigest)."""
+    envelope = etree.Element(f"{_SOAP}Envelope", nsmap={"soapenv": ns.SOAP11_ENV})
+    etree.SubElement(envelope, f"{_SOAP}Header")
+    etree.SubElement(envelope, f"{_SOAP}Body").append(element)
+    envelope, _ = token().apply(envelope, {})
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def test_the_gateway_presents_the_hubs_certificate_to_a_court_that_requires_one(tls_court):
+    from gateway.court import CourtTransport
+
+    court, directory = tls_court
+    ca = str(directory / "tls" / "ca.pem")
+    answer = message()
+    transport = CourtTransport(timeout=10, ca_file=ca, client=_gateway_identity(directory))
+    try:
+        receipt = transport.post(court.url, _court_envelope(answer))
+    finally:
+        transport.close()
+    assert receipt.status == "QUEUED", receipt.reason
+    store = CourtStore.existing(court.database_url)
+    try:
+        assert len(last_received(store, answer)) == 1
+        without = message()
+        for client, trusted, why in (
+            (None, ca, "TLS: |Connection"),
+            (_gateway_identity(directory), None, "certificate is not trusted"),
+        ):
+            transport = CourtTransport(timeout=10, ca_file=trusted, client=client)
+            try:
+                refused = transport.post(court.url, _court_envelope(without))
+            finally:
+                transport.close()
+            assert refused.failed and re.search(why, refused.reason or ""), refused.reason
+        assert last_received(store, without) == []  # neither got through the handshake
+    finally:
+        store.close()
+
+
+def test_a_client_key_in_the_clear_or_under_another_master_key_is_refused_at_start(tls_court, tmp_path):
+    from gateway.court import CourtTransport
+    from gateway.keys import ClientIdentity, KeyFileError
+    from hub import masterkey
+
+    _, directory = tls_court
+    wrapped = _gateway_identity(directory)
+    clear = ClientIdentity(wrapped.cert, directory / "tls" / "ccpor-gateway.key", wrapped.master)
+    with pytest.raises(KeyFileError, match="not encrypted"):
+        CourtTransport(client=clear)
+    other = ClientIdentity(wrapped.cert, wrapped.key, masterkey.create(tmp_path / "other.key"))
+    with pytest.raises(KeyFileError, match="does not open with this master key"):
+        CourtTransport(client=other)

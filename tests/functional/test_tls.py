@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 import requests
 import zeep
+from lxml import etree
 from zeep.wsse.username import UsernameToken
 
+from hub import ns
 from hub.runner import HubServer
 from tests.conftest import PASSWORD
 from tests.functional.conftest import _start_db
 from tests.support.certs import make_tls
+from tests.support.dsp917 import current
 from tests.support.orders import order
 
 pytestmark = pytest.mark.functional
@@ -70,14 +73,15 @@ def test_a_registered_client_certificate_identifies_its_account(tmp_path: Path):
     url = _start_db(tmp_path)
     server = HubServer(tmp_path, url, tls=tls)  # creates the data directory's master key
     cli = str(Path(sys.executable).with_name("ccpor-hub"))
-    done = subprocess.run(
-        [cli, "users", "set-cert", "reader", str(tls.client_cert)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "CCPOR_DATABASE_URL": url, "CCPOR_DATA_DIR": str(tmp_path)},
-    )
-    assert done.returncode == 0 and "sha256:" in done.stdout, done.stderr
+    for account, cert in (("reader", tls.client_cert), ("imperial-faccts", tmp_path / "court-faccts.pem")):
+        done = subprocess.run(
+            [cli, "users", "set-cert", account, str(cert)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": "/usr/bin:/bin", "CCPOR_DATABASE_URL": url, "CCPOR_DATA_DIR": str(tmp_path)},
+        )
+        assert done.returncode == 0 and "sha256:" in done.stdout, done.stderr
     server.start()
 
     def session(cert: str) -> requests.Session:
@@ -107,7 +111,19 @@ def test_a_registered_client_certificate_identifies_its_account(tmp_path: Path):
         with pytest.raises(zeep.exceptions.Fault) as f:
             anonymous.service.SearchOrders(Criteria={"PersonSurName": "X%"})
         assert f.value.code.endswith("Client.Authentication")
-        for s in (rms, stranger):
+        # A court's case system over mutual TLS: its certificate is its account on /ws/dsp917 too.
+        faccts = session("court-faccts")
+        notification = etree.Element(ns.q(ns.SOAP11_ENV, "Envelope"))
+        etree.SubElement(notification, ns.q(ns.SOAP11_ENV, "Body")).append(current("TLS-1", "660000000001"))
+        soap = {"Content-Type": "text/xml", "SOAPAction": "/portal/isb/Schema/DSP917CAJUDReq/1.0.0"}
+        reply = faccts.post(f"{server.url}/ws/dsp917", data=etree.tostring(notification), headers=soap)
+        assert reply.status_code == 200 and b"is ACTIVE" in reply.content, reply.text[:500]
+        reply = stranger.post(
+            f"{server.url}/ws/dsp917", data=etree.tostring(notification), headers=reply.request.headers
+        )
+        assert reply.status_code == 500 and b"Client.Authentication" in reply.content
+        assert b"ISBCommonErrorMessage" in reply.content
+        for s in (rms, stranger, faccts):
             s.close()
     finally:
         assert server.stop() == 0

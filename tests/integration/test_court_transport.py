@@ -32,12 +32,26 @@ ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
     ),
 }
 SEEN: list[str] = []
+LEFT = threading.Event()  # never set: the trickle's pace
 
 
 class _Court(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         SEEN.append(self.path)
+        if self.path == "/trickle":  # a receipt-sized answer, a byte at a time until the client leaves
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", "400")
+            self.end_headers()
+            try:
+                for _ in range(400):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    LEFT.wait(0.2)
+            except OSError:
+                pass
+            return
         status, headers, body = ANSWERS.get(self.path, (404, {}, b""))
         self.send_response(status)
         for k, v in headers.items():
@@ -91,28 +105,85 @@ def test_a_court_that_is_not_there_is_a_failure_not_an_exception():
     assert receipt.failed and "ConnectionError" in (receipt.reason or "")
 
 
-def test_a_court_that_holds_on_does_not_hold_up_another_court():
-    """Court A answers only once court B has been called: the sender must call them side by side."""
-    from gateway.court import CourtSender
-    from gateway.sender import Built
-    from gateway.transport import SubmitReceipt
-    from hub.outbox.manager import Claim
+def test_a_court_that_trickles_its_answer_is_cut_off_at_the_deadline(court):
+    transport = CourtTransport(timeout=1, deadline=1.5)  # each byte comes well within the timeout
+    try:
+        receipt = transport.post(f"{court}/trickle", b"<envelope/>")
+    finally:
+        transport.close()
+    assert receipt.failed and "no whole answer within 1.5 s" in (receipt.reason or "")
 
-    b_called = threading.Event()
 
-    class Courts:
-        def post(self, address: str, envelope: bytes) -> SubmitReceipt:
-            if address == "https://a.example":
-                return SubmitReceipt(1, None, "QUEUED" if b_called.wait(10) else "FAILED", None)
-            b_called.set()
-            return SubmitReceipt(1, None, "QUEUED")
+class _Stub:
+    """Courts by address: ``hold`` answers only once released (or never)."""
+
+    deadline, timeout = 0.5, 0.0
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.b_called = threading.Event()
+        self.calls: list[str] = []
+
+    def post(self, address: str, envelope: bytes):  # type: ignore[no-untyped-def]
+        from gateway.transport import SubmitReceipt
+
+        self.calls.append(address)
+        if address == "https://a.example":
+            return SubmitReceipt(1, None, "QUEUED" if self.b_called.wait(10) else "FAILED", None)
+        if address == "https://hold.example":
+            self.released.wait(30)
+        self.b_called.set()
+        return SubmitReceipt(1, None, "QUEUED")
+
+
+def _sender(stub: _Stub):  # type: ignore[no-untyped-def]
+    from gateway.court import Courts, CourtSender
 
     sender = CourtSender.__new__(CourtSender)  # only its submit stage: no database
-    sender.transport = Courts()
-    built = [
+    sender.transport, sender.courts = stub, Courts()
+    return sender
+
+
+def _batch(*addresses: str):  # type: ignore[no-untyped-def]
+    from gateway.sender import Built
+    from hub.outbox.manager import Claim
+
+    return [
         Built(Claim(i, f"M{i}", "RSP", 1, "QUEUED", "CA013013J", kind="DSP917"), sealed=b"x", address=address)
-        for i, address in enumerate(["https://a.example", "https://a.example", "https://b.example"], start=1)
+        for i, address in enumerate(addresses, start=1)
     ]
-    submitted = sender.submit(built)
+
+
+def test_a_court_that_holds_on_does_not_hold_up_another_court():
+    """Court A answers only once court B has been called: the sender must call them side by side."""
+    sender = _sender(_Stub())
+    try:
+        submitted = sender.submit(_batch("https://a.example", "https://a.example", "https://b.example"))
+    finally:
+        sender.close()
     assert [r.status for r in submitted.receipts] == ["QUEUED", "QUEUED", "QUEUED"]
     assert [r.position for r in submitted.receipts] == [1, 2, 3]
+
+
+def test_a_court_that_does_not_answer_in_time_fails_its_messages_and_ties_up_one_thread_only():
+    stub = _Stub()
+    sender = _sender(stub)
+    try:
+        first = sender.submit(_batch("https://hold.example", "https://hold.example", "https://b.example"))
+        assert [r.status for r in first.receipts] == ["FAILED", "FAILED", "QUEUED"]
+        assert "not answered within the batch's 0.5 s" in (first.receipts[0].reason or "")
+        # Still on its thread: the court is not called again (no second thread for it, no pile-up).
+        second = sender.submit(_batch("https://hold.example", "https://b.example"))
+        assert [r.status for r in second.receipts] == ["FAILED", "QUEUED"]
+        assert "has not answered an earlier call" in (second.receipts[0].reason or "")
+        assert stub.calls.count("https://hold.example") == 1
+        held = sender.courts.running("https://hold.example")
+        assert held is not None
+        stub.released.set()
+        held.result(timeout=30)
+        assert sender.courts.running("https://hold.example") is None
+        third = sender.submit(_batch("https://hold.example"))
+        assert [r.status for r in third.receipts] == ["QUEUED"]
+    finally:
+        stub.released.set()
+        sender.close()
