@@ -53,7 +53,7 @@ def notifications(n: int, tag: str) -> list[bytes]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--notifications", type=int, default=2000)
+    p.add_argument("--notifications", type=int, default=600)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--database-url", default="")
     args = p.parse_args()
@@ -79,7 +79,7 @@ def _bench(args: argparse.Namespace, data: Path, url: str) -> int:
         )
     db.dispose()
     tag = f"D{os.getpid()}"
-    warm, load = notifications(200, f"W{tag}"), notifications(args.notifications, f"L{tag}")
+    warm, load = notifications(100, f"W{tag}"), notifications(args.notifications, f"L{tag}")
     print(f"prepared {len(load)} DSP917 notifications of ~{sum(map(len, load)) // len(load)} bytes (inline PDF)")
     submit_warm, submit_load = submit_bodies(200, f"SW{tag}"), submit_bodies(args.notifications, f"SL{tag}")
 
