@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hub.cli import audit, carpos, court, db, dsp917, keys, orders, processes, queue, users, wsdl
+from hub.cli import audit, carpos, court, db, dsp917, keys, orders, processes, queue, report, users, wsdl
 from hub.cli.common import Exit, settings, switch_settings
 from hub.settings import SettingError
 
@@ -42,6 +42,7 @@ def parser() -> argparse.ArgumentParser:
         processes.register_mock_doj,
         court.register,
         queue.register,
+        report.register,
         wsdl.register,
     ):  # in this order in --help
         register(sub)
