@@ -40,6 +40,8 @@ from hub.carpos.clets import CletsVault
 from hub.clock import utcnow
 from hub.db.engine import Database, redacted
 from hub.dsp917.responses import Dsp917Responses
+from hub.jobs import JOBS, Jobs
+from hub.outbox.manager import owner_id
 from hub.outbox.retry import RetryPolicy
 from hub.settings import Settings
 
@@ -247,34 +249,84 @@ class GatewayService:
                 close()
 
 
+#: What ``ccpor-hub worker`` runs: the CARPOS exchange (and the courts' responses) and the hub's jobs.
+WORKER_PARTS = ("carpos-exchange", *JOBS)
+
+
+class JobScheduler:
+    """The hub's scheduled jobs (hub.jobs) on APScheduler's timer, in this process: each fires on its
+    schedule and runs only if its worker claims the run's slot (exactly one of several workers)."""
+
+    def __init__(self, jobs: Jobs, names: list[str]) -> None:
+        self.jobs = jobs
+        self.schedules = {name: schedule for name, schedule in jobs.schedules().items() if name in names}
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+        )
+
+    def start(self) -> JobScheduler:
+        for name, schedule in self.schedules.items():
+            self.scheduler.add_job(self.jobs.run, schedule.trigger(), args=[name, schedule], id=name)
+        self.scheduler.start()
+        return self
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)  # a job run in progress finishes
+
+
 def run(settings: Settings) -> int:
-    """The ``ccpor-hub gateway`` process: until SIGTERM or SIGINT (a batch in flight finishes)."""
-    gateway, warnings = build_gateway(settings)
-    for warning in warnings:
-        log.warning(warning)
-    service = GatewayService(
-        gateway,
-        settings.gateway_poll_seconds,
-        senders=settings.gateway_senders,
-        transport=lambda: SoapSwitch(settings.doj_url, timeout=settings.gateway_timeout_seconds),
-        others=[build_court_sender(settings, gateway.db)],
-    ).start()
-    log.info(
-        "CARPOS gateway %s: %s -> %s every %.1fs (doorbell on)",
-        gateway.owner,
-        redacted(settings.resolved_database_url),
-        settings.doj_url,
-        settings.gateway_poll_seconds,
-    )
+    """The ``ccpor-hub gateway`` process: the CARPOS exchange alone (``worker`` runs it with the jobs)."""
+    return run_worker(settings, ["carpos-exchange"])
+
+
+def run_worker(settings: Settings, parts: list[str] | None = None) -> int:
+    """``ccpor-hub worker``: the CARPOS exchange and every scheduled job (or the ``parts`` named),
+    until SIGTERM or SIGINT (a batch or job run in flight finishes)."""
+    chosen = list(parts or WORKER_PARTS)
+    unknown = [p for p in chosen if p not in WORKER_PARTS]
+    if unknown:
+        raise ValueError(f"no such part of the worker: {', '.join(unknown)} (choose from {', '.join(WORKER_PARTS)})")
+    stoppers: list[Callable[[], None]] = []
+    db: Database | None = None
+    if "carpos-exchange" in chosen:
+        gateway, warnings = build_gateway(settings)
+        for warning in warnings:
+            log.warning(warning)
+        db = gateway.db
+        service = GatewayService(
+            gateway,
+            settings.gateway_poll_seconds,
+            senders=settings.gateway_senders,
+            transport=lambda: SoapSwitch(settings.doj_url, timeout=settings.gateway_timeout_seconds),
+            others=[build_court_sender(settings, gateway.db)],
+        ).start()
+        stoppers.append(service.stop)
+        log.info(
+            "CARPOS gateway %s: %s -> %s every %.1fs (doorbell on)",
+            gateway.owner,
+            redacted(settings.resolved_database_url),
+            settings.doj_url,
+            settings.gateway_poll_seconds,
+        )
+    names = [p for p in chosen if p in JOBS]
+    if names:
+        db = db or Database(settings.resolved_database_url)
+        key = masterkey.load(settings.resolved_master_key_file)
+        jobs = Jobs(settings, db, AuditTrail(key), owner=owner_id())
+        scheduler = JobScheduler(jobs, names).start()
+        stoppers.append(scheduler.stop)
+        log.info("worker %s: jobs %s", jobs.owner, ", ".join(f"{n} ({scheduler.schedules[n].text})" for n in names))
     done = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
-        log.info("signal %d: stopping after the current batch", signum)
+        log.info("signal %d: stopping after the current batch or job run", signum)
         done.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     done.wait()
-    service.stop()
-    gateway.db.dispose()
+    for stop_part in reversed(stoppers):
+        stop_part()
+    if db is not None:
+        db.dispose()
     return 0

@@ -269,10 +269,12 @@ class GatewayProcess(_Child):
     """``ccpor-hub gateway`` against the hub database and switch of ``env``."""
 
     READY = b"CARPOS gateway "
+    COMMAND: tuple[str, ...] = ("gateway",)
 
-    def __init__(self, env: dict[str, str], name: str = "gateway", **extra: str) -> None:
+    def __init__(self, env: dict[str, str], name: str = "gateway", *options: str, **extra: str) -> None:
         data_dir = Path(env["CCPOR_DATA_DIR"])
-        super().__init__([_cli(), "gateway"], {**os.environ, **env, **extra}, data_dir / f"{name}.log")
+        argv = [_cli(), *self.COMMAND, *options]
+        super().__init__(argv, {**os.environ, **env, **extra}, data_dir / f"{name}.log")
 
     def start(self, timeout: float = 90.0) -> GatewayProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
@@ -286,6 +288,13 @@ class GatewayProcess(_Child):
                     return self
             time.sleep(0.05)
         raise RuntimeError(f"the gateway did not start within {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+
+class WorkerProcess(GatewayProcess):
+    """``ccpor-hub worker [--only PARTS]`` (``options``) against the hub database of ``env``."""
+
+    READY = b": jobs "
+    COMMAND = ("worker",)
 
 
 class HubServer(_Child):

@@ -82,6 +82,21 @@ def _share(raw: str) -> float:
     return value
 
 
+def _schedule(raw: str) -> str:
+    """``every N s|m|h`` (a fixed interval, the same slots in every worker) or a five-field crontab
+    (minute hour day month weekday) in the courts' time zone; checked as APScheduler reads it."""
+    text = " ".join(raw.split())
+    if text.startswith("every "):
+        parts = text.split()
+        if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) < 1 or parts[2] not in ("s", "m", "h"):
+            raise ValueError(raw)
+        return text
+    from apscheduler.triggers.cron import CronTrigger
+
+    CronTrigger.from_crontab(text, timezone=CALIFORNIA)  # ValueError for what is not a crontab
+    return text
+
+
 TEXT = Kind("text", str)
 INTEGER = Kind("an integer", int)
 NUMBER = Kind("a number", float)
@@ -90,6 +105,7 @@ PATH = Kind("a path", lambda raw: Path(raw).expanduser())
 NETWORKS = Kind("IP addresses or networks, comma-separated (10.0.0.5,10.1.0.0/16)", _networks)
 TIME_ZONE = Kind(f"an IANA time zone such as {CALIFORNIA}", _zone)
 SHARE = Kind("a share between 0 and 1", _share)
+SCHEDULE = Kind("a crontab (minute hour day month weekday, e.g. '0 6 1 * *') or 'every N s|m|h'", _schedule)
 
 
 def read(name: str, kind: Kind[T], default: T | Callable[[], T]) -> T:
@@ -206,6 +222,20 @@ class Settings:
     #: neither.
     dsp917_client_cert: Path | None = setting("CCPOR_DSP917_CLIENT_CERT", PATH, None)
     dsp917_client_key: Path | None = setting("CCPOR_DSP917_CLIENT_KEY", PATH, None)
+    #: The worker's scheduled jobs (``ccpor-hub worker``; hub.jobs), crontabs in the courts' time
+    #: zone: order expiry (hourly; an order expires after its last day, California time), the
+    #: monthly reports (06:00 on the 1st), audit retention and queue housekeeping (nightly).
+    job_expire_orders: str = setting("CCPOR_JOB_EXPIRE_ORDERS", SCHEDULE, "5 * * * *")
+    job_monthly_reports: str = setting("CCPOR_JOB_MONTHLY_REPORTS", SCHEDULE, "0 6 1 * *")
+    job_audit_retention: str = setting("CCPOR_JOB_AUDIT_RETENTION", SCHEDULE, "30 3 * * *")
+    job_housekeeping: str = setting("CCPOR_JOB_HOUSEKEEPING", SCHEDULE, "45 3 * * *")
+    #: A job run still unfinished this long after it started is taken to have died with its worker:
+    #: another worker may run that slot again.
+    job_lease_seconds: int = setting("CCPOR_JOB_LEASE_SECONDS", INTEGER, 3600)
+    #: Where the monthly reports job writes (a folder per month). Empty means data_dir/reports.
+    reports_dir: str = setting("CCPOR_REPORTS_DIR", TEXT, "")
+    #: Housekeeping deletes DEAD outbox messages older than this (those an order still needs are kept).
+    dead_retention_days: int = setting("CCPOR_DEAD_RETENTION_DAYS", INTEGER, 90)
 
     @property
     def calendar(self) -> CourtCalendar:
@@ -243,6 +273,10 @@ class Settings:
     @property
     def resolved_master_key_file(self) -> Path:
         return Path(self.master_key_file).expanduser() if self.master_key_file else self.data_dir / "master.key"
+
+    @property
+    def resolved_reports_dir(self) -> Path:
+        return Path(self.reports_dir).expanduser() if self.reports_dir else self.data_dir / "reports"
 
     @property
     def resolved_image_dir(self) -> Path:

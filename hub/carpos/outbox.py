@@ -2,8 +2,10 @@
 
 An order submitted with ``SubmitToCarposIndicator`` is entered in CARPOS (EPO); from then on its
 changes follow it there: ModifyOrder of the ACTIVE order -> MPO, ServeOrder -> SPO, CancelOrder ->
-XPO when entered in error, else CPO (the order no longer in effect). Expiry sends nothing: CARPOS
-retires an order at its own EXP.
+XPO when entered in error, else CPO (the order no longer in effect); the hub's expiry of an order
+(``orders expire``, the worker's job) -> CPO too, sent under the ORI that entered the order (the
+hub's own, CA0000000, is no agency of the order's county, and DOJ refuses a change from outside
+it): the registry and CARPOS agree that the order is over, whether or not DOJ retires it at EXP.
 
 Before a change is accepted, the transaction it will become is checked with CARPOS's field rules
 (:func:`hub.carpos.codec.problems`), so an order CARPOS would reject is refused at intake with DOJ's
@@ -18,6 +20,7 @@ ResubmitToCarpos, which enters the order's current version afresh.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -172,9 +175,23 @@ class CarposForwarding(Forwarding):
     ) -> None:
         if change is Change.ENTER:
             enter(s, order_id, version, who, now)
+        elif change is Change.EXPIRE and order is not None:
+            follow(s, order, on_behalf_of_entry(s, order, who), codec.Mke.CPO, now)
         elif order is not None:
             assert change is not Change.CANCEL or reason is not None, "a cancel names its reason"
             follow(s, order, who, cancel_key(reason) if reason is not None else self._KEYS[change], now)
+
+
+def on_behalf_of_entry(s: Session, order: Order, who: Principal) -> Principal:
+    """``who`` (the hub itself) sending under the ORI of the order's latest entry (its EPO's sender),
+    else of its issuing court."""
+    entered = s.scalar(
+        select(OutboxMessage.sender_ori)
+        .where(OutboxMessage.kind == KIND, OutboxMessage.order_id == order.id, OutboxMessage.mke == codec.Mke.EPO.value)
+        .order_by(OutboxMessage.order_seq.desc())
+        .limit(1)
+    )
+    return dataclasses.replace(who, ori=entered or order.court_ori)
 
 
 def resubmit_order(

@@ -71,37 +71,17 @@ def master_key() -> MasterKey:
 
 def in_transaction(operation: str, target: str, work: Callable[[Session], str]) -> int:
     """Run an operator's ``work`` in one unit of work, audited as an ADMIN event in the same
-    transaction; print its message, or stop with the error (audited too, on its own)."""
-    import getpass
-
-    from hub.audit import ADMIN, AuditTrail, Event
-    from hub.clock import utcnow
+    transaction (``hub.jobs.audited``, as ``cli:<OS user>``); print its message, or stop with the
+    error (audited too, on its own)."""
+    from hub.audit import AuditTrail
     from hub.errors import HubError
+    from hub.jobs import audited, cli_user
 
     trail = AuditTrail(master_key())
     db = database()
-
-    def record(session: Session, outcome: str, detail: str) -> None:
-        event = Event(
-            at=utcnow(),
-            username=f"cli:{getpass.getuser()}",
-            org_ori="",
-            operation=operation,
-            outcome=outcome,
-            target=target,
-            client_address="local",
-            detail=detail,
-            category=ADMIN,
-        )
-        trail.record(session.connection(), event)
-
     try:
-        with db.unit_of_work() as session:
-            message = work(session)
-            record(session, "OK", message)
+        message = audited(db, trail, cli_user(), operation, target, work)
     except HubError as err:
-        with db.unit_of_work() as session:  # a refused action is audited too, on its own
-            record(session, err.code, err.message)
         raise Exit(err.message) from err
     finally:
         db.dispose()

@@ -1,4 +1,4 @@
-"""``ccpor-hub orders expire``: order maintenance (run daily)."""
+"""``ccpor-hub orders expire``: order maintenance (the worker runs it hourly: hub.jobs)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def expire(args: argparse.Namespace) -> int:
     from hub.accounts.service import system_principal
+    from hub.carpos.outbox import CarposForwarding
     from hub.orders.service import OrderService
 
     db = database()
@@ -30,7 +31,7 @@ def expire(args: argparse.Namespace) -> int:
         raise Exit("create an ADMINISTRATOR account first: expiry is recorded in its name", prefix="")
 
     def work(session: Session) -> str:
-        expired = OrderService(calendar=settings().calendar).expire_due(session, system)
+        expired = OrderService(calendar=settings().calendar, forwarding=CarposForwarding()).expire_due(session, system)
         return f"{len(expired)} order(s) expired" + (": " + ", ".join(expired) if expired else "")
 
     return in_transaction("orders expire", "", work)  # the expiries and their ADMIN event, one transaction

@@ -43,7 +43,18 @@ def register_gateway(sub: argparse._SubParsersAction) -> None:
     gateway_cmd = sub.add_parser(
         "gateway", help="run the CARPOS gateway (outbox -> DOJ switch -> answers) until SIGTERM"
     )
-    gateway_cmd.set_defaults(func=gateway)
+    gateway_cmd.set_defaults(func=gateway, parts=["carpos-exchange"])
+    worker_cmd = sub.add_parser(
+        "worker",
+        help="run every scheduled job until SIGTERM: the CARPOS gateway, order expiry, the monthly reports, "
+        "audit retention, queue housekeeping (any number of workers: each job run happens once)",
+    )
+    worker_cmd.add_argument(
+        "--only",
+        help="comma-separated parts to run (carpos-exchange, expire-orders, monthly-reports, audit-retention, "
+        "housekeeping); default: all",
+    )
+    worker_cmd.set_defaults(func=gateway, parts=None)
 
 
 def register_mock_doj(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +76,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def gateway(args: argparse.Namespace) -> int:
+    """``gateway`` (the CARPOS exchange alone) and ``worker`` (everything scheduled, or ``--only``)."""
     import logging
 
     from gateway import keys, scheduler
@@ -78,8 +90,15 @@ def gateway(args: argparse.Namespace) -> int:
     logging.getLogger("ccpor").setLevel(level)
     for noisy in ("apscheduler", "zeep", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    parts = args.parts or (
+        [p.strip() for p in args.only.split(",") if p.strip()] if getattr(args, "only", None) else None
+    )
+    unknown = [p for p in parts or () if p not in scheduler.WORKER_PARTS]
+    if unknown:
+        choices = ", ".join(scheduler.WORKER_PARTS)
+        raise Exit(f"--only: no such part: {', '.join(unknown)} (choose from {choices})", status=2)
     try:
-        return scheduler.run(settings())
+        return scheduler.run_worker(settings(), parts)
     except (keys.KeyFileError, masterkey.MasterKeyError) as err:
         raise Exit(str(err)) from err
 

@@ -393,6 +393,25 @@ class AuditChain(Base):
     seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
+class JobRun(Base):
+    """One run of a scheduled job (``ccpor-hub worker``): the row its worker inserted to claim the
+    run's slot, so that of several workers exactly one runs it (hub.jobs)."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))
+    #: The schedule's fire time this run is for (UTC): the same in every worker.
+    slot: Mapped[datetime] = mapped_column(UTCDateTime)
+    owner: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: "OK: what it did" or the error, in a line.
+    outcome: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (UniqueConstraint("job", "slot"),)
+
+
 class UsedNonce(Base):
     """WS-Security PasswordDigest nonces seen in the freshness window, shared by all workers."""
 

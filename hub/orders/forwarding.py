@@ -30,6 +30,7 @@ class Change(enum.Enum):
     MODIFY = "MODIFY"  # a new version of an ACTIVE order
     SERVE = "SERVE"  # proof of service recorded
     CANCEL = "CANCEL"  # cancelled (the reason says how)
+    EXPIRE = "EXPIRE"  # past its last day in force (the hub's expiry, in its own name)
 
 
 class Forwarding:

@@ -287,7 +287,8 @@ class OrderService:
 
     def expire_due(self, s: Session, who: Principal) -> list[str]:
         """ACTIVE orders whose last day in force (expiration date, a California date) is over become
-        EXPIRED (a version each): an order expiring today is in force until midnight Pacific."""
+        EXPIRED (a version each, forwarded like any change): an order expiring today is in force until
+        midnight Pacific."""
         now = self.clock()
         today = self.calendar.date_of(now)
         due = s.scalars(
@@ -301,6 +302,7 @@ class OrderService:
             except Conflict:
                 continue  # changed meanwhile (and so not updated): the next run looks at it again
             records.history(s, who, order, "EXPIRE", ["OrderStatus"], now)
+            self.forwarding.record(s, order, order.id, order.version, who, Change.EXPIRE, now)
             expired.append(ids.public(ids.ORDER, order.id))
         return expired
 
