@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hub.cli import audit, carpos, court, db, dsp917, keys, orders, processes, queue, report, users, wsdl
+from hub.cli import audit, carpos, court, db, dsp917, keys, orders, processes, queue, report, run, users, wsdl
 from hub.cli.common import Exit, settings, switch_settings
 from hub.settings import SettingError
 
@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
         users.register,
         keys.register,
         audit.register,
+        run.register,
         processes.register_serve,
         orders.register,
         carpos.register,

@@ -1,0 +1,111 @@
+"""``ccpor-hub run --mock-doj``: one command starts the hub, the worker and the mock switch; an order
+submitted to CARPOS reaches ACCEPTED through them; Ctrl-C (SIGINT to the process group) stops every
+part cleanly; a part that dies takes the others down with a message. The run is started once."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import zeep
+from sqlalchemy import select
+from zeep.wsse.username import UsernameToken
+
+from hub import masterkey
+from hub.accounts.service import add_user
+from hub.codes import Role
+from hub.db import migrate
+from hub.db.engine import Database
+from hub.db.models import Order
+from hub.runner import free_port
+from tests.conftest import PASSWORD
+from tests.support.orders import order
+from tests.support.waiting import until
+
+pytestmark = pytest.mark.functional
+CLI = str(Path(sys.executable).with_name("ccpor-hub"))
+
+
+class Running:
+    def __init__(self, data: Path, port: int, doj_port: int) -> None:
+        self.data, self.url, self.out = data, f"http://127.0.0.1:{port}", data / "run.log"
+        env = {**os.environ, "CCPOR_DATA_DIR": str(data), "CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP": "1",
+               "CCPOR_GATEWAY_POLL_SECONDS": "0.5"}  # fmt: skip
+        argv = [CLI, "run", "--mock-doj", "--bind", f"127.0.0.1:{port}", "--doj-port", str(doj_port)]
+        with self.out.open("wb") as out:  # its own session: a signal to its group is a terminal's Ctrl-C
+            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
+        ready = until(lambda: self._ready(), "ccpor-hub run's ready line", timeout=120)
+        self.pids = {name: int(pid) for name, pid in re.findall(r"(mock DOJ switch|hub|worker) (\d+)", ready)}
+
+    def _ready(self) -> str:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"ccpor-hub run exited with {self.proc.returncode}:\n{self.out.read_text()[-3000:]}")
+        lines = [line for line in self.out.read_text().splitlines() if line.startswith("ccpor-hub run: ")]
+        return lines[0] if lines else ""
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.proc.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data = tmp_path_factory.mktemp("run")
+    masterkey.create(data / "master.key")
+    url = f"sqlite:///{(data / 'ccpor.db').resolve()}"
+    migrate.upgrade(url)  # `run` migrates too (a second upgrade is a no-op): the accounts need the tables first
+    db = Database(url)
+    with db.unit_of_work() as s:
+        add_user(s, "clerk", ori="CA019015J", role=Role.QUERY_UPDATE, clets=False, password=PASSWORD)
+    db.dispose()
+    r = Running(data, free_port(), free_port())
+    yield r
+    if r.group_alive():
+        os.killpg(r.proc.pid, signal.SIGKILL)
+    r.proc.wait()
+
+
+def test_one_command_runs_the_hub_the_worker_and_the_switch_and_ctrl_c_stops_them(running):
+    assert set(running.pids) == {"mock DOJ switch", "hub", "worker"}
+    client = zeep.Client(f"{running.url}/ws/orders?wsdl", wsse=UsernameToken("clerk", PASSWORD))
+    receipt = client.service.SubmitOrder(Order=order(), SubmitToCarposIndicator=True)
+    client.transport.session.close()
+    db = Database(f"sqlite:///{(running.data / 'ccpor.db').resolve()}")
+
+    def status() -> str | None:
+        with db.read() as s:
+            return s.scalar(select(Order.carpos_status).where(Order.id == int(receipt.OrderId[3:])))
+
+    try:
+        until(lambda: status() == "ACCEPTED", "the order's EPO accepted through the worker and the switch", 60)
+    finally:
+        db.dispose()
+    os.killpg(running.proc.pid, signal.SIGINT)  # Ctrl-C
+    assert running.proc.wait(60) == 0
+    until(lambda: not running.group_alive(), "every part gone", 30)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{running.url}/health", timeout=2)
+
+
+def test_a_part_that_dies_stops_the_others(running):
+    # A second run on the first one's data (stopped above): the worker is killed, run stops the rest.
+    assert running.proc.poll() is not None
+    again = Running(running.data, free_port(), free_port())
+    try:
+        os.kill(again.pids["worker"], signal.SIGKILL)
+        assert again.proc.wait(60) == 1
+        assert "the worker exited with status -9: every part was stopped" in again.out.read_text()
+        until(lambda: not again.group_alive(), "every part gone", 30)
+    finally:
+        if again.group_alive():
+            os.killpg(again.proc.pid, signal.SIGKILL)
