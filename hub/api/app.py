@@ -27,6 +27,7 @@ from hub.api.callers import Credentials, Gate, SignedRequests, claimed_username
 from hub.api.carpos_api import CarposApi
 from hub.api.dsp917_api import Dsp917Api
 from hub.api.orders_api import OrdersApi
+from hub.api.probes import Readiness
 from hub.api.transactions import Transactions
 from hub.audit import AuditTrail, Event
 from hub.carpos import doorbell, outbox
@@ -45,7 +46,7 @@ from hub.outbox.queue import KindRules
 from hub.settings import Settings
 from hub.soap import faults
 from hub.soap.document import DocumentService
-from hub.soap.endpoint import Router, SoapEndpoint, WsgiApp
+from hub.soap.endpoint import Router, SoapEndpoint, WsgiApp, health
 from hub.soap.protocol import PreParsedSoap11
 from hub.soap.wsdl import ServiceSpec, service_class, service_wsdl
 
@@ -247,6 +248,8 @@ def create_app(hub: Services) -> Router:
             hub.settings.public_url,
         )
     routes[dsp917_api.PATH] = _dsp917_endpoint(hub, signed)
+    routes["/healthz"] = health
+    routes["/readyz"] = Readiness(hub.db, key_loaded=hub.key is not None)
     return Router(routes)
 
 

@@ -237,7 +237,7 @@ def _over_tls(
 
 
 def health(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    """``/health``: the process answers (a liveness probe; it reads nothing)."""
+    """``/health`` and ``/healthz``: the process answers (a liveness probe; it reads nothing)."""
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok\n"]
 
@@ -248,7 +248,7 @@ class Router:
 
     def __init__(self, routes: dict[str, WsgiApp]) -> None:
         self.routes = {"/health": health, **routes}
-        services = ", ".join(f"{path}?wsdl" for path in routes if path != "/health")
+        services = ", ".join(f"{path}?wsdl" for path in routes if path.startswith("/ws/"))
         self._not_found_text = f"no such service; the services are {services}\n".encode()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

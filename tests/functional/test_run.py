@@ -77,6 +77,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 def test_one_command_runs_the_hub_the_worker_and_the_switch_and_ctrl_c_stops_them(running):
     assert set(running.pids) == {"mock DOJ switch", "hub", "worker"}
+    ready = requests.get(f"{running.url}/readyz", timeout=10)  # `run` migrated first: at this code's schema
+    assert ready.status_code == 200 and ready.json()["ready"] is True
     client = zeep.Client(f"{running.url}/ws/orders?wsdl", wsse=UsernameToken("clerk", PASSWORD))
     receipt = client.service.SubmitOrder(Order=order(), SubmitToCarposIndicator=True)
     client.transport.session.close()
