@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos bench-dsp917 clean
+.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos bench-dsp917 bench-report clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -51,6 +51,9 @@ bench-carpos: $(STAMP)  ## CARPOS: sealing cost vs xmlsec1, drain rate through t
 
 bench-dsp917: $(STAMP)  ## DSP917: notifications/s through /ws/dsp917 vs SubmitOrder, business responses delivered to the mock court
 	$(PY) bench/dsp917_bench.py
+
+bench-report: $(STAMP)  ## the monthly reports over 1,000,000 orders (SQLite; --database-url for PostgreSQL)
+	$(PY) bench/report_bench.py
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache build

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway.sealing import Channel, SealError
 from gateway.transport import SwitchTransport
-from hub import ids
+from hub import ids, metrics
 from hub.audit import AuditTrail, Event
 from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
@@ -291,6 +291,12 @@ class CarposReceiver:
                 # Not on file: what waited behind the EPO cannot go (no FCN); a resubmitted EPO carries it.
                 self.outbox.supersede_behind(s, m.order_id, m.order_seq, now)
         outbox.refresh_statuses(s, order_ids)
+        for m, a in settled:
+            metrics.CARPOS_ANSWERS.labels(
+                a.kind.value, metrics.reason_class(a.reason or "") if not _accepts(a) else ""
+            ).inc()
+            if m.sent_at is not None:
+                metrics.CARPOS_ANSWER_SECONDS.observe(max(0.0, (now - m.sent_at).total_seconds()))
         if self.answered is not None:
             told = [
                 Answered(

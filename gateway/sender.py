@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.transport import SubmitReceipt, TransportError
+from hub import metrics
 from hub.outbox.manager import Claim, OutboxManager, Outcome
 
 log = logging.getLogger("ccpor.gateway")
@@ -115,6 +116,7 @@ class Sender(ABC):
         t2 = time.perf_counter()
         submitted = self.submit(built)
         t3 = time.perf_counter()
+        metrics.GATEWAY_SEND_DURATION.labels(self.outbox.kind).observe(t3 - t2)
         self.record(submitted)
         log.debug(
             "batch of %d: claimed in %.0f ms, built in %.0f ms, submitted in %.0f ms, recorded in %.0f ms (%s)",

@@ -234,6 +234,12 @@ class Settings:
     job_lease_seconds: int = setting("CCPOR_JOB_LEASE_SECONDS", INTEGER, 3600)
     #: Where the monthly reports job writes (a folder per month). Empty means data_dir/reports.
     reports_dir: str = setting("CCPOR_REPORTS_DIR", TEXT, "")
+    #: Where the processes of this machine keep their Prometheus counts (prometheus_client's
+    #: multi-process files; ``/metrics`` adds them up). Empty means data_dir/metrics.
+    metrics_dir: str = setting("CCPOR_METRICS_DIR", TEXT, "")
+    #: ``/metrics`` answers loopback callers only, unless this is set: the SHA-256 (hex) of a bearer
+    #: token a scraper sends (``Authorization: Bearer <token>``); the token itself is never stored.
+    metrics_token_sha256: str = setting("CCPOR_METRICS_TOKEN_SHA256", TEXT, "")
     #: Housekeeping deletes DEAD outbox messages older than this (those an order still needs are kept).
     dead_retention_days: int = setting("CCPOR_DEAD_RETENTION_DAYS", INTEGER, 90)
 
@@ -273,6 +279,10 @@ class Settings:
     @property
     def resolved_master_key_file(self) -> Path:
         return Path(self.master_key_file).expanduser() if self.master_key_file else self.data_dir / "master.key"
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return Path(self.metrics_dir).expanduser() if self.metrics_dir else self.data_dir / "metrics"
 
     @property
     def resolved_reports_dir(self) -> Path:

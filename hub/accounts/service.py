@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub import metrics
 from hub.accounts.passwords import hash_password, verify_password
 from hub.clock import Clock, freshness, utcnow
 from hub.codes import COUNTIES, AccountStatus, OrganizationKind, Role, county_code_of_ori, default_kind_of_ori
@@ -372,7 +373,10 @@ class Authenticator:
         with self.db.unit_of_work() as session:
             connection = session.connection()
             connection.execute(_COUNT_FAILURE, params)
-            connection.execute(_LOCK_IF_EXHAUSTED, params)
+            locked = connection.execute(_LOCK_IF_EXHAUSTED, params).rowcount == 1
+        metrics.LOGON_FAILURES.inc()
+        if locked:
+            metrics.LOCKOUTS.inc()
 
 
 _FAILED = "authentication failed: unknown user, wrong password or account not active"

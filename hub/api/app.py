@@ -18,7 +18,7 @@ from spyne import const as spyne_const
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from hub import masterkey, ns
+from hub import masterkey, metrics, ns
 from hub.accounts.service import ACCOUNT_SECRETS, Authenticator, Principal
 from hub.api import dsp917_api
 from hub.api.admin_api import AdminApi
@@ -27,7 +27,7 @@ from hub.api.callers import Credentials, Gate, SignedRequests, claimed_username
 from hub.api.carpos_api import CarposApi
 from hub.api.dsp917_api import Dsp917Api
 from hub.api.orders_api import OrdersApi
-from hub.api.probes import Readiness
+from hub.api.probes import Metrics, Readiness
 from hub.api.transactions import Transactions
 from hub.audit import AuditTrail, Event
 from hub.carpos import doorbell, outbox
@@ -102,10 +102,18 @@ class HubApplication(Application):
     HubError -> SOAP fault (hub.soap.faults)."""
 
     def __init__(
-        self, services_: list[type[ServiceBase]], *, hub: Services, api: Any, audit_category: str = "", **kwargs: Any
+        self,
+        services_: list[type[ServiceBase]],
+        *,
+        hub: Services,
+        api: Any,
+        audit_category: str = "",
+        service: str = "",
+        **kwargs: Any,
     ) -> None:
         super().__init__(services_, **kwargs)
         self.hub = hub
+        self.service = service  # the metrics' label: orders, admin, carpos
         self.audit_category = audit_category
         self.gate = Gate(hub.authenticator, hub.settings)
         self.transactions = Transactions(hub.db, self.gate)
@@ -119,6 +127,10 @@ class HubApplication(Application):
         args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
         client = ctx.transport.req_env.get("REMOTE_ADDR", "")
         call = PendingCall(handler, ctx.in_body_doc, args, operation, client, self.hub.audit, self.audit_category)
+        with metrics.soap_call(self.service, operation):
+            return self._call(ctx, declared, call, operation)
+
+    def _call(self, ctx: Any, declared: Any, call: PendingCall, operation: str) -> Any:
         try:
             credentials = Credentials.of(ctx)
             self.gate.require_confidential(credentials)
@@ -207,6 +219,7 @@ def soap_application(hub: Services, spec: ServiceSpec, api: Any) -> WsgiApplicat
         hub=hub,
         api=api,
         audit_category=spec.audit_category,
+        service=spec.path.rsplit("/", 1)[-1],
         tns=spec.namespace,
         name=spec.name,
         in_protocol=PreParsedSoap11(validator=None, huge_tree=True),
@@ -246,10 +259,12 @@ def create_app(hub: Services) -> Router:
             spec.placeholder,
             signed,
             hub.settings.public_url,
+            service=spec.path.rsplit("/", 1)[-1],
         )
     routes[dsp917_api.PATH] = _dsp917_endpoint(hub, signed)
     routes["/healthz"] = health
     routes["/readyz"] = Readiness(hub.db, key_loaded=hub.key is not None)
+    routes["/metrics"] = Metrics(hub.db, hub.settings, hub.orders.clock)
     return Router(routes)
 
 
@@ -282,4 +297,5 @@ def _dsp917_endpoint(hub: Services, signed: SignedRequests) -> SoapEndpoint:
         signed,
         hub.settings.public_url,
         dsp917_api.fault_details,
+        service="dsp917",
     )

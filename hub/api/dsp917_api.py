@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub import ns
+from hub import metrics, ns
 from hub.api.call import Call, PendingCall
 from hub.api.callers import Credentials, Gate, claimed_in
 from hub.api.transactions import Transactions
@@ -85,9 +85,10 @@ class Dsp917Api:
         client = environ.get("REMOTE_ADDR", "")
         call = PendingCall(self._notify, message, {"notification": notification}, OPERATION, client, self.trail)
         try:
-            credentials = Credentials.of_request(environ, header_children)
-            self.gate.require_confidential(credentials)
-            result = self.transactions.run(self.declared, credentials, call)
+            with metrics.soap_call("dsp917", OPERATION):
+                credentials = Credentials.of_request(environ, header_children)
+                self.gate.require_confidential(credentials)
+                result = self.transactions.run(self.declared, credentials, call)
         except HubError as err:
             self.refused(call.who, claimed_in(header_children), OPERATION, err, client, call.target())
             raise

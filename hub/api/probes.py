@@ -60,3 +60,93 @@ class Readiness:
             [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Content-Length", str(len(body)))],
         )
         return [body]
+
+
+class QueueFigures:
+    """The outbox's figures read at each scrape: messages by kind and state, the oldest waiting."""
+
+    def __init__(self, db: Database, clock: Callable[[], Any]) -> None:
+        self.db = db
+        self.clock = clock
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+        from sqlalchemy import func, select
+
+        from hub.codes import OutboxState
+        from hub.db.models import OutboxMessage
+
+        depth = GaugeMetricFamily(
+            "ccpor_outbox_messages", "Outbox messages by kind and state", labels=["kind", "state"]
+        )
+        oldest = GaugeMetricFamily(
+            "ccpor_outbox_oldest_waiting_seconds",
+            "Age of the oldest message not yet answered (QUEUED or SENT), by kind",
+            labels=["kind"],
+        )
+        waiting = (OutboxState.QUEUED.value, OutboxState.SENT.value)
+        try:
+            with self.db.read_engine.connect() as connection:
+                for kind, state, count in connection.execute(
+                    select(OutboxMessage.kind, OutboxMessage.state, func.count()).group_by(
+                        OutboxMessage.kind, OutboxMessage.state
+                    )
+                ):
+                    depth.add_metric([kind, state], count)
+                for kind, first in connection.execute(
+                    select(OutboxMessage.kind, func.min(OutboxMessage.created_at))
+                    .where(OutboxMessage.state.in_(waiting))
+                    .group_by(OutboxMessage.kind)
+                ):
+                    age = (self.clock() - _aware(first)).total_seconds() if first is not None else 0.0
+                    oldest.add_metric([kind], max(0.0, age))
+        except SQLAlchemyError as exc:
+            log.warning("metrics: the queues could not be read (%s)", type(exc).__name__)
+        yield depth
+        yield oldest
+
+
+def _aware(moment: Any) -> Any:
+    from datetime import UTC, datetime
+
+    if isinstance(moment, str):  # SQLite's min() of a timestamp column comes back as its text
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Metrics:
+    """``/metrics``: the Prometheus text exposition (hub.metrics), for loopback callers or a scraper
+    with the bearer token whose SHA-256 is ``CCPOR_METRICS_TOKEN_SHA256``; 403 for anyone else. No
+    figure names a person, a case or a secret; scrapes are not audited (they read no record)."""
+
+    def __init__(self, db: Database, settings: Any, clock: Callable[[], Any]) -> None:
+        self.root = settings.resolved_metrics_dir
+        self.token_sha256 = settings.metrics_token_sha256.strip().lower()
+        self.queues = QueueFigures(db, clock)
+
+    def allowed(self, environ: dict[str, Any]) -> bool:
+        import hashlib
+        import hmac
+        import ipaddress
+
+        if self.token_sha256:
+            header = environ.get("HTTP_AUTHORIZATION", "")
+            scheme, _, token = header.partition(" ")
+            digest = hashlib.sha256(token.strip().encode()).hexdigest()
+            return scheme.lower() == "bearer" and hmac.compare_digest(digest, self.token_sha256)
+        try:
+            return ipaddress.ip_address(environ.get("REMOTE_ADDR", "")).is_loopback
+        except ValueError:
+            return False
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from hub import metrics
+
+        if not self.allowed(environ):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"/metrics answers loopback callers, or a scraper with the configured bearer token\n"]
+        body = metrics.exposition(self.root, self.queues)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+        return [body]

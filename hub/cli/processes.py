@@ -67,8 +67,23 @@ def register_mock_doj(sub: argparse._SubParsersAction) -> None:
     mock.set_defaults(func=mock_doj)
 
 
+def count_into(root: Path, part: str) -> None:
+    """Prometheus counts of this process and its children go to ``root/part`` (hub.metrics): set
+    before prometheus_client is imported. ``hub`` (the gunicorn workers) is emptied, as a new server
+    starts its counts afresh; ``worker`` keeps the files of the machine's running workers and drops
+    those of workers gone."""
+    directory = root / part
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for stale in directory.glob("*.db"):
+        pid = stale.stem.rsplit("_", 1)[-1]
+        if part == "hub" or not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 def serve(args: argparse.Namespace) -> int:
     master_key()  # fail here, with a message, rather than in every gunicorn worker
+    count_into(settings().resolved_metrics_dir, "hub")
     set_public_url("CCPOR_PUBLIC_URL", args.bind, bool(args.tls_cert))
     argv = with_tls(gunicorn(args.bind, args.workers, "hub.server:wsgi_app()"), args)
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, our own argv
@@ -78,6 +93,8 @@ def serve(args: argparse.Namespace) -> int:
 def gateway(args: argparse.Namespace) -> int:
     """``gateway`` (the CARPOS exchange alone) and ``worker`` (everything scheduled, or ``--only``)."""
     import logging
+
+    count_into(settings().resolved_metrics_dir, "worker")  # before the gateway's modules load prometheus_client
 
     from gateway import keys, scheduler
     from hub import masterkey

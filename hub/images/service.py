@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import ids
+from hub import ids, metrics
 from hub.accounts import permissions
 from hub.accounts.service import Principal
 from hub.clock import Clock
@@ -38,6 +38,7 @@ class ImageService:
             raise ImageRejected(f"the image has {len(data)} bytes; the limit is {self.max_bytes} bytes")
         media_type = media_type_of(data)
         sha = self.store.put(data)
+        metrics.IMAGE_BYTES.labels("in").inc(len(data))
         image = Image(
             sha256=sha,
             media_type=media_type,
@@ -102,4 +103,6 @@ class ImageService:
             qa_county = s.scalar(select(QuickAttach.county_code).where(QuickAttach.image_id == image.id))
             if image.owner_org_id != who.organization_id and qa_county != who.county_code:
                 raise NotFound(f"no image {image_id}")
-        return ImageContent(image, self.store.get(image.sha256))
+        content = self.store.get(image.sha256)
+        metrics.IMAGE_BYTES.labels("out").inc(len(content))
+        return ImageContent(image, content)

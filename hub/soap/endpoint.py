@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from lxml import etree
 
-from hub import ns, xmlsafe
+from hub import metrics, ns, xmlsafe
 from hub.errors import (
     HubError,
     MalformedRequest,
@@ -58,6 +58,10 @@ def _status_for(err: HubError) -> str:
     return "500 Internal Server Error"
 
 
+#: The operation label of a request the entry point refused before any operation was read.
+ENTRY = "(entry)"
+
+
 class SoapEndpoint:
     """One SOAP 1.1 service mounted at a path: WSDL on GET ?wsdl, checked calls on POST."""
 
@@ -74,10 +78,13 @@ class SoapEndpoint:
         public_url: str = "",
         details: faults.Detail = faults.hub_detail,
         refused: Callable[[dict[str, Any], HubError], None] | None = None,
+        service: str = "",
     ) -> None:
         """``refused(environ, err)`` is told of every request the entry point answers with a fault
-        itself (a mock's ledger records them); it must not raise."""
+        itself (a mock's ledger records them); it must not raise. ``service`` names it in the metrics
+        (``ccpor_soap_calls_total{operation="(entry)"}`` counts the requests refused here)."""
         self.spyne_app = spyne_app
+        self.service = service
         self.refused = refused
         self.placeholder = placeholder
         self.verify_signature = verify_signature
@@ -112,6 +119,7 @@ class SoapEndpoint:
             environ["ccpor.loopback"] = peer is not None and peer.is_loopback
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
+            metrics.SOAP_CALLS.labels(self.service, ENTRY, err.code).inc()
             if self.refused is not None:
                 self.refused(environ, err)
             return respond(start_response, _status_for(err), faults.envelope(err, self.details))
