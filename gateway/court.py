@@ -207,9 +207,11 @@ class Courts:
 
     No call starts later than the transport's ``deadline`` after the batch began, and each call ends
     by its own deadline, so a batch waits for a court about twice that at most. A court not
-    answered by then has its messages FAILED (retried later) and is left to finish on its thread;
-    until it does it is not called again -- a court that holds on ties up one thread, never the
-    batch or the other courts."""
+    answered by then has the message in flight FAILED (an attempt, retried later) and is left to
+    finish on its thread; until it does it is not called again -- a court that holds on ties up one
+    thread, never the batch or the other courts. Messages never sent (the batch's time ran out
+    before their turn, or their court was still busy) are UNTRIED: queued again, no attempt spent,
+    so a slow court's responses wait rather than die."""
 
     def __init__(self, *, workers: int = PARALLEL_COURTS) -> None:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="court")
@@ -226,14 +228,20 @@ class Courts:
         """``groups``: each court's address and its (position, envelope) list, posted through
         ``transport`` (a :class:`CourtTransport`, or anything with its ``post``). Every position's receipt."""
         receipts: dict[int, SubmitReceipt] = {}
+        started: set[int] = set()  # the positions whose call began (a thread may still be on one)
         waiting: list[Future[None]] = []
         deadline = float(getattr(transport, "deadline", 60.0))
         budget = time.monotonic() + deadline  # no call to a court starts after this
 
         def deliver(address: str, messages: list[tuple[int, bytes]]) -> None:
-            for position, envelope in messages:
-                if time.monotonic() > budget:
-                    break  # the rest wait for the next batch, in their order
+            for n, (position, envelope) in enumerate(messages):
+                if time.monotonic() > budget:  # the rest wait for the next batch, in their order, unspent
+                    for later, _ in messages[n:]:
+                        receipts[later] = SubmitReceipt(
+                            1, None, "UNTRIED", f"not sent: the batch's {deadline:g} s ran out"
+                        )
+                    break
+                started.add(position)
                 receipts[position] = transport.post(address, envelope)
 
         for address, messages in groups.items():
@@ -244,12 +252,19 @@ class Courts:
                     waiting.append(call)
                     continue
             for position, _ in messages:
-                receipts[position] = SubmitReceipt(1, None, "FAILED", "the court has not answered an earlier call")
+                receipts[position] = SubmitReceipt(
+                    1, None, "UNTRIED", "not sent: the court has not answered an earlier call"
+                )
         # The last call started within the budget ends by its own deadline (and one read's timeout).
         wait(waiting, timeout=2 * deadline + float(getattr(transport, "timeout", 0.0)) + 1)
-        done = dict(receipts)  # this batch's answer: what a court still on its thread writes later is not in it
+        done, begun = dict(receipts), set(started)  # this batch's answer: a thread's later writes are not in it
         late = SubmitReceipt(1, None, "FAILED", f"not answered within the batch's {deadline:g} s")
-        return {position: done.get(position, late) for messages in groups.values() for position, _ in messages}
+        unsent = SubmitReceipt(1, None, "UNTRIED", f"not sent: the batch's {deadline:g} s ran out")
+        return {
+            position: done.get(position, late if position in begun else unsent)
+            for messages in groups.values()
+            for position, _ in messages
+        }
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

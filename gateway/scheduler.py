@@ -118,7 +118,10 @@ def build_court_sender(settings: Settings, db: Database) -> CourtSender:
         AuditTrail(key),
         policy_of(settings),
         batch=settings.gateway_batch,
-        lease_seconds=settings.gateway_lease_seconds,
+        # A batch to the courts may take up to ~5 x the timeout (its calls start within the deadline,
+        # 2 x the timeout, and each ends by its own deadline plus one read): the lease outlasts it,
+        # or another gateway would claim and send the same responses meanwhile.
+        lease_seconds=max(settings.gateway_lease_seconds, int(5 * settings.gateway_timeout_seconds) + 10),
     )
 
 

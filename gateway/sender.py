@@ -59,6 +59,8 @@ class Submitted:
             receipt = by_position.get(position)
             if self.error is not None:
                 out.append(Outcome(b.claimed, why=str(self.error), transient=True))
+            elif receipt is not None and receipt.untried:
+                out.append(Outcome(b.claimed, why=f"{self.destination}: {receipt.reason}", untried=True))
             elif receipt is not None and receipt.failed:
                 out.append(Outcome(b.claimed, why=f"{self.destination}: {receipt.reason}", transient=True))
             elif receipt is None or receipt.refused:

@@ -34,8 +34,13 @@ class TransportError(Exception):
 class SubmitReceipt:
     position: int
     mcn: str | None
-    status: str  # QUEUED or REFUSED; FAILED: this one message could not be handed over (transient)
+    status: str  # QUEUED or REFUSED; FAILED: this one message could not be handed over (transient);
+    #: UNTRIED: it was not sent at all (no attempt spent on it)
     reason: str | None = None
+
+    @property
+    def untried(self) -> bool:
+        return self.status == "UNTRIED"
 
     @property
     def refused(self) -> bool:

@@ -84,6 +84,9 @@ class Outcome:
     taken: bool = False
     why: str = ""
     transient: bool = False
+    #: Never handed to the destination (the batch's time ran out first, or the destination was still
+    #: busy with an earlier call): back in the queue, its attempt not counted.
+    untried: bool = False
 
 
 class OutboxManager:
@@ -184,6 +187,8 @@ class OutboxManager:
             for o in outcomes:
                 if o.taken:
                     taken.append(o.claim)
+                elif o.untried:
+                    self._put_back(s, o.claim, o.why, now)
                 elif o.transient:
                     self._retry_or_die(s, o.claim, o.why, now, events)
                 else:
@@ -272,6 +277,21 @@ class OutboxManager:
             .where(*self._mine(c))
             .values(
                 next_attempt_at=now + self.policy.delay(c.attempts, self.rng),
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=why[:200],
+                updated_at=now,
+            )
+        )
+
+    def _put_back(self, s: Session, c: Claim, why: str, now: datetime) -> None:
+        """A claimed message that was never sent: due again shortly, the claim's attempt given back."""
+        s.execute(
+            update(OutboxMessage)
+            .where(*self._mine(c))
+            .values(
+                attempts=OutboxMessage.attempts - 1,
+                next_attempt_at=now + self.policy.base_delay,
                 lease_owner=None,
                 lease_expires_at=None,
                 last_error=why[:200],

@@ -170,11 +170,13 @@ def test_a_court_that_does_not_answer_in_time_fails_its_messages_and_ties_up_one
     sender = _sender(stub)
     try:
         first = sender.submit(_batch("https://hold.example", "https://hold.example", "https://b.example"))
-        assert [r.status for r in first.receipts] == ["FAILED", "FAILED", "QUEUED"]
+        # The call in flight is an attempt that failed; the message after it was never sent.
+        assert [r.status for r in first.receipts] == ["FAILED", "UNTRIED", "QUEUED"]
         assert "not answered within the batch's 0.5 s" in (first.receipts[0].reason or "")
-        # Still on its thread: the court is not called again (no second thread for it, no pile-up).
+        # Still on its thread: the court is not called again (no second thread for it, no pile-up),
+        # and its message waits without spending an attempt.
         second = sender.submit(_batch("https://hold.example", "https://b.example"))
-        assert [r.status for r in second.receipts] == ["FAILED", "QUEUED"]
+        assert [r.status for r in second.receipts] == ["UNTRIED", "QUEUED"]
         assert "has not answered an earlier call" in (second.receipts[0].reason or "")
         assert stub.calls.count("https://hold.example") == 1
         held = sender.courts.running("https://hold.example")
@@ -187,3 +189,24 @@ def test_a_court_that_does_not_answer_in_time_fails_its_messages_and_ties_up_one
     finally:
         stub.released.set()
         sender.close()
+
+
+def test_the_court_sender_s_lease_outlasts_its_longest_batch(tmp_path):
+    """Calls start within the deadline (2 x the timeout) and each ends by its own deadline and one
+    read: ~5 x the timeout. A lease shorter than that would let a second gateway claim and send the
+    same responses while the first is still on them."""
+    from gateway.scheduler import build_court_sender
+    from hub import masterkey
+    from hub.db.engine import Database
+    from hub.settings import Settings
+
+    masterkey.create(tmp_path / "master.key")
+    settings = Settings(data_dir=tmp_path, gateway_timeout_seconds=30.0, gateway_lease_seconds=60)
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    sender = build_court_sender(settings, db)
+    try:
+        assert sender.outbox.lease >= 5 * 30
+        assert sender.outbox.lease >= sender.transport.deadline * 2 + sender.transport.timeout
+    finally:
+        sender.close()
+        db.dispose()

@@ -143,3 +143,21 @@ def test_a_kind_this_hub_does_not_know_is_left_alone_with_the_reason(db):
     with pytest.raises(ValidationError, match="unknown kind of message 'court'"):
         queue.kind_of("court", only_carpos)
     assert queue.kind_of("carpos", only_carpos) == "CARPOS"
+
+
+def test_a_message_never_sent_goes_back_without_spending_an_attempt(db):
+    """A court still busy, or a batch whose time ran out before a message's turn: the message waits
+    (QUEUED, due shortly) with its attempts as they were -- however often that happens, it never dies
+    of attempts it did not make (the policy here allows two)."""
+    enqueue(db, COURT, "RSP-9", None, None)
+    court = manager(db, COURT)
+    for _ in range(5):
+        (claim,) = court.claim()
+        court.record([Outcome(claim, why="not sent: the court has not answered an earlier call", untried=True)])
+        with db.unit_of_work() as s:
+            row = s.scalars(select(OutboxMessage).where(OutboxMessage.mcn == "RSP-9")).one()
+            assert (row.state, row.attempts, row.lease_owner) == ("QUEUED", 0, None)
+            assert row.next_attempt_at > utcnow() and "earlier call" in (row.last_error or "")
+            s.execute(OutboxMessage.__table__.update().values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    with db.read() as s:  # nothing was sent: nothing to audit
+        assert s.scalar(select(AuditEvent.id).where(AuditEvent.category == COURT)) is None
