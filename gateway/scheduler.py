@@ -270,8 +270,17 @@ class JobScheduler:
     def start(self) -> JobScheduler:
         for name, schedule in self.schedules.items():
             self.scheduler.add_job(self.jobs.run, schedule.trigger(), args=[name, schedule], id=name)
+        # Runs a dead worker left unfinished: at start, then a few times per lease.
+        every = max(1.0, min(300.0, self.jobs.settings.job_lease_seconds / 4))
+        self.scheduler.add_job(self._recover, "interval", seconds=every, id="recover", next_run_time=utcnow())
         self.scheduler.start()
         return self
+
+    def _recover(self) -> None:
+        try:
+            self.jobs.recover(self.schedules)
+        except Exception:
+            log.exception("recovering unfinished job runs failed; trying again later")
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)  # a job run in progress finishes

@@ -5,8 +5,10 @@ APScheduler is only the timer. Before a job runs, its worker claims the run's **
 schedule's fire time, computed from the schedule alone, so every worker names the same slot -- by
 inserting ``(job, slot)`` into ``job_runs`` in its own transaction. The unique key lets one insert
 through; the other workers find the slot taken and skip it. A run whose worker died (unfinished
-after ``CCPOR_JOB_LEASE_SECONDS``) may be claimed again by a guarded UPDATE, so a crash delays a
-run rather than losing it. On SQLite and PostgreSQL alike, with any number of workers.
+after ``CCPOR_JOB_LEASE_SECONDS``) is found by every worker's recovery (:meth:`Jobs.recover`, at
+start and every few minutes) and claimed again by a guarded UPDATE, so a crash delays a run rather
+than losing it. On SQLite and PostgreSQL alike, with any number of workers. A slot at which no
+worker ran at all is not caught up (as cron would not): run its command by hand.
 
 Each job is an operator's action done by the hub itself: audited (an ADMIN event, the same one the
 matching ``ccpor-hub`` command writes) in the transaction of its work, in the name of
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import getpass
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from math import floor
@@ -203,10 +205,37 @@ class Jobs:
         """Fire ``job`` now: claim its slot and run it, or skip a slot another worker has; the outcome
         (None when skipped). Never raises: a failure is logged and recorded as the run's outcome."""
         now = self.clock()
-        slot = schedule.slot(now) or now
-        if not claim(self.db, job, slot, self.owner, now, timedelta(seconds=self.settings.job_lease_seconds)):
+        slot = schedule.slot(now)
+        if slot is None:  # fired more than an hour late: that slot is the recovery's (recover)
+            log.warning("job %s fired at %s with no slot of its schedule in the hour before: skipped", job, now)
+            return None
+        if not claim(self.db, job, slot, self.owner, now, self.lease):
             log.info("job %s %s: run by another worker", job, slot.isoformat())
             return None
+        return self._run_claimed(job, slot)
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.job_lease_seconds)
+
+    def recover(self, names: Iterable[str] = ()) -> list[str]:
+        """Run again the runs whose worker died: unfinished past their lease. Each is claimed first
+        (a guarded takeover), so of several workers recovering at once one runs it. Their outcomes."""
+        now = self.clock()
+        with self.db.read() as s:
+            stale = s.execute(
+                select(JobRun.job, JobRun.slot).where(
+                    JobRun.finished_at.is_(None), JobRun.started_at < now - self.lease
+                )
+            ).all()
+        done = []
+        for job, slot in stale:
+            if job in (tuple(names) or JOBS) and claim(self.db, job, slot, self.owner, now, self.lease):
+                log.warning("job %s %s: its worker did not finish it; running it again", job, slot.isoformat())
+                done.append(self._run_claimed(job, slot))
+        return done
+
+    def _run_claimed(self, job: str, slot: datetime) -> str:
         try:
             outcome = "OK: " + self.function(job)(slot)
         except Exception as exc:  # the worker goes on; the next slot runs again

@@ -119,9 +119,30 @@ def test_the_monthly_reports_job_writes_last_month_for_the_state_and_each_court(
 def test_housekeeping_and_retention_are_audited_runs(db, jobs):
     # Now, not a pinned time: the audit chain's witnesses (the accounts' creation) must not postdate it.
     jobs.clock.now = datetime.now(UTC)
-    housekeeping = jobs.run("housekeeping", jobs.schedules()["housekeeping"])
+    minutely = Schedule("every 60 s", PACIFIC)  # the slot around now, whatever the hour
+    housekeeping = jobs.run("housekeeping", minutely)
     assert housekeeping == "OK: purged 0 dead message(s) older than 90 days"
     jobs.clock.now += timedelta(minutes=1)
-    retention = jobs.run("audit-retention", jobs.schedules()["audit-retention"])
+    retention = jobs.run("audit-retention", minutely)
     assert retention is not None and retention.startswith("OK: purged 0 audit event(s) older than 365 days")
     assert [e.username for e in events(db, "queue purge-dead") + events(db, "audit purge")] == ["worker:w1"] * 2
+
+
+def test_a_run_whose_worker_died_is_run_again_by_another_after_the_lease(db, clerk, jobs):
+    """w1 claimed the expiry's slot and died before finishing it. Within the lease nobody touches it;
+    after it, w2's recovery claims the run and does it -- once, even if w1 comes back."""
+    hourly = jobs.schedules()["expire-orders"]
+    slot = pacific(2026, 12, 1, 9, 5)
+    assert claim(db, "expire-orders", slot, "w1", slot, jobs.lease)  # and then w1 was killed
+    w2 = Jobs(jobs.settings, db, jobs.trail, "w2", Clock(slot + timedelta(minutes=5)))
+    assert w2.recover() == []  # w1 may still be on it
+    w2.clock.now = slot + jobs.lease + timedelta(minutes=1)
+    assert w2.recover(["housekeeping"]) == []  # a worker recovers only the jobs it runs
+    assert w2.recover(["expire-orders"]) == ["OK: 0 order(s) expired"]
+    jobs.clock.now = slot + timedelta(minutes=1)
+    assert w2.recover() == [] and jobs.run("expire-orders", hourly) is None  # done: nobody again
+    finish(db, "expire-orders", slot, "w1", w2.clock.now, "OK: w1 came back")  # too late: not its run now
+    with db.read() as s:
+        run = s.scalars(select(JobRun).where(JobRun.job == "expire-orders")).one()
+    assert (run.owner, run.outcome) == ("w2", "OK: 0 order(s) expired")
+    assert [e.username for e in events(db, "orders expire")] == ["worker:w2"]
