@@ -4,9 +4,11 @@ DOJ switch with a development key set -- started together, stopped together.
 
 The embedded default's one command: it migrates the database first, then starts each part as its
 own process (their output is this terminal's), waits until the hub answers ``/health``, and says
-where it is. Ctrl-C (SIGINT to the terminal's process group) or SIGTERM to this process stops every
-part cleanly (requests and batches in flight finish); if one part exits on its own, the others are
-stopped and ``run`` exits 1 naming it. For several machines, run ``serve`` and ``worker`` apart.
+where it is. Ctrl-C, a hang-up or SIGTERM to this process stops every part cleanly with SIGTERM
+(requests and batches in flight finish; each part runs in its own session, so the terminal's
+signals reach only ``run``); a part whose ``run`` was killed outright gets SIGTERM from the kernel;
+if one part exits on its own, the others are stopped and ``run`` exits 1 naming it. For several
+machines, run ``serve`` and ``worker`` apart.
 """
 
 from __future__ import annotations
@@ -63,26 +65,44 @@ def run(args: argparse.Namespace) -> int:
         parts.append(("mock DOJ switch", [_cli(), "mock-doj", "serve", "--bind", f"127.0.0.1:{args.doj_port}"]))
     parts.append(("hub", [_cli(), "serve", "--bind", args.bind, "--workers", str(args.workers), *tls]))
     parts.append(("worker", [_cli(), "worker"]))
-    return Parts(parts, env).run(f"{'https' if args.tls_cert else 'http'}://{args.bind}")
+    return Parts(parts, env, mutual_tls=bool(args.client_ca)).run(
+        f"{'https' if args.tls_cert else 'http'}://{args.bind}"
+    )
+
+
+def _die_with_parent() -> None:
+    """In each part, before it starts (Linux): SIGTERM when ``run`` itself dies, even by SIGKILL, so
+    no part is left holding its port."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class Parts:
     """The child processes of ``run``: started in order, watched, stopped together."""
 
-    def __init__(self, parts: list[tuple[str, list[str]]], env: dict[str, str]) -> None:
+    def __init__(self, parts: list[tuple[str, list[str]]], env: dict[str, str], *, mutual_tls: bool = False) -> None:
         self.parts = parts
+        self.mutual_tls = mutual_tls
         self.env = env
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stopping = False
 
     def run(self, url: str) -> int:
-        signal.signal(signal.SIGTERM, self._stop_signal)
-        signal.signal(signal.SIGINT, self._stop_signal)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._stop_signal)
         try:
             for name, argv in self.parts:
-                self.procs.append((name, subprocess.Popen(argv, env=self.env)))  # noqa: S603 - our own CLI
+                # Each part in its own session: a Ctrl-C (SIGINT to the terminal's process group) or a
+                # hang-up reaches this process alone, which stops the parts with SIGTERM -- gunicorn's
+                # graceful stop; SIGINT would be its quick one, cutting requests in flight.
+                proc = subprocess.Popen(argv, env=self.env, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509 - our own CLI; no threads here
+                self.procs.append((name, proc))
                 if name == "hub":
-                    self._wait_healthy(url)
+                    self._wait_ready(url)
             pids = ", ".join(f"{name} {proc.pid}" for name, proc in self.procs)
             print(f"ccpor-hub run: the hub is at {url}/ws/orders?wsdl ({pids}); Ctrl-C stops all", flush=True)
             while not self.stopping:
@@ -98,17 +118,25 @@ class Parts:
     def _stop_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
 
-    def _wait_healthy(self, url: str, timeout: float = 60.0) -> None:
+    def _wait_ready(self, url: str, timeout: float = 60.0) -> None:
+        """Until the hub answers ``/health`` -- or, when it requires client certificates (mutual TLS,
+        which this process has none for), accepts connections on its port."""
+        import socket
         import ssl
+        from urllib.parse import urlsplit
 
         context = ssl._create_unverified_context()  # noqa: S323 - our own child on the bound address, readiness only
         deadline = time.monotonic() + timeout
         health = url.replace("0.0.0.0", "127.0.0.1") + "/health"  # noqa: S104 - reaching a wildcard bind locally
+        address = urlsplit(health)
         while time.monotonic() < deadline and not self.stopping:
             for name, proc in self.procs:
                 if proc.poll() is not None:
                     raise Exit(f"the {name} exited with status {proc.returncode} while starting")
             try:
+                if self.mutual_tls:
+                    socket.create_connection((address.hostname, address.port), timeout=1).close()
+                    return
                 with urllib.request.urlopen(health, timeout=1, context=context) as answer:  # noqa: S310
                     if answer.status == 200:
                         return

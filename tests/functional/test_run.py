@@ -33,6 +33,14 @@ pytestmark = pytest.mark.functional
 CLI = str(Path(sys.executable).with_name("ccpor-hub"))
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 class Running:
     def __init__(self, data: Path, port: int, doj_port: int) -> None:
         self.data, self.url, self.out = data, f"http://127.0.0.1:{port}", data / "run.log"
@@ -50,13 +58,6 @@ class Running:
         lines = [line for line in self.out.read_text().splitlines() if line.startswith("ccpor-hub run: ")]
         return lines[0] if lines else ""
 
-    def group_alive(self) -> bool:
-        try:
-            os.killpg(self.proc.pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
@@ -70,9 +71,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     db.dispose()
     r = Running(data, free_port(), free_port())
     yield r
-    if r.group_alive():
-        os.killpg(r.proc.pid, signal.SIGKILL)
-    r.proc.wait()
+    if r.proc.poll() is None:
+        r.proc.terminate()
+    r.proc.wait(60)
 
 
 def test_one_command_runs_the_hub_the_worker_and_the_switch_and_ctrl_c_stops_them(running):
@@ -92,9 +93,11 @@ def test_one_command_runs_the_hub_the_worker_and_the_switch_and_ctrl_c_stops_the
         until(lambda: status() == "ACCEPTED", "the order's EPO accepted through the worker and the switch", 60)
     finally:
         db.dispose()
-    os.killpg(running.proc.pid, signal.SIGINT)  # Ctrl-C
+    os.killpg(running.proc.pid, signal.SIGINT)  # Ctrl-C: the terminal's process group, where only `run` is
     assert running.proc.wait(60) == 0
-    until(lambda: not running.group_alive(), "every part gone", 30)
+    until(lambda: not any(alive(pid) for pid in running.pids.values()), "every part gone", 30)
+    stopped = running.out.read_text()
+    assert "Handling signal: term" in stopped and "Handling signal: int" not in stopped  # gunicorn's graceful stop
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{running.url}/health", timeout=2)
 
@@ -107,7 +110,16 @@ def test_a_part_that_dies_stops_the_others(running):
         os.kill(again.pids["worker"], signal.SIGKILL)
         assert again.proc.wait(60) == 1
         assert "the worker exited with status -9: every part was stopped" in again.out.read_text()
-        until(lambda: not again.group_alive(), "every part gone", 30)
+        until(lambda: not any(alive(pid) for pid in again.pids.values()), "every part gone", 30)
     finally:
-        if again.group_alive():
-            os.killpg(again.proc.pid, signal.SIGKILL)
+        if again.proc.poll() is None:
+            again.proc.terminate()
+            again.proc.wait(60)
+
+
+def test_no_part_outlives_a_run_killed_outright(running):
+    """SIGKILL gives `run` no chance to stop anything: the kernel tells each part (PR_SET_PDEATHSIG)."""
+    again = Running(running.data, free_port(), free_port())
+    again.proc.kill()
+    again.proc.wait(30)
+    until(lambda: not any(alive(pid) for pid in again.pids.values()), "every part gone after run's SIGKILL", 60)
