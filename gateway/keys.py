@@ -25,6 +25,7 @@ import base64
 import datetime as dt
 import hashlib
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,9 +151,12 @@ class ClientIdentity:
         return load_certificate(self.cert)
 
     def load_into(self, context: ssl.SSLContext) -> None:
-        if b"ENCRYPTED PRIVATE KEY" not in _read(self.key, "private key"):
+        data = _read(self.key, "private key")
+        blocks = re.findall(rb"-----BEGIN ([A-Z ]+)-----", data)
+        if blocks != [b"ENCRYPTED PRIVATE KEY"] or _opens_without_password(data):
             raise KeyFileError(
-                f"{self.key} is not encrypted: wrap it with 'ccpor-hub keys wrap' (no key rests in clear)"
+                f"{self.key} is not encrypted (one encrypted PKCS#8 key and nothing else): "
+                "wrap it with 'ccpor-hub keys wrap' (no key rests in clear)"
             )
         try:
             context.load_cert_chain(str(self.cert), str(self.key), password=_passphrase(self.master))
@@ -160,6 +164,16 @@ class ClientIdentity:
             raise KeyFileError(
                 f"{self.key} does not open with this master key, or is not the key of {self.cert} ({exc.reason})"
             ) from exc
+
+
+def _opens_without_password(pem: bytes) -> bool:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        load_pem_private_key(pem, password=None)
+    except (TypeError, ValueError):  # TypeError: encrypted (a password is needed); ValueError: not a key
+        return False
+    return True
 
 
 def check_validity(certificate: x509.Certificate, what: str, now: dt.datetime, warn_within: dt.timedelta) -> str | None:

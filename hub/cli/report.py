@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from hub.cli.common import Exit, database, in_transaction, settings
+from hub.cli.common import Exit, database, in_transaction, master_key, settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def monthly(args: argparse.Namespace) -> int:
     from hub.reports import render
     from hub.reports.monthly import Month, monthly
 
+    master_key()  # the run is audited: without the key, refuse before anything is read or written
     calendar = settings().calendar
     now = utcnow()
     try:

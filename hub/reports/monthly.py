@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -383,9 +383,11 @@ def _aging(q: _Queries, month: Month) -> Table:
         (accepted, OVER_7_DAYS),
         (and_(answered, OutboxMessage.state == OutboxState.REJECTED.value), REJECTED),
         (
-            or_(
+            # Given up before the month's end (its last change is when it went DEAD or SUPERSEDED): one
+            # that died later was still waiting at the end, and a past month's report stays as it was.
+            and_(
                 OutboxMessage.state.in_((OutboxState.DEAD.value, OutboxState.SUPERSEDED.value)),
-                and_(answered, OutboxMessage.state.not_in((OutboxState.ACCEPTED.value, OutboxState.REJECTED.value))),
+                OutboxMessage.updated_at < q.end,
             ),
             NOT_DELIVERED,
         ),

@@ -386,6 +386,15 @@ def test_a_client_key_in_the_clear_or_under_another_master_key_is_refused_at_sta
     clear = ClientIdentity(wrapped.cert, directory / "tls" / "ccpor-gateway.key", wrapped.master)
     with pytest.raises(KeyFileError, match="not encrypted"):
         CourtTransport(client=clear)
+    # A key in the clear with the words of an encrypted one beside it is still in the clear.
+    disguised = tmp_path / "disguised.key"
+    disguised.write_bytes(b"# -----BEGIN ENCRYPTED PRIVATE KEY----- (not really)\n" + clear.key.read_bytes())
+    with pytest.raises(KeyFileError, match="not encrypted"):
+        CourtTransport(client=ClientIdentity(wrapped.cert, disguised, wrapped.master))
+    only_words = tmp_path / "words.key"
+    only_words.write_bytes(b"ENCRYPTED PRIVATE KEY\n" + clear.key.read_bytes())
+    with pytest.raises(KeyFileError, match="not encrypted"):
+        CourtTransport(client=ClientIdentity(wrapped.cert, only_words, wrapped.master))
     other = ClientIdentity(wrapped.cert, wrapped.key, masterkey.create(tmp_path / "other.key"))
     with pytest.raises(KeyFileError, match="does not open with this master key"):
         CourtTransport(client=other)

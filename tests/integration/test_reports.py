@@ -112,11 +112,14 @@ def month_of_orders(db):
     d_cancelled = CancelReason.ENTERED_IN_ERROR
     at(pacific(2026, 12, 1, 10), "", lambda s: svc.cancel(s, la, ids["D"], 1, d_cancelled, None, NONE))
 
-    def transaction(letter: str, queued: datetime, state: str, answered: datetime | None, n: int) -> OutboxMessage:
+    def transaction(
+        letter: str, queued: datetime, state: str, answered: datetime | None, n: int, gave_up: datetime | None = None
+    ) -> OutboxMessage:
         return OutboxMessage(
             kind="CARPOS", order_id=parse(ORDER, ids[letter]), order_seq=n, order_version=1, mke="EPO",
             mcn=f"MCN{letter}{n}", sender_ori=LA, state=state, attempts=1, next_attempt_at=queued,
-            sent_at=queued if state != "DEAD" else None, answered_at=answered, created_at=queued, updated_at=queued,
+            sent_at=queued if state != "DEAD" else None, answered_at=answered, created_at=queued,
+            updated_at=gave_up or answered or queued,
         )  # fmt: skip
 
     with db.unit_of_work() as s:
@@ -127,6 +130,8 @@ def month_of_orders(db):
                 transaction("D", pacific(2026, 11, 5, 10), "ACCEPTED", pacific(2026, 11, 5, 13), 1),
                 transaction("F", pacific(2026, 11, 15, 10), "REJECTED", pacific(2026, 11, 15, 10, 5), 1),
                 transaction("C", pacific(2026, 11, 10, 10), "DEAD", None, 1),
+                # Queued on the 28th, given up on December 5th: at November's end it was waiting.
+                transaction("A", pacific(2026, 11, 28, 10), "DEAD", None, 2, gave_up=pacific(2026, 12, 5, 10)),
             ]
         )
     return ids
@@ -188,7 +193,7 @@ def test_the_aging_buckets(db, month_of_orders):
     assert {k[2]: v for k, v in aging.items() if k[:2] == (SD, "time") and v} == {"0-30 days": 1}
     carpos = {k[2]: v for k, v in aging.items() if k[:2] == (LA, "CARPOS") and v}
     # D accepted after 3 hours; B queued at 23:30 on the 30th, answered in December; C dead; A is October's.
-    assert carpos == {"accepted in 1-24 hours": 1, "waiting at month end": 1, "not delivered (dead or superseded)": 1}
+    assert carpos == {"accepted in 1-24 hours": 1, "waiting at month end": 2, "not delivered (dead or superseded)": 1}
     assert {k[2]: v for k, v in aging.items() if k[:2] == (SD, "CARPOS") and v} == {"rejected": 1}
     assert aging[("ALL", "CARPOS", "rejected")] == 1 and aging[("ALL", "time", "0-30 days")] == 3
 
@@ -249,6 +254,10 @@ def test_the_command_writes_the_reports_and_is_audited(db, month_of_orders, tmp_
     with db.read() as s:
         event = s.execute(select(AuditEvent).where(AuditEvent.operation == "report monthly")).scalar_one()
     assert event.target == f"2026-11 {SD}" and event.outcome == "OK"
+    keyless = {**env, "CCPOR_MASTER_KEY_FILE": str(tmp_path / "no-such.key")}
+    refused = subprocess.run([cli, "report", "monthly", "--month", "2026-11", "--out", str(tmp_path / "none")],
+                             capture_output=True, text=True, timeout=120, env=keyless)  # fmt: skip
+    assert refused.returncode == 1 and not (tmp_path / "none").exists()  # no unaudited report
     wrong = subprocess.run([cli, "report", "monthly", "--month", "11/2026", "--out", str(tmp_path)],
                            capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
     assert wrong.returncode == 2 and "YYYY-MM" in wrong.stderr and "Traceback" not in wrong.stderr
