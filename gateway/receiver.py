@@ -180,7 +180,7 @@ class CarposReceiver:
             r.mcn: r
             for r in s.execute(
                 select(m.id, m.mcn, m.mke, m.state, m.order_id, m.order_seq, m.sender_ori, m.requested_by_id,
-                       m.attempts, m.sent_at, m.created_at, m.order_version)
+                       m.attempts, m.sent_at, m.created_at, m.order_version, m.request_id)
                 .where(m.kind == outbox.KIND, m.mcn.in_(wanted))  # fmt: skip
             )
         } if wanted else {}  # fmt: skip
@@ -292,6 +292,19 @@ class CarposReceiver:
                 self.outbox.supersede_behind(s, m.order_id, m.order_seq, now)
         outbox.refresh_statuses(s, order_ids)
         for m, a in settled:
+            log.info(  # DOJ's words are CLETS data: only the answer's kind
+                "CARPOS %s %s answered %s",
+                m.mke,
+                m.mcn,
+                a.kind.value,
+                extra={
+                    "kind": "CARPOS",
+                    "mke": m.mke,
+                    "mcn": m.mcn,
+                    "state": a.kind.value,
+                    "request_id": m.request_id or "",
+                },
+            )
             metrics.CARPOS_ANSWERS.labels(
                 a.kind.value, metrics.reason_class(a.reason or "") if not _accepts(a) else ""
             ).inc()

@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,19 +67,33 @@ CARPOS_ANSWERS = Counter(
 )
 
 
+@dataclass
+class Observed:
+    """One call as its summary knows it, once it ended."""
+
+    outcome: str = "Server.Internal"
+    seconds: float = 0.0
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The fault code a failed call answers with (a HubError's code, a Spyne fault's), else Server.Internal."""
+    return str(getattr(exc, "code", None) or getattr(exc, "faultcode", None) or "Server.Internal")
+
+
 @contextmanager
-def soap_call(service: str, operation: str) -> Iterator[None]:
+def soap_call(service: str, operation: str) -> Iterator[Observed]:
     """Count and time one call: its outcome is OK, or the code of the fault it ends in."""
-    start, outcome = time.perf_counter(), "Server.Internal"
+    start, seen = time.perf_counter(), Observed()
     try:
-        yield
-        outcome = "OK"
+        yield seen
+        seen.outcome = "OK"
     except Exception as exc:
-        outcome = str(getattr(exc, "code", None) or getattr(exc, "faultcode", None) or "Server.Internal")
+        seen.outcome = outcome_of(exc)
         raise
     finally:
-        SOAP_CALLS.labels(service, operation, outcome).inc()
-        SOAP_DURATION.labels(service, operation).observe(time.perf_counter() - start)
+        seen.seconds = time.perf_counter() - start
+        SOAP_CALLS.labels(service, operation, seen.outcome).inc()
+        SOAP_DURATION.labels(service, operation).observe(seen.seconds)
 
 
 def multiprocess() -> bool:

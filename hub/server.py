@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from hub import logs
 from hub.api.app import Services, create_app
 from hub.settings import load
 from hub.soap.endpoint import Router
@@ -11,7 +12,8 @@ from hub.soap.endpoint import Router
 
 def wsgi_app() -> Router:
     """Build the hub for this worker process: settings, database engine, image store, services."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    settings = load()
+    logs.configure(settings.log_format)
     # Spyne logs every fault with its traceback at ERROR; the hub logs refusals itself, once.
     logging.getLogger("spyne").setLevel(logging.CRITICAL)
-    return create_app(Services.build(load()))
+    return create_app(Services.build(settings))

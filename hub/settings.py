@@ -97,6 +97,12 @@ def _schedule(raw: str) -> str:
     return text
 
 
+def _log_format(raw: str) -> str:
+    if raw.strip().lower() not in ("text", "json"):
+        raise ValueError(raw)
+    return raw.strip().lower()
+
+
 TEXT = Kind("text", str)
 INTEGER = Kind("an integer", int)
 NUMBER = Kind("a number", float)
@@ -105,6 +111,7 @@ PATH = Kind("a path", lambda raw: Path(raw).expanduser())
 NETWORKS = Kind("IP addresses or networks, comma-separated (10.0.0.5,10.1.0.0/16)", _networks)
 TIME_ZONE = Kind(f"an IANA time zone such as {CALIFORNIA}", _zone)
 SHARE = Kind("a share between 0 and 1", _share)
+LOG_FORMAT = Kind("text or json", _log_format)
 SCHEDULE = Kind("a crontab (minute hour day month weekday, e.g. '0 6 1 * *') or 'every N s|m|h'", _schedule)
 
 
@@ -234,6 +241,9 @@ class Settings:
     job_lease_seconds: int = setting("CCPOR_JOB_LEASE_SECONDS", INTEGER, 3600)
     #: Where the monthly reports job writes (a folder per month). Empty means data_dir/reports.
     reports_dir: str = setting("CCPOR_REPORTS_DIR", TEXT, "")
+    #: How every process logs (hub.logs): ``text`` lines, or ``json`` -- one object a line, with the
+    #: request id, operation, account, organization, outcome and duration, for a log shipper.
+    log_format: str = setting("CCPOR_LOG_FORMAT", LOG_FORMAT, "text")
     #: Where the processes of this machine keep their Prometheus counts (prometheus_client's
     #: multi-process files; ``/metrics`` adds them up). Empty means data_dir/metrics.
     metrics_dir: str = setting("CCPOR_METRICS_DIR", TEXT, "")

@@ -18,11 +18,11 @@ from spyne import const as spyne_const
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from hub import masterkey, metrics, ns
+from hub import masterkey, ns
 from hub.accounts.service import ACCOUNT_SECRETS, Authenticator, Principal
 from hub.api import dsp917_api
 from hub.api.admin_api import AdminApi
-from hub.api.call import PendingCall
+from hub.api.call import PendingCall, observed
 from hub.api.callers import Credentials, Gate, SignedRequests, claimed_username
 from hub.api.carpos_api import CarposApi
 from hub.api.dsp917_api import Dsp917Api
@@ -127,7 +127,7 @@ class HubApplication(Application):
         args = dict(zip(ctx.descriptor.in_message._type_info.keys(), ctx.in_object or (), strict=False))
         client = ctx.transport.req_env.get("REMOTE_ADDR", "")
         call = PendingCall(handler, ctx.in_body_doc, args, operation, client, self.hub.audit, self.audit_category)
-        with metrics.soap_call(self.service, operation):
+        with observed(self.service, call):
             return self._call(ctx, declared, call, operation)
 
     def _call(self, ctx: Any, declared: Any, call: PendingCall, operation: str) -> Any:

@@ -3,14 +3,16 @@ and the pending call the call wrapper runs and audits."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from hub import ns
+from hub import metrics, ns
 from hub.accounts.service import Principal
 from hub.audit import AuditTrail, Event
 from hub.clock import utcnow
@@ -108,4 +110,36 @@ class PendingCall:
                 detail=self.call.detail,
                 category=self.category,
             ),
+        )
+
+
+_requests = logging.getLogger("ccpor.requests")
+
+
+@contextmanager
+def observed(service: str, call: PendingCall) -> Iterator[None]:
+    """Count and time ``call`` (hub.metrics) and write its one summary line (``ccpor.requests``):
+    operation, account, organization, outcome and duration -- identifiers and codes, nothing the
+    call carried. The request id is the log filter's (hub.logs)."""
+    seen = metrics.Observed()
+    try:
+        with metrics.soap_call(service, call.operation) as seen:
+            yield
+    finally:
+        who = call.who
+        _requests.info(
+            "%s %s by %s: %s in %.1f ms",
+            service,
+            call.operation,
+            who.username if who else "(not authenticated)",
+            seen.outcome,
+            seen.seconds * 1000,
+            extra={
+                "service": service,
+                "operation": call.operation,
+                "account": who.username if who else "",
+                "organization": who.ori if who else "",
+                "outcome": seen.outcome,
+                "duration_ms": round(seen.seconds * 1000, 1),
+            },
         )

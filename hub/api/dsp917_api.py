@@ -18,8 +18,8 @@ from typing import Any
 
 from lxml import etree
 
-from hub import metrics, ns
-from hub.api.call import Call, PendingCall
+from hub import ns
+from hub.api.call import Call, PendingCall, observed
 from hub.api.callers import Credentials, Gate, claimed_in
 from hub.api.transactions import Transactions
 from hub.audit import AuditTrail
@@ -85,7 +85,7 @@ class Dsp917Api:
         client = environ.get("REMOTE_ADDR", "")
         call = PendingCall(self._notify, message, {"notification": notification}, OPERATION, client, self.trail)
         try:
-            with metrics.soap_call("dsp917", OPERATION):
+            with observed("dsp917", call):
                 credentials = Credentials.of_request(environ, header_children)
                 self.gate.require_confidential(credentials)
                 result = self.transactions.run(self.declared, credentials, call)

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from hub import ids
+from hub import ids, logs
 from hub.accounts.service import Principal
 from hub.carpos import codec
 from hub.carpos.clets import CletsVault
@@ -276,6 +276,7 @@ def _insert(s: Session, mcn: str, mke: codec.Mke, who: Principal, now: datetime,
             next_attempt_at=now,
             created_at=now,
             updated_at=now,
+            request_id=logs.current_request_id() or None,
             **columns,
         ),
     )

@@ -103,7 +103,9 @@ def gateway(args: argparse.Namespace) -> int:
     # stay at INFO or above: signxml's DEBUG lines print every canonicalized envelope, zeep's every
     # SOAP message -- megabytes a minute and a cost per message, for nothing an operator needs.
     level = os.environ.get("CCPOR_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    from hub import logs
+
+    logs.configure(settings().log_format)
     logging.getLogger("ccpor").setLevel(level)
     for noisy in ("apscheduler", "zeep", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -308,6 +308,9 @@ class OutboxMessage(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The id of the request that queued it (hub.logs): its SOAP call's log lines and the gateway's
+    #: lines about this message share it. None for what no request queued (the worker's expiry).
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("kind", "order_id", "order_seq"),

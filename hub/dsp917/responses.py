@@ -30,7 +30,7 @@ from lxml import etree
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub import ids, ns
+from hub import ids, logs, ns
 from hub.carpos.clets import CletsVault
 from hub.carpos.outbox import Answered, ring
 from hub.codes import OutboxState
@@ -247,6 +247,7 @@ class Dsp917Responses:
                 next_attempt_at=now,
                 created_at=now,
                 updated_at=now,
+                request_id=logs.current_request_id() or None,
                 payload_sealed=self.seal(mcn, xml),
                 order_version=row.order_version,
                 **keyed,

@@ -73,6 +73,8 @@ class Claim:
     sent: bool = False
     #: Whose message it is (``outbox.kind``): a claim is made, and audited, for one kind.
     kind: str = field(default="", kw_only=True)
+    #: The request that queued it (hub.logs), named on the gateway's log lines about it.
+    request_id: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ class OutboxManager:
             earlier.state.not_in(FINISHED_STATES),
         )
         query = (
-            select(m.id, m.mcn, m.mke, m.attempts, m.state, m.sender_ori, m.order_id, m.sent_at)
+            select(m.id, m.mcn, m.mke, m.attempts, m.state, m.sender_ori, m.order_id, m.sent_at, m.request_id)
             .where(
                 m.kind == self.kind,
                 m.state.in_((OutboxState.QUEUED.value, OutboxState.SENT.value)),
@@ -153,7 +155,7 @@ class OutboxManager:
             rows = [
                 Claim(r.id, r.mcn, r.mke, r.attempts + 1, r.state, r.sender_ori,
                       ids.public(ids.ORDER, r.order_id) if r.order_id else r.mcn, lease, r.sent_at is not None,
-                      kind=self.kind)
+                      kind=self.kind, request_id=r.request_id or "")
                 for r in s.execute(query)
             ]  # fmt: skip
             if rows:
@@ -257,6 +259,16 @@ class OutboxManager:
                 )
             )
         events.extend(self.event(c, "SENT", now, detail=detail) for c, _, detail in sends if c.id in marked)
+        for c, _, _ in sends:
+            if c.id in marked:
+                _log.info(
+                    "%s %s %s sent to %s",
+                    c.kind,
+                    c.mke,
+                    c.mcn,
+                    self.destination,
+                    extra={"kind": c.kind, "mke": c.mke, "mcn": c.mcn, "state": "SENT", "request_id": c.request_id},
+                )
         return marked
 
     def _mine(self, *claims: Claim) -> list[object]:

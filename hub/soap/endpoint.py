@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from lxml import etree
 
-from hub import metrics, ns, xmlsafe
+from hub import logs, metrics, ns, xmlsafe
 from hub.errors import (
     HubError,
     MalformedRequest,
@@ -101,6 +101,19 @@ class SoapEndpoint:
         )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request_id = logs.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+        environ["ccpor.request_id"] = request_id
+        token = logs.REQUEST_ID.set(request_id)
+
+        def answer(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("X-Request-Id", request_id)], exc_info)
+
+        try:
+            return self._serve(environ, answer)
+        finally:
+            logs.REQUEST_ID.reset(token)
+
+    def _serve(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method in ("GET", "HEAD"):
             query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
+from hub import logs
 from hub.clock import Clock, utcnow
 from hub.settings import Settings, load
 from hub.soap.endpoint import Router
@@ -30,5 +29,5 @@ def build(settings: CourtSettings, hub_settings: Settings, clock: Clock = utcnow
 
 
 def wsgi_app() -> Router:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    logs.configure(load().log_format)
     return build(load_court(), load())

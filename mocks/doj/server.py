@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from gateway import keys
 from gateway.sealing import Channel, checked_channel
-from hub import masterkey
+from hub import logs, masterkey
 from hub.clock import utcnow
 from hub.settings import load
 from hub.soap.endpoint import Router
@@ -54,7 +54,7 @@ def build(settings: SwitchSettings) -> Switch:
 
 
 def wsgi_app() -> Router:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    logs.configure(load().log_format)
     logging.getLogger("spyne").setLevel(logging.CRITICAL)
     settings = load_switch()
     return create_app(build(settings), load(), settings.public_url)

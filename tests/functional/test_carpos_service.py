@@ -305,3 +305,28 @@ def test_nothing_doj_said_and_no_query_is_stored_in_the_clear(carpos):
                             assert secret.encode() not in bytes(raw), f"{what} is readable in {table}"
     finally:
         engine.dispose()
+
+
+def test_one_request_id_follows_a_submission_from_its_call_to_doj_s_answer(carpos):
+    """The caller's X-Request-Id is answered back, written on the call's summary line in the hub's
+    log, kept on the CARPOS message it queued, and named on the gateway's lines when the message is
+    sent and when DOJ answers it -- and no line of that trail carries the order's names."""
+    court = carpos.client("clerk")
+    court.transport.session.headers["X-Request-Id"] = "trace-7c1e-submission"
+    receipt = court.service.SubmitOrder(Order=order(), SubmitToCarposIndicator=True)
+    assert accepted(carpos, receipt.OrderId) == "ACCEPTED"
+    echoed = requests.post(
+        carpos.running.endpoint, data=b"<not-soap/>", headers={"X-Request-Id": "bad id <x>"}, timeout=10
+    )
+    assert len(echoed.headers["X-Request-Id"]) == 32 and echoed.headers["X-Request-Id"] != "bad id <x>"  # a new one
+    hub_log = carpos.running.server.log.read_text()
+    (summary,) = [line for line in hub_log.splitlines() if "request=trace-7c1e-submission" in line]
+    assert "ccpor.requests orders SubmitOrder by clerk: OK in" in summary
+    gateway_log = until(
+        lambda: (text := carpos.gateway.log.read_text()).count("request=trace-7c1e-submission") >= 2 and text,
+        "the gateway's lines about the message",
+    )
+    trail = [line for line in gateway_log.splitlines() if "request=trace-7c1e-submission" in line]
+    assert any(f"EPO {receipt.OrderId}-001 sent to" in line for line in trail)
+    assert any(f"EPO {receipt.OrderId}-001 answered ACK" in line for line in trail)
+    assert not any("MOUSE" in line or "DUCK" in line for line in [summary, *trail])
