@@ -32,24 +32,7 @@ class Readiness:
         self.head = migrate.head()
 
     def checks(self) -> dict[str, str]:
-        found: dict[str, str] = {"master_key": "loaded" if self.key_loaded else "missing"}
-        try:
-            with self.db.read_engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-                found["database"] = "ok"
-                revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except SQLAlchemyError as exc:
-            log.warning("readiness: the database did not answer (%s)", type(exc).__name__)
-            if "database" not in found:
-                found["database"] = "unreachable"
-                return found
-            revision = None  # no alembic_version table: never migrated
-        found["migrations"] = (
-            "ok"
-            if revision == self.head
-            else f"at {revision or 'none'}, this code needs {self.head}: run 'ccpor-hub db upgrade'"
-        )
-        return found
+        return readiness(self.db, self.head, key_loaded=self.key_loaded)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         found = self.checks()
@@ -60,6 +43,36 @@ class Readiness:
             [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Content-Length", str(len(body)))],
         )
         return [body]
+
+
+def readiness(db: Database, head: str, *, key_loaded: bool) -> dict[str, str]:
+    """The database's answer and schema, and the master key: what ``/readyz`` and ``worker --check``
+    report. A SQLite file that is not there is unreachable (never created by asking)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    found: dict[str, str] = {"master_key": "loaded" if key_loaded else "missing"}
+    url = make_url(db.url)
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).is_file():
+            found["database"] = "unreachable"
+            return found
+    try:
+        with db.read_engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            found["database"] = "ok"
+            revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError as exc:
+        log.warning("readiness: the database did not answer (%s)", type(exc).__name__)
+        if "database" not in found:
+            found["database"] = "unreachable"
+            return found
+        revision = None  # no alembic_version table: never migrated
+    found["migrations"] = (
+        "ok" if revision == head else f"at {revision or 'none'}, this code needs {head}: run 'ccpor-hub db upgrade'"
+    )
+    return found
 
 
 class QueueFigures:

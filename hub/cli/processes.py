@@ -54,6 +54,12 @@ def register_gateway(sub: argparse._SubParsersAction) -> None:
         help="comma-separated parts to run (carpos-exchange, expire-orders, monthly-reports, audit-retention, "
         "housekeeping); default: all",
     )
+    worker_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="say whether a worker could run here now (database, schema, master key; for the CARPOS "
+        "exchange its keys and the DOJ switch's port) as JSON, exit 0 ready or 1 not; starts nothing",
+    )
     worker_cmd.set_defaults(func=gateway, parts=None)
 
 
@@ -97,18 +103,8 @@ def gateway(args: argparse.Namespace) -> int:
     count_into(settings().resolved_metrics_dir, "worker")  # before the gateway's modules load prometheus_client
 
     from gateway import keys, scheduler
-    from hub import masterkey
+    from hub import logs, masterkey
 
-    # The level is for the hub's own loggers (DEBUG: one line per batch, with its timings). Libraries
-    # stay at INFO or above: signxml's DEBUG lines print every canonicalized envelope, zeep's every
-    # SOAP message -- megabytes a minute and a cost per message, for nothing an operator needs.
-    level = os.environ.get("CCPOR_LOG_LEVEL", "INFO").upper()
-    from hub import logs
-
-    logs.configure(settings().log_format)
-    logging.getLogger("ccpor").setLevel(level)
-    for noisy in ("apscheduler", "zeep", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     parts = args.parts or (
         [p.strip() for p in args.only.split(",") if p.strip()] if getattr(args, "only", None) else None
     )
@@ -116,10 +112,61 @@ def gateway(args: argparse.Namespace) -> int:
     if unknown:
         choices = ", ".join(scheduler.WORKER_PARTS)
         raise Exit(f"--only: no such part: {', '.join(unknown)} (choose from {choices})", status=2)
+    if getattr(args, "check", False):
+        return _worker_check(parts or list(scheduler.WORKER_PARTS))
+    # The level is for the hub's own loggers (DEBUG: one line per batch, with its timings). Libraries
+    # stay at INFO or above: signxml's DEBUG lines print every canonicalized envelope, zeep's every
+    # SOAP message -- megabytes a minute and a cost per message, for nothing an operator needs.
+    logs.configure(settings().log_format)
+    logging.getLogger("ccpor").setLevel(os.environ.get("CCPOR_LOG_LEVEL", "INFO").upper())
+    for noisy in ("apscheduler", "zeep", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return scheduler.run_worker(settings(), parts)
     except (keys.KeyFileError, masterkey.MasterKeyError) as err:
         raise Exit(str(err)) from err
+
+
+def _worker_check(parts: list[str]) -> int:
+    """``worker --check``: the readiness of a worker on this machine (an orchestrator's exec probe)."""
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
+    from gateway import keys, scheduler
+    from hub import masterkey
+    from hub.api.probes import readiness
+    from hub.db import migrate
+    from hub.db.engine import Database
+
+    config = settings()
+    try:
+        key = masterkey.load(config.resolved_master_key_file)
+    except masterkey.MasterKeyError:
+        key = None
+    db = Database(config.resolved_database_url)
+    try:
+        found = readiness(db, migrate.head(), key_loaded=key is not None)
+    finally:
+        db.dispose()
+    if "carpos-exchange" in parts:
+        try:
+            if key is None:
+                raise keys.KeyFileError("no master key")
+            scheduler.hub_channel(config, key)
+            found["carpos_keys"] = "ok"
+        except keys.KeyFileError as err:
+            found["carpos_keys"] = str(err)
+        switch = urlsplit(config.doj_url)
+        port = switch.port or (443 if switch.scheme == "https" else 80)
+        try:
+            socket.create_connection((switch.hostname or "", port), timeout=5).close()
+            found["doj_switch"] = "ok"
+        except OSError as err:
+            found["doj_switch"] = f"{switch.hostname}:{port} does not accept connections ({err.strerror or err})"
+    ready = all(value in ("ok", "loaded") for value in found.values())
+    print(json.dumps({"ready": ready, **found}, sort_keys=True))
+    return 0 if ready else 1
 
 
 def mock_doj(args: argparse.Namespace) -> int:

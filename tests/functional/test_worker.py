@@ -65,3 +65,24 @@ def test_two_workers_run_each_job_run_once(hub_database):
     skipped = sum(text.count(": run by another worker") for text in logs)
     assert ran == len(audited)
     assert skipped >= 1  # both fired the same slots; the loser of each claim skipped it
+
+
+def test_worker_check_says_whether_a_worker_could_run_here(hub_database):
+    """``worker --check``, an orchestrator's exec probe: ready for the jobs on a migrated database
+    with its master key; not ready for the CARPOS exchange without its keys and a reachable switch,
+    naming each."""
+    import json
+    import subprocess
+    import sys
+
+    _, env = hub_database
+    cli = str(Path(sys.executable).with_name("ccpor-hub"))
+    environment = {"PATH": "/usr/bin:/bin", **env, "CCPOR_DOJ_URL": "http://127.0.0.1:9/doj/switch"}
+    jobs = subprocess.run([cli, "worker", "--check", "--only", "expire-orders,monthly-reports"],
+                          capture_output=True, text=True, timeout=60, env=environment)  # fmt: skip
+    assert jobs.returncode == 0, jobs.stdout + jobs.stderr
+    assert json.loads(jobs.stdout) == {"ready": True, "database": "ok", "migrations": "ok", "master_key": "loaded"}
+    exchange = subprocess.run([cli, "worker", "--check"], capture_output=True, text=True, timeout=60, env=environment)
+    found = json.loads(exchange.stdout)
+    assert exchange.returncode == 1 and found["ready"] is False and found["database"] == "ok"
+    assert "keys init" in found["carpos_keys"] and "127.0.0.1:9 does not accept connections" in found["doj_switch"]

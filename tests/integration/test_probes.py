@@ -46,9 +46,12 @@ def test_ready_at_this_code_s_schema_and_not_while_an_upgrade_is_pending(db, app
 
 
 def test_a_database_never_migrated_or_not_answering_is_not_ready(tmp_path: Path):
+    (tmp_path / "empty.db").touch()  # a database file, never migrated
     empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
     assert Readiness(empty, True).checks()["migrations"].startswith("at none, this code needs")
     empty.dispose()
-    gone = Database(f"sqlite:///{tmp_path / 'no-such-dir' / 'hub.db'}")  # the file cannot be opened
-    assert Readiness(gone, True).checks() == {"master_key": "loaded", "database": "unreachable"}
-    gone.dispose()
+    for missing in (tmp_path / "no-such-dir" / "hub.db", tmp_path / "not-there.db"):
+        gone = Database(f"sqlite:///{missing}")
+        assert Readiness(gone, True).checks() == {"master_key": "loaded", "database": "unreachable"}
+        gone.dispose()
+        assert not missing.exists()  # asking does not create it
