@@ -10,7 +10,13 @@ TODAY = date(2026, 11, 22)
 
 
 def problems(active: bool = True, **overrides) -> dict[str, str]:
-    doc = OrderDocument(order_element(order(**overrides)))
+    # The order's dates relative to the pinned TODAY, not to the real calendar (order()'s default):
+    # a default issued ten days before today fails as "in the future" once today passes TODAY + 10.
+    dates = {
+        "CourtOrderIssuingDate": TODAY - timedelta(days=10),
+        "CourtOrderExpirationDate": TODAY + timedelta(days=1085),
+    }
+    doc = OrderDocument(order_element(order(**{**dates, **overrides})))
     out: dict[str, str] = {}
     for v in check(doc, active=active, today=TODAY, path="/o"):
         key = v.path.rsplit("/", 1)[-1]
