@@ -286,11 +286,6 @@ class JobScheduler:
         self.scheduler.shutdown(wait=True)  # a job run in progress finishes
 
 
-def run(settings: Settings) -> int:
-    """The ``ccpor-hub gateway`` process: the CARPOS exchange alone (``worker`` runs it with the jobs)."""
-    return run_worker(settings, ["carpos-exchange"])
-
-
 def run_worker(settings: Settings, parts: list[str] | None = None) -> int:
     """``ccpor-hub worker``: the CARPOS exchange and every scheduled job (or the ``parts`` named),
     until SIGTERM or SIGINT (a batch or job run in flight finishes)."""

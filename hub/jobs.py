@@ -186,20 +186,10 @@ class Jobs:
 
     def schedules(self) -> dict[str, Schedule]:
         zone = self.settings.court_timezone
-        return {
-            "expire-orders": Schedule(self.settings.job_expire_orders, zone),
-            "monthly-reports": Schedule(self.settings.job_monthly_reports, zone),
-            "audit-retention": Schedule(self.settings.job_audit_retention, zone),
-            "housekeeping": Schedule(self.settings.job_housekeeping, zone),
-        }
+        return {name: Schedule(getattr(self.settings, setting), zone) for name, (setting, _) in _JOBS.items()}
 
     def function(self, job: str) -> Callable[[datetime], str]:
-        return {
-            "expire-orders": self.expire_orders,
-            "monthly-reports": self.monthly_reports,
-            "audit-retention": self.audit_retention,
-            "housekeeping": self.housekeeping,
-        }[job]
+        return getattr(self, _JOBS[job][1])  # type: ignore[no-any-return]
 
     def run(self, job: str, schedule: Schedule) -> str | None:
         """Fire ``job`` now: claim its slot and run it, or skip a slot another worker has; the outcome
@@ -307,6 +297,13 @@ class Jobs:
         return audited(self.db, self.trail, self.username, "queue purge-dead", "", work, self.clock)
 
 
-JOBS = ("expire-orders", "monthly-reports", "audit-retention", "housekeeping")
+#: Each job: its schedule's setting (a Settings field) and its method of :class:`Jobs`.
+_JOBS = {
+    "expire-orders": ("job_expire_orders", "expire_orders"),
+    "monthly-reports": ("job_monthly_reports", "monthly_reports"),
+    "audit-retention": ("job_audit_retention", "audit_retention"),
+    "housekeeping": ("job_housekeeping", "housekeeping"),
+}
+JOBS = tuple(_JOBS)
 
 __all__ = ["ANCHOR", "JOBS", "Jobs", "Schedule", "audited", "claim", "cli_user", "finish"]

@@ -126,7 +126,7 @@ def development_tls(directory: Path, *, mutual: bool = False, days: int = 1) -> 
     return Tls(cert=cert, key=key, ca=ca_pem, client_ca=ca_pem, client_cert=client_cert, client_key=client_key)
 
 
-def _cli() -> str:
+def cli_path() -> str:
     return str(Path(sys.executable).with_name("ccpor-hub"))
 
 
@@ -148,7 +148,7 @@ def carpos_environment(data_dir: Path, *, switch_port: int | None = None) -> dic
         if not master.exists():
             masterkey.create(master)
         subprocess.run(  # noqa: S603 - our own CLI
-            [_cli(), "keys", "init", str(key_dir)], env={**os.environ, **env}, check=True, capture_output=True
+            [cli_path(), "keys", "init", str(key_dir)], env={**os.environ, **env}, check=True, capture_output=True
         )
     return env
 
@@ -211,7 +211,7 @@ class SwitchServer(_Child):
         self.url = env["CCPOR_DOJ_URL"]
         log = Path(env["CCPOR_DOJ_DATA_DIR"])
         log.mkdir(parents=True, exist_ok=True)
-        argv = [_cli(), "mock-doj", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        argv = [cli_path(), "mock-doj", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
         super().__init__(argv, {**os.environ, **env, **extra}, log / "switch.log")
 
     def start(self, timeout: float = 90.0) -> SwitchServer:
@@ -251,7 +251,7 @@ class CourtServer(_Child):
             **env,
             "CCPOR_COURT_DATABASE_URL": self.database_url,
         }
-        argv = [_cli(), "mock-court", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        argv = [cli_path(), "mock-court", "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
         super().__init__(argv + (tls.serve_args() if tls else []), environment, data_dir / "court.log")
 
     @property
@@ -273,7 +273,7 @@ class GatewayProcess(_Child):
 
     def __init__(self, env: dict[str, str], name: str = "gateway", *options: str, **extra: str) -> None:
         data_dir = Path(env["CCPOR_DATA_DIR"])
-        argv = [_cli(), *self.COMMAND, *options]
+        argv = [cli_path(), *self.COMMAND, *options]
         super().__init__(argv, {**os.environ, **env, **extra}, data_dir / f"{name}.log")
 
     def start(self, timeout: float = 90.0) -> GatewayProcess:
@@ -308,7 +308,7 @@ class HubServer(_Child):
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.workers = workers
         environment = {**os.environ, "CCPOR_DATA_DIR": str(data_dir), "CCPOR_DATABASE_URL": database_url, **env}
-        argv = [_cli(), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        argv = [cli_path(), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
         super().__init__(argv + (tls.serve_args() if tls else []), environment, data_dir / "server.log")
         key_file = Path(environment.get("CCPOR_MASTER_KEY_FILE") or data_dir / "master.key")
         if not key_file.exists():  # a development/test hub gets its own key; operators make theirs

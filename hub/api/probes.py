@@ -36,13 +36,18 @@ class Readiness:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         found = self.checks()
-        ready = all(value in ("ok", "loaded") for value in found.values())
-        body = json.dumps({"ready": ready, **found}, sort_keys=True).encode() + b"\n"
+        ready, body = verdict(found)
         start_response(
             "200 OK" if ready else "503 Service Unavailable",
             [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Content-Length", str(len(body)))],
         )
         return [body]
+
+
+def verdict(found: dict[str, str]) -> tuple[bool, bytes]:
+    """Whether every check is fine, and the checks as the JSON line a probe answers."""
+    ready = all(value in ("ok", "loaded") for value in found.values())
+    return ready, json.dumps({"ready": ready, **found}, sort_keys=True).encode() + b"\n"
 
 
 def readiness(db: Database, head: str, *, key_loaded: bool) -> dict[str, str]:

@@ -129,13 +129,12 @@ def gateway(args: argparse.Namespace) -> int:
 
 def _worker_check(parts: list[str]) -> int:
     """``worker --check``: the readiness of a worker on this machine (an orchestrator's exec probe)."""
-    import json
     import socket
     from urllib.parse import urlsplit
 
     from gateway import keys, scheduler
     from hub import masterkey
-    from hub.api.probes import readiness
+    from hub.api.probes import readiness, verdict
     from hub.db import migrate
     from hub.db.engine import Database
 
@@ -164,8 +163,8 @@ def _worker_check(parts: list[str]) -> int:
             found["doj_switch"] = "ok"
         except OSError as err:
             found["doj_switch"] = f"{switch.hostname}:{port} does not accept connections ({err.strerror or err})"
-    ready = all(value in ("ok", "loaded") for value in found.values())
-    print(json.dumps({"ready": ready, **found}, sort_keys=True))
+    ready, line = verdict(found)
+    print(line.decode(), end="")
     return 0 if ready else 1
 
 

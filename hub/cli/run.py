@@ -17,10 +17,8 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 from hub.cli.common import Exit, master_key, settings
 from hub.cli.processes import add_tls_arguments
@@ -43,12 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run)
 
 
-def _cli() -> str:
-    return str(Path(sys.executable).with_name("ccpor-hub"))
-
-
 def run(args: argparse.Namespace) -> int:
     from hub.db import migrate
+    from hub.runner import cli_path
 
     config = settings()
     env = dict(os.environ)
@@ -62,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     tls += ["--client-ca", args.client_ca] if args.client_ca else []
     parts: list[tuple[str, list[str]]] = []
     if args.mock_doj:
-        parts.append(("mock DOJ switch", [_cli(), "mock-doj", "serve", "--bind", f"127.0.0.1:{args.doj_port}"]))
-    parts.append(("hub", [_cli(), "serve", "--bind", args.bind, "--workers", str(args.workers), *tls]))
-    parts.append(("worker", [_cli(), "worker"]))
+        parts.append(("mock DOJ switch", [cli_path(), "mock-doj", "serve", "--bind", f"127.0.0.1:{args.doj_port}"]))
+    parts.append(("hub", [cli_path(), "serve", "--bind", args.bind, "--workers", str(args.workers), *tls]))
+    parts.append(("worker", [cli_path(), "worker"]))
     return Parts(parts, env, mutual_tls=bool(args.client_ca)).run(
         f"{'https' if args.tls_cert else 'http'}://{args.bind}"
     )

@@ -19,7 +19,7 @@ from hub.carpos.clets import CletsVault
 from hub.contract import Dsp917, validate_dsp917
 from hub.db.engine import Database
 from hub.db.models import OutboxMessage
-from hub.runner import CourtServer, _cli
+from hub.runner import CourtServer, cli_path
 from mocks.court.store import CourtStore
 from tests.functional.test_dsp917 import _r, notifications, receipt, stored_order
 from tests.support.dsp917 import ORDER_PATH, current, put, sample, with_ids
@@ -38,7 +38,7 @@ def court(carpos, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Co
     store = CourtStore.existing(server.database_url)
     # The operator's command: the hub enters Imperial's orders in CARPOS and answers its service.
     done = subprocess.run(  # noqa: S603 - our own CLI
-        [_cli(), "dsp917", "court", COURT_ORI, "--carpos", "--response-url", server.url,
+        [cli_path(), "dsp917", "court", COURT_ORI, "--carpos", "--response-url", server.url,
          "--username", "ccpor-hub", "--password-stdin"],
         input=PASSWORD + "\n", env=carpos.env | {"CCPOR_DATABASE_URL": carpos.running.db_url},
         capture_output=True, text=True, timeout=60,
@@ -149,7 +149,7 @@ def test_the_courts_service_down_for_a_while_every_response_once_in_order(carpos
     assert all(shown[n].State == "ACCEPTED" for n in numbers)
     assert any(shown[n].AttemptCount > 1 for n in numbers)  # tried while the court was down
     cli = subprocess.run(  # noqa: S603 - our own CLI
-        [_cli(), "queue", "ls", "--kind", "DSP917", "--json"],
+        [cli_path(), "queue", "ls", "--kind", "DSP917", "--json"],
         env=carpos.env | {"CCPOR_DATABASE_URL": carpos.running.db_url}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
@@ -158,7 +158,7 @@ def test_the_courts_service_down_for_a_while_every_response_once_in_order(carpos
 
 def _configure(carpos, *args: str, password: str | None = None) -> None:  # type: ignore[no-untyped-def]
     done = subprocess.run(  # noqa: S603 - our own CLI
-        [_cli(), "dsp917", "court", COURT_ORI, *args, *(["--password-stdin"] if password else [])],
+        [cli_path(), "dsp917", "court", COURT_ORI, *args, *(["--password-stdin"] if password else [])],
         input=(password or "") + "\n", env=carpos.env | {"CCPOR_DATABASE_URL": carpos.running.db_url},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -191,7 +191,7 @@ def test_a_court_refusing_the_response_makes_it_dead_and_a_requeue_delivers_it(c
     finally:
         _configure(carpos, password=PASSWORD)
     requeued = subprocess.run(  # noqa: S603 - our own CLI
-        [_cli(), "queue", "requeue", mcn],
+        [cli_path(), "queue", "requeue", mcn],
         env=carpos.env | {"CCPOR_DATABASE_URL": carpos.running.db_url}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert requeued.returncode == 0, requeued.stderr

@@ -270,24 +270,26 @@ def test_hostile_xml_is_refused_and_the_court_keeps_serving(court, hub, store, h
     assert len(last_received(store, sent)) == 1
 
 
-def _cli(court: CourtServer, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def cli_path(court: CourtServer, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own CLI
         [court.argv[0], "mock-court", *args], env={**court.env, **env}, capture_output=True, text=True, timeout=60
     )
 
 
 def test_the_command_line_changes_the_faults_and_prints_the_ledger(court, hub, store, tmp_path: Path):
-    shown = _cli(court, "faults", "--fail-next", "1", "--latency-ms", "5", "--down")
+    shown = cli_path(court, "faults", "--fail-next", "1", "--latency-ms", "5", "--down")
     assert shown.returncode == 0 and shown.stdout.startswith("down: yes, latency: 5 ms, fail-next: 1")
     assert store.faults() == Faults(down=True, latency_ms=5, fail_next=1)
-    assert _cli(court, "faults", "--clear").stdout.startswith("down: no, latency: 0 ms, fail-next: 0, error rate: 0.0")
+    assert cli_path(court, "faults", "--clear").stdout.startswith(
+        "down: no, latency: 0 ms, fail-next: 0, error rate: 0.0"
+    )
     notify(hub, message())
-    ledger = json.loads(_cli(court, "ledger", "--json").stdout)
+    ledger = json.loads(cli_path(court, "ledger", "--json").stdout)
     assert [r["document_id"] for r in ledger["received"]] == [r.document_id for r in store.received()]
     assert ledger["received"][-1]["password_type"] == PasswordType.DIGEST
     assert [r["code"] for r in ledger["refused"]] == [r.code for r in store.refused()]
     elsewhere = {"CCPOR_COURT_DATA_DIR": str(tmp_path / "never-ran"), "CCPOR_COURT_DATABASE_URL": ""}
-    missing = _cli(court, "ledger", **elsewhere)
+    missing = cli_path(court, "ledger", **elsewhere)
     assert missing.returncode == 1 and "no database yet" in missing.stderr and not (tmp_path / "never-ran").exists()
 
 
@@ -317,14 +319,14 @@ def _gateway_identity(directory: Path):  # type: ignore[no-untyped-def]
 
     from gateway.keys import ClientIdentity
     from hub import masterkey
-    from hub.runner import _cli
+    from hub.runner import cli_path
 
     master_file = directory / "gateway-master.key"
     wrapped = directory / "ccpor-gateway.wrapped.key"
     if not wrapped.exists():
         masterkey.create(master_file)
         done = subprocess.run(  # noqa: S603 - our own CLI
-            [_cli(), "keys", "wrap", str(wrapped)],
+            [cli_path(), "keys", "wrap", str(wrapped)],
             input=(directory / "tls" / "ccpor-gateway.key").read_bytes(),
             capture_output=True,
             timeout=60,
