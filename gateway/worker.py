@@ -13,22 +13,17 @@ import random
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
-
 from gateway.receiver import AnswerListener, CarposReceiver
 from gateway.sealing import Channel
 from gateway.sender import Built, Drained, Sender, Submitted
 from gateway.transport import SwitchTransport, TransportError
-from hub import ids
 from hub.audit import CARPOS, AuditTrail
 from hub.carpos import codec, outbox
 from hub.carpos.clets import CletsVault
 from hub.carpos.envelope import Header, MessageKey, Transmission
 from hub.clock import Clock, utcnow
 from hub.db.engine import Database
-from hub.db.models import Order, OrderVersion, OutboxMessage
 from hub.errors import HubError
-from hub.orders.document import OrderDocument
 from hub.outbox.manager import Claim, OutboxManager
 from hub.outbox.retry import RetryPolicy
 
@@ -90,23 +85,7 @@ class Gateway(Sender, CarposReceiver):
         """Stage 2, outside any transaction: each claimed message sealed (or why it cannot be), one
         query for all of their inputs."""
         now = self.clock()
-        m = OutboxMessage
-        query = (
-            select(
-                m.id,
-                m.mcn,
-                m.mke,
-                m.sender_ori,
-                m.created_at,
-                m.order_id,
-                m.payload_sealed,
-                Order.carpos_fcn_sealed,
-                OrderVersion.document,
-            )  # fmt: skip
-            .outerjoin(Order, Order.id == m.order_id)
-            .outerjoin(OrderVersion, and_(OrderVersion.order_id == m.order_id, OrderVersion.version == m.order_version))
-            .where(m.id.in_([c.id for c in claimed]))
-        )
+        query = outbox.text_inputs([c.id for c in claimed])
         with self.db.read() as s:
             inputs = {r.id: r for r in s.execute(query)}
         out = []
@@ -132,22 +111,7 @@ class Gateway(Sender, CarposReceiver):
             return Submitted(built, [], exc)
 
     def _transmission(self, row: Any, now: datetime) -> Transmission:
-        if row.mke == codec.Mke.QPO.value:
-            text, reference = self.vault.open_query(row.mcn, row.payload_sealed), None
-        else:
-            if row.document is None:
-                raise ValueError("the order version it names is missing")
-            mke = codec.Mke(row.mke)
-            fcn = None
-            if mke is not codec.Mke.EPO:
-                if row.carpos_fcn_sealed is None:
-                    raise ValueError("the order has no FCN (its EPO was never accepted)")
-                fcn = self.vault.open_fcn(row.order_id, row.carpos_fcn_sealed)
-            reference = ids.public(ids.ORDER, row.order_id)
-            tx = codec.from_order(
-                OrderDocument.from_xml(row.document), mke=mke, ori=row.sender_ori, oca=reference, fcn=fcn
-            )
-            text = codec.encode(tx)  # checked: CarposError with DOJ's reasons
+        text, reference = outbox.text_of(row, self.vault)
         header = Header(
             mcn=row.mcn,
             sender_ori=row.sender_ori,

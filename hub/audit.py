@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from hub.db.models import Account, AuditChain, AuditEvent, Order
@@ -408,3 +408,24 @@ def _rows_from(connection: Connection, base_seq: int, batch: int) -> Iterator[ob
         if len(rows) < batch:
             return
         after = rows[-1].seq
+
+
+def search_query(start: datetime, end: datetime, **equal: str | None) -> Select[tuple[AuditEvent]]:
+    """Events in ``[start, end)`` whose columns equal the given values (``username=``, ``org_ori=``,
+    ``category=``, ``operation=``, ``target=``, ``outcome=``; empty ones ignored): /ws/admin's
+    SearchAudit and the console's audit page."""
+    query = select(AuditEvent).where(AuditEvent.at >= start, AuditEvent.at < end)
+    for name, value in equal.items():
+        if value:
+            query = query.where(_SEARCHABLE[name] == value)
+    return query
+
+
+_SEARCHABLE = {
+    "username": AuditEvent.username,
+    "org_ori": AuditEvent.org_ori,
+    "category": AuditEvent.category,
+    "operation": AuditEvent.operation,
+    "target": AuditEvent.target,
+    "outcome": AuditEvent.outcome,
+}

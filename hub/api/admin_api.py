@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
+from hub import audit
 from hub.accounts import admin, service
 from hub.accounts.permissions import require_admin
 from hub.api.call import Call, guarded, page_fields
@@ -207,17 +206,16 @@ class AdminApi:
                 "ToDateTime must be after FromDateTime, at most 366 days later",
                 [Violation("/adm:SearchAudit/adm:Criteria/adm:ToDateTime", "outside the allowed span")],
             )
-        query = select(AuditEvent).where(AuditEvent.at >= start, AuditEvent.at < end)
-        for column, value in (
-            (AuditEvent.username, k.Username),
-            (AuditEvent.org_ori, k.OrganizationORIIdentification),
-            (AuditEvent.category, k.Category),
-            (AuditEvent.operation, k.Operation),
-            (AuditEvent.target, k.Target),
-            (AuditEvent.outcome, k.Outcome),
-        ):
-            if value:
-                query = query.where(column == value)
+        query = audit.search_query(
+            start,
+            end,
+            username=k.Username,
+            org_ori=k.OrganizationORIIdentification,
+            category=k.Category,
+            operation=k.Operation,
+            target=k.Target,
+            outcome=k.Outcome,
+        )
         page = paginate(c.session, query, self._page_number(c), self.settings.page_size, AuditEvent.seq.desc())
         return self.t["AuditEventListType"](
             **page_fields(page),

@@ -91,8 +91,8 @@ class QueueFigures:
         from prometheus_client.core import GaugeMetricFamily
         from sqlalchemy import func, select
 
-        from hub.codes import OutboxState
         from hub.db.models import OutboxMessage
+        from hub.outbox import queue
 
         depth = GaugeMetricFamily(
             "ccpor_outbox_messages", "Outbox messages by kind and state", labels=["kind", "state"]
@@ -102,34 +102,20 @@ class QueueFigures:
             "Age of the oldest message not yet answered (QUEUED or SENT), by kind",
             labels=["kind"],
         )
-        waiting = (OutboxState.QUEUED.value, OutboxState.SENT.value)
         try:
-            with self.db.read_engine.connect() as connection:
-                for kind, state, count in connection.execute(
+            with self.db.read() as s:
+                for kind, state, count in s.execute(
                     select(OutboxMessage.kind, OutboxMessage.state, func.count()).group_by(
                         OutboxMessage.kind, OutboxMessage.state
                     )
                 ):
                     depth.add_metric([kind, state], count)
-                for kind, first in connection.execute(
-                    select(OutboxMessage.kind, func.min(OutboxMessage.created_at))
-                    .where(OutboxMessage.state.in_(waiting))
-                    .group_by(OutboxMessage.kind)
-                ):
-                    age = (self.clock() - _aware(first)).total_seconds() if first is not None else 0.0
-                    oldest.add_metric([kind], max(0.0, age))
+                for kind, first in queue.oldest_waiting(s).items():
+                    oldest.add_metric([kind], max(0.0, (self.clock() - first).total_seconds()))
         except SQLAlchemyError as exc:
             log.warning("metrics: the queues could not be read (%s)", type(exc).__name__)
         yield depth
         yield oldest
-
-
-def _aware(moment: Any) -> Any:
-    from datetime import UTC, datetime
-
-    if isinstance(moment, str):  # SQLite's min() of a timestamp column comes back as its text
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Metrics:

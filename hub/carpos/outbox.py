@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import and_, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hub import ids, logs
@@ -34,7 +34,7 @@ from hub.accounts.service import Principal
 from hub.carpos import codec
 from hub.carpos.clets import CletsVault
 from hub.codes import FINISHED_STATES, CancelReason, CarposStatus, OrderStatus, OutboxState
-from hub.db.models import CarposInboxMessage, Order, OutboxMessage
+from hub.db.models import CarposInboxMessage, Order, OrderVersion, OutboxMessage
 from hub.errors import InvalidState, ValidationError, Violation
 from hub.orders.document import OrderDocument
 from hub.orders.forwarding import Change, Forwarding
@@ -327,3 +327,44 @@ def ring(s: Session) -> None:
         s.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
     else:
         s.info[RING] = True
+
+
+#: What the text of one outbox message is made from (a SELECT's row: the message's columns, its
+#: order's sealed FCN, the order version's document) -- the gateway's and the console's query.
+def text_inputs(message_ids: list[int]) -> Any:
+    m = OutboxMessage
+    return (
+        select(
+            m.id,
+            m.mcn,
+            m.mke,
+            m.sender_ori,
+            m.created_at,
+            m.order_id,
+            m.payload_sealed,
+            Order.carpos_fcn_sealed,
+            OrderVersion.document,
+        )  # fmt: skip
+        .outerjoin(Order, Order.id == m.order_id)
+        .outerjoin(OrderVersion, and_(OrderVersion.order_id == m.order_id, OrderVersion.version == m.order_version))
+        .where(m.id.in_(message_ids))
+    )
+
+
+def text_of(row: Any, vault: CletsVault) -> tuple[str, str | None]:
+    """A CARPOS message's NCIC-style text (CLETS data) and the order reference it carries (its OCA),
+    from a :func:`text_inputs` row: a query's sealed text opened, a transaction encoded from the order
+    version it names (checked: ``CarposError`` with DOJ's reasons; ``ValueError`` when an input is missing)."""
+    if row.mke == codec.Mke.QPO.value:
+        return vault.open_query(row.mcn, row.payload_sealed), None
+    if row.document is None:
+        raise ValueError("the order version it names is missing")
+    mke = codec.Mke(row.mke)
+    fcn = None
+    if mke is not codec.Mke.EPO:
+        if row.carpos_fcn_sealed is None:
+            raise ValueError("the order has no FCN (its EPO was never accepted)")
+        fcn = vault.open_fcn(row.order_id, row.carpos_fcn_sealed)
+    reference = ids.public(ids.ORDER, row.order_id)
+    tx = codec.from_order(OrderDocument.from_xml(row.document), mke=mke, ori=row.sender_ori, oca=reference, fcn=fcn)
+    return codec.encode(tx), reference

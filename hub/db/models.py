@@ -315,6 +315,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("kind", "order_id", "order_seq"),
         Index(None, "kind", "state", "next_attempt_at"),
+        Index(None, "updated_at"),  # the console's activity of the last hour and day
     )
 
 
@@ -413,6 +414,21 @@ class JobRun(Base):
     outcome: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (UniqueConstraint("job", "slot"),)
+
+
+class ConsoleSession(Base):
+    """A signed-in administrator's session of the web console (hub.console): the cookie carries a
+    random token, the table only its SHA-256, so a copy of the database opens no session."""
+
+    __tablename__ = "console_sessions"
+
+    #: SHA-256 (hex) of the cookie's token.
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The last request the administrator made (auto-refreshes do not count): the idle lock's clock.
+    active_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    client_address: Mapped[str] = mapped_column(String(64), default="")
 
 
 class UsedNonce(Base):

@@ -284,6 +284,9 @@ class OutboxManager:
             self._die(s, c, f"gave up after {c.attempts} attempts: {why}", now, events)
             return
         _log.warning("%s %s %s: attempt %d failed (%s); trying again later", c.kind, c.mke, c.mcn, c.attempts, why)
+        # Each failed attempt is audited with its reason: a message's history of attempts (the console's
+        # message page) is its audit events.
+        events.append(self.event(c, f"FAILED (attempt {c.attempts})", now, detail=f"MCN {c.mcn}: {why}"[:200]))
         s.execute(
             update(OutboxMessage)
             .where(*self._mine(c))
@@ -325,7 +328,7 @@ class OutboxManager:
             )
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            events.append(self.event(c, "DEAD", now))
+            events.append(self.event(c, "DEAD", now, detail=f"MCN {c.mcn}: {why}"[:200]))
 
     # ---------------------------------------------------------------------------------- settling
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Select, delete, exists, func, select, update
+from sqlalchemy import Select, and_, case, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from hub import ids
@@ -96,11 +96,113 @@ def state_of(text: str | None, path: str = "State") -> OutboxState | None:
         ) from None
 
 
-def list_query(state: OutboxState | None, kind: str | None = None) -> Select[tuple[OutboxMessage]]:
-    query = select(OutboxMessage)
+@dataclass(frozen=True)
+class Filter:
+    """What an administrator narrows the queue to (every field optional): the SOAP ListQueue takes
+    state and kind, the console all of them. ``since``/``until``: when the message was queued."""
+
+    state: OutboxState | None = None
+    kind: str | None = None
+    court: str | None = None
+    mke: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    order_key: int | None = None
+    mcn: str | None = None
+
+
+def list_query(
+    state: OutboxState | None, kind: str | None = None, *, also: Filter = Filter()
+) -> Select[tuple[OutboxMessage]]:
+    m = OutboxMessage
+    query = select(m)
     if kind:
-        query = query.where(OutboxMessage.kind == kind)
-    return query.where(OutboxMessage.state == state.value) if state else query
+        query = query.where(m.kind == kind)
+    if state:
+        query = query.where(m.state == state.value)
+    if also.court:
+        query = query.where(m.sender_ori == also.court)
+    if also.mke:
+        query = query.where(m.mke == also.mke)
+    if also.since:
+        query = query.where(m.created_at >= also.since)
+    if also.until:
+        query = query.where(m.created_at < also.until)
+    if also.order_key:
+        query = query.where(m.order_id == also.order_key)
+    if also.mcn:
+        query = query.where(m.mcn == also.mcn)
+    return query
+
+
+#: The states of a message still on its way: waiting to be sent, or sent and waiting for its answer.
+WAITING = (OutboxState.QUEUED.value, OutboxState.SENT.value)
+
+
+def oldest_waiting(s: Session) -> dict[str, datetime]:
+    """Per kind, when its oldest message still on its way was queued."""
+    m = OutboxMessage
+    rows = s.execute(select(m.kind, func.min(m.created_at)).where(m.state.in_(WAITING)).group_by(m.kind))
+    return {kind: _aware(first) for kind, first in rows if first is not None}
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What happened to one court's messages since a moment: sent, accepted, rejected, died."""
+
+    court: str
+    sent: int
+    accepted: int
+    rejected: int
+    dead: int
+
+
+def activity(s: Session, since: datetime) -> list[Activity]:
+    """Per sending ORI (court or agency), the messages sent, answered ACCEPTED or REJECTED, and
+    given up (DEAD) since ``since``; one GROUP BY over the rows changed since then."""
+    m = OutboxMessage
+
+    def counted(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
+    rows = s.execute(
+        select(
+            m.sender_ori,
+            counted(m.sent_at >= since),
+            counted(and_(m.state == OutboxState.ACCEPTED.value, m.answered_at >= since)),
+            counted(and_(m.state == OutboxState.REJECTED.value, m.answered_at >= since)),
+            counted(m.state == OutboxState.DEAD.value),
+        )
+        .where(m.updated_at >= since)
+        .group_by(m.sender_ori)
+        .order_by(m.sender_ori)
+    )
+    return [Activity(ori, int(a or 0), int(b or 0), int(c or 0), int(d or 0)) for ori, a, b, c, d in rows]
+
+
+def throughput(s: Session, now: datetime, hours: int = 24) -> list[tuple[datetime, int, int]]:
+    """Messages sent and answered ACCEPTED in each of the last ``hours`` hours (oldest first): one
+    SELECT of a sum per bucket, which every database runs alike."""
+    m = OutboxMessage
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    edges = [start + timedelta(hours=i) for i in range(hours + 1)]
+    columns = []
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        columns.append(func.sum(case((and_(m.sent_at >= lo, m.sent_at < hi), 1), else_=0)))
+        columns.append(
+            func.sum(
+                case((and_(m.state == OutboxState.ACCEPTED.value, m.answered_at >= lo, m.answered_at < hi), 1), else_=0)
+            )
+        )
+    row = s.execute(select(*columns).where(m.updated_at >= start)).one()
+    return [(edges[i], int(row[2 * i] or 0), int(row[2 * i + 1] or 0)) for i in range(hours)]
+
+
+def _aware(moment: Any) -> datetime:
+    """A timestamp an aggregate returned: SQLite's min() of a timestamp column comes back as text."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def counts(s: Session, kind: str | None = None) -> dict[str, int]:

@@ -127,9 +127,7 @@ class SoapEndpoint:
         try:
             environ["ccpor.tree"] = self._admit(environ)
             environ["ccpor.client_cert_sha256"] = _client_certificate(environ)
-            peer = _peer(environ)
-            environ["ccpor.tls"] = _over_tls(environ, peer, self.trusted_proxies)
-            environ["ccpor.loopback"] = peer is not None and peer.is_loopback
+            environ["ccpor.tls"], environ["ccpor.loopback"] = connection_facts(environ, self.trusted_proxies)
         except HubError as err:
             log.info("refused request from %s: %s %s", environ.get("REMOTE_ADDR"), err.code, err.message)
             metrics.SOAP_CALLS.labels(self.service, ENTRY, err.code).inc()
@@ -232,6 +230,14 @@ def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | 
         raise ValueError(f"CCPOR_TRUSTED_PROXIES: {exc}") from None
 
 
+def connection_facts(
+    environ: dict[str, Any], trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> tuple[bool, bool]:
+    """Whether the request came over TLS (gunicorn's own, or a trusted proxy's) and from loopback."""
+    peer = _peer(environ)
+    return _over_tls(environ, peer, trusted), peer is not None and peer.is_loopback
+
+
 def _peer(environ: dict[str, Any]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The caller's address; an IPv4 peer seen on a dual-stack bind (``::ffff:a.b.c.d``) as IPv4."""
     try:
@@ -269,12 +275,21 @@ class Router:
 
     def __init__(self, routes: dict[str, WsgiApp]) -> None:
         self.routes = {"/health": health, **routes}
+        #: Applications mounted under a path prefix (the web console under /console): every path below it.
+        self.mounts: dict[str, WsgiApp] = {}
         services = ", ".join(f"{path}?wsdl" for path in routes if path.startswith("/ws/"))
         self._not_found_text = f"no such service; the services are {services}\n".encode()
 
+    def mount(self, prefix: str, app: WsgiApp) -> None:
+        """Serve ``prefix`` and every path below it by ``app``."""
+        self.mounts[prefix.rstrip("/")] = app
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
-        app = self.routes.get(path.rstrip("/") or "/")
+        app = self.routes.get(path.rstrip("/") or "/") or next(
+            (mounted for prefix, mounted in self.mounts.items() if path == prefix or path.startswith(prefix + "/")),
+            None,
+        )
         if app is None:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [self._not_found_text]
