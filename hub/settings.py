@@ -187,6 +187,8 @@ class Settings:
     #: address the served WSDLs give for each service. Empty: ``ccpor-hub serve`` sets it to the bound
     #: address (``--bind``, https with ``--tls-cert``). The WSDL never takes an address from the request.
     public_url: str = setting("CCPOR_PUBLIC_URL", TEXT, "")
+    #: Seconds between the web console's auto-refreshes of its queue overview and of a message on its way.
+    console_refresh_seconds: int = setting("CCPOR_CONSOLE_REFRESH_SECONDS", INTEGER, 15)
     #: DEVELOPMENT ONLY: accept PasswordText over plain HTTP from loopback callers (tests, benchmarks).
     #: Logged as a warning at every start. Hazard: the password crosses the wire in the clear.
     dev_password_text_over_http: bool = setting("CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP", FLAG, False)

@@ -414,7 +414,7 @@ class Console:
             target = entry.order_id or entry.mcn
             attempts = s.scalars(
                 select(AuditEvent)
-                .where(AuditEvent.target == target, AuditEvent.detail.like(f"MCN {entry.mcn}%"))
+                .where(AuditEvent.target.in_({target, entry.mcn}), AuditEvent.detail.contains(entry.mcn))
                 .order_by(AuditEvent.seq)
             ).all()
             order = s.get(Order, m.order_id) if m.order_id else None
@@ -617,7 +617,10 @@ class Console:
 
     def _page(self, v: Visit, template: str, http_status: int, **context: Any) -> Response:
         body = self.env.get_template(template).render(
-            user=v.account, csrf=self.sessions.csrf(v.token), refresh_seconds=15, **context
+            user=v.account,
+            csrf=self.sessions.csrf(v.token),
+            refresh_seconds=self.settings.console_refresh_seconds,
+            **context,
         )
         return Response(body, status=http_status, mimetype="text/html")
 

@@ -87,7 +87,7 @@ class RunningHub:
 
 #: The shared test hubs listen on plain HTTP on loopback, where PasswordText needs the development
 #: setting (tests/functional/test_tls.py and tests/integration/test_password_text.py run without it).
-LOOPBACK_PASSWORD_TEXT = {"CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP": "1"}
+LOOPBACK_PASSWORD_TEXT = {"CCPOR_DEV_ALLOW_PASSWORD_TEXT_OVER_HTTP": "1", "CCPOR_CONSOLE_REFRESH_SECONDS": "1"}
 
 #: A system account allowed to use WS-Security PasswordDigest (its password is kept sealed).
 DIGEST_USER = "digest-dms"
