@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create the virtualenv and install the hub with its test extras
 
-demo: $(STAMP)  ## a fresh SQLite hub, the mock DOJ switch and the gateway: the scripted SOAP demo, FCNs and all, then stop
+demo: $(STAMP)  ## a fresh SQLite hub by `ccpor-hub run --mock-doj`: the scripted SOAP demo, FCNs and all, the console; then stop
 	$(VENV)/bin/ccpor-hub demo
 
 test: $(STAMP)  ## run the whole test suite (PostgreSQL tests skip if no server answers)

@@ -322,3 +322,25 @@ class HubServer(_Child):
         self.spawn()
         _wait_healthy(self, f"{self.url}/health", timeout, self.tls.client_context() if self.tls else None)
         return self
+
+
+class HubRun(_Child):
+    """``ccpor-hub run --mock-doj``: hub, worker and mock switch as one process tree (the demo), on a
+    free loopback port; the switch on ``env["CCPOR_DOJ_PORT"]`` (:func:`carpos_environment`)."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str], tls: Tls | None = None, workers: int = 2) -> None:
+        self.port = free_port()
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        argv = [cli_path(), "run", "--mock-doj", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        argv += ["--doj-port", env["CCPOR_DOJ_PORT"], *(tls.serve_args() if tls else [])]
+        super().__init__(argv, {**os.environ, **env, "CCPOR_DATA_DIR": str(data_dir)}, data_dir / "run.log")
+
+    @property
+    def wsdl(self) -> str:
+        return f"{self.url}/ws/orders?wsdl"
+
+    def start(self, timeout: float = 120.0) -> HubRun:
+        self.spawn()
+        _wait_healthy(self, f"{self.url}/health", timeout, self.tls.client_context() if self.tls else None)
+        return self

@@ -1,5 +1,6 @@
-"""``make demo``: a fresh hub on SQLite, the mock DOJ switch and the CARPOS gateway, a scripted
-session of a court system, then a clean stop.
+"""``make demo``: a fresh hub on SQLite started the way an operator starts one -- ``ccpor-hub run
+--mock-doj`` (hub, worker, mock DOJ switch) -- a scripted session of a court system, the
+administrators' console, then a clean stop (in a terminal: after Enter, so the console can be visited).
 
 Everything a partner does is done here with a real SOAP client (zeep) over HTTPS against the real
 server (gunicorn, 2 workers; a development CA and server certificate made for the demo), as
@@ -10,7 +11,7 @@ service, see a validation fault, cancel; a CLETS-certified sheriff reads DOJ's a
 CARPOS; Imperial's FACCTS sends a DSP917 notification (the official sample made current, and as
 sent) and the mock court's response service gets the CCPOR order id, then DOJ's FCN, and the error
 response of the held sample; then an administrator releases an edit lock, looks at the queue and
-reads the audit trail, and ``ccpor-hub audit verify`` checks the chain.
+reads the audit trail, signs in to the web console, and ``ccpor-hub audit verify`` checks the chain.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from hub import ns
 from hub.clock import COURTS, utcnow
 from hub.contract import dsp917_sample
 from hub.db import migrate
-from hub.runner import CourtServer, GatewayProcess, HubServer, SwitchServer, Tls, carpos_environment, development_tls
+from hub.runner import CourtServer, HubRun, Tls, carpos_environment, development_tls
 from mocks.court.store import CourtStore
 from mocks.doj import registry
 
@@ -147,6 +148,26 @@ def _client(wsdl: str, tls: Tls, username: str, password: str, *, digest: bool =
     return zeep.Client(wsdl, wsse=token, transport=zeep.Transport(session=session))
 
 
+def _console(url: str, tls: Tls, username: str, password: str) -> None:
+    """Sign in to the console as a browser does (the login form's token, then the session cookie) and
+    print what its queue overview says."""
+    import re
+
+    with requests.Session() as web:
+        web.trust_env, web.verify = False, str(tls.ca)
+        form = web.get(f"{url}/console/login", timeout=10)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf, "the sign-in page has no form token"
+        signed = web.post(
+            f"{url}/console/login",
+            data={"csrf": csrf.group(1), "username": username, "password": password},
+            timeout=10,
+        )
+        counts = re.findall(r'id="count-([A-Z]+)">(\d+)<', signed.text)
+        print(f"  signed in as {username}: the queue overview says " + ", ".join(f"{n} {s}" for s, n in counts))
+        print(f"  pages: {url}/console/ (queues), /messages, /locks, /users, /audit, /reports")
+
+
 def _add_users(env: dict[str, str], passwords: dict[str, str]) -> None:
     """The demo's accounts, added as an operator does (``ccpor-hub users add``, audited)."""
     accounts = {
@@ -186,7 +207,6 @@ def main() -> int:
     print(f"  {DATA / 'carpos-keys'}: ca.pem, hub.pem + hub.key, doj.pem + doj.key (keys encrypted under master keys)")
     tls = development_tls(DATA.resolve() / "tls", days=1)
     print(f"  {DATA / 'tls'}: a development CA and the hub's TLS certificate for 127.0.0.1 (thrown away with the demo)")
-    server = HubServer(DATA.resolve(), url, tls=tls, **{k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
     step("adding the accounts (ccpor-hub users add, each audited)")
     _add_users({"CCPOR_DATA_DIR": str(DATA.resolve()), "CCPOR_DATABASE_URL": url}, passwords)
     print(
@@ -195,11 +215,9 @@ def main() -> int:
         " (Imperial's FACCTS, CA013013J, PasswordDigest); passwords generated, held only by this demo process"
     )
 
-    step("starting the mock DOJ switch (ccpor-hub mock-doj), the hub (serve) and the gateway (ccpor-hub gateway)")
-    switch = SwitchServer(env).start()
-    server.start()
-    gateway = GatewayProcess(env).start()
-    print(f"  switch {switch.url} (its own database, seeded with 200 orders of other agencies); hub {server.url}")
+    step("starting it all with ccpor-hub run --mock-doj: the hub (HTTPS), the worker (gateway and jobs), the switch")
+    server = HubRun(DATA.resolve(), env, tls).start()
+    print(f"  hub {server.url}; switch {env['CCPOR_DOJ_URL']} (its database seeded with 200 other agencies' orders)")
     court_service = CourtServer(DATA.resolve() / "court", passwords["court-service"]).start()
     try:
         # The court system proves itself with PasswordDigest (nonce + created), the sheriff with PasswordText.
@@ -385,14 +403,20 @@ def main() -> int:
         print(f"  ... {events.TotalCount} events in all")
         for client in (court, sheriff, admin, carpos, clets):
             client.transport.session.close()
+
+        step("the administrator's web console: sign in at /console (a browser does the same)")
+        _console(server.url, tls, "jc-admin", passwords["jc-admin"])
+        if sys.stdin.isatty():
+            print(
+                f"\n  Open {server.url}/console in a browser (it will warn about the demo's own CA, {tls.ca}) and"
+                f" sign in as jc-admin with {passwords['jc-admin']} -- a throwaway demo account."
+            )
+            input("  Press Enter to stop the demo. ")
     finally:
-        step("stopping the gateway, the hub, the switch and the court's service (SIGTERM, graceful)")
-        gateway_code = gateway.stop()
+        step("stopping ccpor-hub run (SIGTERM: it stops the hub, the worker and the switch, gracefully) and the court")
         court_service.stop()
         code = server.stop()
-        switch_code = switch.stop()
-        print(f"  gateway exited with status {gateway_code}, hub with {code}, switch with {switch_code}")
-        code = code or gateway_code or switch_code
+        print(f"  ccpor-hub run exited with status {code}")
     step("ccpor-hub audit verify: the hash chain over every event is intact")
     verify = subprocess.run(
         [str(Path(sys.executable).with_name("ccpor-hub")), "audit", "verify"],
@@ -404,8 +428,8 @@ def main() -> int:
     print(f"  {(verify.stdout or verify.stderr).strip()}")
     print(f"\nThe WSDL was served at {server.wsdl}; the contract is in wsdl/ and xsd/.")
     print(
-        "Run it yourself: ccpor-hub keys master; ccpor-hub db upgrade; ccpor-hub users add NAME --org ORI --role ROLE;"
-        " ccpor-hub serve"
+        "Run it yourself: ccpor-hub keys master; ccpor-hub users add NAME --org ORI --role ADMINISTRATOR;"
+        " ccpor-hub run --mock-doj --tls-cert CERT --tls-key KEY; then open /console (README, 'First ten minutes')"
     )
     return 0 if code == 0 and verify.returncode == 0 else 1
 

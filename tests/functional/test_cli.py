@@ -154,7 +154,9 @@ def test_the_demo_runs_to_a_clean_end(tmp_path: Path):
     the audit chain it leaves verifies."""
     out = subprocess.run([CLI, "demo"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "gateway exited with status 0, hub with 0, switch with 0" in out.stdout, out.stdout[-3000:]
+    assert "ccpor-hub run exited with status 0" in out.stdout, out.stdout[-3000:]  # hub, worker, switch stopped
+    overview = out.stdout.split("signed in as jc-admin: the queue overview says ", 1)[1].split("\n", 1)[0]
+    assert int(overview.split(" ACCEPTED")[0].split()[-1]) >= 3, overview  # the console saw what DOJ accepted
     assert "audit chain intact" in out.stdout
     assert "UnlockOrder CCP" in out.stdout and "Traceback" not in out.stderr
     # Entered in CARPOS: each order accepted with an FCN from the switch; a query found another agency's order.
