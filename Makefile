@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos bench-dsp917 bench-report clean
+.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos bench-dsp917 bench-report bench-image-memory clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -54,6 +54,9 @@ bench-dsp917: $(STAMP)  ## DSP917: notifications/s through /ws/dsp917 vs SubmitO
 
 bench-report: $(STAMP)  ## the monthly reports over 1,000,000 orders (SQLite; --database-url for PostgreSQL)
 	$(PY) bench/report_bench.py
+
+bench-image-memory: $(STAMP)  ## a hub worker's peak RSS growth for AttachImage / GetImage of a 20 MB image
+	$(PY) bench/image_memory_bench.py
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache build

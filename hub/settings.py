@@ -97,10 +97,15 @@ def _schedule(raw: str) -> str:
     return text
 
 
-def _log_format(raw: str) -> str:
-    if raw.strip().lower() not in ("text", "json"):
-        raise ValueError(raw)
-    return raw.strip().lower()
+def one_of(*choices: str) -> Kind[str]:
+    """A kind whose value is one of ``choices`` (any case; kept in lower case)."""
+
+    def parse(raw: str) -> str:
+        if raw.strip().lower() not in choices:
+            raise ValueError(raw)
+        return raw.strip().lower()
+
+    return Kind(" or ".join(choices), parse)
 
 
 TEXT = Kind("text", str)
@@ -111,7 +116,8 @@ PATH = Kind("a path", lambda raw: Path(raw).expanduser())
 NETWORKS = Kind("IP addresses or networks, comma-separated (10.0.0.5,10.1.0.0/16)", _networks)
 TIME_ZONE = Kind(f"an IANA time zone such as {CALIFORNIA}", _zone)
 SHARE = Kind("a share between 0 and 1", _share)
-LOG_FORMAT = Kind("text or json", _log_format)
+LOG_FORMAT = one_of("text", "json")
+IMAGE_STORE = one_of("filesystem", "database")
 SCHEDULE = Kind("a crontab (minute hour day month weekday, e.g. '0 6 1 * *') or 'every N s|m|h'", _schedule)
 
 
@@ -160,6 +166,9 @@ class Settings:
     database_url: str = setting("CCPOR_DATABASE_URL", TEXT, "")
     #: Where images are kept (content-addressed). Empty means data_dir/images.
     image_dir: str = setting("CCPOR_IMAGE_DIR", TEXT, "")
+    #: Where image bytes live: ``filesystem`` (files under image_dir) or ``database`` (chunks in the
+    #: hub's database -- PostgreSQL: every hub machine reads every image, no shared file system needed).
+    image_store: str = setting("CCPOR_IMAGE_STORE", IMAGE_STORE, "filesystem")
     #: Largest accepted image, decoded, in bytes (default 20 MB).
     max_image_bytes: int = setting("CCPOR_MAX_IMAGE_BYTES", INTEGER, 20 * 1000 * 1000)
     #: Largest XML element nesting accepted before a request is refused (hostile-input guard).

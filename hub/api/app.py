@@ -39,7 +39,7 @@ from hub.dsp917 import responses
 from hub.dsp917.intake import Dsp917Intake
 from hub.errors import HubError
 from hub.images.service import ImageService
-from hub.images.store import FileSystemImageStore, ImageStore
+from hub.images.store import DatabaseImageStore, FileSystemImageStore, ImageStore
 from hub.masterkey import MasterKey
 from hub.orders.service import OrderService
 from hub.outbox.queue import KindRules
@@ -71,8 +71,13 @@ class Services:
     ) -> Services:
         key = masterkey.load(settings.resolved_master_key_file)
         orders = OrderService(clock, settings.calendar, forwarding=outbox.CarposForwarding())
-        store = store or FileSystemImageStore(settings.resolved_image_dir)
         db = db or Database(settings.resolved_database_url)
+        if store is None:
+            store = (
+                DatabaseImageStore(db)
+                if settings.image_store == "database"
+                else FileSystemImageStore(settings.resolved_image_dir)
+            )
         doorbell.install_ringer(db)  # SQLite: wake the CARPOS gateway when a change queued a message
         if settings.dev_password_text_over_http:
             log.warning(

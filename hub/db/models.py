@@ -233,6 +233,28 @@ class Image(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ImageContent(Base):
+    """An image's bytes kept in the database (``CCPOR_IMAGE_STORE=database``): one row per content
+    (its SHA-256), the bytes in :class:`ImageChunk` rows so no single value is huge."""
+
+    __tablename__ = "image_contents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ImageChunk(Base):
+    """One piece (1 MiB, the last shorter) of an :class:`ImageContent`'s bytes."""
+
+    __tablename__ = "image_chunks"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("image_contents.sha256"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class QuickAttach(Base):
     """A scanned order uploaded before its data: searchable in its county, converted into an order."""
 

@@ -2,8 +2,10 @@
 
 Images are content-addressed: the key is the SHA-256 of the bytes, so a duplicate upload costs no
 space and a read can always prove it got the bytes that were stored. ``FileSystemImageStore`` is the
-backend today; an object-storage backend implements the same three methods and must pass
-``tests/unit/test_image_store.py``'s conformance tests.
+backend by default; ``DatabaseImageStore`` keeps the bytes in the hub's database in 1 MiB chunks, so
+several hub machines on one PostgreSQL share every image (``CCPOR_IMAGE_STORE=database``). Every
+backend implements the same three methods and passes ``tests/unit/test_image_store.py``'s
+conformance tests; SHA-256 is verified on every read, whatever the backend.
 
 Files are written before the database commit that references them; a rolled-back upload leaves an
 unreferenced file, which is harmless (content-addressed, never served without a row) and can be
@@ -19,6 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.clock import utcnow
+from hub.db.engine import Database
+from hub.db.models import ImageChunk, ImageContent
 from hub.errors import IntegrityFailure, NotFound
 
 log = logging.getLogger("ccpor.images")
@@ -45,6 +53,19 @@ class ImageStore(Protocol):
     def exists(self, sha256: str) -> bool: ...
 
 
+def _key(sha256: str) -> str:
+    """A content address as given by a caller: 64 lower-case hex digits, else there is no such image."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise NotFound("no such image")
+    return sha256
+
+
+def _verified(sha256: str, data: bytes) -> bytes:
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityFailure(f"image content {sha256[:12]}... failed its SHA-256 check")
+    return data
+
+
 class FileSystemImageStore:
     """Images as files under ``root/ab/cd/<sha256>``, written atomically (temp file, fsync, rename)."""
 
@@ -53,9 +74,8 @@ class FileSystemImageStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise NotFound("no such image")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        key = _key(sha256)
+        return self.root / key[:2] / key[2:4] / key
 
     def put(self, data: bytes) -> str:
         """Store ``data`` under its SHA-256. A file already at that address is trusted only if it holds
@@ -100,9 +120,74 @@ class FileSystemImageStore:
             data = path.read_bytes()
         except FileNotFoundError as exc:
             raise IntegrityFailure(f"image content {sha256[:12]}... is missing from the store") from exc
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise IntegrityFailure(f"image content {sha256[:12]}... failed its SHA-256 check")
-        return data
+        return _verified(sha256, data)
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
+
+
+#: The size of one chunk of an image kept in the database.
+CHUNK_BYTES = 1 << 20
+
+
+class DatabaseImageStore:
+    """Images in the hub's database: ``image_contents`` (one row per SHA-256) and ``image_chunks``
+    (its bytes in :data:`CHUNK_BYTES` pieces). Each put commits on its own, before the change that
+    references the image -- as a file is written before its row -- so a rolled-back upload leaves an
+    unreferenced content, harmless like an unreferenced file."""
+
+    def __init__(self, db: Database, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.db = db
+        self.chunk_bytes = chunk_bytes
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` under its SHA-256. Content already there is trusted only if it reads back as
+        exactly these bytes; damaged content is replaced (as the filesystem backend replaces a file)."""
+        sha = hashlib.sha256(data).hexdigest()
+        try:
+            self._read(sha)
+            return sha
+        except IntegrityFailure as exc:
+            damaged = "missing" not in str(exc)
+        try:
+            with self.db.unit_of_work() as s:
+                if damaged:
+                    s.execute(delete(ImageChunk).where(ImageChunk.sha256 == sha))
+                    s.execute(delete(ImageContent).where(ImageContent.sha256 == sha))
+                pieces = range(0, len(data), self.chunk_bytes) if data else range(1)
+                s.execute(
+                    insert(ImageContent).values(
+                        sha256=sha, size_bytes=len(data), chunk_count=len(pieces), created_at=utcnow()
+                    )
+                )
+                s.execute(
+                    insert(ImageChunk),
+                    [{"sha256": sha, "seq": n, "data": data[i : i + self.chunk_bytes]} for n, i in enumerate(pieces)],
+                )
+        except IntegrityError:  # another process stored the same content meanwhile
+            self._read(sha)
+            return sha
+        if damaged:
+            log.warning("image content %s... was damaged in the store and has been replaced", sha[:12])
+        return sha
+
+    def _read(self, sha256: str) -> bytes:
+        key = _key(sha256)
+        with self.db.read() as s:
+            expected = s.scalar(select(ImageContent.chunk_count).where(ImageContent.sha256 == key))
+            if expected is None:
+                raise IntegrityFailure(f"image content {key[:12]}... is missing from the store")
+            chunks = list(s.scalars(select(ImageChunk.data).where(ImageChunk.sha256 == key).order_by(ImageChunk.seq)))
+        if len(chunks) != expected:
+            raise IntegrityFailure(f"image content {key[:12]}... failed its SHA-256 check (chunks lost)")
+        data = b"".join(chunks)
+        del chunks
+        return _verified(key, data)
+
+    def get(self, sha256: str) -> bytes:
+        return self._read(sha256)
+
+    def exists(self, sha256: str) -> bool:
+        key = _key(sha256)
+        with self.db.read() as s:
+            return s.scalar(select(ImageContent.sha256).where(ImageContent.sha256 == key)) is not None

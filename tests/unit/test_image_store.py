@@ -1,4 +1,5 @@
-"""Conformance tests every ImageStore backend must pass (filesystem today, object storage later)."""
+"""Conformance tests every ImageStore backend must pass (here the filesystem one; the database one runs them in
+tests/integration/test_image_store_db.py)."""
 
 from __future__ import annotations
 
