@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from hub.soap.endpoint import connection_facts, trusted_networks
 log = logging.getLogger("ccpor.console")
 
 PREFIX = "/console"
+_ORI = re.compile(r"[A-Z0-9]{9}")
 COOKIE = "ccpor_console"
 #: The login form's pre-session cookie (its CSRF token is derived from it).
 LOGIN_COOKIE = "ccpor_console_login"
@@ -72,6 +74,18 @@ _HEADERS = {
 _REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 _STATIC = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+
+
+class _Request(Request):
+    """Forms are small: a larger body or more parts is refused (413) before it is parsed."""
+
+    max_content_length = 256 * 1024
+    max_form_memory_size = 64 * 1024
+    max_form_parts = 500
+
+
+#: The most pages any list pages through (beyond, OFFSET would only cost the database).
+MAX_PAGE = 100_000
 
 
 class Refused(Exception):  # noqa: N818 - an answer, not a failure of the console
@@ -166,9 +180,11 @@ class Console:
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        request = Request(environ)
+        request = _Request(environ)
         try:
             response = self._dispatch(request)
+        except HTTPException as exc:  # a form too large, too many parts: Werkzeug's own answer
+            response = self._error(exc.code or 400, exc.description or "The request was refused.")
         except Exception:
             log.exception("console: unexpected failure on %s", request.path)
             response = self._error(500, "Something went wrong on the hub's side; the error is in its log.")
@@ -476,7 +492,9 @@ class Console:
         try:
             listed = datetime.fromisoformat(form.get("locked_at", ""))
         except ValueError:
-            raise ValidationError("the lock's time is missing", [Violation("locked_at", "as listed")]) from None
+            listed = None
+        if listed is None or listed.tzinfo is None:
+            raise ValidationError("the lock's time is missing", [Violation("locked_at", "as listed, with its zone")])
         with self.db.unit_of_work() as s:
             removed = locks.unlock(s, form.get("order", ""), listed)
             taken = f"{removed.locked_at:%Y-%m-%dT%H:%M:%SZ}"
@@ -575,6 +593,8 @@ class Console:
         except ValueError as err:
             raise ValidationError(f"month: {err}", [Violation("month", "YYYY-MM")]) from None
         court = (args.get("court") or "").strip().upper() or None
+        if court is not None and not _ORI.fullmatch(court):
+            raise ValidationError(f"court: {court[:20]!r} is not an ORI", [Violation("court", "9 letters and digits")])
         with self.db.read() as s:
             reports = monthly(s, month, self.clock(), court=court, calendar=self.calendar)
         v.target = f"{month}{' ' + court if court else ''}"
@@ -713,7 +733,7 @@ def _token() -> str:
 
 def _page_number(args: Mapping[str, str]) -> int:
     try:
-        return max(1, int(args.get("page") or 1))
+        return min(MAX_PAGE, max(1, int(args.get("page") or 1)))
     except ValueError:
         return 1
 

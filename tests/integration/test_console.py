@@ -224,3 +224,20 @@ def test_in_production_a_password_is_taken_only_over_tls_and_the_cookie_is_secur
         return
     cookie = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("ccpor_console="))
     assert answer.status_code == 302 and "Secure" in cookie
+
+
+def test_hostile_or_oversize_input_is_a_clear_refusal_and_changes_nothing(console: Console) -> None:
+    console.login()
+    token = console.csrf("/console/users/clerk")
+    huge = console.post("/console/users/clerk/disable", {"csrf": token, "reason": "x" * 300_000})
+    assert huge.status_code == 413 and console.status_of("clerk") == "ACTIVE"
+    injected = console.get('/console/reports/volume-by-court.csv?month=2026-11&court=CA019015J"%0d%0aX: y')
+    assert injected.status_code == 400 and "is not an ORI" in injected.text and "X" not in injected.headers
+    assert console.get("/console/messages?page=99999999999999999999999").status_code == 200
+    naive = console.post(
+        "/console/locks/unlock",
+        {"csrf": token, "order": "CCP0000000001", "locked_at": "2026-12-01T10:00", "reason": "r"},
+    )
+    assert naive.status_code == 400 and "with its zone" in naive.text
+    script = console.get("/console/audit?username=<script>alert(1)</script>")
+    assert script.status_code == 200 and "<script>alert" not in script.text and "&lt;script&gt;" in script.text
