@@ -5,7 +5,8 @@
 
 One hub (`ccpor-hub serve`, gunicorn, ONE worker, fresh SQLite database). For each call the
 worker's peak RSS (``VmHWM``) is reset through ``/proc/PID/clear_refs`` (Linux), the call is made
-over HTTP, and the growth is ``VmHWM - VmRSS before``; "kept" is ``VmRSS after - VmRSS before``.
+over HTTP, and the growth is ``VmHWM - VmRSS before``; "kept" is ``VmRSS after - VmRSS before``,
+read once the worker has answered a ``/healthz`` sent after the call (so it has closed the call's answer).
 Each call runs three times and the last is reported (the first ones warm up imports and caches).
 The goal (issue 14): growth <= 4x the image size, nothing kept. Results: bench/results/image_memory.json.
 """
@@ -51,10 +52,11 @@ def _worker(master: int) -> int:
     return int(children[0])
 
 
-def _measured(pid: int, call) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _measured(pid: int, call, settle) -> dict[str, int]:  # type: ignore[no-untyped-def]
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     before = _kib(pid, "VmRSS")
     call()
+    settle()  # the one sync worker answers this only after it has closed the call's answer
     return {"growth": _kib(pid, "VmHWM") - before, "kept": _kib(pid, "VmRSS") - before}
 
 
@@ -102,7 +104,7 @@ def main() -> int:
         results = {}
         for name, call in (("AttachImage", attach), ("GetImage", download)):
             for _ in range(3):
-                figures = _measured(pid, call)
+                figures = _measured(pid, call, lambda: requests.get(f"{hub.url}/healthz", timeout=60))
             results[name] = {
                 **figures,
                 "growth_x_image": round(figures["growth"] / size, 2),
