@@ -1,9 +1,10 @@
 """The memory one image costs a hub worker: peak RSS growth of AttachImage and GetImage of a
 20 MB scan (base64 inline), and what stays after the call.
 
-    make bench-image-memory   (or: .venv/bin/python bench/image_memory_bench.py [--mb 20] [--store filesystem|database])
+    make bench-image-memory   (or: .venv/bin/python bench/image_memory_bench.py [--mb 20]
+                               [--store database --database-url postgresql+psycopg://postgres@127.0.0.1/test])
 
-One hub (`ccpor-hub serve`, gunicorn, ONE worker, fresh SQLite database). For each call the
+One hub (`ccpor-hub serve`, gunicorn, ONE worker, a fresh SQLite database -- or PostgreSQL one). For each call the
 worker's peak RSS (``VmHWM``) is reset through ``/proc/PID/clear_refs`` (Linux), the call is made
 over HTTP, and the growth is ``VmHWM - VmRSS before``; "kept" is ``VmRSS after - VmRSS before``,
 read once the worker has answered a ``/healthz`` sent after the call (so it has closed the call's answer).
@@ -19,7 +20,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,10 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from bench.loadgen import LOOPBACK  # noqa: E402
+from bench.loadgen import LOOPBACK, in_fresh_database  # noqa: E402
 from hub.accounts.service import add_user  # noqa: E402
 from hub.codes import Role  # noqa: E402
-from hub.db import migrate  # noqa: E402
 from hub.db.engine import Database  # noqa: E402
 from hub.runner import HubServer  # noqa: E402
 from tests.conftest import PASSWORD  # noqa: E402
@@ -64,11 +63,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=20.0, help="image size in MB (default 20)")
     parser.add_argument("--store", choices=("filesystem", "database"), default="filesystem")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server to make a fresh database on (default: SQLite); --store database needs one",
+    )
     args = parser.parse_args()
+    if args.store == "database" and not args.database_url:
+        parser.error("--store database keeps images in PostgreSQL: give --database-url postgresql+psycopg://...")
+    return in_fresh_database("ccpor-imgmem-", args.database_url, lambda work, url: _bench(args, work, url))
+
+
+def _bench(args: argparse.Namespace, data: Path, url: str) -> int:
     size = int(args.mb * MB)
-    data = Path(tempfile.mkdtemp(prefix="ccpor-imgmem-"))
-    url = f"sqlite:///{data / 'hub.db'}"
-    migrate.upgrade(url)
     hub = HubServer(data, url, workers=1, CCPOR_IMAGE_STORE=args.store, CCPOR_MAX_IMAGE_BYTES=str(size), **LOOPBACK)
     db = Database(url)
     with db.unit_of_work() as s:
@@ -112,7 +119,8 @@ def main() -> int:
             }
     finally:
         hub.stop()
-    out = {"image_bytes": size, "store": args.store, "worker_rss_growth": results}
+    database = "postgresql" if url.startswith("postgresql") else "sqlite"
+    out = {"image_bytes": size, "store": args.store, "database": database, "worker_rss_growth": results}
     path = ROOT / "bench" / "results" / "image_memory.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")

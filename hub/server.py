@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ def wsgi_app() -> Any:
     the web console under /console."""
     settings = load()
     logs.configure(settings.log_format)
+    large_blocks_mapped()
     # Spyne logs every fault with its traceback at ERROR; the hub logs refusals itself, once.
     logging.getLogger("spyne").setLevel(logging.CRITICAL)
     return compose(Services.build(settings))
@@ -71,7 +73,29 @@ class _Answer:
         finally:
             self.chunks = ()
             if self.large or self.sent >= self.threshold:
+                gc.collect()  # the call's objects sit in reference cycles (Spyne's context, the environ)
                 self.trim(0)
+
+
+#: glibc's mallopt parameter: the size from which a block is mapped on its own (and unmapped when freed).
+_M_MMAP_THRESHOLD = -3
+#: Blocks of 1 MiB or more -- an image, its base64, a parsed text node -- each get their own mapping.
+MMAP_THRESHOLD = 1 << 20
+
+
+def large_blocks_mapped() -> bool:
+    """Give every block of :data:`MMAP_THRESHOLD` bytes or more its own memory mapping, returned to
+    the system the moment it is freed. glibc's default threshold adapts upwards: once a 27 MB block
+    was freed, blocks up to that size come from the heap, whose freed pages the process keeps -- so
+    every copy an image call made stayed counted in the worker's memory, and the next image call's
+    copies came on top. A fixed threshold also turns the adaptation off (glibc's documented rule).
+    False where the C library is not glibc."""
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
 
 
 def _malloc_trim() -> Any:

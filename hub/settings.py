@@ -293,6 +293,16 @@ class Settings:
         """
         return self.max_image_bytes * 4 // 3 + 1024 * 1024
 
+    def __post_init__(self) -> None:
+        if self.image_store == "database" and self.resolved_database_url.startswith("sqlite"):
+            # SQLite has one writer: the image's own transaction would wait on the call's that
+            # stores its row, and fail. One machine keeps images as files.
+            raise SettingError(
+                "CCPOR_IMAGE_STORE",
+                "'filesystem' with a SQLite database ('database' is for hub machines sharing one PostgreSQL)",
+                self.image_store,
+            )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'ccpor.db').resolve()}"

@@ -16,7 +16,9 @@ text-node cap for base64 images; the byte limit here is what bounds the document
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -65,17 +67,25 @@ def parse(data: bytes, limits: XmlLimits) -> etree._Element:
     """Parse untrusted XML bytes into an element, or raise a :class:`~hub.errors.HubError`."""
     if len(data) > limits.max_bytes:
         raise RequestTooLarge(f"request of {len(data)} bytes exceeds the limit of {limits.max_bytes} bytes")
-    if not data.strip():
-        raise MalformedRequest("the request body is empty; send a SOAP 1.1 envelope")
-    # Cheap and early: DTD markup in an ASCII-compatible encoding is refused before libxml2 reads
-    # any declaration (escaped text cannot contain these bytes; CDATA holding them is refused too).
-    # Other encodings are caught after parsing by the docinfo check below.
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise HostileXml(_NO_DTD)
-    if _ENTITY_REFERENCE.search(data):
-        raise HostileXml("entity references other than the five predefined ones are not accepted")
+    return parse_chunks((data[offset : offset + _CHUNK] for offset in range(0, len(data), _CHUNK)), limits)
+
+
+def parse_chunks(chunks: Iterable[bytes], limits: XmlLimits) -> etree._Element:
+    """Parse untrusted XML arriving in pieces (a request body read from the socket), or raise a
+    :class:`~hub.errors.HubError`. The whole document never has to sit in memory as bytes beside
+    its tree: each piece is screened, then fed to the parser, then dropped."""
+    screen = _Screen(limits.max_bytes)
+    parser = _pull_parser()
+    shape = _Shape(limits)
     try:
-        root = _parse_counting(data, limits)
+        for chunk in chunks:
+            for piece in _pieces(chunk):
+                screen.check(piece)
+                parser.feed(piece)
+                shape.count(parser.read_events())
+        screen.finish()
+        root = parser.close()
+        shape.count(parser.read_events())  # events produced by close() (the final end tags)
     except etree.XMLSyntaxError as exc:
         if "entity" in str(exc).lower():
             raise HostileXml(_NO_DTD) from exc
@@ -92,35 +102,83 @@ def parse(data: bytes, limits: XmlLimits) -> etree._Element:
     return root
 
 
-def _parse_counting(data: bytes, limits: XmlLimits) -> etree._Element:
-    """Parse incrementally, enforcing the shape limits while the tree is built.
+def _pieces(chunk: bytes) -> Iterator[bytes]:
+    """A chunk in parser-sized pieces: the shape limits are checked after each one."""
+    if len(chunk) <= _CHUNK:
+        yield chunk
+        return
+    for offset in range(0, len(chunk), _CHUNK):
+        yield chunk[offset : offset + _CHUNK]
 
-    Checking only after a full parse would let a 27 MB body of empty elements build a ~900 MB
-    tree before it is refused; here the parse stops at the first element over a limit.
-    """
-    parser = _pull_parser()
-    elements = depth = 0
-    for offset in range(0, len(data), _CHUNK):
-        parser.feed(data[offset : offset + _CHUNK])
-        for event, node in parser.read_events():
+
+#: How far back a refused marker may start in an earlier piece (``&#x10FFFF;`` is the longest).
+_OVERLAP = 16
+
+
+class _Screen:
+    """The byte-level refusals, made piece by piece before libxml2 reads the piece: the size limit,
+    an empty body, and -- cheap and early -- DTD markup and entity references in an
+    ASCII-compatible encoding (escaped text cannot contain these bytes; CDATA holding them is
+    refused too). Other encodings are caught after parsing by the docinfo check. The last
+    ``_OVERLAP`` bytes of each piece are searched again with the next one, so a marker split
+    between two pieces is found, and a ``&`` too near a piece's end to be judged is judged then."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.total = 0
+        self.content = False
+        self.tail = b""
+
+    def check(self, piece: bytes) -> None:
+        self.total += len(piece)
+        if self.total > self.max_bytes:
+            raise RequestTooLarge(f"request exceeds the limit of {self.max_bytes} bytes")
+        self.content = self.content or bool(piece.strip())
+        window = self.tail + piece
+        self._search(window, final=False)
+        self.tail = window[-_OVERLAP:]
+
+    def finish(self) -> None:
+        if not self.content:
+            raise MalformedRequest("the request body is empty; send a SOAP 1.1 envelope")
+        self._search(self.tail, final=True)
+
+    def _search(self, window: bytes, *, final: bool) -> None:
+        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+            raise HostileXml(_NO_DTD)
+        # An ampersand in the last bytes may be the start of "&amp;" cut short: judged once the
+        # next piece (or the end of the document) is known.
+        end = len(window) if final else max(0, len(window) - _OVERLAP)
+        found = _ENTITY_REFERENCE.search(window)  # the first one: any later one starts later still
+        if found is not None and found.start() < end:
+            raise HostileXml("entity references other than the five predefined ones are not accepted")
+
+
+class _Shape:
+    """The shape limits, enforced while the tree is built: checking only after a full parse would
+    let a 27 MB body of empty elements build a ~900 MB tree before it is refused; here the parse
+    stops at the first element over a limit."""
+
+    def __init__(self, limits: XmlLimits) -> None:
+        self.limits = limits
+        self.elements = self.depth = 0
+
+    def count(self, events: Iterable[tuple[str, Any]]) -> None:
+        limits = self.limits
+        for event, node in events:
             if event == "end":
-                depth -= 1
+                self.depth -= 1
             elif event == "pi":
                 raise HostileXml("processing instructions are not accepted")
             else:
-                depth += 1
-                elements += 1
-                if depth > limits.max_depth:
+                self.depth += 1
+                self.elements += 1
+                if self.depth > limits.max_depth:
                     raise RequestTooLarge(f"elements are nested deeper than {limits.max_depth} levels")
-                if elements > limits.max_elements:
+                if self.elements > limits.max_elements:
                     raise RequestTooLarge(f"the request has more than {limits.max_elements} elements")
                 if len(node.attrib) + len(node.nsmap) > limits.max_attributes:
                     raise RequestTooLarge(f"an element has more than {limits.max_attributes} attributes")
-    root = parser.close()
-    for event, _node in parser.read_events():  # events produced by close() (the final end tags)
-        if event == "pi":
-            raise HostileXml("processing instructions are not accepted")
-    return root
 
 
 def parser_for_stored() -> etree.XMLParser:

@@ -66,6 +66,16 @@ def _verified(sha256: str, data: bytes) -> bytes:
     return data
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file holds exactly ``data``, read a chunk at a time (not a second copy of the image)."""
+    view = memoryview(data)
+    with path.open("rb") as fh:
+        for offset in range(0, len(data), CHUNK_BYTES):
+            if fh.read(CHUNK_BYTES) != view[offset : offset + CHUNK_BYTES]:
+                return False
+        return fh.read(1) == b""
+
+
 class FileSystemImageStore:
     """Images as files under ``root/ab/cd/<sha256>``, written atomically (temp file, fsync, rename)."""
 
@@ -86,7 +96,7 @@ class FileSystemImageStore:
         path = self._path(sha)
         damaged = False
         try:
-            if path.stat().st_size == len(data) and path.read_bytes() == data:
+            if path.stat().st_size == len(data) and _holds(path, data):
                 self._make_durable(path)  # another writer may have renamed it in and not fsynced yet
                 return sha
             damaged = True
@@ -144,11 +154,10 @@ class DatabaseImageStore:
         """Store ``data`` under its SHA-256. Content already there is trusted only if it reads back as
         exactly these bytes; damaged content is replaced (as the filesystem backend replaces a file)."""
         sha = hashlib.sha256(data).hexdigest()
-        try:
-            self._read(sha)
+        held = self._holds(sha, data)
+        if held:
             return sha
-        except IntegrityFailure as exc:
-            damaged = "missing" not in str(exc)
+        damaged = held is not None
         try:
             with self.db.unit_of_work() as s:
                 if damaged:
@@ -160,16 +169,35 @@ class DatabaseImageStore:
                         sha256=sha, size_bytes=len(data), chunk_count=len(pieces), created_at=utcnow()
                     )
                 )
-                s.execute(
-                    insert(ImageChunk),
-                    [{"sha256": sha, "seq": n, "data": data[i : i + self.chunk_bytes]} for n, i in enumerate(pieces)],
-                )
+                for n, i in enumerate(pieces):  # one chunk at a time: never a second copy of the image
+                    s.execute(insert(ImageChunk).values(sha256=sha, seq=n, data=data[i : i + self.chunk_bytes]))
         except IntegrityError:  # another process stored the same content meanwhile
             self._read(sha)
             return sha
         if damaged:
             log.warning("image content %s... was damaged in the store and has been replaced", sha[:12])
         return sha
+
+    def _holds(self, sha256: str, data: bytes) -> bool | None:
+        """Whether the content stored under ``sha256`` is exactly ``data`` (compared chunk by chunk,
+        not read back whole); None if there is none."""
+        with self.db.read() as s:
+            expected = s.scalar(select(ImageContent.chunk_count).where(ImageContent.sha256 == sha256))
+            if expected is None:
+                return None
+            view, offset, count = memoryview(data), 0, 0
+            rows = s.execute(
+                select(ImageChunk.data).where(ImageChunk.sha256 == sha256).order_by(ImageChunk.seq),
+                execution_options={"yield_per": 1},
+            )
+            try:
+                for chunk in rows.scalars():
+                    if view[offset : offset + len(chunk)] != chunk:
+                        return False
+                    offset, count = offset + len(chunk), count + 1
+            finally:
+                rows.close()  # the server-side cursor of an early answer
+        return count == expected and offset == len(data)
 
     def _read(self, sha256: str) -> bytes:
         key = _key(sha256)

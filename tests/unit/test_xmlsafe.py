@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import HostileXml, MalformedRequest, RequestTooLarge
-from hub.xmlsafe import XmlLimits, parse
+from hub.xmlsafe import XmlLimits, parse, parse_chunks
 
 LIMITS = XmlLimits(max_bytes=100_000, max_depth=10, max_elements=50, max_attributes=5)
 
@@ -51,3 +51,43 @@ def test_limits_stop_the_parse_before_the_document_ends():
     flood = b"<r>" + b"<a/>" * 100 + b"<<< not xml"
     with pytest.raises(RequestTooLarge):
         parse(flood, LIMITS)
+
+
+def _cut(doc: bytes, at: int) -> list[bytes]:
+    return [doc[:at], doc[at:]]
+
+
+@pytest.mark.parametrize(
+    "doc, marker",
+    [
+        (b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', b"DOC"),
+        (b"<a>" + b"t" * 70_000 + b"&undefined;</a>", b"&und"),
+        (b"<a>" + b"t" * 70_000 + b"&#x41;&bogus;</a>", b"&bog"),
+    ],
+)
+def test_a_marker_cut_between_two_pieces_is_still_refused(doc: bytes, marker: bytes) -> None:
+    """A body read from the socket arrives in pieces: DTD markup or an entity reference split across
+    two of them is found as if the document were whole."""
+    at = doc.index(marker) + 2
+    with pytest.raises(HostileXml):
+        parse_chunks(_cut(doc, at), LIMITS)
+
+
+@pytest.mark.parametrize("entity", [b"&amp;", b"&lt;", b"&#65;", b"&#x41;", b"&quot;"])
+def test_a_predefined_entity_cut_between_two_pieces_is_accepted(entity: bytes) -> None:
+    doc = b"<a>" + b"t" * 70_000 + entity + b"</a>"
+    for at in range(doc.index(entity) + 1, doc.index(entity) + len(entity)):
+        assert len(parse_chunks(_cut(doc, at), LIMITS).text) == 70_001
+
+
+def test_pieces_are_counted_against_the_byte_limit() -> None:
+    """A body without Content-Length (chunked transfer) is refused once its pieces pass the limit."""
+    pieces = iter([b"<a>", *[b"x" * 40_000] * 10])
+    with pytest.raises(RequestTooLarge):
+        parse_chunks(pieces, LIMITS)
+    assert len(list(pieces)) > 0  # stopped reading instead of taking everything first
+
+
+def test_an_empty_body_in_pieces_is_malformed() -> None:
+    with pytest.raises(MalformedRequest, match="empty"):
+        parse_chunks([b"  ", b"\n", b""], LIMITS)
