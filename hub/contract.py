@@ -25,6 +25,7 @@ PREFIXES = {
     ns.ORDER: "ord",
     ns.ORDERS_SERVICE: "svc",
     ns.ORDER_PROFILES: "prf",
+    ns.HISTORICAL_BATCH: "hb",
     ns.ADMIN_SERVICE: "adm",
     ns.CARPOS_SERVICE: "crp",
     ns.DSP917_REQ_INPUT: "dsp917cajudreqip",
@@ -59,6 +60,11 @@ def service_schema(xsd_name: str = "ccpor-orders-service.xsd") -> etree.XMLSchem
 @cache
 def profile_schema() -> etree.XMLSchema:
     return _load("ccpor-order-profiles.xsd")
+
+
+@cache
+def batch_schema() -> etree.XMLSchema:
+    return _load("ccpor-historical-batch.xsd")
 
 
 _CLARK = re.compile(r"\{([^}]*)\}")
@@ -101,6 +107,12 @@ def order_child_names() -> tuple[str, ...]:
 def validate_request(body_child: etree._Element, xsd_name: str = "ccpor-orders-service.xsd") -> list[Violation]:
     """Check one operation element (the Body's child) against its service's schema."""
     return _violations(service_schema(xsd_name), body_child)
+
+
+def validate_batch_record(element: etree._Element) -> list[Violation]:
+    """Check one element of a historical batch (an ``hb:Record``, or the batch's own attributes on an
+    empty ``hb:HistoricalBatch``) against xsd/ccpor-historical-batch.xsd."""
+    return _violations(batch_schema(), element)
 
 
 def validate_order_profile(order: etree._Element, *, active: bool, path: str) -> list[Violation]:

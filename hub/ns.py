@@ -20,6 +20,8 @@ def q(namespace: str, local: str) -> str:
 
 
 ORDER_PROFILES = "urn:ca:courts:ccpor:order-profiles:1"
+#: A court's historical orders for `ccpor-hub etl load` (xsd/ccpor-historical-batch.xsd).
+HISTORICAL_BATCH = "urn:ca:courts:ccpor:historical-batch:1"
 
 # DSP917, the Judicial Council's court -> CCPOR exchange (xsd/dsp917/, the official files).
 DSP917_REQ_INPUT = "http://isb.srv.courts-tc.ca.gov/portal/cajud/Schema/DSP917CAJUDReqInput/2.0.0/xsd"

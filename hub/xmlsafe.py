@@ -16,6 +16,7 @@ text-node cap for base64 images; the byte limit here is what bounds the document
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,14 +48,14 @@ _CHUNK = 64 * 1024
 _ENTITY_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);|#[0-9]{1,7};|#x[0-9a-fA-F]{1,6};)")
 
 
-def _pull_parser() -> etree.XMLPullParser:
+def _pull_parser(*, huge_tree: bool = True) -> etree.XMLPullParser:
     return etree.XMLPullParser(
         events=("start", "end", "pi"),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
         dtd_validation=False,
-        huge_tree=True,
+        huge_tree=huge_tree,
         remove_blank_text=False,
         # Comments carry no meaning here and would be taken for the body by Spyne; c14n for
         # signatures excludes them anyway.
@@ -100,6 +101,51 @@ def parse_chunks(chunks: Iterable[bytes], limits: XmlLimits) -> etree._Element:
     if next(root.iter(etree.Entity), None) is not None:
         raise HostileXml("entity references are not accepted")
     return root
+
+
+def iter_records(chunks: Iterable[bytes], root: str, limits: XmlLimits) -> Iterator[etree._Element]:
+    """Stream a large document of records under a ``root`` element (a historical batch): the root
+    first (its attributes; no children yet), then each child of the root once it is complete. Each
+    child is cleared and dropped from the root when the next one is asked for, so memory stays that
+    of one record however long the file. The same refusals as :func:`parse_chunks`, the shape limits
+    counted per record (no byte limit: a batch may be gigabytes); text nodes keep libxml2's 10 MB
+    cap (no ``huge_tree``: a record carries no inline image)."""
+    screen = _Screen(sys.maxsize)
+    parser = _pull_parser(huge_tree=False)
+    shape = _Shape(limits)
+    top: etree._Element | None = None
+    try:
+        for chunk in chunks:
+            for piece in _pieces(chunk):
+                screen.check(piece)
+                parser.feed(piece)
+                for event, node in parser.read_events():
+                    if top is None and event == "start":
+                        if node.getroottree().docinfo.doctype:
+                            raise HostileXml(_NO_DTD)
+                        if node.tag != root:
+                            raise MalformedRequest(f"the document element must be {root}, not {node.tag}")
+                        top = node
+                        yield node
+                        continue
+                    if event == "end" and node is top:
+                        continue
+                    shape.count(((event, node),))
+                    if event == "end" and node.getparent() is top:
+                        yield node
+                        node.clear()
+                        while node.getprevious() is not None:
+                            del top[0]  # type: ignore[index]
+                        shape.elements = 0
+        screen.finish()
+        parser.close()
+        for event, _node in parser.read_events():
+            if event == "pi":
+                raise HostileXml("processing instructions are not accepted")
+    except etree.XMLSyntaxError as exc:
+        if "entity" in str(exc).lower():
+            raise HostileXml(_NO_DTD) from exc
+        raise MalformedRequest(f"the file is not well-formed XML: {exc}") from exc
 
 
 def _pieces(chunk: bytes) -> Iterator[bytes]:

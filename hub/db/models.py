@@ -543,3 +543,43 @@ class Dsp917Notification(Base):
         ),
         Index(None, "order_id", "id"),
     )
+
+
+class EtlLoad(Base):
+    """One historical batch of a court being loaded (``ccpor-hub etl load``): its checkpoint -- the
+    records settled so far, in file order, moved in the transaction that settles them -- and counts,
+    so an interrupted load resumes after its last committed record."""
+
+    __tablename__ = "etl_loads"
+    __table_args__ = (UniqueConstraint("organization_id", "batch_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    batch_id: Mapped[str] = mapped_column(String(64))
+    source_system: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str] = mapped_column(String(400))
+    #: RUNNING until the last record is settled, then DONE.
+    status: Mapped[str] = mapped_column(String(10))
+    records_done: Mapped[int] = mapped_column(Integer)
+    loaded: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    expired: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EtlReject(Base):
+    """One reason a record of a historical batch was not loaded (a record may have several)."""
+
+    __tablename__ = "etl_rejects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    load_id: Mapped[int] = mapped_column(ForeignKey("etl_loads.id"), index=True)
+    record_number: Mapped[int] = mapped_column(Integer)
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str] = mapped_column(String(400))
+    reason: Mapped[str] = mapped_column(String(1000))

@@ -63,6 +63,14 @@ class ImageService:
         self.orders.record_change(s, who, order, "ATTACH_IMAGE", ["Image"])
         return image
 
+    def attach_historical(self, s: Session, who: Principal, order_id: str, data: bytes, file_name: str | None) -> Image:
+        """A historical order's scan (hub.etl), loaded with the order: part of its one loaded
+        version (no version of its own), and so also on an order loaded EXPIRED."""
+        order = self.orders.get(s, who, order_id)
+        image = self._store(s, who, data, file_name)
+        image.order_id = order.id
+        return image
+
     def quick_attach(
         self, s: Session, who: Principal, case_number: str, surname: str | None, data: bytes, file_name: str | None
     ) -> QuickAttach:

@@ -377,6 +377,7 @@ _OPERATIONS = {
     "SERVE": "ServeOrder",
     "CANCEL": "CancelOrder",
     "HOLD": "Notify",
+    "LOAD": "LoadHistoricalOrder",
 }
 
 

@@ -88,6 +88,28 @@ class OrderService:
         """Draft Order: save a partial order as DRAFT (new, or a newer version of a draft)."""
         return self._intake(s, who, order_el, order_id, version, OrderStatus.DRAFT, "SAVE_DRAFT", path)
 
+    def load_historical(
+        self,
+        s: Session,
+        who: Principal,
+        order_el: etree._Element,
+        *,
+        carpos_requested: bool,
+        path: str,
+        probe: bool = True,
+    ) -> Receipt:
+        """A court's historical order (hub.etl): the rules of an ACTIVE order, entered ACTIVE -- or
+        EXPIRED, in the same one version, when its last day in force (a California date) is over;
+        an expired one is never forwarded to CARPOS. Idempotent like a submission; with ``probe``
+        off the receipt is not looked for first, and an order already loaded fails on the receipt's
+        unique key (IntegrityError: the caller, in a savepoint, then asks again with the probe)."""
+        expires = OrderDocument(order_el).expiration_date
+        over = expires is not None and expires < self.calendar.date_of(self.clock())
+        status = OrderStatus.EXPIRED if over else OrderStatus.ACTIVE
+        return self._intake(
+            s, who, order_el, None, None, status, "LOAD", path, carpos_requested=carpos_requested, probe=probe
+        )
+
     def _intake(
         self,
         s: Session,
@@ -100,13 +122,15 @@ class OrderService:
         path: str,
         *,
         carpos_requested: bool = False,
+        probe: bool = True,
     ) -> Receipt:
         """A new order in ``status``, or an existing DRAFT moved to ``status`` (the schema already
         checked the profile of ``order_el``; the cross-field rules are checked here)."""
         doc = OrderDocument(order_el)
-        self._check(doc, active=status is OrderStatus.ACTIVE, path=path)
+        self._check(doc, active=status is not OrderStatus.DRAFT, path=path)
         source = Source(doc.source_system, doc.source_message_id)
-        if (replay := records.replay(s, who, source, records.operation_of(action), order_id)) is not None:
+        replay = records.replay(s, who, source, records.operation_of(action), order_id) if probe else None
+        if replay is not None:
             return replay
         forwarded = carpos_requested and status is OrderStatus.ACTIVE
         order = None
@@ -413,7 +437,7 @@ class OrderService:
         cloned_from: int | None = None,
     ) -> Receipt:
         permissions.require_create(who, sealed=doc.sealed)
-        if status is OrderStatus.ACTIVE:
+        if status is not OrderStatus.DRAFT:
             self._require_issuing_court(s, who.org_kind, who.ori, who.county_code, doc)
         now = self.clock()
         order = records.insert_new(s, who, doc, status, action, now, cloned_from)

@@ -1,0 +1,235 @@
+"""``ccpor-hub etl load`` through hub.etl.load on SQLite and PostgreSQL: a sample with every kind of
+bad record loads the good ones and reports each bad one (record, field, reason) with nothing
+half-stored; expired orders load EXPIRED in one version; every record is audited; an interrupted
+load resumes with nothing twice and nothing skipped; a batch loaded again, or its records in another
+batch, make no new order; hostile and broken files are refused with a clear error."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from sqlalchemy import func, select
+
+from hub import masterkey, ns
+from hub.accounts.service import Principal
+from hub.audit import AuditTrail
+from hub.carpos.outbox import CarposForwarding
+from hub.clock import COURTS
+from hub.codes import OrderStatus, Role
+from hub.db.engine import Database
+from hub.db.models import AuditEvent, EtlLoad, Image, Order, OrderVersion, OutboxMessage
+from hub.errors import HostileXml, MalformedRequest
+from hub.etl.load import HistoricalLoad, Tally
+from hub.etl.sample import SampleSpec, write_sample
+from hub.images.service import ImageService
+from hub.images.store import FileSystemImageStore
+from hub.orders.service import OrderService
+from tests.conftest import make_user
+from tests.support.orders import ORD, order, render
+
+HB = ns.HISTORICAL_BATCH
+
+
+@pytest.fixture
+def loader_for(db: Database, tmp_path: Path):  # type: ignore[no-untyped-def]
+    key = masterkey.create(tmp_path / "master.key")
+    orders = OrderService(calendar=COURTS, forwarding=CarposForwarding())
+    images = ImageService(FileSystemImageStore(tmp_path / "images"), 1_000_000, orders, orders.clock)
+    audit = AuditTrail(key)
+    who = make_user(db, "etl-la", role=Role.QUERY_UPDATE_SEALED)
+
+    def make(batch_size: int = 50, progress=None, as_: Principal | None = None, **kw) -> HistoricalLoad:  # type: ignore[no-untyped-def]
+        return HistoricalLoad(db, orders, images, audit, as_ or who, batch_size=batch_size, progress=progress, **kw)
+
+    make.audit = audit  # type: ignore[attr-defined]
+    return make
+
+
+def _count(db: Database, model: type, *where) -> int:  # type: ignore[no-untyped-def]
+    with db.read() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _batch(path: Path, orders: list[dict], batch_id: str = "HAND-1", images: dict[int, str] | None = None) -> Path:
+    root = etree.Element(f"{{{HB}}}HistoricalBatch", BatchId=batch_id, SourceSystemName="LEGACY", nsmap={"hb": HB})
+    for number, data in enumerate(orders, start=1):
+        record = etree.SubElement(root, f"{{{HB}}}Record", RecordId=f"{batch_id}-{number}")
+        render(etree.SubElement(record, f"{{{HB}}}Order"), ORD, data)
+        if images and number in images:
+            etree.SubElement(record, f"{{{HB}}}ImageFile").text = images[number]
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return path
+
+
+def _rejects(tally: Tally) -> list[dict[str, str]]:
+    assert tally.rejects_file is not None
+    with tally.rejects_file.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_sample_loads_its_good_records_and_reports_every_bad_one(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    batch = tmp_path / "in" / "batch.xml"
+    batch.parent.mkdir()
+    made = write_sample(batch, SampleSpec(records=240, bad_share=0.25, image_share=0.1, seed=5), COURTS)
+    tally = loader_for().load(batch, rejects_dir=tmp_path / "rejects")
+    assert tally.records == 240 and tally.rejected == made["bad"] > 20
+    assert tally.loaded == 240 - made["bad"] == _count(db, Order)
+    assert tally.expired == made["expired"] == _count(db, Order, Order.status == OrderStatus.EXPIRED.value)
+    rows = _rejects(tally)
+    rejected = {int(r["record"]) for r in rows}
+    assert len(rejected) == made["bad"]
+    reasons = " | ".join(f"{r['code']} {r['field']} {r['reason']}" for r in rows)
+    for expected in (
+        "ord:ProtectionOrderTypeCode",  # a form that contradicts its CLETS code
+        "is in the future",
+        "is before issue date",
+        "ProtectionOrderRestrictedPerson",  # missing: the schema's complaint names what it expected
+        "No such file",
+        "Client.ImageRejected",
+    ):
+        assert expected in reasons, expected
+    # nothing of a rejected record stays: its case number is nowhere, its scan not stored
+    records = etree.parse(str(batch)).getroot().findall(f"{{{HB}}}Record")
+    with db.read() as s:
+        cases = set(s.scalars(select(Order.case_number)))
+    assert cases == {r.findtext(f".//{{{ORD}}}CaseDocketID") for n, r in enumerate(records, 1) if n not in rejected}
+    loaded_scans = sum(len(r.findall(f"{{{HB}}}ImageFile")) for n, r in enumerate(records, 1) if n not in rejected)
+    assert _count(db, Image) == loaded_scans > 0
+    # every record audited: one event each, the chain intact
+    assert _count(db, AuditEvent, AuditEvent.operation == "LoadHistoricalOrder") == 240
+    assert (
+        _count(db, AuditEvent, AuditEvent.operation == "LoadHistoricalOrder", AuditEvent.outcome == "OK")
+        == tally.loaded
+    )
+    with db.read() as s:
+        assert not loader_for.audit.verify(s.connection()).problems
+
+
+def test_expired_orders_load_expired_in_one_version_and_only_current_ones_go_to_carpos(
+    db: Database, tmp_path: Path, loader_for
+) -> None:  # type: ignore[no-untyped-def]
+    today = COURTS.today()
+    current = order(CaseDocketID="19FL000001")
+    old_issue = today - timedelta(days=800)
+    expired = order(
+        CaseDocketID="19FL000002",
+        CourtOrderIssuingDate=old_issue,
+        CourtOrderExpirationDate=today - timedelta(days=1),  # its last day in force was yesterday
+    )
+    last_day = order(CaseDocketID="19FL000003", CourtOrderIssuingDate=old_issue, CourtOrderExpirationDate=today)
+    tally = loader_for(to_carpos=True).load(_batch(tmp_path / "b.xml", [current, expired, last_day]))
+    assert (tally.loaded, tally.expired, tally.rejected) == (3, 1, 0)
+    with db.read() as s:
+        status = dict(s.execute(select(Order.case_number, Order.status)).all())
+        actions = list(s.scalars(select(OrderVersion.action)))
+        queued = s.scalar(select(func.count()).select_from(OutboxMessage))
+    assert status == {"19FL000001": "ACTIVE", "19FL000002": "EXPIRED", "19FL000003": "ACTIVE"}
+    assert actions == ["LOAD"] * 3  # one version each, the same as its receipt
+    assert queued == 2  # --to-carpos: the two in force, never the expired one
+
+
+def test_an_interrupted_load_resumes_after_its_last_committed_record(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    batch = tmp_path / "batch.xml"
+    made = write_sample(batch, SampleSpec(records=230, bad_share=0.1, seed=11), COURTS)
+    seen: list[int] = []
+
+    def interrupt(tally: Tally, fraction: float) -> None:
+        seen.append(tally.records)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        loader_for(progress=interrupt).load(batch)
+    with db.read() as s:
+        row = s.scalars(select(EtlLoad)).one()
+        assert (row.status, row.records_done) == ("RUNNING", 100)
+        assert row.loaded + row.rejected == 100 == _count(db, Order) + row.rejected
+    tally = loader_for().load(batch, rejects_dir=tmp_path)
+    assert tally.resumed_after == 100 and tally.records == 230
+    assert tally.duplicates == 0  # the checkpoint, not the idempotent intake, kept them apart
+    assert _count(db, Order) == 230 - made["bad"]
+    assert len({r["record"] for r in _rejects(tally)}) == made["bad"]  # earlier runs' rejects too
+
+
+def test_a_batch_loaded_again_or_its_records_in_another_batch_add_nothing(
+    db: Database, tmp_path: Path, loader_for
+) -> None:  # type: ignore[no-untyped-def]
+    batch = tmp_path / "batch.xml"
+    write_sample(batch, SampleSpec(records=60, bad_share=0, seed=3, batch_id="B-1"), COURTS)
+    first = loader_for().load(batch)
+    again = loader_for().load(batch)
+    assert again.already_loaded and again.loaded == first.loaded == 60
+    # the same records under another batch id: the orders' source ids are the same -> replays
+    text = batch.read_bytes().replace(b'BatchId="B-1"', b'BatchId="B-2"')
+    (tmp_path / "copy.xml").write_bytes(text)
+    copy = loader_for().load(tmp_path / "copy.xml")
+    assert (copy.loaded, copy.duplicates) == (0, 60)
+    assert _count(db, Order) == 60
+
+
+def test_an_order_of_another_court_is_refused_like_a_submission(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    san_diego = order(
+        CourtOrderIssuingCourt={"OrganizationORIIdentification": "CA037015J", "OrganizationName": "San Diego"}
+    )
+    tally = loader_for().load(_batch(tmp_path / "b.xml", [order(), san_diego]), rejects_dir=tmp_path)
+    assert (tally.loaded, tally.rejected) == (1, 1)
+    (row,) = _rejects(tally)
+    assert row["record"] == "2" and row["code"] == "Client.Forbidden"
+
+
+@pytest.mark.parametrize(
+    "content, error",
+    [
+        (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><hb:HistoricalBatch xmlns:hb="' + HB.encode() + b'"/>',
+            HostileXml,
+        ),
+        (b"<Other/>", MalformedRequest),
+        (b'<hb:HistoricalBatch xmlns:hb="' + HB.encode() + b'" BatchId="x"/>', Exception),
+        (b"", MalformedRequest),
+    ],
+)
+def test_hostile_or_broken_files_are_refused_and_store_nothing(
+    db: Database, tmp_path: Path, loader_for, content: bytes, error: type[Exception]
+) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.xml"
+    path.write_bytes(content)
+    with pytest.raises(error):
+        loader_for().load(path)
+    assert _count(db, EtlLoad) == 0 and _count(db, Order) == 0
+
+
+def test_a_file_cut_short_keeps_what_was_committed_and_resumes_when_completed(
+    db: Database, tmp_path: Path, loader_for
+) -> None:  # type: ignore[no-untyped-def]
+    batch = tmp_path / "batch.xml"
+    write_sample(batch, SampleSpec(records=120, bad_share=0, seed=8), COURTS)
+    whole = batch.read_bytes()
+    batch.write_bytes(whole[: int(len(whole) * 0.6)])
+    with pytest.raises(MalformedRequest, match="not well-formed"):
+        loader_for().load(batch)
+    kept = _count(db, Order)
+    assert kept % 50 == 0 and kept > 0  # whole transactions only
+    batch.write_bytes(whole)
+    tally = loader_for().load(batch)
+    assert tally.resumed_after == kept and _count(db, Order) == 120
+
+
+def test_a_windows_1252_file_with_accented_names_loads(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.orders import restrained
+
+    path = _batch(tmp_path / "b.xml", [order(ProtectionOrderRestrictedPerson=restrained("MUÑOZ", "JOSÉ"))])
+    text = path.read_bytes().decode("utf-8").replace("encoding='UTF-8'", "encoding='windows-1252'")
+    path.write_bytes(text.encode("cp1252"))
+    assert loader_for().load(path).loaded == 1
+    with db.read() as s:
+        stored = etree.fromstring(s.scalar(select(Order.document)).encode())
+    person = stored.find(f"{{{ORD}}}ProtectionOrderRestrictedPerson/{{{ORD}}}PersonName")
+    assert (person.findtext(f"{{{ORD}}}PersonSurName"), person.findtext(f"{{{ORD}}}PersonGivenName")) == (
+        "MUÑOZ",
+        "JOSÉ",
+    )
