@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos bench-dsp917 bench-report bench-image-memory clean
+.PHONY: help venv demo test lint wsdl bench-submit bench-search bench-auth bench-attacks bench-carpos bench-dsp917 bench-report bench-image-memory bench-etl clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -57,6 +57,9 @@ bench-report: $(STAMP)  ## the monthly reports over 1,000,000 orders (SQLite; --
 
 bench-image-memory: $(STAMP)  ## a hub worker's peak RSS growth for AttachImage / GetImage of a 20 MB image
 	$(PY) bench/image_memory_bench.py
+
+bench-etl: $(STAMP)  ## the historical load: 1,000,000 records, time and peak RSS, then killed at ~50 % and resumed (SQLite; --database-url for PostgreSQL)
+	$(PY) bench/etl_bench.py $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache build

@@ -107,36 +107,48 @@ def iter_records(chunks: Iterable[bytes], root: str, limits: XmlLimits) -> Itera
     """Stream a large document of records under a ``root`` element (a historical batch): the root
     first (its attributes; no children yet), then each child of the root once it is complete. Each
     child is cleared and dropped from the root when the next one is asked for, so memory stays that
-    of one record however long the file. The same refusals as :func:`parse_chunks`, the shape limits
-    counted per record (no byte limit: a batch may be gigabytes); text nodes keep libxml2's 10 MB
-    cap (no ``huge_tree``: a record carries no inline image)."""
+    of one record however long the file. The same refusals as :func:`parse_chunks`; the shape limits
+    are counted per record (elements, depth, attributes -- the namespace declarations of an element
+    are not counted here: reading them costs more than the record), and there is no byte limit (a
+    batch may be gigabytes); text nodes keep libxml2's 10 MB cap (no ``huge_tree``: a record carries
+    no inline image)."""
     screen = _Screen(sys.maxsize)
     parser = _pull_parser(huge_tree=False)
-    shape = _Shape(limits)
     top: etree._Element | None = None
+    depth = elements = 0  # below the root; in the current record
     try:
         for chunk in chunks:
             for piece in _pieces(chunk):
                 screen.check(piece)
                 parser.feed(piece)
                 for event, node in parser.read_events():
-                    if top is None and event == "start":
-                        if node.getroottree().docinfo.doctype:
-                            raise HostileXml(_NO_DTD)
-                        if node.tag != root:
-                            raise MalformedRequest(f"the document element must be {root}, not {node.tag}")
-                        top = node
-                        yield node
-                        continue
-                    if event == "end" and node is top:
-                        continue
-                    shape.count(((event, node),))
-                    if event == "end" and node.getparent() is top:
-                        yield node
-                        node.clear()
-                        while node.getprevious() is not None:
-                            del top[0]  # type: ignore[index]
-                        shape.elements = 0
+                    if event == "start":
+                        if top is None:
+                            if node.getroottree().docinfo.doctype:
+                                raise HostileXml(_NO_DTD)
+                            if node.tag != root:
+                                raise MalformedRequest(f"the document element must be {root}, not {node.tag}")
+                            top = node
+                            yield node
+                            continue
+                        depth += 1
+                        elements += 1
+                        if depth > limits.max_depth:
+                            raise RequestTooLarge(f"elements are nested deeper than {limits.max_depth} levels")
+                        if elements > limits.max_elements:
+                            raise RequestTooLarge(f"a record has more than {limits.max_elements} elements")
+                        if len(node.attrib) > limits.max_attributes:
+                            raise RequestTooLarge(f"an element has more than {limits.max_attributes} attributes")
+                    elif event == "end":
+                        depth -= 1
+                        if depth == 0:  # a child of the root is complete
+                            yield node
+                            node.clear()
+                            while node.getprevious() is not None:
+                                del top[0]  # type: ignore[index]
+                            elements = 0
+                    else:
+                        raise HostileXml("processing instructions are not accepted")
         screen.finish()
         parser.close()
         for event, _node in parser.read_events():

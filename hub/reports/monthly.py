@@ -58,6 +58,7 @@ ACTIONS: tuple[tuple[str, str], ...] = (
     ("EXPIRE", "Expired"),
     ("HOLD", "Held for correction"),
     ("ATTACH_IMAGE", "Image added later"),
+    ("LOAD", "Historical orders loaded"),
 )
 
 #: Time since issue, on the month's last day: (label, the oldest issue date's distance in days).

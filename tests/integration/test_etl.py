@@ -233,3 +233,30 @@ def test_a_windows_1252_file_with_accented_names_loads(db: Database, tmp_path: P
         "MUÑOZ",
         "JOSÉ",
     )
+
+
+@pytest.mark.parametrize("where", ["../outside.pdf", "/etc/hostname", "link/outside.pdf"])
+def test_a_scan_outside_the_batch_directory_is_refused(db: Database, tmp_path: Path, loader_for, where: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.orders import tiny_pdf
+
+    (tmp_path / "outside.pdf").write_bytes(tiny_pdf("outside"))
+    batch_dir = tmp_path / "batch"
+    batch_dir.mkdir()
+    (batch_dir / "link").symlink_to(tmp_path)  # a directory inside that points out
+    tally = loader_for().load(_batch(batch_dir / "b.xml", [order()], images={1: where}), rejects_dir=tmp_path)
+    assert (tally.loaded, tally.rejected) == (0, 1)
+    (row,) = _rejects(tally)
+    assert row["field"] == "/hb:Record/hb:ImageFile" and "outside" in row["reason"]
+    assert _count(db, Order) == 0 and _count(db, Image) == 0
+
+
+def test_the_monthly_volume_report_counts_the_loaded_orders(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    from hub.clock import utcnow
+    from hub.reports.monthly import Month, monthly
+
+    tally = loader_for().load(_batch(tmp_path / "b.xml", [order(), order()]))
+    today = COURTS.today()
+    with db.read() as s:
+        volume = monthly(s, Month(today.year, today.month), utcnow(), court="CA019015J").tables[0]
+    column = volume.columns.index("Historical orders loaded")
+    assert volume.rows[0][column] == tally.loaded == 2

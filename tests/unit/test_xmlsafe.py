@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import HostileXml, MalformedRequest, RequestTooLarge
-from hub.xmlsafe import XmlLimits, parse, parse_chunks
+from hub.xmlsafe import XmlLimits, iter_records, parse, parse_chunks
 
 LIMITS = XmlLimits(max_bytes=100_000, max_depth=10, max_elements=50, max_attributes=5)
 
@@ -91,3 +91,43 @@ def test_pieces_are_counted_against_the_byte_limit() -> None:
 def test_an_empty_body_in_pieces_is_malformed() -> None:
     with pytest.raises(MalformedRequest, match="empty"):
         parse_chunks([b"  ", b"\n", b""], LIMITS)
+
+
+def _records(doc: bytes, limits: XmlLimits = LIMITS) -> list[tuple[str, int]]:
+    """(tag, children of the root when the record came) for each element iter_records gives."""
+    out = []
+    stream = iter_records([doc[i : i + 7] for i in range(0, len(doc), 7)], "batch", limits)
+    root = next(stream)
+    for record in stream:
+        out.append((record.get("n") or "", len(root)))
+    return out
+
+
+def test_records_stream_one_at_a_time_and_are_dropped_as_they_pass() -> None:
+    doc = b"<batch>" + b"".join(b'<r n="%d"><a>x</a><b/></r>' % i for i in range(200)) + b"</batch>"
+    seen = _records(doc, XmlLimits(max_bytes=10, max_elements=3))  # the byte limit is not a batch's
+    assert [n for n, _ in seen] == [str(i) for i in range(200)]
+    # the root holds the current record and at most the start of the next one the parser read ahead
+    assert max(held for _, held in seen) == 2
+
+
+@pytest.mark.parametrize(
+    "doc, error",
+    [
+        (b'<!DOCTYPE batch [<!ENTITY x "y">]><batch/>', HostileXml),
+        ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE batch><batch/>'.encode("utf-16"), HostileXml),
+        (b"<batch><r><?pi x?></r></batch>", HostileXml),
+        (b"<other/>", MalformedRequest),
+        (b"<batch><r>" + b"<e/>" * 60 + b"</r></batch>", RequestTooLarge),  # elements per record
+        (b"<batch><r>" + b"<d>" * 12 + b"</d>" * 12 + b"</r></batch>", RequestTooLarge),
+        (b"<batch><r></batch>", MalformedRequest),
+    ],
+)
+def test_record_streams_refuse_what_parse_refuses(doc: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        _records(doc)
+
+
+def test_the_element_limit_is_per_record_not_per_file() -> None:
+    doc = b"<batch>" + b"<r><e/><e/></r>" * 100 + b"</batch>"  # 300 elements, 3 per record
+    assert len(_records(doc)) == 100
