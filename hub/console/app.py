@@ -14,7 +14,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -111,7 +111,6 @@ class Visit:
     target: str = ""
     detail: str = ""
     refresh: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def account(self) -> Account:
@@ -216,7 +215,7 @@ class Console:
         if signed is None:
             if token:
                 with self.db.unit_of_work() as s:
-                    self.sessions.end_locked(s, token)
+                    self.sessions.close(s, token)  # locked or no longer allowed: its row goes
             if request.headers.get(REFRESH_HEADER):
                 return Response("session ended", status=401, mimetype="text/plain")
             response = redirect(f"{PREFIX}/login" + (f"?{urlencode({'ended': '1'})}" if why else ""))
@@ -252,11 +251,11 @@ class Console:
         site = request.headers.get("Sec-Fetch-Site", "")
         origin = request.headers.get("Origin", "")
         if site and site not in ("same-origin", "none"):
-            raise _forbidden(f"a form posted from another site ({site}) is refused")
+            raise _Forbidden(f"a form posted from another site ({site}) is refused")
         if origin and origin != request.host_url.rstrip("/"):
-            raise _forbidden("a form posted from another origin is refused")
+            raise _Forbidden("a form posted from another origin is refused")
         if not hmac.compare_digest(request.form.get("csrf", ""), expected):
-            raise _forbidden("the form's security token is missing or wrong: reload the page and try again")
+            raise _Forbidden("the form's security token is missing or wrong: reload the page and try again")
 
     # --------------------------------------------------------------- login
 
@@ -384,7 +383,7 @@ class Console:
             form=form,
             kinds=sorted(self.kinds),
             states=[state.value for state in OutboxState],
-            query=lambda **more: urlencode({**{k: x for k, x in form.items() if x}, **more}),
+            query=_query_of(**form),
         )
 
     def requeue(self, v: Visit) -> Response:
@@ -481,6 +480,7 @@ class Console:
             last=last,
             county=county or "",
             holder=holder or "",
+            query=_query_of(county=county, holder=holder),
         )
 
     def unlock_order(self, v: Visit) -> Response:
@@ -522,6 +522,7 @@ class Console:
             status=status.value if status else "",
             roles=[r.value for r in Role],
             statuses=[x.value for x in AccountStatus],
+            query=_query_of(ori=ori, role=role.value if role else None, status=status.value if status else None),
         )
 
     def user(self, v: Visit, username: str) -> Response:
@@ -580,9 +581,7 @@ class Console:
                 s.expunge(e)
         v.detail = urlencode({k: x for k, x in fields.items() if x})[:200]
         form = {**fields, "from": start_day.isoformat(), "to": end_day.isoformat()}
-        return self._viewed(
-            v, "audit.html", events=events, page=page, form=form, query=lambda **more: urlencode({**form, **more})
-        )
+        return self._viewed(v, "audit.html", events=events, page=page, form=form, query=_query_of(**form))
 
     def _reports_of(self, v: Visit) -> Any:
         args = v.request.args
@@ -723,8 +722,10 @@ class _NotAdmin(Exception):  # noqa: N818
     pass
 
 
-def _forbidden(message: str) -> _Forbidden:
-    return _Forbidden(message)
+def _query_of(**fields: str | None) -> Callable[..., str]:
+    """A paged list's query string for another page: its filter's non-empty fields, URL-encoded."""
+    kept = {name: value for name, value in fields.items() if value}
+    return lambda **more: urlencode({**kept, **more})
 
 
 def _token() -> str:

@@ -92,7 +92,3 @@ class Sessions:
 
     def close(self, s: Session, token: str) -> None:
         s.execute(delete(ConsoleSession).where(ConsoleSession.token_sha256 == _digest(token)))
-
-    def end_locked(self, s: Session, token: str) -> None:
-        """Remove a session found locked or no longer allowed (its row, if any)."""
-        self.close(s, token)

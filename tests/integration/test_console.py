@@ -241,3 +241,59 @@ def test_hostile_or_oversize_input_is_a_clear_refusal_and_changes_nothing(consol
     assert naive.status_code == 400 and "with its zone" in naive.text
     script = console.get("/console/audit?username=<script>alert(1)</script>")
     assert script.status_code == 200 and "<script>alert" not in script.text and "&lt;script&gt;" in script.text
+
+
+def _cookie(answer: TestResponse) -> str:
+    header = next(c for c in answer.headers.getlist("Set-Cookie") if c.startswith("ccpor_console="))
+    return header.split(";")[0].split("=", 1)[1]
+
+
+def test_each_sign_in_makes_a_new_session_and_a_planted_token_is_never_adopted(console: Console) -> None:
+    """No session fixation: a token the browser brings to the sign-in form (planted by someone else)
+    is not the session after it, and every sign-in gets a token of its own."""
+    planted = "attacker-chosen-token-value"
+    console.client.set_cookie("ccpor_console", planted, domain="localhost", path="/console")
+    first = _cookie(console.login())
+    second = _cookie(console.login())
+    assert planted not in (first, second) and first != second
+    with console.db.read() as s:
+        stored = set(s.scalars(select(ConsoleSession.token_sha256)))
+    assert sessions._digest(planted) not in stored and sessions._digest(second) in stored
+
+
+def test_reading_pages_changes_nothing_but_the_audit_and_the_sessions_activity(console: Console, db: Database) -> None:
+    console.login()
+
+    def state() -> dict[str, list[Any]]:
+        with db.read() as s:
+            tables = {
+                name: [tuple(r) for r in s.execute(select(table)).all()]
+                for name, table in (("accounts", Account.__table__),)
+            }
+            tables["sessions"] = [
+                tuple(r) for r in s.execute(select(ConsoleSession.token_sha256, ConsoleSession.account_id)).all()
+            ]
+            tables["not-audit"] = [
+                tuple(r) for r in s.execute(select(AuditEvent.seq).where(~AuditEvent.operation.like("Console%"))).all()
+            ]
+        return tables
+
+    before = state()
+    for path in (
+        "/console/",
+        "/console/messages",
+        "/console/locks",
+        "/console/users",
+        "/console/audit",
+        "/console/reports",
+    ):
+        assert console.get(path).status_code == 200, path
+    assert state() == before
+    assert [e[1] for e in console.events()][-6:] == [
+        "Console Overview",
+        "Console Messages",
+        "Console Locks",
+        "Console Users",
+        "Console Audit",
+        "Console Reports",
+    ]
