@@ -115,7 +115,7 @@ def iter_records(chunks: Iterable[bytes], root: str, limits: XmlLimits) -> Itera
     screen = _Screen(sys.maxsize)
     parser = _pull_parser(huge_tree=False)
     top: etree._Element | None = None
-    depth = elements = 0  # below the root; in the current record
+    depth = elements = records = 0  # below the root; in the current record; children completed
     try:
         for chunk in chunks:
             for piece in _pieces(chunk):
@@ -134,14 +134,19 @@ def iter_records(chunks: Iterable[bytes], root: str, limits: XmlLimits) -> Itera
                         depth += 1
                         elements += 1
                         if depth > limits.max_depth:
-                            raise RequestTooLarge(f"elements are nested deeper than {limits.max_depth} levels")
+                            raise _too_large(
+                                records, node, f"elements are nested deeper than {limits.max_depth} levels"
+                            )
                         if elements > limits.max_elements:
-                            raise RequestTooLarge(f"a record has more than {limits.max_elements} elements")
+                            raise _too_large(records, node, f"more than {limits.max_elements} elements")
                         if len(node.attrib) > limits.max_attributes:
-                            raise RequestTooLarge(f"an element has more than {limits.max_attributes} attributes")
+                            raise _too_large(
+                                records, node, f"an element has more than {limits.max_attributes} attributes"
+                            )
                     elif event == "end":
                         depth -= 1
                         if depth == 0:  # a child of the root is complete
+                            records += 1
                             yield node
                             node.clear()
                             while node.getprevious() is not None:
@@ -160,6 +165,10 @@ def iter_records(chunks: Iterable[bytes], root: str, limits: XmlLimits) -> Itera
         raise MalformedRequest(f"the file is not well-formed XML: {exc}") from exc
 
 
+def _too_large(records: int, node: etree._Element, problem: str) -> RequestTooLarge:
+    return RequestTooLarge(f"record {records + 1} (line {node.sourceline}): {problem}")
+
+
 def _pieces(chunk: bytes) -> Iterator[bytes]:
     """A chunk in parser-sized pieces: the shape limits are checked after each one."""
     if len(chunk) <= _CHUNK:
@@ -171,6 +180,8 @@ def _pieces(chunk: bytes) -> Iterator[bytes]:
 
 #: How far back a refused marker may start in an earlier piece (``&#x10FFFF;`` is the longest).
 _OVERLAP = 16
+#: How a UTF-16 or UTF-32 document begins (a byte-order mark, or ``<`` with its zero bytes).
+_WIDE_STARTS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\x00<", b"<\x00", b"\x00\x00\x00<")
 
 
 class _Screen:
@@ -186,12 +197,19 @@ class _Screen:
         self.total = 0
         self.content = False
         self.tail = b""
+        #: None until the first bytes are seen; False for UTF-16/UTF-32, whose bytes these byte
+        #: patterns do not read (libxml2 and the checks after parsing judge those documents).
+        self.ascii: bool | None = None
 
     def check(self, piece: bytes) -> None:
         self.total += len(piece)
         if self.total > self.max_bytes:
             raise RequestTooLarge(f"request exceeds the limit of {self.max_bytes} bytes")
         self.content = self.content or bool(piece.strip())
+        if self.ascii is None and piece:
+            self.ascii = not piece.startswith(_WIDE_STARTS)
+        if not self.ascii:
+            return
         window = self.tail + piece
         self._search(window, final=False)
         self.tail = window[-_OVERLAP:]
@@ -199,7 +217,8 @@ class _Screen:
     def finish(self) -> None:
         if not self.content:
             raise MalformedRequest("the request body is empty; send a SOAP 1.1 envelope")
-        self._search(self.tail, final=True)
+        if self.ascii:
+            self._search(self.tail, final=True)
 
     def _search(self, window: bytes, *, final: bool) -> None:
         if b"<!DOCTYPE" in window or b"<!ENTITY" in window:

@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub.cli.common import Exit, database, in_transaction, master_key, settings
 
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     load.add_argument("--as", dest="username", required=True, help="the court's account the orders are entered as")
     load.add_argument("--to-carpos", action="store_true", help="also enter them in CARPOS (default: registry only)")
     load.add_argument("--batch-size", type=int, default=500, help="records per transaction (default 500)")
-    load.add_argument("--rejects-dir", default=".", help="where each batch's rejects CSV is written (default: here)")
+    load.add_argument("--rejects-dir", default=None, help="where each batch's rejects CSV goes (default: beside it)")
     load.set_defaults(func=load_command)
     sample = etl.add_parser("make-sample", help="write a realistic sample batch (some records deliberately bad)")
     sample.add_argument("records", type=int, help="how many records")
@@ -74,24 +74,53 @@ def load_command(args: argparse.Namespace) -> int:
             progress=Progress(),
         )
         lines = []
+        target = str(source)
+        _record_run(services, "STARTED", target, f"as {args.username}: {len(files)} file(s)")
         for path in files:
+            rejects = Path(args.rejects_dir) if args.rejects_dir else path.parent
             try:
-                tally = loader.load(path, rejects_dir=Path(args.rejects_dir))
+                tally = loader.load(path, rejects_dir=rejects)
             except KeyboardInterrupt:
+                _record_run(services, "INTERRUPTED", target, f"{path}: interrupted")
                 raise Exit(
                     f"{path}: interrupted; the records committed so far stay loaded -- run the same "
                     "command again to resume after them",
                     status=130,
                 ) from None
             except HubError as err:
-                raise Exit(
-                    f"{path}: {err.message}" + "".join(f"\n  {v.path}: {v.message}" for v in err.violations)
-                ) from err
+                found = "".join(f"\n  {v.path}: {v.message}" for v in err.violations)
+                _record_run(services, err.code, target, f"{path}: {err.message}")
+                raise Exit(f"{path}: {err.message}{found}") from err
+            except Exception as exc:
+                _record_run(services, "Server.Internal", target, f"{path}: {type(exc).__name__}")
+                raise
             lines.append(f"{path}: {summary(tally)}")
     finally:
         services.db.dispose()
     listing = "\n".join(lines)
     return in_transaction("etl load", str(source), lambda _s: listing)
+
+
+def _record_run(services: Any, outcome: str, target: str, detail: str) -> None:
+    """An audit event of the operator's run beside the records' own: when it starts (so even a run
+    killed with -9 leaves one) and when it fails or is interrupted (success: ``in_transaction``)."""
+    from hub.audit import ADMIN, Event
+    from hub.clock import utcnow
+    from hub.jobs import cli_user
+
+    with services.db.unit_of_work() as s:
+        event = Event(
+            at=utcnow(),
+            username=cli_user(),
+            org_ori="",
+            operation="etl load",
+            outcome=outcome,
+            target=target[:200],
+            client_address="local",
+            detail=detail[:500],
+            category=ADMIN,
+        )
+        services.audit.record(s.connection(), event)
 
 
 def summary(tally: Tally) -> str:

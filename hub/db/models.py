@@ -559,6 +559,10 @@ class EtlLoad(Base):
     batch_id: Mapped[str] = mapped_column(String(64))
     source_system: Mapped[str] = mapped_column(String(100))
     file_name: Mapped[str] = mapped_column(String(400))
+    #: The file's size when the load began: a finished batch offered again with other content is refused.
+    file_bytes: Mapped[int] = mapped_column(BigInteger)
+    #: The RecordId of the last record settled (at ``records_done``): a resume checks it is still there.
+    last_record_id: Mapped[str | None] = mapped_column(String(64))
     #: RUNNING until the last record is settled, then DONE.
     status: Mapped[str] = mapped_column(String(10))
     records_done: Mapped[int] = mapped_column(Integer)

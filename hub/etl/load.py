@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,24 +99,31 @@ class HistoricalLoad:
         self.clock = clock
 
     def load(self, path: Path, rejects_dir: Path | None = None) -> Tally:
-        """Load one batch file (resuming it where an earlier run stopped); its tally. If any record
-        was rejected, ``rejects_dir/<BatchId>.rejects.csv`` lists them all, earlier runs' too."""
-        size = path.stat().st_size or 1
+        """Load one batch file (resuming it where an earlier run stopped); its tally, earlier runs'
+        counts included. If any record of the batch was rejected (in this run or an earlier one),
+        ``rejects_dir/<BatchId>.rejects.csv`` lists them all."""
+        size = path.stat().st_size
         with path.open("rb") as fh:
             stream = xmlsafe.iter_records(_pieces(fh), BATCH, self.limits)
             header = _header(next(stream, None))
             tally = Tally(batch_id=header.batch_id)
-            load_id, done, status = self._start(header, path)
-            if status == "DONE":
+            started = self._start(header, path, size)
+            if started.status == "DONE":
+                if started.file_bytes != size:
+                    raise ValidationError(
+                        f"batch {header.batch_id} was loaded from a file of {started.file_bytes} bytes; this one "
+                        f"has {size}: a changed batch is loaded under a new BatchId",
+                        [Violation("/hb:HistoricalBatch/@BatchId", "already loaded with other content")],
+                    )
                 tally.already_loaded = True
-                self._tally_from_db(load_id, tally)
             else:
-                tally.resumed_after = done
-                self._run(stream, header, path, load_id, done, tally, lambda: fh.tell() / size)
+                tally.resumed_after = started.done
+                self._run(stream, header, started, tally, lambda: fh.tell() / max(size, 1))
+        self._tally_from_db(started.load_id, tally)
         if rejects_dir is not None and tally.rejected:
             rejects_dir.mkdir(parents=True, exist_ok=True)
             tally.rejects_file = rejects_dir / f"{header.batch_id}.rejects.csv"
-            write_rejects(self.db, load_id, tally.rejects_file)
+            write_rejects(self.db, started.load_id, tally.rejects_file)
         return tally
 
     # ---------------------------------------------------------------- the run
@@ -123,20 +132,20 @@ class HistoricalLoad:
         self,
         stream: Iterator[etree._Element],
         header: _Header,
-        path: Path,
-        load_id: int,
-        done: int,
+        started: _Started,
         tally: Tally,
         fraction: Callable[[], float],
     ) -> None:
         """Settle the records after the checkpoint, ``batch_size`` to a transaction. A record is
         settled as it arrives (the stream clears it when the next one is read)."""
-        records = _Numbered(stream, done)
+        records = _Numbered(stream, started.done, started.last_record_id)
+        path, load_id = started.path, started.load_id
         while True:
             counts, events = Tally(), []
             with self.db.unit_of_work() as s:
-                settled = 0
+                settled, last_id = 0, None
                 for number, record in records:
+                    last_id = record.get("RecordId") or ""
                     self._settle(s, record, number, header, path, load_id, counts, events)
                     settled += 1
                     if settled == self.batch_size:
@@ -147,7 +156,8 @@ class HistoricalLoad:
                     update(EtlLoad)
                     .where(EtlLoad.id == load_id)
                     .values(
-                        records_done=max(records.number, done),
+                        records_done=max(records.number, started.done),
+                        **({"last_record_id": last_id[:64]} if last_id is not None else {}),
                         loaded=EtlLoad.loaded + counts.loaded,
                         duplicates=EtlLoad.duplicates + counts.duplicates,
                         rejected=EtlLoad.rejected + counts.rejected,
@@ -238,7 +248,7 @@ class HistoricalLoad:
 
     # ---------------------------------------------------------------- the load's row
 
-    def _start(self, header: _Header, path: Path) -> tuple[int, int, str]:
+    def _start(self, header: _Header, path: Path, size: int) -> _Started:
         """The load's row for this court and batch: created, or found to resume or report."""
         with self.db.unit_of_work() as s:
             found = s.scalars(
@@ -254,6 +264,7 @@ class HistoricalLoad:
                     batch_id=header.batch_id,
                     source_system=header.source_system,
                     file_name=str(path)[-400:],
+                    file_bytes=size,
                     status="RUNNING",
                     records_done=0,
                     loaded=0,
@@ -265,23 +276,38 @@ class HistoricalLoad:
                 )
                 s.add(found)
                 s.flush()
-            return found.id, found.records_done, found.status
+            return _Started(found.id, found.records_done, found.last_record_id, found.status, found.file_bytes, path)
 
     def _tally_from_db(self, load_id: int, tally: Tally) -> None:
+        """The batch's counts as the database holds them: every run's, not only this one's."""
         with self.db.read() as s:
             row = s.get(EtlLoad, load_id)
             assert row is not None
-            tally.records = row.records_done
+            tally.records = max(tally.records, row.records_done)
             tally.loaded, tally.duplicates = row.loaded, row.duplicates
             tally.rejected, tally.expired = row.rejected, row.expired
 
 
+@dataclass(frozen=True)
+class _Started:
+    """Where a batch's load stands when a run starts."""
+
+    load_id: int
+    done: int
+    last_record_id: str | None
+    status: str
+    file_bytes: int
+    path: Path
+
+
 class _Numbered:
     """The batch's records numbered in file order, those up to the checkpoint skipped (settled by an
-    earlier run); ``number`` is the last one read."""
+    earlier run) -- after checking that the record at the checkpoint is still the one settled there,
+    so a file changed between runs (a record removed, the export regenerated) is refused instead of
+    silently skipping records; ``number`` is the last one read."""
 
-    def __init__(self, stream: Iterator[etree._Element], done: int) -> None:
-        self.stream, self.done, self.number = stream, done, 0
+    def __init__(self, stream: Iterator[etree._Element], done: int, last_record_id: str | None) -> None:
+        self.stream, self.done, self.last_record_id, self.number = stream, done, last_record_id, 0
 
     def __iter__(self) -> Iterator[tuple[int, etree._Element]]:
         return self
@@ -293,8 +319,23 @@ class _Numbered:
             if element.tag != RECORD:
                 raise MalformedRequest(f"a historical batch holds hb:Record elements, not {element.tag}")
             self.number += 1
+            if self.number == self.done and self.last_record_id is not None:
+                found = (element.get("RecordId") or "")[:64]
+                if found != self.last_record_id:
+                    raise ValidationError(
+                        f"the file changed since the interrupted run: record {self.number} is {found!r}, the "
+                        f"run stopped after {self.last_record_id!r}; restore the file, or load the changed one "
+                        "under a new BatchId (records already loaded are recognised and not loaded twice)",
+                        [Violation("/hb:HistoricalBatch", "changed since the interrupted run")],
+                    )
             if self.number > self.done:
                 return self.number, element
+        if self.number < self.done:
+            raise ValidationError(
+                f"the file changed since the interrupted run: it has {self.number} records, the run had "
+                f"settled {self.done}; restore the file, or load the changed one under a new BatchId",
+                [Violation("/hb:HistoricalBatch", "changed since the interrupted run")],
+            )
         raise StopIteration
 
 
@@ -350,18 +391,24 @@ def _stamp_source(order: etree._Element, system: str, record_id: str) -> None:
 
 
 def _image(batch_file: Path, name: str, max_bytes: int) -> tuple[str, bytes]:
-    """A record's scan: a file inside the batch file's directory, no larger than the hub takes."""
+    """A record's scan: a regular file inside the batch file's directory, no larger than the hub
+    takes. Opened without blocking (a FIFO or device named like a scan must not hang the load)."""
     where = "/hb:Record/hb:ImageFile"
     base = batch_file.resolve().parent
-    target = (base / name).resolve()
-    if not target.is_relative_to(base):
-        raise ValidationError("image path outside the batch", [Violation(where, f"{name} is outside {base}")])
     try:
-        size = target.stat().st_size
-        if size > max_bytes:
-            raise ValidationError(
-                "image too large", [Violation(where, f"{name} has {size} bytes; the limit is {max_bytes}")]
-            )
-        return target.name, target.read_bytes()
-    except OSError as exc:
-        raise ValidationError("image missing", [Violation(where, f"{name}: {exc.strerror or exc}")]) from exc
+        target = (base / name).resolve()
+        if not target.is_relative_to(base):
+            raise ValidationError("image path outside the batch", [Violation(where, f"{name} is outside {base}")])
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ValidationError("image not a file", [Violation(where, f"{name} is not a regular file")])
+            if info.st_size > max_bytes:
+                raise ValidationError(
+                    "image too large", [Violation(where, f"{name} has {info.st_size} bytes; the limit is {max_bytes}")]
+                )
+            return target.name, fh.read()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (pathlib)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationError("image unreadable", [Violation(where, f"{name}: {why}")]) from exc

@@ -82,18 +82,20 @@ def test_a_sample_loads_with_its_rejects_report_and_a_second_load_says_so(hub_en
     assert len({r["record"] for r in rows}) == made["bad"] and all(r["field"] and r["reason"] for r in rows)
     assert _scalar(url, "select count(*) from orders") == 400 - made["bad"]
     again = _run(env, "etl", "load", str(tmp_path / "in" / "batch.xml"), "--as", "etl-la")
+    assert not list(Path.cwd().glob("*.rejects.csv"))  # nothing written where the command was run
     assert again.returncode == 0 and "was already loaded" in again.stdout
     status = _run(env, "etl", "status")
     assert "DONE" in status.stdout and "SAMPLE-400-917" in status.stdout
-    # the operator's run is audited besides each record
-    assert _scalar(url, "select count(*) from audit_events where operation = 'etl load'") == 2
+    # the operator's runs are audited besides each record: when each starts, and how it ended
+    runs = "select count(*) from audit_events where operation = 'etl load' and outcome = '{}'"
+    assert (_scalar(url, runs.format("STARTED")), _scalar(url, runs.format("OK"))) == (2, 2)
 
 
 def test_a_load_killed_mid_batch_resumes_to_exactly_the_batch(hub_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     env, url = hub_env
     batch = tmp_path / "batch.xml"
     made = _sample(env, batch, 3000, "--bad-share", "0.05")
-    load = [CLI, "etl", "load", str(batch), "--as", "etl-la", "--batch-size", "100"]
+    load = [CLI, "etl", "load", str(batch), "--as", "etl-la", "--batch-size", "100", "--rejects-dir", str(tmp_path)]
     proc = subprocess.Popen(load, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     done = 0
@@ -115,6 +117,11 @@ def test_a_load_killed_mid_batch_resumes_to_exactly_the_batch(hub_env, tmp_path:
     assert _scalar(url, "select count(distinct case_number) from orders") == 3000 - made["bad"]
     assert _scalar(url, "select count(*) from audit_events where operation = 'LoadHistoricalOrder'") == 3000
     assert _scalar(url, "select count(distinct record_number) from etl_rejects") == made["bad"]
+    runs = "select outcome from audit_events where operation = 'etl load' order by seq"
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert [r[0] for r in conn.execute(sa.text(runs))] == ["STARTED", "STARTED", "OK"]  # the killed one too
+    engine.dispose()
 
 
 def _peak_rss_kib(env: dict[str, str], log: Path, *args: str) -> int:

@@ -22,7 +22,7 @@ from hub.clock import COURTS
 from hub.codes import OrderStatus, Role
 from hub.db.engine import Database
 from hub.db.models import AuditEvent, EtlLoad, Image, Order, OrderVersion, OutboxMessage
-from hub.errors import HostileXml, MalformedRequest
+from hub.errors import HostileXml, MalformedRequest, ValidationError
 from hub.etl.load import HistoricalLoad, Tally
 from hub.etl.sample import SampleSpec, write_sample
 from hub.images.service import ImageService
@@ -260,3 +260,76 @@ def test_the_monthly_volume_report_counts_the_loaded_orders(db: Database, tmp_pa
         volume = monthly(s, Month(today.year, today.month), utcnow(), court="CA019015J").tables[0]
     column = volume.columns.index("Historical orders loaded")
     assert volume.rows[0][column] == tally.loaded == 2
+
+
+def _interrupted_after_first_transaction(loader_for, batch: Path) -> None:  # type: ignore[no-untyped-def]
+    def interrupt(tally: Tally, fraction: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        loader_for(progress=interrupt).load(batch)
+
+
+def test_a_file_changed_between_runs_is_refused_not_silently_skipped(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    batch = _batch(tmp_path / "b.xml", [order() for _ in range(120)])
+    _interrupted_after_first_transaction(loader_for, batch)
+    root = etree.parse(str(batch)).getroot()
+    root.remove(root[1])  # an operator deletes record 2 before running again
+    batch.write_bytes(etree.tostring(root))
+    with pytest.raises(ValidationError, match="the file changed since the interrupted run"):
+        loader_for().load(batch)
+    shorter = _batch(tmp_path / "b.xml", [order() for _ in range(30)])  # fewer records than were settled
+    with pytest.raises(ValidationError, match="it has 30 records, the run had settled 50"):
+        loader_for().load(shorter)
+    assert _count(db, Order) == 50
+
+
+def test_a_finished_batch_offered_again_with_other_content_is_refused(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    loader_for().load(_batch(tmp_path / "b.xml", [order(), order()]))
+    with pytest.raises(ValidationError, match="a changed batch is loaded under a new BatchId"):
+        loader_for().load(_batch(tmp_path / "b.xml", [order(), order(), order()]))
+    assert _count(db, Order) == 2
+
+
+def test_the_rejects_of_an_earlier_run_are_reported_after_a_clean_resume(
+    db: Database, tmp_path: Path, loader_for
+) -> None:  # type: ignore[no-untyped-def]
+    orders = [order() for _ in range(80)]
+    orders[3] = order(CourtOrderFormCode="DV-110")  # contradicts its CLETS code OAH: in the first transaction
+    batch = _batch(tmp_path / "b.xml", orders)
+    _interrupted_after_first_transaction(loader_for, batch)
+    tally = loader_for().load(batch, rejects_dir=tmp_path / "rejects")
+    assert (tally.loaded, tally.rejected, tally.resumed_after) == (79, 1, 50)  # the batch's counts, both runs
+    assert {r["record"] for r in _rejects(tally)} == {"4"}  # one row per violation it has
+
+
+def test_a_utf16_batch_with_escaped_text_loads(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.orders import restrained
+
+    path = _batch(tmp_path / "b.xml", [order(ProtectionOrderRestrictedPerson=restrained("O'NEIL", "ANN"))])
+    text = path.read_bytes().decode("utf-8").replace("encoding='UTF-8'", "encoding='UTF-16'")
+    text = text.replace("<OrganizationName>LA Superior Court", "<OrganizationName>LA Superior Court &amp; Annex")
+    text = text.replace(":OrganizationName>LA Superior Court<", ":OrganizationName>LA Superior Court &amp; Annex<")
+    assert "&amp;" in text
+    path.write_bytes(text.encode("utf-16"))
+    assert loader_for().load(path).loaded == 1
+
+
+@pytest.mark.parametrize("kind", ["fifo", "loop", "directory"])
+def test_a_scan_that_is_not_a_regular_file_is_a_reject_not_a_hang(
+    db: Database, tmp_path: Path, loader_for, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    batch_dir = tmp_path / "batch"
+    batch_dir.mkdir()
+    target = batch_dir / "scan.pdf"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "loop":
+        target.symlink_to(batch_dir / "scan.pdf")
+    else:
+        target.mkdir()
+    tally = loader_for().load(_batch(batch_dir / "b.xml", [order()], images={1: "scan.pdf"}), rejects_dir=tmp_path)
+    assert (tally.loaded, tally.rejected) == (0, 1)
+    assert _rejects(tally)[0]["field"] == "/hb:Record/hb:ImageFile"

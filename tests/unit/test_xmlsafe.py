@@ -131,3 +131,14 @@ def test_record_streams_refuse_what_parse_refuses(doc: bytes, error: type[Except
 def test_the_element_limit_is_per_record_not_per_file() -> None:
     doc = b"<batch>" + b"<r><e/><e/></r>" * 100 + b"</batch>"  # 300 elements, 3 per record
     assert len(_records(doc)) == 100
+
+
+def test_a_record_over_a_limit_is_named_by_its_number_and_line() -> None:
+    doc = b"<batch>\n<r/>\n<r/>\n<r>" + b"<e/>" * 60 + b"</r></batch>"
+    with pytest.raises(RequestTooLarge, match=r"record 3 \(line 4\): more than 50 elements"):
+        _records(doc)
+
+
+def test_a_utf16_request_with_escaped_text_is_not_taken_for_an_entity() -> None:
+    doc = '<?xml version="1.0" encoding="UTF-16"?><a>Smith &amp; Wesson &#65;</a>'.encode("utf-16")
+    assert parse(doc, LIMITS).text == "Smith & Wesson A"

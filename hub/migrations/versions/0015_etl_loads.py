@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.Column("batch_id", sa.String(64), nullable=False),
         sa.Column("source_system", sa.String(100), nullable=False),
         sa.Column("file_name", sa.String(400), nullable=False),
+        sa.Column("file_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("last_record_id", sa.String(64), nullable=True),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("records_done", sa.Integer(), nullable=False),
         sa.Column("loaded", sa.Integer(), nullable=False),
