@@ -1,0 +1,131 @@
+"""An adapter's own record of what it has sent: a small SQLite database beside it.
+
+One row per input record, keyed by a name stable for that record (a DMS document: its batch and
+position; an RMS completion: the order and its version). A record is SENT once the hub's answer is
+stored here; WAITING until then (with when to try again after a transient failure); FAILED when the
+hub refused it for good (a ``Client.*`` fault: the code and every violation kept). Each change is
+committed with ``synchronous=FULL`` before the adapter moves on, so a restart or a kill -9 resumes
+from here: a record whose answer was not yet recorded is sent again, and the hub's idempotent intake
+(stable ``SourceMessageID`` per record) answers the resend with the original receipt -- never a
+second order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+WAITING, SENT, FAILED = "WAITING", "SENT", "FAILED"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    outcome TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_waiting ON records (status, next_attempt_at);
+"""
+
+
+@dataclass(frozen=True)
+class Record:
+    key: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``adapter ... status`` prints."""
+
+    counts: dict[str, int]
+    last_success: float | None
+    next_attempt_at: float | None
+
+
+class StateStore:
+    def __init__(self, path: Path, clock: object = time.time) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _now(self) -> float:
+        return float(self.clock())  # type: ignore[operator]
+
+    def get(self, key: str) -> Record | None:
+        row = self.db.execute(
+            "SELECT key, status, attempts, next_attempt_at, outcome, detail FROM records WHERE key = ?", (key,)
+        ).fetchone()
+        return Record(*row) if row else None
+
+    def waiting(self, key: str) -> Record:
+        """The record of ``key``, added as WAITING if it is new."""
+        now = self._now()
+        self.db.execute(
+            "INSERT INTO records (key, status, created_at, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING",
+            (key, WAITING, now, now),
+        )
+        found = self.get(key)
+        assert found is not None
+        return found
+
+    def sent(self, key: str, outcome: str) -> None:
+        """The hub took it: ``outcome`` is what it answered (an order id, "duplicate of ...")."""
+        self._set(key, SENT, outcome, "", 0)
+
+    def failed(self, key: str, code: str, detail: str) -> None:
+        """The hub refused it for good (a Client fault): its code and what it said."""
+        self._set(key, FAILED, code, detail, 0)
+
+    def retry_later(self, key: str, reason: str, delay: float) -> None:
+        """A transient failure: counted, and not tried again before ``delay`` seconds."""
+        self.db.execute(
+            "UPDATE records SET attempts = attempts + 1, next_attempt_at = ?, detail = ?, updated_at = ? WHERE key = ?",
+            (self._now() + delay, reason[:2000], self._now(), key),
+        )
+
+    def due(self, record: Record) -> bool:
+        return record.status == WAITING and record.next_attempt_at <= self._now()
+
+    def _set(self, key: str, status: str, outcome: str, detail: str, next_at: float) -> None:
+        self.db.execute(
+            "UPDATE records SET status = ?, outcome = ?, detail = ?, next_attempt_at = ?, "
+            "attempts = attempts + 1, updated_at = ? WHERE key = ?",
+            (status, outcome[:500], detail[:4000], next_at, self._now(), key),
+        )
+
+    def status(self) -> Status:
+        counts = {WAITING: 0, SENT: 0, FAILED: 0}
+        counts.update(dict(self.db.execute("SELECT status, count(*) FROM records GROUP BY status").fetchall()))
+        (last,) = self.db.execute("SELECT max(updated_at) FROM records WHERE status = ?", (SENT,)).fetchone()
+        (upcoming,) = self.db.execute(
+            "SELECT min(next_attempt_at) FROM records WHERE status = ? AND attempts > 0", (WAITING,)
+        ).fetchone()
+        return Status(counts, last, upcoming)
+
+    def records(self, status: str | None = None) -> Iterator[Record]:
+        query = "SELECT key, status, attempts, next_attempt_at, outcome, detail FROM records"
+        if status:
+            rows = self.db.execute(query + " WHERE status = ? ORDER BY key", (status,))
+        else:
+            rows = self.db.execute(query + " ORDER BY key")
+        for row in rows:
+            yield Record(*row)
