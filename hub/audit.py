@@ -360,7 +360,8 @@ def witness_problems(connection: Connection, base_seq: int, head_seq: int) -> li
     """What the hub's other data says about the chain's ends.
 
     Accounts and orders are only ever created by audited calls (``users add``, ``SaveUser``,
-    ``SubmitOrder``, ``SaveDraft``, ``CloneOrder``), each in the transaction of its event. So, beyond
+    ``SubmitOrder``, ``SaveDraft``, ``CloneOrder``, ``LoadHistoricalOrder`` of ``etl load``), each in
+    the transaction of its event. So, beyond
     :data:`WITNESS_SLACK`: one created after the last event means newer events were deleted and the
     chain row rolled back; while nothing was ever purged (base 0), one created before the first event
     means older events were deleted and the chain row reset -- also when it was reset to the initial,
