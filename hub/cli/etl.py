@@ -144,13 +144,10 @@ class Progress:
         self.every = every
         self.started = time.monotonic()
         self.last = 0.0
-        self.base: int | None = None
 
     def __call__(self, tally: Tally, fraction: float) -> None:
         now = time.monotonic()
         done = tally.loaded + tally.duplicates + tally.rejected
-        if self.base is None:
-            self.base = 0
         if not self.tty and fraction < 1.0 and now - self.last < self.every:
             return
         self.last = now

@@ -14,7 +14,6 @@ with every violation; the rejects CSV is written from the table at the end.
 from __future__ import annotations
 
 import csv
-import logging
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -37,8 +36,6 @@ from hub.errors import HubError, MalformedRequest, ValidationError, Violation
 from hub.images.service import ImageService
 from hub.orders.records import Receipt
 from hub.orders.service import OrderService
-
-log = logging.getLogger("ccpor.etl")
 
 BATCH = ns.q(ns.HISTORICAL_BATCH, "HistoricalBatch")
 RECORD = ns.q(ns.HISTORICAL_BATCH, "Record")

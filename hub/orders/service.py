@@ -103,11 +103,12 @@ class OrderService:
         an expired one is never forwarded to CARPOS. Idempotent like a submission; with ``probe``
         off the receipt is not looked for first, and an order already loaded fails on the receipt's
         unique key (IntegrityError: the caller, in a savepoint, then asks again with the probe)."""
-        expires = OrderDocument(order_el).expiration_date
+        doc = OrderDocument(order_el)
+        expires = doc.expiration_date
         over = expires is not None and expires < self.calendar.date_of(self.clock())
         status = OrderStatus.EXPIRED if over else OrderStatus.ACTIVE
         return self._intake(
-            s, who, order_el, None, None, status, "LOAD", path, carpos_requested=carpos_requested, probe=probe
+            s, who, order_el, None, None, status, "LOAD", path, carpos_requested=carpos_requested, probe=probe, doc=doc
         )
 
     def _intake(
@@ -123,10 +124,12 @@ class OrderService:
         *,
         carpos_requested: bool = False,
         probe: bool = True,
+        doc: OrderDocument | None = None,
     ) -> Receipt:
         """A new order in ``status``, or an existing DRAFT moved to ``status`` (the schema already
-        checked the profile of ``order_el``; the cross-field rules are checked here)."""
-        doc = OrderDocument(order_el)
+        checked the profile of ``order_el``; the cross-field rules are checked here). ``doc``: the
+        caller's reading of ``order_el``, if it made one."""
+        doc = doc or OrderDocument(order_el)
         self._check(doc, active=status is not OrderStatus.DRAFT, path=path)
         source = Source(doc.source_system, doc.source_message_id)
         replay = records.replay(s, who, source, records.operation_of(action), order_id) if probe else None
