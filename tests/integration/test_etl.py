@@ -333,3 +333,29 @@ def test_a_scan_that_is_not_a_regular_file_is_a_reject_not_a_hang(
     tally = loader_for().load(_batch(batch_dir / "b.xml", [order()], images={1: "scan.pdf"}), rejects_dir=tmp_path)
     assert (tally.loaded, tally.rejected) == (0, 1)
     assert _rejects(tally)[0]["field"] == "/hb:Record/hb:ImageFile"
+
+
+def test_at_23_30_pacific_an_order_on_its_last_day_loads_active(db: Database, tmp_path: Path) -> None:
+    """The expiry rule takes California's date: at 23:30 Pacific on December 3 (07:30 UTC on the 4th)
+    an order expiring on the 3rd is still in force; one that expired on the 2nd is EXPIRED."""
+    from datetime import UTC, date, datetime
+
+    clock = lambda: datetime(2026, 12, 4, 7, 30, tzinfo=UTC)  # noqa: E731
+    orders = OrderService(clock, COURTS, forwarding=CarposForwarding())
+    images = ImageService(FileSystemImageStore(tmp_path / "images"), 1_000_000, orders, clock)
+    who = make_user(db, "etl-pacific", role=Role.QUERY_UPDATE_SEALED)
+    loader = HistoricalLoad(db, orders, images, AuditTrail(masterkey.create(tmp_path / "master.key")), who, clock=clock)
+    issued = date(2026, 1, 5)
+    batch = [
+        order(CaseDocketID="26FL000001", CourtOrderIssuingDate=issued, CourtOrderExpirationDate=date(2026, 12, 3)),
+        order(CaseDocketID="26FL000002", CourtOrderIssuingDate=issued, CourtOrderExpirationDate=date(2026, 12, 2)),
+    ]
+    assert loader.load(_batch(tmp_path / "b.xml", batch)).expired == 1
+    with db.read() as s:
+        status = dict(s.execute(select(Order.case_number, Order.status)).all())
+    assert status == {"26FL000001": "ACTIVE", "26FL000002": "EXPIRED"}
+
+
+def test_by_default_nothing_goes_to_carpos(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    assert loader_for().load(_batch(tmp_path / "b.xml", [order(), order()])).loaded == 2
+    assert _count(db, OutboxMessage) == 0
