@@ -1,13 +1,18 @@
 """An adapter's own record of what it has sent: a small SQLite database beside it.
 
-One row per input record, keyed by a name stable for that record (a DMS document: its batch and
-position; an RMS completion: the order and its version). A record is SENT once the hub's answer is
-stored here; WAITING until then (with when to try again after a transient failure); FAILED when the
-hub refused it for good (a ``Client.*`` fault: the code and every violation kept). Each change is
-committed with ``synchronous=FULL`` before the adapter moves on, so a restart or a kill -9 resumes
-from here: a record whose answer was not yet recorded is sent again, and the hub's idempotent intake
-(stable ``SourceMessageID`` per record) answers the resend with the original receipt -- never a
-second order.
+One row per step of an input record, keyed by a name stable for that record (a DMS document: the
+digest of its index fields and image; an RMS completion: the order and its version), with its
+``kind`` (what ``status`` counts: ``document``; the steps and batches are kinds of their own) and the
+batch it came in. A record is SENT once the hub's answer is stored here; WAITING until then (with
+when to try again after a transient failure); FAILED when the hub refused it for good (a
+``Client.*`` fault: the code and every violation kept).
+
+Each change is committed with ``synchronous=FULL`` before the adapter moves on, and
+:meth:`StateStore.attempt` is recorded *before* each call: after a restart or a kill -9 a record
+with attempts but no answer is one whose call may have reached the hub. The hub's idempotent
+intake (stable ``SourceMessageID``) answers such a resend with the original receipt; for the calls
+that have no message id (AttachImage, AddQuickAttach) the adapter first looks whether the image is
+there already (its SHA-256) -- never a second order or image.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ WAITING, SENT, FAILED = "WAITING", "SENT", "FAILED"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'document',
+    batch TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL DEFAULT 0,
@@ -31,13 +38,15 @@ CREATE TABLE IF NOT EXISTS records (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_waiting ON records (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS records_waiting ON records (kind, status, next_attempt_at);
 """
 
 
 @dataclass(frozen=True)
 class Record:
     key: str
+    kind: str
+    batch: str
     status: str
     attempts: int
     next_attempt_at: float
@@ -52,6 +61,7 @@ class Status:
     counts: dict[str, int]
     last_success: float | None
     next_attempt_at: float | None
+    held: tuple[tuple[str, str], ...] = ()  # (batch, why) of each batch held back
 
 
 class StateStore:
@@ -71,17 +81,18 @@ class StateStore:
 
     def get(self, key: str) -> Record | None:
         row = self.db.execute(
-            "SELECT key, status, attempts, next_attempt_at, outcome, detail FROM records WHERE key = ?", (key,)
+            "SELECT key, kind, batch, status, attempts, next_attempt_at, outcome, detail FROM records WHERE key = ?",
+            (key,),
         ).fetchone()
         return Record(*row) if row else None
 
-    def waiting(self, key: str) -> Record:
+    def waiting(self, key: str, kind: str = "document", batch: str = "") -> Record:
         """The record of ``key``, added as WAITING if it is new."""
         now = self._now()
         self.db.execute(
-            "INSERT INTO records (key, status, created_at, updated_at) VALUES (?, ?, ?, ?) "
+            "INSERT INTO records (key, kind, batch, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (key) DO NOTHING",
-            (key, WAITING, now, now),
+            (key, kind, batch, WAITING, now, now),
         )
         found = self.get(key)
         assert found is not None
@@ -95,37 +106,50 @@ class StateStore:
         """The hub refused it for good (a Client fault): its code and what it said."""
         self._set(key, FAILED, code, detail, 0)
 
+    def attempt(self, key: str) -> None:
+        """About to call the hub for ``key``: counted first, so a crash during the call is known."""
+        self.db.execute("UPDATE records SET attempts = attempts + 1, updated_at = ? WHERE key = ?", (self._now(), key))
+
     def retry_later(self, key: str, reason: str, delay: float) -> None:
-        """A transient failure: counted, and not tried again before ``delay`` seconds."""
+        """A transient failure: not tried again before ``delay`` seconds."""
         self.db.execute(
-            "UPDATE records SET attempts = attempts + 1, next_attempt_at = ?, detail = ?, updated_at = ? WHERE key = ?",
+            "UPDATE records SET next_attempt_at = ?, detail = ?, updated_at = ? WHERE key = ?",
             (self._now() + delay, reason[:2000], self._now(), key),
         )
+
+    def hold(self, key: str, why: str) -> None:
+        """A batch held back (an image missing): kept WAITING, with why, for ``status``."""
+        self.db.execute("UPDATE records SET detail = ?, updated_at = ? WHERE key = ?", (why[:2000], self._now(), key))
 
     def due(self, record: Record) -> bool:
         return record.status == WAITING and record.next_attempt_at <= self._now()
 
     def _set(self, key: str, status: str, outcome: str, detail: str, next_at: float) -> None:
         self.db.execute(
-            "UPDATE records SET status = ?, outcome = ?, detail = ?, next_attempt_at = ?, "
-            "attempts = attempts + 1, updated_at = ? WHERE key = ?",
+            "UPDATE records SET status = ?, outcome = ?, detail = ?, next_attempt_at = ?, updated_at = ? WHERE key = ?",
             (status, outcome[:500], detail[:4000], next_at, self._now(), key),
         )
 
-    def status(self) -> Status:
+    def status(self, kind: str = "document") -> Status:
         counts = {WAITING: 0, SENT: 0, FAILED: 0}
-        counts.update(dict(self.db.execute("SELECT status, count(*) FROM records GROUP BY status").fetchall()))
+        rows = self.db.execute("SELECT status, count(*) FROM records WHERE kind = ? GROUP BY status", (kind,))
+        counts.update(dict(rows.fetchall()))
         (last,) = self.db.execute("SELECT max(updated_at) FROM records WHERE status = ?", (SENT,)).fetchone()
         (upcoming,) = self.db.execute(
-            "SELECT min(next_attempt_at) FROM records WHERE status = ? AND attempts > 0", (WAITING,)
+            "SELECT min(next_attempt_at) FROM records WHERE status = ? AND next_attempt_at > 0", (WAITING,)
         ).fetchone()
-        return Status(counts, last, upcoming)
+        held = self.db.execute(
+            "SELECT batch, detail FROM records WHERE kind = 'batch' AND status = ? AND detail LIKE ? ORDER BY batch",
+            (WAITING, "held:%"),
+        ).fetchall()
+        return Status(counts, last, upcoming, tuple((b, d) for b, d in held))
 
-    def records(self, status: str | None = None) -> Iterator[Record]:
-        query = "SELECT key, status, attempts, next_attempt_at, outcome, detail FROM records"
+    def records(self, status: str | None = None, kind: str = "document") -> Iterator[Record]:
+        query = (
+            "SELECT key, kind, batch, status, attempts, next_attempt_at, outcome, detail FROM records WHERE kind = ?"
+        )
         if status:
-            rows = self.db.execute(query + " WHERE status = ? ORDER BY key", (status,))
+            rows = self.db.execute(query + " AND status = ? ORDER BY key", (kind, status))
         else:
-            rows = self.db.execute(query + " ORDER BY key")
-        for row in rows:
-            yield Record(*row)
+            rows = self.db.execute(query + " ORDER BY key", (kind,))
+        yield from (Record(*row) for row in rows.fetchall())

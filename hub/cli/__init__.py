@@ -14,7 +14,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hub.cli import audit, carpos, court, db, dsp917, etl, keys, orders, processes, queue, report, run, users, wsdl
+from hub.cli import (
+    adapter,
+    audit,
+    carpos,
+    court,
+    db,
+    dsp917,
+    etl,
+    keys,
+    orders,
+    processes,
+    queue,
+    report,
+    run,
+    users,
+    wsdl,
+)
 from hub.cli.common import Exit, settings, switch_settings
 from hub.settings import SettingError
 
@@ -45,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
         queue.register,
         report.register,
         etl.register,
+        adapter.register,
         wsdl.register,
     ):  # in this order in --help
         register(sub)

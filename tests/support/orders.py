@@ -13,6 +13,7 @@ from typing import Any
 
 from lxml import etree
 
+from adapters.dms import sample
 from hub import ns
 from hub.clock import COURTS
 from hub.contract import order_child_names
@@ -172,27 +173,9 @@ def order_element(data: dict[str, Any], tag: str = f"{{{SVC}}}Order") -> etree._
 
 def tiny_pdf(marker: str = "") -> bytes:
     """A minimal, well-formed PDF (distinct per marker, so content hashes differ)."""
-    return (
-        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n"
-        + f"% {marker}\n".encode()
-        + b"trailer<</Root 1 0 R>>\n%%EOF\n"
-    )
+    return sample.pdf(marker)
 
 
 def tiny_tiff() -> bytes:
     """A 1x1 bilevel little-endian TIFF."""
-    import struct
-
-    entries = [
-        (256, 3, 1, 1),
-        (257, 3, 1, 1),
-        (258, 3, 1, 1),
-        (259, 3, 1, 1),
-        (262, 3, 1, 0),
-        (273, 4, 1, 8 + 2 + 9 * 12 + 4),
-        (277, 3, 1, 1),
-        (278, 3, 1, 1),
-        (279, 4, 1, 1),
-    ]
-    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries) + b"\0\0\0\0"
-    return b"II*\x00" + struct.pack("<I", 8) + ifd + b"\x00"
+    return sample.tiff(pages=1)

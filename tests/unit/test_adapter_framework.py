@@ -103,7 +103,9 @@ from pathlib import Path
 from adapters.framework.state import StateStore
 store = StateStore(Path({str(path)!r}))
 store.waiting("batch-1/doc-1"); store.sent("batch-1/doc-1", "ORD-1")
-store.waiting("batch-1/doc-2"); store.retry_later("batch-1/doc-2", "hub unreachable", 60)
+store.waiting("batch-1/doc-2"); store.attempt("batch-1/doc-2")
+store.retry_later("batch-1/doc-2", "hub unreachable", 60)
+store.waiting("batch-1/doc-4"); store.attempt("batch-1/doc-4")  # killed during this call
 store.waiting("batch-1/doc-3"); store.failed("batch-1/doc-3", "Client.ValidationError", "ord:CaseDocketID: missing")
 os.kill(os.getpid(), 9)
 """
@@ -114,9 +116,11 @@ os.kill(os.getpid(), 9)
     waiting = store.get("batch-1/doc-2")
     assert waiting is not None and (waiting.status, waiting.attempts, waiting.detail) == (WAITING, 1, "hub unreachable")
     assert store.get("batch-1/doc-3").status == FAILED  # type: ignore[union-attr]
+    in_flight = store.get("batch-1/doc-4")  # the call may have reached the hub: the adapter looks first
+    assert in_flight is not None and (in_flight.status, in_flight.attempts) == (WAITING, 1)
     assert store.waiting("batch-1/doc-1").status == SENT  # seeing a record again never resets it
     status = store.status()
-    assert status.counts == {WAITING: 1, SENT: 1, FAILED: 1} and status.last_success is not None
+    assert status.counts == {WAITING: 2, SENT: 1, FAILED: 1} and status.last_success is not None
     store.close()
 
 

@@ -1,0 +1,479 @@
+"""The DMS adapter: a court's scan-export drop folder in, orders and images in the hub out.
+
+One round (every ``dms.poll_seconds``; polling, because change events fire when a write *starts*
+and never arrive for files written by another host on an SMB/NFS share):
+
+1. :class:`Watcher` lists the batch folders of ``dms.inbox`` that are *complete*: its trigger file
+   is there (``dms.trigger_file``, written by the capture software last), or -- with no trigger
+   configured -- the index is there and no file of the folder has changed size or time for
+   ``dms.stable_seconds``. A folder still being written is never read.
+2. The whole index is read first (:mod:`adapters.dms.index`); an index that cannot be read sends
+   the batch to ``error/`` with a reason file and nothing is sent. A batch whose index names an
+   image that is not there is *held* -- left in place, logged, shown by ``status`` -- and nothing
+   of it is sent until the image arrives.
+3. Each document, in index order: a complete record is one SubmitOrder (its ``SourceMessageID``
+   the digest of its index fields and image, stable however often it is dropped) and then its
+   image with AttachImage; a record lacking ACTIVE fields is an AddQuickAttach for a clerk. What
+   the hub answered is committed to the state database before the next document.
+4. When every document is decided, the batch is filed: each sent image (and a ``receipt.txt``) to
+   ``done/BATCH/``, each refused one to ``error/BATCH/`` with ``IMAGE.reason.txt`` beside it (the
+   fault code and every violation), and the folder leaves the inbox.
+
+A batch dropped again -- same index, or documents all imported before -- is not sent twice: it is
+filed to ``error/`` with ``ALREADY_IMPORTED.txt`` saying when and as what.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.dms import mapping
+from adapters.dms.index import INDEX_FILE, LAYOUTS, Document, IndexError_, read
+from adapters.framework import config
+from adapters.framework.hubclient import HubClient, HubSection, Permanent, Transient
+from adapters.framework.logs import Log
+from adapters.framework.retry import Backoff
+from adapters.framework.service import Stopping, run_forever
+from adapters.framework.state import FAILED, SENT, WAITING, StateStore
+
+
+@dataclass(frozen=True)
+class DmsSection:
+    """``[dms]``: the drop folder and what the batches in it mean (docs/ADAPTERS.md)."""
+
+    inbox: Path
+    court_ori: str
+    layout: str = "kofax-xml"
+    done_dir: Path | None = None
+    error_dir: Path | None = None
+    state_file: Path | None = None
+    index_file: str = ""
+    trigger_file: str = ""
+    stable_seconds: float = 30.0
+    poll_seconds: float = 10.0
+    encoding: str = "cp1252"
+    source_system: str = "DMS"
+    submit_to_carpos: bool = False
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_index_bytes: int = 10 * 1024 * 1024
+    ignore_fields: tuple[str, ...] = ()
+    retry_first_seconds: float = 5.0
+    retry_most_seconds: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout: must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        if not (len(self.court_ori) == 9 and self.court_ori.startswith("CA") and self.court_ori.isalnum()):
+            raise ValueError(
+                f"court_ori: must be the court's 9-character ORI (CA + county + 4), got {self.court_ori!r}"
+            )
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(
+                f"encoding: {self.encoding!r} is not an encoding Python knows (cp1252, utf-8, ...)"
+            ) from None
+        for key in ("stable_seconds", "poll_seconds", "retry_first_seconds", "retry_most_seconds"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key}: must be more than 0")
+        for key in ("max_image_bytes", "max_index_bytes"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key}: must be more than 0")
+        for name in (self.index_file, self.trigger_file):
+            if "/" in name or "\\" in name or name in (".", ".."):
+                raise ValueError(f"index_file: {name!r} must be a file name inside the batch folder")
+
+    @property
+    def index_name(self) -> str:
+        return self.index_file or INDEX_FILE[self.layout]
+
+    @property
+    def done(self) -> Path:
+        return self.done_dir or self.inbox.parent / "done"
+
+    @property
+    def errors(self) -> Path:
+        return self.error_dir or self.inbox.parent / "error"
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_file or self.inbox.parent / "ccpor-dms-state.sqlite"
+
+
+SECTIONS = {"hub": HubSection, "dms": DmsSection}
+
+
+def load(path: Path) -> tuple[HubSection, DmsSection]:
+    loaded = config.load(path, SECTIONS)
+    return loaded["hub"], loaded["dms"]
+
+
+class Watcher:
+    """Which batch folders are complete (see the module's step 1); ``clock`` is monotonic seconds."""
+
+    def __init__(self, section: DmsSection, clock: Callable[[], float] = time.monotonic) -> None:
+        self.section = section
+        self.clock = clock
+        self._seen: dict[str, tuple[tuple[tuple[str, int, int], ...], float]] = {}
+
+    def complete(self) -> list[Path]:
+        ready = []
+        names = set()
+        for folder in sorted(self.section.inbox.iterdir()) if self.section.inbox.is_dir() else []:
+            if not folder.is_dir() or folder.name.startswith("."):
+                continue
+            names.add(folder.name)
+            if self._complete(folder):
+                ready.append(folder)
+        for gone in set(self._seen) - names:
+            del self._seen[gone]
+        return ready
+
+    def _complete(self, folder: Path) -> bool:
+        if not (folder / self.section.index_name).is_file():
+            return False
+        if self.section.trigger_file:
+            return (folder / self.section.trigger_file).is_file()
+        snapshot = tuple(
+            sorted((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in folder.iterdir() if p.is_file())
+        )
+        now = self.clock()
+        earlier = self._seen.get(folder.name)
+        if earlier is None or earlier[0] != snapshot:
+            self._seen[folder.name] = (snapshot, now)
+            return False
+        return now - earlier[1] >= self.section.stable_seconds
+
+
+class StopRound(Exception):
+    """The hub is unavailable: end this round, the next one tries again."""
+
+
+def _image_fault(data: bytes) -> str | None:
+    """Why the hub would refuse these bytes as an order's image, checked before the order is sent so
+    an order is never stored without its image (the hub's own check, hub/images/sniff.py, stays the
+    authority): a PDF must end with %%EOF, a TIFF's first directory lie inside the file."""
+    if data.startswith(b"%PDF-"):
+        return None if b"%%EOF" in data[-1024:] else "is a truncated PDF (no %%EOF at its end)"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        offset = int.from_bytes(data[4:8], "little" if data[:2] == b"II" else "big") if len(data) >= 8 else 0
+        return None if 8 <= offset < len(data) else "is a damaged TIFF (no image directory inside the file)"
+    if data[:4] in (b"II+\x00", b"MM\x00+"):
+        return None
+    return "is not a PDF or TIFF (the hub takes those only)"
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class DmsAdapter:
+    def __init__(
+        self, hub: HubSection, dms: DmsSection, log: Log | None = None, stopping: Stopping | None = None
+    ) -> None:
+        self.dms = dms
+        self.log = log or Log("dms")
+        self.stopping = stopping or Stopping()
+        self.state = StateStore(dms.state_path)
+        self.client = HubClient(hub)
+        self.watcher = Watcher(dms)
+        self.backoff = Backoff(dms.retry_first_seconds, dms.retry_most_seconds)
+        self._held: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.client.close()
+        self.state.close()
+
+    # -- a round ------------------------------------------------------------------------------
+    def round(self) -> None:
+        for folder in self.watcher.complete():
+            if self.stopping.requested:
+                return
+            try:
+                self.batch(folder)
+            except StopRound:
+                return
+
+    def batch(self, folder: Path) -> None:
+        index_path = folder / self.dms.index_name
+        digest = hashlib.sha256(index_path.read_bytes()).hexdigest()[:16]
+        key = f"batch:{folder.name}:{digest}"
+        record = self.state.waiting(key, kind="batch", batch=folder.name)
+        if record.status == SENT and record.outcome.startswith("FILED"):
+            self._file_again(folder, f"this batch was imported before ({record.outcome[6:]}); nothing was sent again")
+            return
+        if record.status == FAILED:  # the same unreadable index dropped again
+            self._file_all(folder, self.dms.errors, "INDEX_ERROR.txt", record.detail)
+            return
+        try:
+            documents = read(self.dms.layout, index_path, self.dms.encoding, self.dms.max_index_bytes)
+        except IndexError_ as err:
+            self.log.error("batch.index_error", batch=folder.name, reason=str(err))
+            self.state.failed(key, "Adapter.IndexError", f"Adapter.IndexError: {err}\n")
+            self._file_all(folder, self.dms.errors, "INDEX_ERROR.txt", f"Adapter.IndexError: {err}\n")
+            return
+        if record.status == WAITING:
+            missing = [d for d in documents if not (folder / d.image).is_file()]
+            if missing:
+                self._hold(folder, key, missing)
+                return
+            self._held.pop(key, None)
+            keys = [document_key(d, (folder / d.image).read_bytes()) for d in documents]
+            earlier = [self.state.get(k) for k in keys]
+            decided = [self.document(folder, key, k, d) for k, d in zip(keys, documents, strict=True)]
+            if not all(decided):
+                return
+            if all(r is not None and r.status != WAITING and r.batch != key for r in earlier):
+                self.state.sent(key, f"FILED {_now_text()} (its documents were imported in earlier batches)")
+                self._file_again(folder, "every document of this batch was imported before; nothing was sent again")
+                return
+            done, errors = _fresh(self.dms.done / folder.name), _fresh(self.dms.errors / folder.name)
+            self.state.sent(key, f"RESOLVED\t{done}\t{errors}")  # chosen once: a filing cut short resumes into them
+        record = self.state.get(key)
+        assert record is not None
+        _, done_text, errors_text = record.outcome.split("\t")[:3]
+        self._file(folder, key, documents, Path(done_text), Path(errors_text))
+
+    def _hold(self, folder: Path, key: str, missing: list[Document]) -> None:
+        why = f"held: image {missing[0].image} of document {missing[0].position} is not in the batch"
+        if len(missing) > 1:
+            why += f" ({len(missing)} images missing)"
+        if self._held.get(key) != why:  # logged when it changes, not every round
+            self.log.warning("batch.held", batch=folder.name, reason=why)
+            self._held[key] = why
+        self.state.hold(key, why)
+
+    # -- one document ---------------------------------------------------------------------------
+    def document(self, folder: Path, batch_key: str, key: str, document: Document) -> bool:
+        """Send one document unless decided already; True once it is SENT or FAILED."""
+        record = self.state.waiting(key, kind="document", batch=batch_key)
+        if record.status in (SENT, FAILED):
+            return True
+        if not self.state.due(record) or self.stopping.requested:
+            return False
+        data = (folder / document.image).read_bytes()
+        fields = {"batch": folder.name, "document": document.position, "image": document.image}
+        try:
+            outcome = self._send(key, record.attempts, document, data)
+        except Permanent as refused:
+            self.state.failed(key, refused.code, refused.report())
+            self.log.error(
+                "document.refused",
+                **fields,
+                code=refused.code,
+                reason=refused.message,
+                violations=[f"{p}: {m}" for p, m in refused.violations],
+            )
+            return True
+        except Transient as failure:
+            delay = self.backoff.delay(record.attempts + 1)
+            self.state.retry_later(key, str(failure), delay)
+            self.log.warning("hub.unavailable", **fields, reason=str(failure), retry_in_seconds=round(delay, 1))
+            raise StopRound from failure
+        self.state.sent(key, outcome)
+        self.log.info("document.sent", **fields, outcome=outcome)
+        return True
+
+    def _send(self, key: str, attempts: int, document: Document, data: bytes) -> str:
+        if not data:
+            raise Permanent("Adapter.ImageRejected", f"{document.image} is empty")
+        if len(data) > self.dms.max_image_bytes:
+            raise Permanent(
+                "Adapter.ImageRejected",
+                f"{document.image} has {len(data)} bytes; the limit is {self.dms.max_image_bytes} "
+                "(dms.max_image_bytes)",
+            )
+        if (fault := _image_fault(data)) is not None:
+            raise Permanent("Adapter.ImageRejected", f"{document.image} {fault}")
+        try:
+            mapped = mapping.map_document(
+                document, self.dms.court_ori, self.dms.source_system, key, self.dms.ignore_fields
+            )
+        except mapping.RecordError as err:
+            raise Permanent("Adapter.InvalidRecord", f"{document.where}: {err}") from err
+        sha = hashlib.sha256(data).hexdigest()
+        upload = {"DocumentFileName": document.image, "Base64BinaryObject": data}
+        if mapped.order is None:
+            if mapped.sealed:
+                raise Permanent(
+                    "Adapter.InvalidRecord",
+                    f"{document.where}: a sealed order lacking {', '.join(mapped.missing)} is not sent as a quick "
+                    "attach (its image would be listed to the county); complete its index",
+                )
+            return self._quick_attach(key, attempts, mapped, upload, sha)
+        self.state.attempt(key)
+        arguments: dict[str, Any] = {"Order": mapped.order}
+        if self.dms.submit_to_carpos:
+            arguments["SubmitToCarposIndicator"] = True
+        receipt = self.client.call("SubmitOrder", **arguments)
+        if receipt.DuplicateIndicator and self._has_image(receipt.OrderId, sha):
+            return f"{receipt.OrderId} (imported before)"
+        try:
+            image = self.client.call("AttachImage", OrderId=receipt.OrderId, Document=upload)
+        except Permanent as refused:
+            message = f"order {receipt.OrderId} was stored, its image refused: {refused.message}"
+            raise Permanent(refused.code, message, refused.violations) from refused
+        return f"{receipt.OrderId} image {image.ImageId}"
+
+    def _has_image(self, order_id: str, sha: str) -> bool:
+        record = self.client.call("GetOrder", OrderId=order_id)
+        return any(image.SHA256.lower() == sha for image in (record.Image or []))
+
+    def _quick_attach(self, key: str, attempts: int, mapped: mapping.Mapped, upload: dict[str, Any], sha: str) -> str:
+        missing = f"missing {', '.join(mapped.missing)}"
+        if attempts:  # an earlier call may have reached the hub: find its quick attach by the image's digest
+            found = self._find_quick_attach(mapped.case_number, sha)
+            if found:
+                return f"QUICK_ATTACH {found} ({missing})"
+        self.state.attempt(key)
+        upload_qa: dict[str, Any] = {"CaseDocketID": mapped.case_number}
+        if mapped.surname:
+            upload_qa["PersonSurName"] = mapped.surname
+        upload_qa["Document"] = upload
+        qa = self.client.call("AddQuickAttach", QuickAttach=upload_qa)
+        return f"QUICK_ATTACH {qa.QuickAttachId} ({missing})"
+
+    def _find_quick_attach(self, case_number: str, sha: str) -> str | None:
+        page = 1
+        while page:
+            result = self.client.call("SearchQuickAttach", Criteria={"CaseDocketID": case_number}, PageNumber=page)
+            for item in result.Item or []:
+                if item.ImageInfo.SHA256.lower() == sha:
+                    return str(item.QuickAttachId)
+            page = result.NextPageNumber or 0
+        return None
+
+    # -- filing ------------------------------------------------------------------------------
+    def _file(self, folder: Path, key: str, documents: list[Document], done: Path, errors: Path) -> None:
+        lines, failed = [], 0
+        for document in documents:
+            image = next((p / document.image for p in (folder, done, errors) if (p / document.image).is_file()), None)
+            if image is None:
+                raise FileNotFoundError(f"{folder / document.image}: gone while its batch was filed")
+            doc = self.state.get(document_key(document, image.read_bytes()))
+            assert doc is not None and doc.status != WAITING
+            target = done if doc.status == SENT else errors
+            target.mkdir(parents=True, exist_ok=True)
+            if doc.status == FAILED:
+                failed += 1
+                _write(
+                    target / f"{document.image}.reason.txt",
+                    f"document {document.position} ({document.where})\n{doc.detail}",
+                )
+            _move(image, target / document.image)
+            lines.append(f"{document.position}\t{document.image}\t{doc.status}\t{doc.outcome}")
+        done.mkdir(parents=True, exist_ok=True)
+        if errors.is_dir() and (folder / self.dms.index_name).is_file():
+            shutil.copy2(folder / self.dms.index_name, errors / self.dms.index_name)
+        _write(done / "receipt.txt", "position\timage\tstatus\toutcome\n" + "\n".join(lines) + "\n")
+        for rest in sorted(folder.iterdir()):  # the index, the trigger, a station's own files go with it
+            if (done / rest.name).exists():
+                rest.unlink()
+            else:
+                _move(rest, done / rest.name)
+        folder.rmdir()
+        self.state.sent(key, f"FILED {_now_text()} into {done}")
+        self.log.info(
+            "batch.filed",
+            batch=folder.name,
+            documents=len(documents),
+            failed=failed,
+            done=str(done),
+            error=str(errors) if failed else None,
+        )
+
+    def _file_again(self, folder: Path, why: str) -> None:
+        self.log.warning("batch.already_imported", batch=folder.name, reason=why)
+        self._file_all(folder, self.dms.errors, "ALREADY_IMPORTED.txt", f"{why}\n")
+
+    def _file_all(self, folder: Path, place: Path, reason_name: str, reason: str) -> None:
+        target = _fresh(place / folder.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _move(folder, target)
+        _write(target / reason_name, reason)
+
+
+def document_key(document: Document, image: bytes) -> str:
+    """The document's stable identity (its state key and ``SourceMessageID``): the digest of its
+    index fields and its image -- the same however often, under whatever batch name, it is dropped."""
+    fields = json.dumps(document.fields, sort_keys=True, ensure_ascii=False)
+    return "D" + hashlib.sha256(f"{fields}\n{hashlib.sha256(image).hexdigest()}".encode()).hexdigest()[:40]
+
+
+def status_text(state: StateStore) -> str:
+    """What ``ccpor-hub adapter dms CONFIG status`` prints."""
+    s = state.status()
+
+    def when(moment: float | None) -> str:
+        return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds") if moment else "never"
+
+    lines = [
+        f"sent: {s.counts[SENT]}  failed: {s.counts[FAILED]}  waiting: {s.counts[WAITING]}",
+        f"last success: {when(s.last_success)}",
+    ]
+    if s.next_attempt_at:
+        lines.append(f"next retry: {when(s.next_attempt_at)}")
+    lines += [f"held batch {batch}: {why}" for batch, why in s.held]
+    for record in state.records(FAILED):
+        lines.append(
+            f"failed {record.key} ({record.outcome}): {record.detail.splitlines()[0] if record.detail else ''}"
+        )
+    return "\n".join(lines)
+
+
+def _fresh(path: Path) -> Path:
+    """``path``, or ``path.2``, ``path.3``, ... -- the first that does not exist."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.{n}")
+    return candidate
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename (done/ and error/ on the inbox's file system), or copy then remove across file systems."""
+    if source.exists():
+        shutil.move(source, target)
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".part")
+    with open(temporary, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+
+
+def run(path: Path, once: bool = False) -> int:
+    hub, dms = load(path)
+    log = Log("dms")
+    stopping = Stopping()
+    stopping.install(log)
+    adapter = DmsAdapter(hub, dms, log, stopping)
+    try:
+        if once:
+            adapter.round()
+            return 0
+        return run_forever(adapter.round, dms.poll_seconds, stopping, log)
+    finally:
+        adapter.close()
+
+
+def status(path: Path) -> str:
+    _, dms = load(path)
+    store = StateStore(dms.state_path)
+    try:
+        return status_text(store)
+    finally:
+        store.close()

@@ -1,0 +1,149 @@
+"""Writing scan batches the way capture stations do: the example batch of docs/ADAPTERS.md, the
+demo's batch and the tests' batches all come from here, so they cannot drift from the reader.
+
+Images are written first, the index next, the trigger file last -- the order capture software
+keeps, so a watcher that waits for the trigger never reads a half-written batch.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+
+def record(case_number: str, surname: str = "MOUSE", **more: str) -> dict[str, str]:
+    """A complete DV-130 index record (every ACTIVE field), issued ten days ago for three years;
+    ``more`` overrides or adds fields, an empty value leaves a field out."""
+    issued = date.today() - timedelta(days=10)
+    fields = {
+        "FormNumber": "DV-130",
+        "OrderType": "OAH",
+        "CaseNumber": case_number,
+        "IssueDate": issued.strftime("%m/%d/%Y"),
+        "ExpirationDate": issued.replace(year=issued.year + 3, day=min(issued.day, 28)).strftime("%m/%d/%Y"),
+        "RestrainedLastName": surname,
+        "RestrainedFirstName": "MICKEY",
+        "RestrainedDOB": "05/17/1980",
+        "RestrainedSex": "M",
+        "RestrainedRace": "W",
+        "RestrainedHeight": "510",
+        "RestrainedWeight": "180",
+        "ProtectedLastName": "DUCK",
+        "ProtectedFirstName": "DAISY",
+        "Conditions": "01,04,05",
+        "StayAwayYards": "100",
+        "Brady": "Y",
+    }
+    fields.update(more)
+    return {k: v for k, v in fields.items() if v}
+
+
+def pdf(marker: str) -> bytes:
+    """A small well-formed PDF, distinct per ``marker``."""
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n"
+        + f"% {marker}\n".encode()
+        + b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+
+
+def tiff(pages: int = 2, marker: str = "") -> bytes:
+    """A multi-page bilevel TIFF (1x1 pixel pages, little-endian), distinct per ``marker``."""
+    head = b"II*\x00"
+    body = bytearray(head + b"\x00\x00\x00\x00")
+    first_ifd_at = 4
+    for page in range(pages):
+        pixel_at = len(body)
+        body += b"\x00"
+        if len(body) % 2:
+            body += b"\x00"
+        ifd_at = len(body)
+        struct.pack_into("<I", body, first_ifd_at, ifd_at)
+        entries = [
+            (256, 3, 1, 1),
+            (257, 3, 1, 1),
+            (258, 3, 1, 1),
+            (259, 3, 1, 1),
+            (262, 3, 1, 0),
+            (273, 4, 1, pixel_at),
+            (277, 3, 1, 1),
+            (278, 3, 1, 1),
+            (279, 4, 1, 1),
+            (297, 3, 2, page | (pages << 16)),
+        ]
+        body += struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries)
+        first_ifd_at = len(body)
+        body += b"\x00\x00\x00\x00"
+    return bytes(body) + marker.encode()
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def kofax_batch(
+    folder: Path, documents: Sequence[tuple[dict[str, str], str, bytes | None]], trigger: str | None = "READY"
+) -> Path:
+    """A Kofax-XML batch in ``folder``: each document (index fields, image file name, image bytes
+    -- ``None``: the image is not written, as when a station failed to copy it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for _, name, data in documents:
+        if data is not None:
+            _write(folder / name, data)
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<ImportSession>",
+        "  <Batches>",
+        f'    <Batch Name={quoteattr(folder.name)} BatchClassName="CCPOR Orders">',
+        "      <Documents>",
+    ]
+    for fields, name, _ in documents:
+        form = fields.get("FormNumber", "")
+        parts.append(f"        <Document FormTypeName={quoteattr(form)}>" if form else "        <Document>")
+        parts.append("          <IndexFields>")
+        parts += [
+            f"            <IndexField Name={quoteattr(k)} Value={quoteattr(v)}/>"
+            for k, v in fields.items()
+            if k != "FormNumber"
+        ]
+        parts += [
+            "          </IndexFields>",
+            f"          <Pages><Page ImportFileName={quoteattr(name)}/></Pages>",
+            "        </Document>",
+        ]
+    parts += ["      </Documents>", "    </Batch>", "  </Batches>", "</ImportSession>", ""]
+    _write(folder / "index.xml", "\n".join(parts).encode("utf-8"))
+    if trigger:
+        _write(folder / trigger, b"")
+    return folder
+
+
+def dip_batch(
+    folder: Path,
+    documents: Sequence[tuple[dict[str, str], str, bytes | None]],
+    encoding: str = "cp1252",
+    trigger: str | None = "READY",
+) -> Path:
+    """An OnBase DIP batch in ``folder``: ``index.txt`` in ``encoding`` (Windows-1252 as a capture
+    station on Windows writes it), the images named by Windows paths as DIP exports do."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for fields, name, data in documents:
+        if data is not None:
+            _write(folder / name, data)
+        lines.append("BEGIN:")
+        if "FormNumber" in fields:
+            lines.append(f">>DocTypeName: {fields['FormNumber']}")
+        lines += [f"{k}: {v}" for k, v in fields.items() if k != "FormNumber"]
+        lines += [f">>FileName: \\\\SCAN01\\EXPORTS\\{folder.name}\\{name}", "END:"]
+    _write(folder / "index.txt", ("\r\n".join(lines) + "\r\n").encode(encoding))
+    if trigger:
+        _write(folder / trigger, b"")
+    return folder

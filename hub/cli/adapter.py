@@ -1,0 +1,38 @@
+"""``ccpor-hub adapter``: the partner adapters, each a long-running process of its own that talks
+to the hub only over its published WSDL (adapters/, docs/ADAPTERS.md). The hub's own settings are
+not read: an adapter runs on the court's machine with nothing but its configuration file.
+
+    ccpor-hub adapter dms CONFIG           # watch the drop folder until SIGTERM
+    ccpor-hub adapter dms CONFIG --once    # one round: what is complete now, then exit
+    ccpor-hub adapter dms CONFIG status    # sent / failed / waiting, last success, held batches
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hub.cli.common import Exit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    adapter = sub.add_parser("adapter", help="run a partner adapter (a court's DMS drop folder)")
+    kinds = adapter.add_subparsers(dest="adapter_kind", required=True)
+    dms = kinds.add_parser("dms", help="a court's scan exports (Kofax XML, OnBase DIP) into orders and images")
+    dms.add_argument("config", help="the adapter's TOML file (docs/ADAPTERS.md)")
+    dms.add_argument("action", nargs="?", choices=("run", "status"), default="run", help="run (default) or status")
+    dms.add_argument("--once", action="store_true", help="one round, then exit (for a scheduler)")
+    dms.set_defaults(func=_dms)
+
+
+def _dms(args: argparse.Namespace) -> int:
+    from adapters.dms import adapter
+    from adapters.framework.config import ConfigError
+
+    try:
+        if args.action == "status":
+            print(adapter.status(Path(args.config)))
+            return 0
+        return adapter.run(Path(args.config), once=args.once)
+    except ConfigError as err:
+        raise Exit(str(err), status=2) from err
