@@ -22,7 +22,7 @@ from hub.db.models import Image, Order, QuickAttach
 from hub.images.service import ImageService
 from hub.orders.document import OrderDocument, PersonName
 from hub.orders.locks import LockInfo
-from hub.orders.search import Criteria, Page, search_orders, search_quick_attaches
+from hub.orders.search import Criteria, Page, awaiting_completion, search_orders, search_quick_attaches
 from hub.orders.service import OrderService, Receipt, Source
 from hub.settings import Settings
 from hub.soap.bindings import Bindings, as_bytes
@@ -288,6 +288,13 @@ class OrdersApi:
             expires_to=k.ExpiresToDate,
         )
         page = search_orders(c.session, c.who, criteria, c.args["PageNumber"] or 1, self.settings.page_size)
+        return self._page("SearchResultType", page, lambda o: self._summary(c.who, o))
+
+    @operation(read_only=True)
+    def op_ListAwaitingCompletion(self, c: Call) -> Any:
+        page = awaiting_completion(
+            c.session, c.who, c.args["CourtORIIdentification"], c.args["PageNumber"] or 1, self.settings.page_size
+        )
         return self._page("SearchResultType", page, lambda o: self._summary(c.who, o))
 
     @operation()

@@ -21,15 +21,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from hub.accounts import permissions
 from hub.accounts.service import Principal
 from hub.clock import COURTS, CourtCalendar
-from hub.codes import OrderStatus
-from hub.db.models import Order, OrderParty, QuickAttach
+from hub.codes import OrderStatus, OrganizationKind
+from hub.db.models import Dsp917Order, Order, OrderParty, Organization, QuickAttach
 from hub.db.types import UTCDateTime
+from hub.errors import Forbidden
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,36 @@ def orders_query(who: Principal, c: Criteria) -> Select[Any]:
     if party is not None:
         q = q.where(Order.id.in_(select(OrderParty.order_id).where(*party)))
     return q
+
+
+def awaiting_completion(s: Session, who: Principal, court_ori: str | None, page: int, size: int) -> Page:
+    """ListAwaitingCompletion: the county sheriff's shared-entry work queue (docs/SECURITY.md,
+    "Shared entry"). An order awaits completion when a court of the caller's county entered it (it
+    is the owner), it is a DRAFT -- the basics a court scanned and entered, which the sheriff
+    completes and submits (SubmitOrder with its OrderId and SubmitToCarposIndicator) -- and it is
+    not held for the court's own correction (a DSP917 notification the rules refused: the court
+    sends the fix). Sealed ones only to SEALED roles. Oldest first: the order the court entered them."""
+    permissions.require_update(who)
+    if who.org_kind != OrganizationKind.SHERIFF:
+        raise Forbidden(
+            "the work queue is a county sheriff's (shared entry): a court completes its own drafts (SearchOrders)"
+        )
+    held = exists(select(Dsp917Order.id).where(Dsp917Order.order_id == Order.id, Dsp917Order.held != ""))
+    q = (
+        select(Order)
+        .join(Organization, Organization.id == Order.owner_org_id)
+        .where(
+            Order.status == OrderStatus.DRAFT.value,
+            Organization.kind == OrganizationKind.COURT.value,
+            Organization.county_code == who.county_code,
+            ~held,
+        )
+    )
+    if court_ori:
+        q = q.where(Organization.ori == court_ori)
+    if not who.role.sees_sealed:
+        q = q.where(Order.sealed.is_(False))
+    return paginate(s, q, page, size, Order.created_at, Order.id)
 
 
 def search_quick_attaches(

@@ -26,6 +26,7 @@ ORDER_OPERATIONS = [
     "SearchOrders",
     "AddQuickAttach",
     "SearchQuickAttach",
+    "ListAwaitingCompletion",
     "AttachImage",
     "GetImage",
     "LockOrder",
