@@ -31,15 +31,15 @@ import json
 import os
 import shutil
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.dms import mapping
 from adapters.dms.index import INDEX_FILE, LAYOUTS, Document, IndexError_, read
-from adapters.framework import config
+from adapters.framework import config, orderfields
 from adapters.framework.hubclient import HubClient, HubSection, Permanent, Transient
 from adapters.framework.logs import Log
 from adapters.framework.retry import Backoff
@@ -189,6 +189,7 @@ class DmsAdapter:
         self.watcher = Watcher(dms)
         self.backoff = Backoff(dms.retry_first_seconds, dms.retry_most_seconds)
         self._held: dict[str, str] = {}
+        self._troubled: dict[str, tuple[int, float]] = {}  # batch -> (failures, not before, monotonic)
 
     def close(self) -> None:
         self.client.close()
@@ -199,10 +200,22 @@ class DmsAdapter:
         for folder in self.watcher.complete():
             if self.stopping.requested:
                 return
+            failures, not_before = self._troubled.get(folder.name, (0, 0.0))
+            if time.monotonic() < not_before:
+                continue
             try:
                 self.batch(folder)
+                self._troubled.pop(folder.name, None)
             except StopRound:
                 return
+            except Exception as exc:  # noqa: BLE001 - one batch's surprise (a folder removed under us, a file
+                # unreadable, a fault of ours) must not stop the others: logged with its traceback, tried later
+                delay = self.backoff.delay(failures + 1)
+                self._troubled[folder.name] = (failures + 1, time.monotonic() + delay)
+                self.log.error(
+                    "batch.unexpected_error", batch=folder.name, error=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(limit=8), retry_in_seconds=round(delay, 1),
+                )  # fmt: skip
 
     def batch(self, folder: Path) -> None:
         index_path = folder / self.dms.index_name
@@ -296,10 +309,10 @@ class DmsAdapter:
         if (fault := _image_fault(data)) is not None:
             raise Permanent("Adapter.ImageRejected", f"{document.image} {fault}")
         try:
-            mapped = mapping.map_document(
-                document, self.dms.court_ori, self.dms.source_system, key, self.dms.ignore_fields
+            mapped = orderfields.map_document(
+                document.fields, self.dms.court_ori, self.dms.source_system, key, self.dms.ignore_fields
             )
-        except mapping.RecordError as err:
+        except orderfields.RecordError as err:
             raise Permanent("Adapter.InvalidRecord", f"{document.where}: {err}") from err
         sha = hashlib.sha256(data).hexdigest()
         upload = {"DocumentFileName": document.image, "Base64BinaryObject": data}
@@ -329,7 +342,9 @@ class DmsAdapter:
         record = self.client.call("GetOrder", OrderId=order_id)
         return any(image.SHA256.lower() == sha for image in (record.Image or []))
 
-    def _quick_attach(self, key: str, attempts: int, mapped: mapping.Mapped, upload: dict[str, Any], sha: str) -> str:
+    def _quick_attach(
+        self, key: str, attempts: int, mapped: orderfields.Mapped, upload: dict[str, Any], sha: str
+    ) -> str:
         missing = f"missing {', '.join(mapped.missing)}"
         if attempts:  # an earlier call may have reached the hub: find its quick attach by the image's digest
             found = self._find_quick_attach(mapped.case_number, sha)

@@ -249,7 +249,7 @@ def test_the_same_batch_dropped_twice_is_reported_as_already_imported(world: Wor
 @pytest.mark.parametrize(
     "fields, image, code, says",
     [
-        ({"CaseNumbr": "26FL-B1"}, sample.pdf("B1"), "Adapter.InvalidRecord", "CaseNumbr: not a field of the index"),
+        ({"CaseNumbr": "26FL-B1"}, sample.pdf("B1"), "Adapter.InvalidRecord", "CaseNumbr: not one of the order fields"),
         (
             {"IssueDate": "13/45/2026"},
             sample.pdf("B2"),

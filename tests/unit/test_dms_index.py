@@ -11,9 +11,10 @@ import requests
 import zeep.exceptions
 from lxml import etree
 
-from adapters.dms import mapping, sample
+from adapters.dms import sample
 from adapters.dms.adapter import DmsSection, Watcher, document_key
 from adapters.dms.index import IndexError_, read
+from adapters.framework import orderfields
 from adapters.framework.hubclient import Permanent, Transient, classify
 
 
@@ -114,7 +115,7 @@ def test_with_a_trigger_file_a_folder_is_taken_when_the_trigger_appears(tmp_path
 
 def test_a_complete_record_maps_to_an_order_and_an_incomplete_one_to_a_quick_attach(tmp_path: Path) -> None:
     (kofax, _) = _both(tmp_path, [(sample.record("26FL1", "MOUSE", IssueDate="2026-11-20"), "1.pdf", None)])
-    mapped = mapping.map_document(kofax[0], "CA019015J", "LA-DMS", "D1")
+    mapped = orderfields.map_document(kofax[0].fields, "CA019015J", "LA-DMS", "D1")
     assert mapped.order is not None and mapped.missing == ()
     order = mapped.order
     assert order["CourtOrderIssuingCourt"] == {"OrganizationORIIdentification": "CA019015J"}
@@ -130,7 +131,7 @@ def test_a_complete_record_maps_to_an_order_and_an_incomplete_one_to_a_quick_att
         "CaseDocketID",
     ]
     (short, _) = _both(tmp_path / "2", [(sample.record("26FL2", "MOUSE", Brady="", RestrainedDOB=""), "1.pdf", None)])
-    quick = mapping.map_document(short[0], "CA019015J", "LA-DMS", "D2")
+    quick = orderfields.map_document(short[0].fields, "CA019015J", "LA-DMS", "D2")
     assert quick.order is None and quick.missing == ("RestrainedDOB", "Brady") and quick.surname == "MOUSE"
 
 
@@ -197,5 +198,5 @@ def test_the_documented_example_configuration_and_batches_are_what_the_adapter_r
     dip = read("onbase-dip", examples / "LA-20261206-001-dip" / "index.txt", "cp1252", 10**6)
     assert [(d.image, d.fields) for d in kofax] == [(d.image, d.fields) for d in dip]
     for document in kofax:
-        mapped = mapping.map_document(document, dms.court_ori, dms.source_system, "D1", dms.ignore_fields)
+        mapped = orderfields.map_document(document.fields, dms.court_ori, dms.source_system, "D1", dms.ignore_fields)
         assert (mapped.order is None) == (document.position == 2)  # the second lacks race and conditions
