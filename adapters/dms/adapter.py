@@ -28,7 +28,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import os
 import shutil
 import time
 import traceback
@@ -39,11 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from adapters.dms.index import INDEX_FILE, LAYOUTS, Document, IndexError_, read
-from adapters.framework import config, orderfields
+from adapters.framework import config, orderfields, service
+from adapters.framework.files import write_atomically
 from adapters.framework.hubclient import HubClient, HubSection, Permanent, Transient
 from adapters.framework.logs import Log
 from adapters.framework.retry import Backoff
-from adapters.framework.service import Stopping, run_forever
+from adapters.framework.service import Stopping
+from adapters.framework.settle import Settling, signature
 from adapters.framework.state import FAILED, SENT, WAITING, StateStore
 
 
@@ -123,36 +124,22 @@ class Watcher:
 
     def __init__(self, section: DmsSection, clock: Callable[[], float] = time.monotonic) -> None:
         self.section = section
-        self.clock = clock
-        self._seen: dict[str, tuple[tuple[tuple[str, int, int], ...], float]] = {}
+        self.settling = Settling(section.stable_seconds, clock)
 
     def complete(self) -> list[Path]:
-        ready = []
-        names = set()
-        for folder in sorted(self.section.inbox.iterdir()) if self.section.inbox.is_dir() else []:
-            if not folder.is_dir() or folder.name.startswith("."):
-                continue
-            names.add(folder.name)
-            if self._complete(folder):
-                ready.append(folder)
-        for gone in set(self._seen) - names:
-            del self._seen[gone]
-        return ready
+        inbox = self.section.inbox
+        folders = (
+            [f for f in sorted(inbox.iterdir()) if f.is_dir() and not f.name.startswith(".")] if inbox.is_dir() else []
+        )
+        self.settling.keep_only(f.name for f in folders)
+        return [f for f in folders if self._complete(f)]
 
     def _complete(self, folder: Path) -> bool:
         if not (folder / self.section.index_name).is_file():
             return False
         if self.section.trigger_file:
             return (folder / self.section.trigger_file).is_file()
-        snapshot = tuple(
-            sorted((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in folder.iterdir() if p.is_file())
-        )
-        now = self.clock()
-        earlier = self._seen.get(folder.name)
-        if earlier is None or earlier[0] != snapshot:
-            self._seen[folder.name] = (snapshot, now)
-            return False
-        return now - earlier[1] >= self.section.stable_seconds
+        return self.settling.settled(folder.name, signature(folder))
 
 
 class StopRound(Exception):
@@ -381,7 +368,7 @@ class DmsAdapter:
             target.mkdir(parents=True, exist_ok=True)
             if doc.status == FAILED:
                 failed += 1
-                _write(
+                _write_text(
                     target / f"{document.image}.reason.txt",
                     f"document {document.position} ({document.where})\n{doc.detail}",
                 )
@@ -390,7 +377,7 @@ class DmsAdapter:
         done.mkdir(parents=True, exist_ok=True)
         if errors.is_dir() and (folder / self.dms.index_name).is_file():
             shutil.copy2(folder / self.dms.index_name, errors / self.dms.index_name)
-        _write(done / "receipt.txt", "position\timage\tstatus\toutcome\n" + "\n".join(lines) + "\n")
+        _write_text(done / "receipt.txt", "position\timage\tstatus\toutcome\n" + "\n".join(lines) + "\n")
         for rest in sorted(folder.iterdir()):  # the index, the trigger, a station's own files go with it
             if (done / rest.name).exists():
                 rest.unlink()
@@ -415,7 +402,7 @@ class DmsAdapter:
         target = _fresh(place / folder.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         _move(folder, target)
-        _write(target / reason_name, reason)
+        _write_text(target / reason_name, reason)
 
 
 def document_key(document: Document, image: bytes) -> str:
@@ -461,34 +448,14 @@ def _move(source: Path, target: Path) -> None:
         shutil.move(source, target)
 
 
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".part")
-    with open(temporary, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+def _write_text(path: Path, text: str) -> None:
+    write_atomically(path, text.encode("utf-8"))
 
 
 def run(path: Path, once: bool = False) -> int:
     hub, dms = load(path)
-    log = Log("dms")
-    stopping = Stopping()
-    stopping.install(log)
-    adapter = DmsAdapter(hub, dms, log, stopping)
-    try:
-        if once:
-            adapter.round()
-            return 0
-        return run_forever(adapter.round, dms.poll_seconds, stopping, log)
-    finally:
-        adapter.close()
+    return service.main("dms", lambda log, stopping: DmsAdapter(hub, dms, log, stopping), dms.poll_seconds, once)
 
 
 def status(path: Path) -> str:
-    _, dms = load(path)
-    store = StateStore(dms.state_path)
-    try:
-        return status_text(store)
-    finally:
-        store.close()
+    return service.status(load(path)[1].state_path, status_text)

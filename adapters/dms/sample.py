@@ -7,12 +7,13 @@ keeps, so a watcher that waits for the trigger never reads a half-written batch.
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
+
+from adapters.framework.files import write_atomically
 
 
 def record(case_number: str, surname: str = "MOUSE", **more: str) -> dict[str, str]:
@@ -81,13 +82,6 @@ def tiff(pages: int = 2, marker: str = "") -> bytes:
     return bytes(body) + marker.encode()
 
 
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
 def kofax_batch(
     folder: Path, documents: Sequence[tuple[dict[str, str], str, bytes | None]], trigger: str | None = "READY"
 ) -> Path:
@@ -96,7 +90,7 @@ def kofax_batch(
     folder.mkdir(parents=True, exist_ok=True)
     for _, name, data in documents:
         if data is not None:
-            _write(folder / name, data)
+            write_atomically(folder / name, data)
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         "<ImportSession>",
@@ -119,9 +113,9 @@ def kofax_batch(
             "        </Document>",
         ]
     parts += ["      </Documents>", "    </Batch>", "  </Batches>", "</ImportSession>", ""]
-    _write(folder / "index.xml", "\n".join(parts).encode("utf-8"))
+    write_atomically(folder / "index.xml", "\n".join(parts).encode("utf-8"))
     if trigger:
-        _write(folder / trigger, b"")
+        write_atomically(folder / trigger, b"")
     return folder
 
 
@@ -137,13 +131,13 @@ def dip_batch(
     lines = []
     for fields, name, data in documents:
         if data is not None:
-            _write(folder / name, data)
+            write_atomically(folder / name, data)
         lines.append("BEGIN:")
         if "FormNumber" in fields:
             lines.append(f">>DocTypeName: {fields['FormNumber']}")
         lines += [f"{k}: {v}" for k, v in fields.items() if k != "FormNumber"]
         lines += [f">>FileName: \\\\SCAN01\\EXPORTS\\{folder.name}\\{name}", "END:"]
-    _write(folder / "index.txt", ("\r\n".join(lines) + "\r\n").encode(encoding))
+    write_atomically(folder / "index.txt", ("\r\n".join(lines) + "\r\n").encode(encoding))
     if trigger:
-        _write(folder / trigger, b"")
+        write_atomically(folder / trigger, b"")
     return folder

@@ -18,7 +18,9 @@ Failures (:func:`classify`):
   would fail alike, so nothing is marked failed -- the adapter logs it loudly and retries with
   backoff until an operator fixes the account);
 - :class:`Permanent` -- the hub refused *this* request: any other ``Client.*`` fault, with its code
-  and every violation it lists, or an HTTP 4xx the hub answered without a fault (413: too large).
+  and every violation it lists, or an HTTP 400, 413, 414, 415 or 431 without a fault (the request
+  itself cannot be taken). Anything else -- other HTTP statuses, an answer that is no SOAP, an error
+  nobody foresaw -- is transient: nothing says the request is wrong.
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ import requests
 import zeep
 import zeep.exceptions
 from lxml import etree
+from zeep.plugins import HistoryPlugin
 from zeep.wsse.username import UsernameToken
 
 ORDERS_BINDING = "{urn:ca:courts:ccpor:orders:1}OrdersService"
 _TRANSIENT_FAULTS = ("Client.Conflict", "Client.Authentication")
+#: HTTP answers without a SOAP fault that say the request itself cannot be taken (too large, ...).
+_REQUEST_REFUSED = frozenset({400, 413, 414, 415, 431})
 
 
 @dataclass(frozen=True)
@@ -107,13 +112,13 @@ def classify(error: BaseException) -> Permanent | Transient:
         return Permanent(code, str(error.message or ""), _violations(error.detail))
     if isinstance(error, zeep.exceptions.ValidationError):  # zeep's own check, before anything is sent
         return Permanent("Adapter.InvalidRecord", f"the record does not fit the WSDL: {error}")
-    if isinstance(error, zeep.exceptions.TransportError):
-        if error.status_code >= 500 or error.status_code == 429:
-            return Transient(f"HTTP {error.status_code} from the hub")
+    if isinstance(error, zeep.exceptions.TransportError) and error.status_code in _REQUEST_REFUSED:
         return Permanent(f"HTTP.{error.status_code}", f"the hub answered HTTP {error.status_code} without a SOAP fault")
-    if isinstance(error, requests.exceptions.RequestException | OSError | zeep.exceptions.XMLSyntaxError):
-        return Transient(f"{type(error).__name__}: {error}"[:500])
-    raise error
+    if isinstance(error, zeep.exceptions.TransportError):  # 5xx, 429, 408, a proxy's page with 200, ...
+        return Transient(f"HTTP {error.status_code} from the hub without a SOAP answer")
+    # No connection, a timeout, TLS, an answer that is no SOAP (a proxy's maintenance page), a WSDL
+    # that could not be read: nothing says the request itself is wrong -- try it again later.
+    return Transient(f"{type(error).__name__}: {error}"[:500])
 
 
 def _violations(detail: Any) -> tuple[tuple[str, str], ...]:
@@ -129,8 +134,13 @@ class HubClient:
     def __init__(self, section: HubSection) -> None:
         self.section = section
         self._service: Any = None
+        self._history = HistoryPlugin(maxlen=1)  # the last answer as received: handed on as the WSDL has it
         self.session = requests.Session()
         if section.ca_file is not None:
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own CA file
+            # (psf/requests#3829): with a CA configured the environment decides only the proxies.
+            self.session.trust_env = False
+            self.session.proxies.update(requests.utils.get_environ_proxies(section.url))
             self.session.verify = str(section.ca_file)
         if section.auth == "certificate":
             self.session.cert = (str(section.client_cert), str(section.client_key))
@@ -156,20 +166,34 @@ class HubClient:
                     wsdl,
                     wsse=self._wsse(),
                     transport=transport,
+                    plugins=[self._history],
                     settings=zeep.Settings(xml_huge_tree=True, strict=True),
                 )
+                self._service = client.create_service(ORDERS_BINDING, self.section.endpoint)
             except Exception as exc:  # noqa: BLE001 - sorted by the one rule below
                 raise classify(exc) from exc
-            self._service = client.create_service(ORDERS_BINDING, self.section.endpoint)
         return self._service
 
     def call(self, operation: str, **arguments: Any) -> Any:
-        """``operation`` with ``arguments``; raises :class:`Permanent` or :class:`Transient`."""
+        """``operation``'s answer to ``arguments``; raises :class:`Permanent` or :class:`Transient`
+        (an empty answer too: every operation of the WSDL answers something)."""
         service = self.service
         try:
-            return getattr(service, operation)(**arguments)
+            answer = getattr(service, operation)(**arguments)
         except Exception as exc:  # noqa: BLE001 - sorted by the one rule
             raise classify(exc) from exc
+        if answer is None:
+            raise Transient(f"the hub's answer to {operation} was empty")
+        return answer
+
+    def answer_element(self, local_name: str) -> etree._Element:
+        """The element ``local_name`` of the last answer's Body, exactly as the hub sent it (a
+        document of the published schema, for a partner system to read)."""
+        body = self._history.last_received["envelope"].find("{*}Body")
+        found = next(body.iter(f"{{*}}{local_name}"), None) if body is not None else None
+        if found is None:
+            raise Transient(f"the hub's answer has no {local_name}")
+        return found
 
     def close(self) -> None:
         self.session.close()

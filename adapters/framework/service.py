@@ -10,8 +10,11 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
 
 from adapters.framework.logs import Log
+from adapters.framework.state import StateStore
 
 
 class Stopping:
@@ -44,3 +47,35 @@ def run_forever(round_: Callable[[], None], poll_seconds: float, stopping: Stopp
         stopping.wait(poll_seconds)
     log.info("stopped")
     return 0
+
+
+class Adapter(Protocol):
+    def round(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def main(name: str, build: Callable[[Log, Stopping], Adapter], poll_seconds: float, once: bool) -> int:
+    """An adapter process: SIGTERM handled, one round (``once``) or rounds until stopped."""
+    log = Log(name)
+    stopping = Stopping()
+    stopping.install(log)
+    adapter = build(log, stopping)
+    try:
+        if once:
+            adapter.round()
+            return 0
+        return run_forever(adapter.round, poll_seconds, stopping, log)
+    finally:
+        adapter.close()
+
+
+def status(state_path: Path, text: Callable[[StateStore], str]) -> str:
+    """``text`` of the adapter's state database (which ``status`` never creates)."""
+    if not state_path.exists():
+        return f"no state at {state_path} yet: the adapter has not run"
+    store = StateStore(state_path)
+    try:
+        return text(store)
+    finally:
+        store.close()

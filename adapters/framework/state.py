@@ -121,6 +121,10 @@ class StateStore:
         """A batch held back (an image missing): kept WAITING, with why, for ``status``."""
         self.db.execute("UPDATE records SET detail = ?, updated_at = ? WHERE key = ?", (why[:2000], self._now(), key))
 
+    def forget(self, key: str) -> None:
+        """``key`` is to be done again from the start (an RMS hand-out of an order that changed)."""
+        self.db.execute("DELETE FROM records WHERE key = ?", (key,))
+
     def due(self, record: Record) -> bool:
         return record.status == WAITING and record.next_attempt_at <= self._now()
 

@@ -142,6 +142,7 @@ class OrdersApi:
             RestrainedPersonName=self._name(restrained.name) if restrained else None,
             RestrainedPersonBirthDate=restrained.birth_date if restrained else None,
             ProtectedPersonName=[self._name(p.name) for p in parties if p.role == "PROTECTED"],
+            Version=order.version,
             **base,
         )
 

@@ -5,6 +5,7 @@ not read: an adapter runs on the court's machine with nothing but its configurat
     ccpor-hub adapter dms CONFIG           # watch the drop folder until SIGTERM
     ccpor-hub adapter dms CONFIG --once    # one round: what is complete now, then exit
     ccpor-hub adapter dms CONFIG status    # sent / failed / waiting, last success, held batches
+    ccpor-hub adapter rms CONFIG [status] [--once]   # a sheriff RMS completing its courts' drafts
 """
 
 from __future__ import annotations
@@ -16,18 +17,28 @@ from hub.cli.common import Exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    adapter = sub.add_parser("adapter", help="run a partner adapter (a court's DMS drop folder)")
+    adapter = sub.add_parser("adapter", help="run a partner adapter (a court's DMS drop folder, a sheriff's RMS)")
     kinds = adapter.add_subparsers(dest="adapter_kind", required=True)
     dms = kinds.add_parser("dms", help="a court's scan exports (Kofax XML, OnBase DIP) into orders and images")
     dms.add_argument("config", help="the adapter's TOML file (docs/ADAPTERS.md)")
     dms.add_argument("action", nargs="?", choices=("run", "status"), default="run", help="run (default) or status")
     dms.add_argument("--once", action="store_true", help="one round, then exit (for a scheduler)")
-    dms.set_defaults(func=_dms)
+    dms.set_defaults(func=_run, module="adapters.dms.adapter")
+    rms = kinds.add_parser(
+        "rms", help="a sheriff's RMS completing its courts' drafts and fetching orders (shared entry)"
+    )
+    rms.add_argument("config", help="the adapter's TOML file (docs/ADAPTERS.md)")
+    rms.add_argument("action", nargs="?", choices=("run", "status"), default="run", help="run (default) or status")
+    rms.add_argument("--once", action="store_true", help="one round, then exit (for a scheduler)")
+    rms.set_defaults(func=_run, module="adapters.rms.adapter")
 
 
-def _dms(args: argparse.Namespace) -> int:
-    from adapters.dms import adapter
+def _run(args: argparse.Namespace) -> int:
+    import importlib
+
     from adapters.framework.config import ConfigError
+
+    adapter = importlib.import_module(args.module)
 
     try:
         if args.action == "status":

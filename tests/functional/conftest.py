@@ -20,7 +20,7 @@ from hub.audit import ADMIN, AuditTrail, Event
 from hub.codes import Role
 from hub.db import migrate
 from hub.db.engine import Database
-from hub.runner import GatewayProcess, HubServer, SwitchServer, carpos_environment
+from hub.runner import GatewayProcess, HubServer, SwitchServer, Tls, carpos_environment
 from tests.conftest import PASSWORD, empty_database
 
 USERS = {
@@ -190,4 +190,60 @@ def carpos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield world
         world.running.close()
         for process in (gateway, server, switch):
+            process.stop()
+
+
+@dataclass
+class PartnerWorld:
+    """A hub of its own (HTTP, or HTTPS with ``tls``) with the DOJ switch and the gateway, for a
+    partner adapter's module: it may stop and start the hub without disturbing the session's hubs."""
+
+    root: Path
+    hub: HubServer
+    switch: SwitchServer
+    gateway: GatewayProcess
+    session: requests.Session
+    tls: Tls | None = None
+
+    def client(self, user: str = "clets-clerk") -> zeep.Client:
+        return zeep.Client(
+            self.hub.wsdl, wsse=UsernameToken(user, PASSWORD), transport=zeep.Transport(session=self.session)
+        )
+
+
+@contextmanager
+def partner_world(
+    data_dir: Path, tls: Tls | None = None, certificates: dict[str, Path] | None = None
+) -> Iterator[PartnerWorld]:
+    """The processes of :class:`PartnerWorld` on a fresh SQLite database in ``data_dir``;
+    ``certificates``: account -> client certificate registered to it (``users set-cert``)."""
+    import os
+    import subprocess
+
+    from hub.runner import cli_path
+
+    carpos_environment(data_dir)
+    url = _start_db(data_dir, "")
+    hub = HubServer(data_dir, url, tls=tls, **({} if tls else LOOPBACK_PASSWORD_TEXT))
+    env, switch, gateway = carpos_processes(data_dir, url)
+    hub.env.update({k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
+    for account, certificate in (certificates or {}).items():
+        done = subprocess.run(
+            [cli_path(), "users", "set-cert", account, str(certificate)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "CCPOR_DATABASE_URL": url, "CCPOR_DATA_DIR": str(data_dir)},
+        )
+        assert done.returncode == 0, done.stderr
+    hub.start()
+    session = requests.Session()
+    if tls is not None:  # a court's case system's certificate; REQUESTS_CA_BUNDLE would override the CA
+        session.trust_env, session.verify = False, str(tls.ca)
+        session.cert = (str(data_dir / "court-faccts.pem"), str(data_dir / "court-faccts.key"))
+    try:
+        yield PartnerWorld(data_dir, hub, switch, gateway, session, tls)
+    finally:
+        session.close()
+        for process in (gateway, hub, switch):
             process.stop()

@@ -11,61 +11,34 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 import zeep
-from zeep.wsse.username import UsernameToken
 
 from adapters.dms import sample
-from hub.runner import GatewayProcess, HubServer, SwitchServer, carpos_environment, cli_path
+from hub.runner import cli_path
 from tests.conftest import PASSWORD
-from tests.functional.conftest import DIGEST_USER, LOOPBACK_PASSWORD_TEXT, _start_db, carpos_processes
+from tests.functional.conftest import DIGEST_USER, PartnerWorld, partner_world
+from tests.support.adapters import AdapterProcess
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.functional
 
 
-@dataclass
-class World:
-    root: Path
-    hub: HubServer
-    switch: SwitchServer
-    gateway: GatewayProcess
-    session: requests.Session
-
-    def clerk(self, user: str = "clets-clerk") -> zeep.Client:
-        return zeep.Client(
-            self.hub.wsdl, wsse=UsernameToken(user, PASSWORD), transport=zeep.Transport(session=self.session)
-        )
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    data_dir = tmp_path_factory.mktemp("dms-hub")
-    carpos_environment(data_dir)
-    url = _start_db(data_dir, "")
-    hub = HubServer(data_dir, url, **LOOPBACK_PASSWORD_TEXT)
-    env, switch, gateway = carpos_processes(data_dir, url)
-    hub.env.update({k: v for k, v in env.items() if k != "CCPOR_DATA_DIR"})
-    hub.start()
-    session = requests.Session()
-    yield World(data_dir, hub, switch, gateway, session)
-    session.close()
-    for process in (gateway, hub, switch):
-        process.stop()
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartnerWorld]:
+    with partner_world(tmp_path_factory.mktemp("dms-hub")) as started:
+        yield started
 
 
-class Adapter:
+class Adapter(AdapterProcess):
     """One drop folder and its adapter process (``ccpor-hub adapter dms CONFIG``)."""
 
-    def __init__(self, world: World, root: Path, layout: str = "kofax-xml", **dms: object) -> None:
+    def __init__(self, world: PartnerWorld, root: Path, layout: str = "kofax-xml", **dms: object) -> None:
         self.root = root
         self.inbox = root / "inbox"
         self.inbox.mkdir(parents=True)
@@ -96,37 +69,7 @@ class Adapter:
             + "\n",
             encoding="utf-8",
         )
-        self.log = root / "adapter.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Adapter:
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen([cli_path(), "adapter", "dms", str(self.config)], stdout=out, stderr=out)
-        return self
-
-    def stop(self) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(timeout=30)
-
-    def events(self, name: str | None = None) -> list[dict[str, object]]:
-        if not self.log.exists():
-            return []
-        lines = [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
-        return [e for e in lines if name is None or e["event"] == name]
-
-    def status(self) -> str:
-        done = subprocess.run(
-            [cli_path(), "adapter", "dms", str(self.config), "status"], capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        super().__init__("dms", self.config, root / "adapter.log")
 
     def filed(self, batch: str) -> Path:
         return until(
@@ -137,7 +80,7 @@ class Adapter:
 
 
 @pytest.fixture(scope="module")
-def adapter(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adapter]:
+def adapter(world: PartnerWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adapter]:
     running = Adapter(world, tmp_path_factory.mktemp("dms-court"), max_image_bytes=65536).start()
     yield running
     running.stop()
@@ -147,7 +90,7 @@ def _orders(clerk: zeep.Client, case_number: str) -> list[object]:
     return list(clerk.service.SearchOrders(Criteria={"CaseDocketID": case_number}).Item or [])
 
 
-def test_a_kofax_batch_becomes_orders_with_images_and_reaches_carpos(world: World, adapter: Adapter) -> None:
+def test_a_kofax_batch_becomes_orders_with_images_and_reaches_carpos(world: PartnerWorld, adapter: Adapter) -> None:
     scan = sample.tiff(pages=3, marker="K1")
     good = sample.record("26FL-K1-001", "MUÑOZ")
     incomplete = sample.record("26FL-K1-002", "LATER", RestrainedRace="", Conditions="")
@@ -163,7 +106,7 @@ def test_a_kofax_batch_becomes_orders_with_images_and_reaches_carpos(world: Worl
     done = adapter.filed("K1")
     assert not (adapter.inbox / "K1").exists()
     # the complete record: an order with its multi-page TIFF, entered in CARPOS
-    clerk = world.clerk()
+    clerk = world.client()
     (found,) = _orders(clerk, "26FL-K1-001")
     record = clerk.service.GetOrder(OrderId=found.OrderId)
     assert record.Order.ProtectionOrderRestrictedPerson.PersonName.PersonSurName == "MUÑOZ"
@@ -187,12 +130,14 @@ def test_a_kofax_batch_becomes_orders_with_images_and_reaches_carpos(world: Worl
     assert "Client.ValidationError" in status
 
 
-def test_an_onbase_dip_batch_in_windows_1252_and_one_in_the_wrong_encoding(world: World, adapter: Adapter) -> None:
+def test_an_onbase_dip_batch_in_windows_1252_and_one_in_the_wrong_encoding(
+    world: PartnerWorld, adapter: Adapter
+) -> None:
     dip = Adapter(world, adapter.root.parent / f"{adapter.root.name}-dip", layout="onbase-dip").start()
     try:
         sample.dip_batch(dip.inbox / "D1", [(sample.record("26FL-D1-001", "PEÑA"), "0001.pdf", sample.pdf("D1"))])
         dip.filed("D1")
-        clerk = world.clerk()
+        clerk = world.client()
         (found,) = _orders(clerk, "26FL-D1-001")
         assert (
             clerk.service.GetOrder(OrderId=found.OrderId).Order.ProtectionOrderRestrictedPerson.PersonName.PersonSurName
@@ -215,16 +160,16 @@ def test_an_onbase_dip_batch_in_windows_1252_and_one_in_the_wrong_encoding(world
         assert (
             "byte 0xD1 is not utf-8" in reason and 'dms.encoding = "cp1252"' in reason and "index.txt line 7:" in reason
         )  # RestrainedLastName
-        assert _orders(world.clerk(), "26FL-D2-001") == []
+        assert _orders(world.client(), "26FL-D2-001") == []
     finally:
         utf8.stop()
 
 
-def test_a_batch_whose_image_is_missing_is_held_until_it_arrives(world: World, adapter: Adapter) -> None:
+def test_a_batch_whose_image_is_missing_is_held_until_it_arrives(world: PartnerWorld, adapter: Adapter) -> None:
     first, second = sample.record("26FL-H1-001"), sample.record("26FL-H1-002")
     sample.kofax_batch(adapter.inbox / "H1", [(first, "0001.pdf", sample.pdf("H1-1")), (second, "0002.pdf", None)])
     until(lambda: "held batch H1: held: image 0002.pdf of document 2" in adapter.status(), "the batch held")
-    clerk = world.clerk()
+    clerk = world.client()
     assert _orders(clerk, "26FL-H1-001") == []  # not half-submitted
     assert (adapter.inbox / "H1" / "0001.pdf").is_file()
     (adapter.inbox / "H1" / "0002.pdf").write_bytes(sample.pdf("H1-2"))
@@ -233,7 +178,7 @@ def test_a_batch_whose_image_is_missing_is_held_until_it_arrives(world: World, a
     assert "held batch" not in adapter.status()
 
 
-def test_the_same_batch_dropped_twice_is_reported_as_already_imported(world: World, adapter: Adapter) -> None:
+def test_the_same_batch_dropped_twice_is_reported_as_already_imported(world: PartnerWorld, adapter: Adapter) -> None:
     documents = [(sample.record("26FL-T1-001"), "0001.pdf", sample.pdf("T1"))]
     sample.kofax_batch(adapter.inbox / "T1", documents)
     adapter.filed("T1")
@@ -242,7 +187,7 @@ def test_the_same_batch_dropped_twice_is_reported_as_already_imported(world: Wor
     assert again and not (adapter.inbox / "T1").exists()
     sample.kofax_batch(adapter.inbox / "T1-COPY", documents)  # re-exported under another name
     until(lambda: (adapter.root / "error" / "T1-COPY" / "ALREADY_IMPORTED.txt").is_file(), "reported again")
-    assert len(_orders(world.clerk(), "26FL-T1-001")) == 1
+    assert len(_orders(world.client(), "26FL-T1-001")) == 1
     assert [e["batch"] for e in adapter.events("batch.already_imported")] == ["T1", "T1-COPY"]
 
 
@@ -264,7 +209,7 @@ def test_the_same_batch_dropped_twice_is_reported_as_already_imported(world: Wor
     ids=["unknown-field", "bad-date", "jpeg", "truncated-pdf", "too-large", "another-courts-order"],
 )
 def test_a_bad_record_goes_to_error_with_its_reason_and_nothing_is_stored(
-    world: World,
+    world: PartnerWorld,
     adapter: Adapter,
     fields: dict[str, str],
     image: bytes,
@@ -280,7 +225,7 @@ def test_a_bad_record_goes_to_error_with_its_reason_and_nothing_is_stored(
     adapter.filed(batch)
     reason = (adapter.root / "error" / batch / "0001.pdf.reason.txt").read_text(encoding="utf-8")
     assert code in reason and says in reason
-    clerk = world.clerk()
+    clerk = world.client()
     assert _orders(clerk, case) == [] and not clerk.service.SearchQuickAttach(Criteria={"CaseDocketID": case}).Item
     assert len(_orders(clerk, f"{case}-OK")) == 1  # its neighbour went in
 
@@ -314,7 +259,7 @@ def test_an_unreadable_index_sends_the_batch_to_error_and_nothing_is_sent(
     assert (adapter.root / "error" / folder.name / "0001.pdf").is_file()
 
 
-def test_the_hub_down_then_up_loses_nothing(world: World, adapter: Adapter) -> None:
+def test_the_hub_down_then_up_loses_nothing(world: PartnerWorld, adapter: Adapter) -> None:
     world.hub.stop()
     try:
         sample.kofax_batch(
@@ -327,11 +272,13 @@ def test_the_hub_down_then_up_loses_nothing(world: World, adapter: Adapter) -> N
     finally:
         world.hub.start()
     adapter.filed("DOWN")
-    clerk = world.clerk()
+    clerk = world.client()
     assert [len(_orders(clerk, f"26FL-DN-{n:03d}")) for n in (1, 2)] == [1, 1]
 
 
-def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_sends_nothing_twice(world: World, adapter: Adapter) -> None:
+def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_sends_nothing_twice(
+    world: PartnerWorld, adapter: Adapter
+) -> None:
     crash = Adapter(world, adapter.root.parent / f"{adapter.root.name}-kill").start()
     count = 24
     documents = [
@@ -348,7 +295,7 @@ def test_kill_9_in_the_middle_of_a_batch_loses_nothing_and_sends_nothing_twice(w
     crash.start()
     crash.filed("KILL")
     assert crash.stop() == 0
-    clerk = world.clerk()
+    clerk = world.client()
     for n in range(1, count + 1):
         case = f"26FL-KL-{n:03d}"
         if n % 4:
@@ -384,7 +331,7 @@ def test_a_wrong_configuration_stops_the_start_naming_the_key(tmp_path: Path) ->
 
 
 def test_a_resend_after_a_crash_that_followed_the_call_finds_what_the_hub_already_has(
-    world: World, adapter: Adapter
+    world: PartnerWorld, adapter: Adapter
 ) -> None:
     """The crash kill -9 can only sometimes hit, made certain: both documents' calls reached the
     hub, then the adapter died before recording the answers (their records WAITING with an attempt).
@@ -407,7 +354,7 @@ def test_a_resend_after_a_crash_that_followed_the_call_finds_what_the_hub_alread
     assert changed == 2
     sample.kofax_batch(adapter.inbox / "RS", documents)
     until(lambda: (adapter.root / "done" / "RS.2" / "receipt.txt").is_file(), "filed again")
-    clerk = world.clerk()
+    clerk = world.client()
     (found,) = _orders(clerk, "26FL-RS-001")
     assert len(clerk.service.GetOrder(OrderId=found.OrderId).Image) == 1
     assert len(clerk.service.SearchQuickAttach(Criteria={"CaseDocketID": "26FL-RS-002"}).Item) == 1

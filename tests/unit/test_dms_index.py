@@ -163,6 +163,10 @@ def _fault(code: str) -> zeep.exceptions.Fault:
         (zeep.exceptions.TransportError(status_code=503), Transient, "HTTP 503"),
         (zeep.exceptions.TransportError(status_code=429), Transient, "HTTP 429"),
         (zeep.exceptions.TransportError(status_code=413), Permanent, "HTTP.413"),
+        (zeep.exceptions.TransportError(status_code=408), Transient, "HTTP 408"),
+        (zeep.exceptions.TransportError(status_code=200), Transient, "HTTP 200"),  # a proxy's page
+        (zeep.exceptions.XMLParseError("no XML"), Transient, "XMLParseError"),
+        (RuntimeError("nobody foresaw this"), Transient, "RuntimeError"),
         (requests.exceptions.ConnectionError("refused"), Transient, "ConnectionError"),
         (requests.exceptions.ReadTimeout("slow"), Transient, "ReadTimeout"),
     ],
