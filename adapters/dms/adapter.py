@@ -28,7 +28,9 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
 import shutil
+import stat
 import time
 import traceback
 from collections.abc import Callable
@@ -39,13 +41,13 @@ from typing import Any
 
 from adapters.dms.index import INDEX_FILE, LAYOUTS, Document, IndexError_, read
 from adapters.framework import config, orderfields, service
-from adapters.framework.files import write_atomically
+from adapters.framework.files import plain, write_atomically
 from adapters.framework.hubclient import HubClient, HubSection, Permanent, Transient
 from adapters.framework.logs import Log
 from adapters.framework.retry import Backoff
 from adapters.framework.service import Stopping
 from adapters.framework.settle import Settling, signature
-from adapters.framework.state import FAILED, SENT, WAITING, StateStore
+from adapters.framework.state import FAILED, SENT, WAITING, Member, Record, StateStore
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class DmsSection:
     encoding: str = "cp1252"
     source_system: str = "DMS"
     submit_to_carpos: bool = False
-    max_image_bytes: int = 20 * 1024 * 1024
+    max_image_bytes: int = 20_000_000  # the hub's own default (CCPOR_MAX_IMAGE_BYTES)
     max_index_bytes: int = 10 * 1024 * 1024
     ignore_fields: tuple[str, ...] = ()
     retry_first_seconds: float = 5.0
@@ -90,9 +92,10 @@ class DmsSection:
         for key in ("max_image_bytes", "max_index_bytes"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key}: must be more than 0")
-        for name in (self.index_file, self.trigger_file):
+        for key in ("index_file", "trigger_file"):
+            name = getattr(self, key)
             if "/" in name or "\\" in name or name in (".", ".."):
-                raise ValueError(f"index_file: {name!r} must be a file name inside the batch folder")
+                raise ValueError(f"{key}: {name!r} must be a file name inside the batch folder")
 
     @property
     def index_name(self) -> str:
@@ -125,14 +128,15 @@ class Watcher:
     def __init__(self, section: DmsSection, clock: Callable[[], float] = time.monotonic) -> None:
         self.section = section
         self.settling = Settling(section.stable_seconds, clock)
+        self.present: list[Path] = []
 
     def complete(self) -> list[Path]:
         inbox = self.section.inbox
-        folders = (
-            [f for f in sorted(inbox.iterdir()) if f.is_dir() and not f.name.startswith(".")] if inbox.is_dir() else []
-        )
-        self.settling.keep_only(f.name for f in folders)
-        return [f for f in folders if self._complete(f)]
+        listed = sorted(inbox.iterdir()) if inbox.is_dir() else []
+        # A symbolic link is not a batch: its files would be moved out of wherever it points.
+        self.present = [f for f in listed if f.is_dir() and not f.is_symlink() and not f.name.startswith(".")]
+        self.settling.keep_only(f.name for f in self.present)
+        return [f for f in self.present if self._complete(f)]
 
     def _complete(self, folder: Path) -> bool:
         if not (folder / self.section.index_name).is_file():
@@ -171,7 +175,7 @@ class DmsAdapter:
         self.dms = dms
         self.log = log or Log("dms")
         self.stopping = stopping or Stopping()
-        self.state = StateStore(dms.state_path)
+        self.state = StateStore(dms.state_path, exclusive=True)
         self.client = HubClient(hub)
         self.watcher = Watcher(dms)
         self.backoff = Backoff(dms.retry_first_seconds, dms.retry_most_seconds)
@@ -184,65 +188,109 @@ class DmsAdapter:
 
     # -- a round ------------------------------------------------------------------------------
     def round(self) -> None:
-        for folder in self.watcher.complete():
-            if self.stopping.requested:
+        self._isolated("(filing)", self.resume_filing)
+        folders = self.watcher.complete()
+        self.state.clear_held(f.name for f in self.watcher.present)
+        for folder in folders:
+            if self.stopping.requested or not self._isolated(folder.name, lambda f=folder: self.batch(f)):
                 return
-            failures, not_before = self._troubled.get(folder.name, (0, 0.0))
-            if time.monotonic() < not_before:
-                continue
-            try:
-                self.batch(folder)
-                self._troubled.pop(folder.name, None)
-            except StopRound:
-                return
-            except Exception as exc:  # noqa: BLE001 - one batch's surprise (a folder removed under us, a file
-                # unreadable, a fault of ours) must not stop the others: logged with its traceback, tried later
-                delay = self.backoff.delay(failures + 1)
-                self._troubled[folder.name] = (failures + 1, time.monotonic() + delay)
-                self.log.error(
-                    "batch.unexpected_error", batch=folder.name, error=f"{type(exc).__name__}: {exc}",
-                    traceback=traceback.format_exc(limit=8), retry_in_seconds=round(delay, 1),
-                )  # fmt: skip
+
+    def _isolated(self, name: str, work: Callable[[], None]) -> bool:
+        """``work`` for one batch; False when the hub is unavailable (the round ends). One batch's
+        surprise (a folder removed under us, an unreadable file, a fault of ours) must not stop the
+        others: it is logged with its traceback and that batch tried again after a backoff."""
+        failures, not_before = self._troubled.get(name, (0, 0.0))
+        if time.monotonic() < not_before:
+            return True
+        try:
+            work()
+        except StopRound:
+            return False
+        except Exception as exc:  # noqa: BLE001 - see above
+            delay = self.backoff.delay(failures + 1)
+            self._troubled[name] = (failures + 1, time.monotonic() + delay)
+            self.log.error(
+                "batch.unexpected_error", batch=name, error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(limit=8), retry_in_seconds=round(delay, 1),
+            )  # fmt: skip
+            return True
+        self._troubled.pop(name, None)
+        return True
 
     def batch(self, folder: Path) -> None:
         index_path = folder / self.dms.index_name
-        digest = hashlib.sha256(index_path.read_bytes()).hexdigest()[:16]
+        size = index_path.lstat().st_size
+        if not stat.S_ISREG(index_path.lstat().st_mode) or size > self.dms.max_index_bytes:
+            why = "is not a plain file" if not stat.S_ISREG(index_path.lstat().st_mode) else (
+                f"has {size} bytes; an index file may have at most {self.dms.max_index_bytes} (dms.max_index_bytes)"
+            )  # fmt: skip
+            self._index_error(folder, None, IndexError_(f"{index_path.name} {why}"))
+            return
+        digest = _digest(index_path)[:16]
         key = f"batch:{folder.name}:{digest}"
         record = self.state.waiting(key, kind="batch", batch=folder.name)
-        if record.status == SENT and record.outcome.startswith("FILED"):
-            self._file_again(folder, f"this batch was imported before ({record.outcome[6:]}); nothing was sent again")
-            return
         if record.status == FAILED:  # the same unreadable index dropped again
             self._file_all(folder, self.dms.errors, "INDEX_ERROR.txt", record.detail)
             return
+        if record.status == SENT and _stage(record) == "filed":  # dropped again: a drop of its own
+            self.state.reopen(key, folder.name)
+            self.state.attempt(key)  # the drop's number: its documents are told from the earlier drop's
+            record = self.state.get(key)
+            assert record is not None
+        if record.status == SENT:  # resolved, its filing cut short: resume_filing finishes it
+            return
+        drop = f"{key}#{record.attempts}"
         try:
             documents = read(self.dms.layout, index_path, self.dms.encoding, self.dms.max_index_bytes)
         except IndexError_ as err:
-            self.log.error("batch.index_error", batch=folder.name, reason=str(err))
-            self.state.failed(key, "Adapter.IndexError", f"Adapter.IndexError: {err}\n")
-            self._file_all(folder, self.dms.errors, "INDEX_ERROR.txt", f"Adapter.IndexError: {err}\n")
+            self._index_error(folder, key, err)
             return
-        if record.status == WAITING:
-            missing = [d for d in documents if not (folder / d.image).is_file()]
+        members = self.state.members(drop)
+        if not members:
+            missing = [d for d in documents if not _lexists(folder / d.image)]
             if missing:
                 self._hold(folder, key, missing)
                 return
+            members = [self._member(folder, d) for d in documents]
+            self.state.set_members(drop, members)
+            self.state.hold(key, "")
             self._held.pop(key, None)
-            keys = [document_key(d, (folder / d.image).read_bytes()) for d in documents]
-            earlier = [self.state.get(k) for k in keys]
-            decided = [self.document(folder, key, k, d) for k, d in zip(keys, documents, strict=True)]
-            if not all(decided):
-                return
-            if all(r is not None and r.status != WAITING and r.batch != key for r in earlier):
-                self.state.sent(key, f"FILED {_now_text()} (its documents were imported in earlier batches)")
-                self._file_again(folder, "every document of this batch was imported before; nothing was sent again")
-                return
-            done, errors = _fresh(self.dms.done / folder.name), _fresh(self.dms.errors / folder.name)
-            self.state.sent(key, f"RESOLVED\t{done}\t{errors}")  # chosen once: a filing cut short resumes into them
-        record = self.state.get(key)
-        assert record is not None
-        _, done_text, errors_text = record.outcome.split("\t")[:3]
-        self._file(folder, key, documents, Path(done_text), Path(errors_text))
+        earlier = {m.key: self.state.get(m.key) for m in members}
+        decided = [self.document(folder, drop, m, d) for m, d in zip(members, documents, strict=True)]
+        if not all(decided):
+            return
+        before = [earlier[m.key] for m in members]
+        if all(r is not None and r.status == SENT and r.batch != drop for r in before):
+            self.state.sent(key, json.dumps({"stage": "filed", "at": _now_text(), "already_imported": True}))
+            self._file_again(folder, "every document of this batch was imported before; nothing was sent again")
+            return
+        places = {"done": str(_fresh(self.dms.done / folder.name))}
+        places["errors"] = str(_fresh(self.dms.errors / folder.name))
+        # chosen once: a filing cut short resumes into them
+        self.state.sent(key, json.dumps({"stage": "resolved", "drop": drop, **places}))
+        self._file(folder, key)
+
+    def _member(self, folder: Path, document: Document) -> Member:
+        """A document's identity (its state key, and the ``SourceMessageID`` of its order): the
+        digest of its index fields -- the same however often, under whatever batch name, it is
+        dropped, and whatever its scan's bytes (capture software re-renders an image on every
+        export). A record that goes in as a quick attach has too few fields to tell two scans of a
+        case apart: its image's digest is part of its identity."""
+        fields = {k: v for k, v in document.fields.items() if k not in self.dms.ignore_fields}
+        text = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        if orderfields.complete(fields):
+            key = "D" + hashlib.sha256(text.encode()).hexdigest()[:40]
+        else:
+            image = folder / document.image
+            seen = _digest(image) if plain(image) else "not-a-file"
+            key = "Q" + hashlib.sha256(f"{text}\n{seen}".encode()).hexdigest()[:40]
+        return Member(document.position, key, document.image, document.where)
+
+    def _index_error(self, folder: Path, key: str | None, err: IndexError_) -> None:
+        self.log.error("batch.index_error", batch=folder.name, reason=str(err))
+        if key is not None:
+            self.state.failed(key, "Adapter.IndexError", f"Adapter.IndexError: {err}\n")
+        self._file_all(folder, self.dms.errors, "INDEX_ERROR.txt", f"Adapter.IndexError: {err}\n")
 
     def _hold(self, folder: Path, key: str, missing: list[Document]) -> None:
         why = f"held: image {missing[0].image} of document {missing[0].position} is not in the batch"
@@ -254,25 +302,26 @@ class DmsAdapter:
         self.state.hold(key, why)
 
     # -- one document ---------------------------------------------------------------------------
-    def document(self, folder: Path, batch_key: str, key: str, document: Document) -> bool:
-        """Send one document unless decided already; True once it is SENT or FAILED."""
-        record = self.state.waiting(key, kind="document", batch=batch_key)
+    def document(self, folder: Path, drop: str, member: Member, document: Document) -> bool:
+        """Send one document unless decided already; True once it is SENT or FAILED. A document
+        another drop decided: SENT stays sent (imported before); FAILED is tried again (the court
+        fixed what was refused and dropped it again), as is one a vanished batch left WAITING."""
+        key = member.key
+        record = self.state.get(key)
+        if record is not None and record.batch != drop and record.status != SENT:
+            self.state.reopen(key, drop)
+        record = self.state.waiting(key, kind="document", batch=drop)
         if record.status in (SENT, FAILED):
             return True
         if not self.state.due(record) or self.stopping.requested:
             return False
-        data = (folder / document.image).read_bytes()
         fields = {"batch": folder.name, "document": document.position, "image": document.image}
         try:
-            outcome = self._send(key, record.attempts, document, data)
+            outcome = self._send(key, record.attempts, document, self._image(folder / document.image))
         except Permanent as refused:
             self.state.failed(key, refused.code, refused.report())
-            self.log.error(
-                "document.refused",
-                **fields,
-                code=refused.code,
-                reason=refused.message,
-                violations=[f"{p}: {m}" for p, m in refused.violations],
+            self.log.error(  # codes and paths only: the messages may quote an index's personal data
+                "document.refused", **fields, code=refused.code, violations=[p for p, _ in refused.violations]
             )
             return True
         except Transient as failure:
@@ -284,15 +333,22 @@ class DmsAdapter:
         self.log.info("document.sent", **fields, outcome=outcome)
         return True
 
+    def _image(self, path: Path) -> bytes:
+        """The scan's bytes: a plain file of the batch folder (no symbolic link out of it), no larger
+        than ``dms.max_image_bytes`` -- checked before it is read."""
+        if not plain(path):
+            raise Permanent("Adapter.ImageRejected", f"{path.name} is not a plain file in the batch folder")
+        size = path.lstat().st_size
+        if size > self.dms.max_image_bytes:
+            raise Permanent(
+                "Adapter.ImageRejected",
+                f"{path.name} has {size} bytes; the limit is {self.dms.max_image_bytes} (dms.max_image_bytes)",
+            )
+        return path.read_bytes()
+
     def _send(self, key: str, attempts: int, document: Document, data: bytes) -> str:
         if not data:
             raise Permanent("Adapter.ImageRejected", f"{document.image} is empty")
-        if len(data) > self.dms.max_image_bytes:
-            raise Permanent(
-                "Adapter.ImageRejected",
-                f"{document.image} has {len(data)} bytes; the limit is {self.dms.max_image_bytes} "
-                "(dms.max_image_bytes)",
-            )
         if (fault := _image_fault(data)) is not None:
             raise Permanent("Adapter.ImageRejected", f"{document.image} {fault}")
         try:
@@ -356,43 +412,51 @@ class DmsAdapter:
         return None
 
     # -- filing ------------------------------------------------------------------------------
-    def _file(self, folder: Path, key: str, documents: list[Document], done: Path, errors: Path) -> None:
+    def resume_filing(self) -> None:
+        """Batches decided but not filed (a kill -9 while their files moved): finished first, from
+        the state database -- whatever of theirs is still in the inbox."""
+        for record in self.state.records(SENT, kind="batch"):
+            if _stage(record) == "resolved":
+                folder = self.dms.inbox / record.batch
+                if folder.is_dir() and not folder.is_symlink():
+                    self._file(folder, record.key)
+                else:  # its folder was removed by hand meanwhile: nothing left to file
+                    self.state.sent(record.key, json.dumps({"stage": "filed", "at": _now_text(), "gone": True}))
+
+    def _file(self, folder: Path, key: str) -> None:
+        record = self.state.get(key)
+        assert record is not None
+        plan = json.loads(record.outcome)
+        done, errors = Path(plan["done"]), Path(plan["errors"])
         lines, failed = [], 0
-        for document in documents:
-            image = next((p / document.image for p in (folder, done, errors) if (p / document.image).is_file()), None)
-            if image is None:
-                raise FileNotFoundError(f"{folder / document.image}: gone while its batch was filed")
-            doc = self.state.get(document_key(document, image.read_bytes()))
-            assert doc is not None and doc.status != WAITING
-            target = done if doc.status == SENT else errors
+        for member in self.state.members(plan["drop"]):
+            doc = self.state.get(member.key)
+            status, outcome = (doc.status, doc.outcome) if doc is not None else (FAILED, "")
+            target = done if status == SENT else errors
             target.mkdir(parents=True, exist_ok=True)
-            if doc.status == FAILED:
+            if status == FAILED:
                 failed += 1
-                _write_text(
-                    target / f"{document.image}.reason.txt",
-                    f"document {document.position} ({document.where})\n{doc.detail}",
-                )
-            _move(image, target / document.image)
-            lines.append(f"{document.position}\t{document.image}\t{doc.status}\t{doc.outcome}")
+                reason = f"document {member.position} ({member.place})\n{doc.detail if doc else ''}"
+                _write_text(target / f"{member.image}.reason.txt", reason)
+            if _lexists(folder / member.image):
+                _move(folder / member.image, target / member.image)
+            lines.append(f"{member.position}\t{member.image}\t{status}\t{outcome}")
         done.mkdir(parents=True, exist_ok=True)
-        if errors.is_dir() and (folder / self.dms.index_name).is_file():
-            shutil.copy2(folder / self.dms.index_name, errors / self.dms.index_name)
+        index = folder / self.dms.index_name
+        if errors.is_dir() and index.is_file():
+            shutil.copy2(index, errors / self.dms.index_name)
         _write_text(done / "receipt.txt", "position\timage\tstatus\toutcome\n" + "\n".join(lines) + "\n")
-        for rest in sorted(folder.iterdir()):  # the index, the trigger, a station's own files go with it
-            if (done / rest.name).exists():
-                rest.unlink()
+        trigger = self.dms.trigger_file
+        rest = sorted(folder.iterdir(), key=lambda p: (p.name == trigger, p.name == self.dms.index_name, p.name))
+        for leftover in rest:  # a station's own files, the index, the trigger last
+            if _lexists(done / leftover.name):
+                leftover.unlink()
             else:
-                _move(rest, done / rest.name)
+                _move(leftover, done / leftover.name)
         folder.rmdir()
-        self.state.sent(key, f"FILED {_now_text()} into {done}")
-        self.log.info(
-            "batch.filed",
-            batch=folder.name,
-            documents=len(documents),
-            failed=failed,
-            done=str(done),
-            error=str(errors) if failed else None,
-        )
+        self.state.sent(key, json.dumps({"stage": "filed", "at": _now_text(), "done": str(done)}))
+        self.log.info("batch.filed", batch=folder.name, documents=len(lines), failed=failed, done=str(done),
+                      error=str(errors) if failed else None)  # fmt: skip
 
     def _file_again(self, folder: Path, why: str) -> None:
         self.log.warning("batch.already_imported", batch=folder.name, reason=why)
@@ -403,13 +467,6 @@ class DmsAdapter:
         target.parent.mkdir(parents=True, exist_ok=True)
         _move(folder, target)
         _write_text(target / reason_name, reason)
-
-
-def document_key(document: Document, image: bytes) -> str:
-    """The document's stable identity (its state key and ``SourceMessageID``): the digest of its
-    index fields and its image -- the same however often, under whatever batch name, it is dropped."""
-    fields = json.dumps(document.fields, sort_keys=True, ensure_ascii=False)
-    return "D" + hashlib.sha256(f"{fields}\n{hashlib.sha256(image).hexdigest()}".encode()).hexdigest()[:40]
 
 
 def status_text(state: StateStore) -> str:
@@ -431,6 +488,22 @@ def status_text(state: StateStore) -> str:
             f"failed {record.key} ({record.outcome}): {record.detail.splitlines()[0] if record.detail else ''}"
         )
     return "\n".join(lines)
+
+
+def _stage(record: Record) -> str:
+    try:
+        return str(json.loads(record.outcome).get("stage", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _digest(path: Path) -> str:
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _lexists(path: Path) -> bool:
+    return os.path.lexists(path)
 
 
 def _fresh(path: Path) -> Path:

@@ -54,6 +54,14 @@ def read(layout: str, path: Path, encoding: str, max_bytes: int) -> list[Documen
     documents = _kofax(data) if layout == "kofax-xml" else _dip(data, encoding)
     if not documents:
         raise IndexError_(f"{path.name}: no document in the index")
+    first: dict[str, Document] = {}
+    for document in documents:
+        if document.image in first:
+            raise IndexError_(
+                f"{document.where}: image {document.image} is named by document {first[document.image].position} too "
+                "(one image file per document)"
+            )
+        first[document.image] = document
     return documents
 
 
@@ -61,7 +69,7 @@ def _image_name(raw: str, where: str) -> str:
     """The image's file name inside the batch folder: capture stations write Windows paths
     (``\\\\scan01\\exports\\B1\\0001.tif``); only the last part counts, and nothing may climb out."""
     name = PureWindowsPath(raw.strip()).name
-    if not name or name in (".", "..") or "/" in name:
+    if not name or name in (".", "..") or "/" in name or any(ord(c) < 32 for c in name):
         raise IndexError_(f"{where}: image file name {raw!r} is not a file name")
     return name
 
@@ -127,7 +135,7 @@ def _dip(data: bytes, encoding: str) -> list[Document]:
             current, image, start = {}, "", number
             continue
         if current is None:
-            raise IndexError_(f"index.txt line {number}: {line[:40]!r} outside a BEGIN:/END: record")
+            raise IndexError_(f"index.txt line {number}: {line.partition(':')[0][:40]!r} outside a BEGIN:/END: record")
         if line == "END:":
             where = f"index.txt line {start}, document {len(documents) + 1}"
             if not image:
@@ -137,7 +145,7 @@ def _dip(data: bytes, encoding: str) -> list[Document]:
             continue
         name, colon, value = line.partition(":")
         if not colon:
-            raise IndexError_(f"index.txt line {number}: expected 'Keyword: value', got {line[:40]!r}")
+            raise IndexError_(f"index.txt line {number}: expected 'Keyword: value', got a line without a colon")
         name, value = name.strip(), value.strip()
         if name == ">>FileName":
             image = value

@@ -63,6 +63,8 @@ def section(cls: type[T], table: dict[str, Any], name: str, base: Path = Path(".
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{where}: required")
             continue
+        if table[key] == "" and field.default == "":  # an empty text where "" is the default: that default
+            continue
         values[key] = _value(where, hints[key], table[key], base)
     try:
         return cls(**values)

@@ -4,6 +4,7 @@ reader never sees half of one."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
@@ -14,3 +15,11 @@ def write_atomically(path: Path, data: bytes) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(temporary, path)
+
+
+def plain(path: Path) -> bool:
+    """A regular file itself, not a symbolic link to one (which could point out of the folder)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import zeep
@@ -59,6 +60,10 @@ class HubSection:
     def __post_init__(self) -> None:
         if not self.url.startswith(("https://", "http://")):
             raise ValueError(f"url: must start with https:// (or http:// for a hub on this machine), got {self.url!r}")
+        if self.url.startswith("http://") and urlsplit(self.url).hostname not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(
+                f"url: http:// only for a hub on this machine (orders would cross the network in clear): {self.url!r}"
+            )
         if self.auth not in ("digest", "certificate"):
             raise ValueError(f'auth: must be "digest" or "certificate", got {self.auth!r}')
         if self.auth == "digest" and (not self.username or self.password_file is None):

@@ -84,12 +84,12 @@ def _date(name: str, text: str) -> date:
             return datetime.strptime(text, form).date()  # noqa: DTZ007 - a calendar date, no time
         except ValueError:
             continue
-    raise RecordError(f"{name}: {text!r} is not a date (MM/DD/YYYY or YYYY-MM-DD)")
+    raise RecordError(f"{name}: not a date (MM/DD/YYYY or YYYY-MM-DD)")
 
 
 def _number(name: str, text: str) -> int:
     if not text.isdigit():
-        raise RecordError(f"{name}: {text!r} is not a whole number")
+        raise RecordError(f"{name}: not a whole number")
     return int(text)
 
 
@@ -98,7 +98,7 @@ def _flag(name: str, text: str) -> bool:
         return True
     if text.upper() in ("N", "NO", "FALSE", "0"):
         return False
-    raise RecordError(f"{name}: {text!r} is not Y or N")
+    raise RecordError(f"{name}: not Y or N")
 
 
 def _converted(raw: dict[str, str], ignored: tuple[str, ...], where_extra: str) -> dict[str, Any]:
@@ -157,6 +157,11 @@ def _partial(f: dict[str, Any]) -> dict[str, Any]:
         "ProtectionOrderCondition": conditions,
         "ProtectionOrderBradyIndicator": f.get("Brady"),
     })  # fmt: skip
+
+
+def complete(raw: dict[str, str]) -> bool:
+    """Whether a record names every field the ACTIVE profile needs (a value given for each)."""
+    return all(raw.get(name, "").strip() for name in ACTIVE_FIELDS)
 
 
 def map_document(

@@ -1,7 +1,7 @@
 """An adapter's own record of what it has sent: a small SQLite database beside it.
 
 One row per step of an input record, keyed by a name stable for that record (a DMS document: the
-digest of its index fields and image; an RMS completion: the order and its version), with its
+digest of its index fields; an RMS completion: the order and its version), with its
 ``kind`` (what ``status`` counts: ``document``; the steps and batches are kinds of their own) and the
 batch it came in. A record is SENT once the hub's answer is stored here; WAITING until then (with
 when to try again after a transient failure); FAILED when the hub refused it for good (a
@@ -17,9 +17,10 @@ there already (its SHA-256) -- never a second order or image.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,30 @@ CREATE TABLE IF NOT EXISTS records (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_waiting ON records (kind, status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS batch_documents (
+    batch TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    image TEXT NOT NULL,
+    place TEXT NOT NULL,
+    PRIMARY KEY (batch, position)
+);
 """
+
+
+class AlreadyRunning(RuntimeError):
+    """Another adapter process holds this state database."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """A document of a batch as it was read when the batch was first taken: its position, its
+    state key, its image's file name and where in the index it stands."""
+
+    position: int
+    key: str
+    image: str
+    place: str
 
 
 @dataclass(frozen=True)
@@ -65,9 +89,27 @@ class Status:
 
 
 class StateStore:
-    def __init__(self, path: Path, clock: object = time.time) -> None:
+    def __init__(self, path: Path, clock: object = time.time, exclusive: bool = False) -> None:
+        """``exclusive``: the adapter itself -- one process per state database (an exclusive lock
+        on ``PATH.lock`` for its life), so two instances (a scheduler's overlapping runs, a run
+        beside the service) never work the same records; ``status`` reads without it."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
+        self._lock = None
+        if exclusive:
+            import fcntl
+
+            self._lock = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 - held for the life
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lock.seek(0)
+                holder = self._lock.read().strip() or "?"
+                self._lock.close()
+                raise AlreadyRunning(f"another adapter (pid {holder}) is running on {path}") from None
+            self._lock.truncate(0)
+            self._lock.write(str(os.getpid()))
+            self._lock.flush()
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -75,6 +117,8 @@ class StateStore:
 
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            self._lock.close()
 
     def _now(self) -> float:
         return float(self.clock())  # type: ignore[operator]
@@ -120,6 +164,37 @@ class StateStore:
     def hold(self, key: str, why: str) -> None:
         """A batch held back (an image missing): kept WAITING, with why, for ``status``."""
         self.db.execute("UPDATE records SET detail = ?, updated_at = ? WHERE key = ?", (why[:2000], self._now(), key))
+
+    def clear_held(self, present: Iterable[str]) -> None:
+        """Held batches whose folder left the inbox are held no longer."""
+        names = set(present)
+        rows = self.db.execute("SELECT key, batch FROM records WHERE kind = 'batch' AND detail LIKE ?", ("held:%",))
+        for key, batch in rows.fetchall():
+            if batch not in names:
+                self.hold(key, "")
+
+    def reopen(self, key: str, batch: str) -> None:
+        """``key`` is to be tried again, now for ``batch`` (a refused document dropped again; one a
+        vanished batch left waiting). Its attempts are kept: the next try looks before it sends."""
+        self.db.execute(
+            "UPDATE records SET status = ?, batch = ?, next_attempt_at = 0, updated_at = ? WHERE key = ?",
+            (WAITING, batch, self._now(), key),
+        )
+
+    def members(self, batch: str) -> list[Member]:
+        rows = self.db.execute(
+            "SELECT position, key, image, place FROM batch_documents WHERE batch = ? ORDER BY position", (batch,)
+        )
+        return [Member(*row) for row in rows.fetchall()]
+
+    def set_members(self, batch: str, members: list[Member]) -> None:
+        """The batch's documents as first read, in one transaction (replacing none: once only)."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR IGNORE INTO batch_documents (batch, position, key, image, place) VALUES (?, ?, ?, ?, ?)",
+                [(batch, m.position, m.key, m.image, m.place) for m in members],
+            )
 
     def forget(self, key: str) -> None:
         """``key`` is to be done again from the start (an RMS hand-out of an order that changed)."""

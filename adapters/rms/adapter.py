@@ -38,7 +38,7 @@ import zeep.helpers
 from lxml import etree
 
 from adapters.framework import config, orderfields, service
-from adapters.framework.files import write_atomically
+from adapters.framework.files import plain, write_atomically
 from adapters.framework.hubclient import HubClient, HubSection, Permanent, Transient
 from adapters.framework.logs import Log
 from adapters.framework.retry import Backoff
@@ -135,7 +135,7 @@ class RmsAdapter:
         self.stopping = stopping or Stopping()
         for name in ("out", "in", "requests", "fetched", "done", "error"):
             rms.place(name).mkdir(parents=True, exist_ok=True)
-        self.state = StateStore(rms.state_path)
+        self.state = StateStore(rms.state_path, exclusive=True)
         self.client = HubClient(hub)
         self.backoff = Backoff(rms.retry_first_seconds, rms.retry_most_seconds)
         self.settling = {place: Settling(rms.stable_seconds) for place in ("in", "requests")}
@@ -170,7 +170,7 @@ class RmsAdapter:
 
     def files(self, place: str, handle: Any) -> None:
         folder = self.rms.place(place)
-        names = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".txt" and not p.name.startswith("."))
+        names = sorted(p for p in folder.iterdir() if plain(p) and p.suffix == ".txt" and not p.name.startswith("."))
         self.settling[place].keep_only(p.name for p in names)
         for path in names:
             if self.stopping.requested:

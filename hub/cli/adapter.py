@@ -37,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
     import importlib
 
     from adapters.framework.config import ConfigError
+    from adapters.framework.state import AlreadyRunning
 
     adapter = importlib.import_module(args.module)
 
@@ -45,5 +46,5 @@ def _run(args: argparse.Namespace) -> int:
             print(adapter.status(Path(args.config)))
             return 0
         return adapter.run(Path(args.config), once=args.once)
-    except ConfigError as err:
+    except (ConfigError, AlreadyRunning) as err:
         raise Exit(str(err), status=2) from err

@@ -199,7 +199,7 @@ def test_the_same_batch_dropped_twice_is_reported_as_already_imported(world: Par
             {"IssueDate": "13/45/2026"},
             sample.pdf("B2"),
             "Adapter.InvalidRecord",
-            "IssueDate: '13/45/2026' is not a date",
+            "IssueDate: not a date",
         ),
         ({}, b"\xff\xd8\xff\xe0 a JPEG", "Adapter.ImageRejected", "is not a PDF or TIFF"),
         ({}, sample.pdf("B4")[:-8], "Adapter.ImageRejected", "truncated PDF"),

@@ -12,7 +12,7 @@ import zeep.exceptions
 from lxml import etree
 
 from adapters.dms import sample
-from adapters.dms.adapter import DmsSection, Watcher, document_key
+from adapters.dms.adapter import DmsSection, Watcher
 from adapters.dms.index import IndexError_, read
 from adapters.framework import orderfields
 from adapters.framework.hubclient import Permanent, Transient, classify
@@ -54,10 +54,15 @@ def test_a_windows_path_to_the_image_gives_its_file_name_and_nothing_climbs_out(
 @pytest.mark.parametrize(
     "text, says",
     [
-        (b"CaseNumber: 1\r\n", "line 1: 'CaseNumber: 1' outside a BEGIN:/END: record"),
+        (b"CaseNumber: 1\r\n", "line 1: 'CaseNumber' outside a BEGIN:/END: record"),
         (b"BEGIN:\r\nCaseNumber: 1\r\n", "line 1: the record has no END:"),
         (b"BEGIN:\r\nBEGIN:\r\n", "line 2: BEGIN: inside the record begun on line 1"),
         (b"BEGIN:\r\nCaseNumber 1\r\nEND:\r\n", "line 2: expected 'Keyword: value'"),
+        (b"BEGIN:\r\n>>FileName: a\x00b.pdf\r\nEND:\r\n", "is not a file name"),
+        (
+            b"BEGIN:\r\n>>FileName: 1.pdf\r\nEND:\r\nBEGIN:\r\n>>FileName: X\\1.pdf\r\nEND:\r\n",
+            "named by document 1 too",
+        ),
         (b"BEGIN:\r\nCaseNumber: 1\r\nEND:\r\n", "no >>FileName: line"),
         (b"BEGIN:\r\nCaseNumber: 1\r\nCaseNumber: 2\r\n", "line 3: keyword CaseNumber given twice"),
         (b"", "no document in the index"),
@@ -133,15 +138,6 @@ def test_a_complete_record_maps_to_an_order_and_an_incomplete_one_to_a_quick_att
     (short, _) = _both(tmp_path / "2", [(sample.record("26FL2", "MOUSE", Brady="", RestrainedDOB=""), "1.pdf", None)])
     quick = orderfields.map_document(short[0].fields, "CA019015J", "LA-DMS", "D2")
     assert quick.order is None and quick.missing == ("RestrainedDOB", "Brady") and quick.surname == "MOUSE"
-
-
-def test_the_document_key_is_stable_and_changes_with_a_field_or_the_image(tmp_path: Path) -> None:
-    (a,) = _both(tmp_path / "a", [(sample.record("26FL1"), "1.pdf", None)])[0]
-    (b,) = _both(tmp_path / "b", [(sample.record("26FL1"), "9.pdf", None)])[0]
-    (c,) = _both(tmp_path / "c", [(sample.record("26FL1", "OTHER"), "1.pdf", None)])[0]
-    assert document_key(a, b"x") == document_key(b, b"x")  # same fields and image, another file name
-    assert len({document_key(a, b"x"), document_key(a, b"y"), document_key(c, b"x")}) == 3
-    assert len(document_key(a, b"x")) <= 64
 
 
 def _fault(code: str) -> zeep.exceptions.Fault:
