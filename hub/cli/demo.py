@@ -1,17 +1,18 @@
 """``make demo``: a fresh hub on SQLite started the way an operator starts one -- ``ccpor-hub run
 --mock-doj`` (hub, worker, mock DOJ switch) -- a scripted session of a court system, the
-administrators' console, then a clean stop (in a terminal: after Enter, so the console can be visited).
-
-Everything a partner does is done here with a real SOAP client (zeep) over HTTPS against the real
-server (gunicorn, 2 workers; a development CA and server certificate made for the demo), as
+administrators' console, then a clean stop (in a terminal: after Enter, so the console can be
+visited). Everything a partner does is done here with a real SOAP client (zeep) over HTTPS against
+the real server (gunicorn, 2 workers; a development CA and server certificate made for the demo), as
 production runs it: accounts are added with ``ccpor-hub users add``, people send PasswordText over
-TLS, the court's system PasswordDigest: submit (to CARPOS too: the gateway seals each EPO, the switch answers
-with an FCN), search with the guide's wildcards, attach and read back a signed-order image, record
-service, see a validation fault, cancel; a CLETS-certified sheriff reads DOJ's answers and queries
-CARPOS; Imperial's FACCTS sends a DSP917 notification (the official sample made current, and as
-sent) and the mock court's response service gets the CCPOR order id, then DOJ's FCN, and the error
-response of the held sample; then an administrator releases an edit lock, looks at the queue and
-reads the audit trail, signs in to the web console, and ``ccpor-hub audit verify`` checks the chain.
+TLS, the court's system PasswordDigest: submit (to CARPOS too: the gateway seals each EPO, the
+switch answers with an FCN), search with the guide's wildcards, attach and read back a signed-order
+image, record service, see a validation fault, cancel; a CLETS-certified sheriff reads DOJ's answers
+and queries CARPOS; Imperial's FACCTS sends a DSP917 notification (the official sample made current,
+and as sent) and the mock court's response service gets the CCPOR order id, then DOJ's FCN, and the
+error response of the held sample; the court's DMS adapter takes a Kofax scan batch to CARPOS and
+the sheriff's RMS adapter completes a court's draft from the work queue; then an administrator
+releases an edit lock, looks at the queue and reads the audit trail, signs in to the web console,
+and ``ccpor-hub audit verify`` checks the chain.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def _add_users(env: dict[str, str], passwords: dict[str, str]) -> None:
     accounts = {
         "la-court-dms": [COURT, "QUERY_UPDATE", "--digest"],
         "la-sheriff": ["CA0190000", "QUERY_ONLY", "--clets"],
+        "la-sheriff-rms": ["CA0190000", "QUERY_UPDATE", "--digest"],
         "la-court-clets": [COURT, "QUERY_ONLY", "--clets"],
         "jc-admin": [COURT, "ADMINISTRATOR"],
         "imperial-faccts": [IMPERIAL, "QUERY_UPDATE_SEALED", "--digest"],
@@ -189,6 +191,91 @@ def _add_users(env: dict[str, str], passwords: dict[str, str]) -> None:
         )
 
 
+def _until(condition, what: str, timeout: float = 60.0):  # noqa: ANN001, ANN202 - a demo helper
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the demo timed out waiting for {what}")
+        time.sleep(0.1)
+    return found
+
+
+def _adapter_config(folder: Path, server: HubRun, tls: Tls, account: str, password: str, section: str) -> Path:
+    """An adapter's TOML file as a court's IT writes it (docs/ADAPTERS.md), its password beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    secret = folder / "password"
+    secret.write_text(password + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    hub = f'[hub]\nurl = "{server.url}"\nusername = "{account}"\npassword_file = "password"\nca_file = "{tls.ca}"\n'
+    config = folder / "adapter.toml"
+    config.write_text(hub + "\n" + section, encoding="utf-8")
+    return config
+
+
+def _partner_adapters(server: HubRun, tls: Tls, court: zeep.Client, passwords: dict[str, str]) -> None:
+    """The DMS adapter takes a scan batch to CARPOS; the sheriff's RMS adapter completes a court draft."""
+    from adapters.dms import sample
+
+    cli = str(Path(sys.executable).with_name("ccpor-hub"))
+    step("the court's scan station drops a Kofax batch; the DMS adapter (a process of its own, zeep over the WSDL)")
+    dms_dir = (DATA / "dms").resolve()
+    config = _adapter_config(
+        dms_dir, server, tls, "la-court-dms", passwords["la-court-dms"],
+        f'[dms]\ninbox = "inbox"\ncourt_ori = "{COURT}"\ntrigger_file = "READY"\npoll_seconds = 0.5\n'
+        'source_system = "LA-KOFAX"\nsubmit_to_carpos = true\n',
+    )  # fmt: skip
+    batch = [
+        (sample.record("24FL-SCAN-1", "DUCK", RestrainedFirstName="DONALD"), "0001.tif", sample.tiff(3, "demo")),
+        (sample.record("24FL-SCAN-2", "NGUYEN", RestrainedRace="", Conditions=""), "0002.pdf", PDF),
+    ]
+    sample.kofax_batch(dms_dir / "inbox" / "LA-DEMO-001", batch)
+    with open(dms_dir / "adapter.log", "wb") as log:
+        dms = subprocess.Popen([cli, "adapter", "dms", str(config)], stdout=log, stderr=log)  # noqa: S603
+    try:
+        receipt = _until(lambda: (dms_dir / "done" / "LA-DEMO-001" / "receipt.txt").is_file(), "the batch filed")
+        assert receipt
+        for line in (dms_dir / "done" / "LA-DEMO-001" / "receipt.txt").read_text(encoding="utf-8").splitlines()[1:]:
+            print("  " + line.replace("\t", "  "))
+        order_id = court.service.SearchOrders(Criteria={"CaseDocketID": "24FL-SCAN-1"}).Item[0].OrderId
+        clets = _client(server.wsdl, tls, "la-court-clets", passwords["la-court-clets"])
+        print(f"  {order_id} (3-page TIFF attached): DOJ answered {_carpos_status(clets, order_id)}")
+        print(f"  the incomplete record is a quick attach for a clerk; {dms_dir / 'done'} holds the filed batch")
+    finally:
+        dms.terminate()
+        dms.wait(timeout=30)
+    step("shared entry: the court saves the basics as a draft; the Los Angeles Sheriff's RMS completes it")
+    basics = _order("24FL-SHARED-1", "MOUSE", "MINNIE")
+    for missing in ("ProtectionOrderCondition", "ProtectionOrderBradyIndicator"):
+        basics.pop(missing)
+    draft = court.service.SaveDraft(Order=basics).OrderId
+    rms_dir = (DATA / "rms").resolve()
+    config = _adapter_config(
+        rms_dir, server, tls, "la-sheriff-rms", passwords["la-sheriff-rms"],
+        '[rms]\nfolder = "exchange"\npoll_seconds = 0.5\nstable_seconds = 0.5\n',
+    )  # fmt: skip
+    with open(rms_dir / "adapter.log", "wb") as log:
+        rms = subprocess.Popen([cli, "adapter", "rms", str(config)], stdout=log, stderr=log)  # noqa: S603
+    try:
+        exchange = rms_dir / "exchange"
+        _until(lambda: (exchange / "out" / f"{draft}.xml").is_file(), "the draft handed out")
+        print(f"  ListAwaitingCompletion -> {exchange / 'out' / (draft + '.xml')} (the order as GetOrder answers it)")
+        completion = f"OrderId: {draft}\r\nVersion: 1\r\nConditions: 01,04,05\r\nStayAwayYards: 100\r\nBrady: Y\r\n"
+        (exchange / "in" / f".{draft}.tmp").write_text(completion, encoding="cp1252")
+        os.replace(exchange / "in" / f".{draft}.tmp", exchange / "in" / f"{draft}.txt")
+        print(f"  the RMS writes {exchange / 'in' / (draft + '.txt')}: the CARPOS fields it completed")
+        note = exchange / "done" / f"{draft}.txt.receipt.txt"
+        _until(note.is_file, "the completion submitted")
+        print(f"  submitted by the sheriff: {note.read_text(encoding='utf-8').strip()}")
+        clets = _client(server.wsdl, tls, "la-court-clets", passwords["la-court-clets"])
+        sheriff_rms = _client(server.wsdl, tls, "la-sheriff-rms", passwords["la-sheriff-rms"], digest=True)
+        queue = [i.OrderId for i in sheriff_rms.service.ListAwaitingCompletion().Item]
+        where = "still in" if draft in queue else "no longer in"
+        print(f"  {draft}: DOJ answered {_carpos_status(clets, draft)}; it is {where} the sheriff's queue")
+    finally:
+        rms.terminate()
+        rms.wait(timeout=30)
+
+
 def step(text: str) -> None:
     print(f"\n== {text}")
 
@@ -199,7 +286,15 @@ def main() -> int:
     url = f"sqlite:///{(DATA / 'ccpor.db').resolve()}"
     step(f"migrating a fresh SQLite database at {DATA / 'ccpor.db'}")
     migrate.upgrade(url)
-    names = ("la-court-dms", "la-court-clets", "la-sheriff", "jc-admin", "imperial-faccts", "court-service")
+    names = (
+        "la-court-dms",
+        "la-court-clets",
+        "la-sheriff",
+        "la-sheriff-rms",
+        "jc-admin",
+        "imperial-faccts",
+        "court-service",
+    )
     passwords = {name: secrets.token_urlsafe(18) for name in names}
     step("making the demo's keys: a master key, a development CA, the hub's and DOJ's CARPOS key pairs")
     env = carpos_environment(DATA.resolve())  # ccpor-hub keys master + ccpor-hub keys init var/demo/carpos-keys
@@ -212,7 +307,8 @@ def main() -> int:
     print(
         "accounts: la-court-dms (QUERY_UPDATE, court CA019015J, PasswordDigest), la-court-clets (QUERY_ONLY, CLETS,"
         " the court's), la-sheriff (QUERY_ONLY, CLETS, CA0190000), jc-admin (ADMINISTRATOR), imperial-faccts"
-        " (Imperial's FACCTS, CA013013J, PasswordDigest); passwords generated, held only by this demo process"
+        " (Imperial's FACCTS, CA013013J, PasswordDigest), la-sheriff-rms (the sheriff's RMS adapter, QUERY_UPDATE,"
+        " PasswordDigest here; mutual TLS in production); passwords generated, held only by this demo process"
     )
 
     step("starting it all with ccpor-hub run --mock-doj: the hub (HTTPS), the worker (gateway and jobs), the switch")
@@ -281,6 +377,8 @@ def main() -> int:
                 print(f"  {r.document_id:22} CorrelationId {r.correlation_id}: {r.order_id or '-'} {said}")
         finally:
             store.close()
+
+        _partner_adapters(server, tls, court, passwords)
 
         step("sheriff searches: 'M__SE%' (the guide: _ is a wildcard only with %) and '%SE'")
         for pattern in ("M__SE%", "%SE", "M__SE"):

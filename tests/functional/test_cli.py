@@ -166,6 +166,9 @@ def test_the_demo_runs_to_a_clean_end(tmp_path: Path):
     assert "ISB receipt: received: CCPOR order CCP" in out.stdout and "450100" in out.stdout
     responses = out.stdout.split("gets its business responses", 1)[1].split("\n==", 1)[0]
     assert "CorrelationId 130000217093" in responses and " FCN " in responses and "- 450100" in responses
+    # The DMS adapter took a scan batch to CARPOS; the sheriff's RMS adapter completed a court draft.
+    assert "(3-page TIFF attached): DOJ answered ACCEPTED" in out.stdout and "SENT  QUICK_ATTACH QAT" in out.stdout
+    assert "submitted by the sheriff: CCP" in out.stdout and "DOJ answered ACCEPTED; it is no longer in" in out.stdout
 
 
 def test_carpos_encode_prints_the_text_or_the_reasons(tmp_path: Path):
