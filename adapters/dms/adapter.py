@@ -125,9 +125,9 @@ def load(path: Path) -> tuple[HubSection, DmsSection]:
 class Watcher:
     """Which batch folders are complete (see the module's step 1); ``clock`` is monotonic seconds."""
 
-    def __init__(self, section: DmsSection, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, section: DmsSection, clock: Callable[[], float] = time.monotonic, once: bool = False) -> None:
         self.section = section
-        self.settling = Settling(section.stable_seconds, clock)
+        self.settling = Settling(section.stable_seconds, clock, by_age=once)
         self.present: list[Path] = []
 
     def complete(self) -> list[Path]:
@@ -170,14 +170,19 @@ def _now_text() -> str:
 
 class DmsAdapter:
     def __init__(
-        self, hub: HubSection, dms: DmsSection, log: Log | None = None, stopping: Stopping | None = None
+        self,
+        hub: HubSection,
+        dms: DmsSection,
+        log: Log | None = None,
+        stopping: Stopping | None = None,
+        once: bool = False,
     ) -> None:
         self.dms = dms
         self.log = log or Log("dms")
         self.stopping = stopping or Stopping()
         self.state = StateStore(dms.state_path, exclusive=True)
         self.client = HubClient(hub)
-        self.watcher = Watcher(dms)
+        self.watcher = Watcher(dms, once=once)
         self.backoff = Backoff(dms.retry_first_seconds, dms.retry_most_seconds)
         self._held: dict[str, str] = {}
         self._troubled: dict[str, tuple[int, float]] = {}  # batch -> (failures, not before, monotonic)
@@ -527,7 +532,9 @@ def _write_text(path: Path, text: str) -> None:
 
 def run(path: Path, once: bool = False) -> int:
     hub, dms = load(path)
-    return service.main("dms", lambda log, stopping: DmsAdapter(hub, dms, log, stopping), dms.poll_seconds, once)
+    return service.main(
+        "dms", lambda log, stopping, once: DmsAdapter(hub, dms, log, stopping, once), dms.poll_seconds, once
+    )
 
 
 def status(path: Path) -> str:

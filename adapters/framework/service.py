@@ -55,12 +55,12 @@ class Adapter(Protocol):
     def close(self) -> None: ...
 
 
-def main(name: str, build: Callable[[Log, Stopping], Adapter], poll_seconds: float, once: bool) -> int:
+def main(name: str, build: Callable[[Log, Stopping, bool], Adapter], poll_seconds: float, once: bool) -> int:
     """An adapter process: SIGTERM handled, one round (``once``) or rounds until stopped."""
     log = Log(name)
     stopping = Stopping()
     stopping.install(log)
-    adapter = build(log, stopping)
+    adapter = build(log, stopping, once)
     try:
         if once:
             adapter.round()

@@ -1,6 +1,8 @@
 """When a file (or a folder of files) another program writes is finished: its signature (names,
-sizes, modification times) unchanged for ``seconds``. A first sighting is never settled, so a
-write that has just begun is not taken, however the writer goes about it."""
+sizes, modification times) unchanged for ``seconds``. A first sighting is not settled, so a write
+that has just begun is not taken, however the writer goes about it -- except by a process that
+looks only once (``--once``, ``by_age``): it takes what has not been modified for ``seconds`` by
+this machine's clock, which trusts the writer's clock (a file server's, on a share) to agree."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from pathlib import Path
 
 
 class Settling:
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic, by_age: bool = False) -> None:
         self.seconds = seconds
         self.clock = clock
+        self.by_age = by_age
         self._seen: dict[str, tuple[Hashable, float]] = {}
 
     def settled(self, name: str, signature: Hashable) -> bool:
@@ -21,6 +24,10 @@ class Settling:
             return False
         now = self.clock()
         earlier = self._seen.get(name)
+        if self.by_age and isinstance(signature, tuple) and signature:
+            newest = max(mtime for _, _, mtime in signature) / 1e9
+            if time.time() - newest >= self.seconds:
+                return True
         if earlier is None or earlier[0] != signature:
             self._seen[name] = (signature, now)
             return False

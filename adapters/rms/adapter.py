@@ -129,7 +129,14 @@ def _now_text() -> str:
 
 
 class RmsAdapter:
-    def __init__(self, hub: HubSection, rms: RmsSection, log: Log | None = None, stopping: Stopping | None = None):
+    def __init__(
+        self,
+        hub: HubSection,
+        rms: RmsSection,
+        log: Log | None = None,
+        stopping: Stopping | None = None,
+        once: bool = False,
+    ) -> None:
         self.rms = rms
         self.log = log or Log("rms")
         self.stopping = stopping or Stopping()
@@ -138,7 +145,7 @@ class RmsAdapter:
         self.state = StateStore(rms.state_path, exclusive=True)
         self.client = HubClient(hub)
         self.backoff = Backoff(rms.retry_first_seconds, rms.retry_most_seconds)
-        self.settling = {place: Settling(rms.stable_seconds) for place in ("in", "requests")}
+        self.settling = {place: Settling(rms.stable_seconds, by_age=once) for place in ("in", "requests")}
         self._outage = (0, 0.0)  # (failures in a row, not before: monotonic)
 
     def close(self) -> None:
@@ -348,7 +355,9 @@ def status_text(state: StateStore) -> str:
 
 def run(path: Path, once: bool = False) -> int:
     hub, rms = load(path)
-    return service.main("rms", lambda log, stopping: RmsAdapter(hub, rms, log, stopping), rms.poll_seconds, once)
+    return service.main(
+        "rms", lambda log, stopping, once: RmsAdapter(hub, rms, log, stopping, once), rms.poll_seconds, once
+    )
 
 
 def status(path: Path) -> str:

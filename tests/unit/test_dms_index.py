@@ -200,3 +200,29 @@ def test_the_documented_example_configuration_and_batches_are_what_the_adapter_r
     for document in kofax:
         mapped = orderfields.map_document(document.fields, dms.court_ori, dms.source_system, "D1", dms.ignore_fields)
         assert (mapped.order is None) == (document.position == 2)  # the second lacks race and conditions
+
+
+def test_a_single_look_takes_only_what_has_not_changed_for_stable_seconds_by_its_age(tmp_path: Path) -> None:
+    import os
+    import time
+
+    folder = sample.kofax_batch(tmp_path / "inbox" / "B1", [(sample.record("1"), "1.pdf", b"%PDF-")], trigger=None)
+    once = Watcher(_section(tmp_path, stable_seconds=30.0), once=True)
+    assert once.complete() == []  # written just now: maybe still being written
+    old = time.time() - 31
+    for f in folder.iterdir():
+        os.utime(f, (old, old))
+    assert once.complete() == [folder]
+    assert Watcher(_section(tmp_path, stable_seconds=30.0)).complete() == []  # the service still looks twice
+
+
+def test_a_kofax_index_in_windows_1252_is_read_by_its_declaration(tmp_path: Path) -> None:
+    text = (
+        '<?xml version="1.0" encoding="windows-1252"?><ImportSession><Batches><Batch><Documents><Document>'
+        '<IndexFields><IndexField Name="CaseNumber" Value="26FL1"/>'
+        '<IndexField Name="RestrainedLastName" Value="MUÑOZ"/></IndexFields>'
+        '<Pages><Page ImportFileName="1.tif"/></Pages></Document></Documents></Batch></Batches></ImportSession>'
+    )
+    (tmp_path / "index.xml").write_bytes(text.encode("cp1252"))
+    (doc,) = read("kofax-xml", tmp_path / "index.xml", "utf-8", 10**6)
+    assert doc.fields["RestrainedLastName"] == "MUÑOZ"
