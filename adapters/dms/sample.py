@@ -52,32 +52,28 @@ def pdf(marker: str) -> bytes:
     )
 
 
-def tiff(pages: int = 2, marker: str = "") -> bytes:
-    """A multi-page bilevel TIFF (1x1 pixel pages, little-endian), distinct per ``marker``."""
-    head = b"II*\x00"
-    body = bytearray(head + b"\x00\x00\x00\x00")
-    first_ifd_at = 4
+def tiff(pages: int = 2, marker: str = "", width: int = 1, height: int = 1, dpi: int = 300) -> bytes:
+    """A multi-page bilevel TIFF (little-endian, uncompressed), distinct per ``marker``; a letter
+    page at 300 dpi is ``width=2550, height=3300`` (about 1 MB a page, as a scan without CCITT G4)."""
+    body = bytearray(b"II*\x00\x00\x00\x00\x00")
+    pointer_at = 4  # where the offset of the next directory goes
+    row = -(-width // 8)
     for page in range(pages):
-        pixel_at = len(body)
-        body += b"\x00"
+        pixels_at = len(body)
+        body += bytes([0x55 if (page + 1) % 2 else 0xAA]) * (row * height)
         if len(body) % 2:
             body += b"\x00"
-        ifd_at = len(body)
-        struct.pack_into("<I", body, first_ifd_at, ifd_at)
+        resolution_at = len(body)
+        body += struct.pack("<II", dpi, 1)
+        directory_at = len(body)
+        struct.pack_into("<I", body, pointer_at, directory_at)
         entries = [
-            (256, 3, 1, 1),
-            (257, 3, 1, 1),
-            (258, 3, 1, 1),
-            (259, 3, 1, 1),
-            (262, 3, 1, 0),
-            (273, 4, 1, pixel_at),
-            (277, 3, 1, 1),
-            (278, 3, 1, 1),
-            (279, 4, 1, 1),
-            (297, 3, 2, page | (pages << 16)),
-        ]
+            (256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 1), (259, 3, 1, 1), (262, 3, 1, 0),
+            (273, 4, 1, pixels_at), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, row * height),
+            (282, 5, 1, resolution_at), (283, 5, 1, resolution_at), (296, 3, 1, 2), (297, 3, 2, page | (pages << 16)),
+        ]  # fmt: skip
         body += struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries)
-        first_ifd_at = len(body)
+        pointer_at = len(body)
         body += b"\x00\x00\x00\x00"
     return bytes(body) + marker.encode()
 

@@ -81,7 +81,7 @@ class Adapter(AdapterProcess):
 
 @pytest.fixture(scope="module")
 def adapter(world: PartnerWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adapter]:
-    running = Adapter(world, tmp_path_factory.mktemp("dms-court"), max_image_bytes=65536).start()
+    running = Adapter(world, tmp_path_factory.mktemp("dms-court"), max_image_bytes=8_000_000).start()
     yield running
     running.stop()
 
@@ -91,7 +91,7 @@ def _orders(clerk: zeep.Client, case_number: str) -> list[object]:
 
 
 def test_a_kofax_batch_becomes_orders_with_images_and_reaches_carpos(world: PartnerWorld, adapter: Adapter) -> None:
-    scan = sample.tiff(pages=3, marker="K1")
+    scan = sample.tiff(pages=5, marker="K1", width=2550, height=3300)  # five letter pages at 300 dpi, ~5 MB
     good = sample.record("26FL-K1-001", "MUÑOZ")
     incomplete = sample.record("26FL-K1-002", "LATER", RestrainedRace="", Conditions="")
     invalid = sample.record("26FL-K1-003", "BADRACE", RestrainedRace="Z")
@@ -203,7 +203,7 @@ def test_the_same_batch_dropped_twice_is_reported_as_already_imported(world: Par
         ),
         ({}, b"\xff\xd8\xff\xe0 a JPEG", "Adapter.ImageRejected", "is not a PDF or TIFF"),
         ({}, sample.pdf("B4")[:-8], "Adapter.ImageRejected", "truncated PDF"),
-        ({}, b"%PDF-1.4\n" + b"0" * (64 * 1024) + b"%%EOF\n", "Adapter.ImageRejected", "the limit is 65536"),
+        ({}, b"%PDF-1.4\n" + b"0" * 8_000_000 + b"%%EOF\n", "Adapter.ImageRejected", "the limit is 8000000"),
         ({"CourtORI": "CA037015J"}, sample.pdf("B6"), "Client.Forbidden", ""),
     ],
     ids=["unknown-field", "bad-date", "jpeg", "truncated-pdf", "too-large", "another-courts-order"],

@@ -226,3 +226,14 @@ def test_a_kofax_index_in_windows_1252_is_read_by_its_declaration(tmp_path: Path
     (tmp_path / "index.xml").write_bytes(text.encode("cp1252"))
     (doc,) = read("kofax-xml", tmp_path / "index.xml", "utf-8", 10**6)
     assert doc.fields["RestrainedLastName"] == "MUÑOZ"
+
+
+def test_the_sample_scans_are_what_capture_stations_write() -> None:
+    """A multi-page 300 dpi TIFF an image library reads page by page, and a PDF: the real inputs."""
+    import io
+
+    from PIL import Image
+
+    scan = Image.open(io.BytesIO(sample.tiff(pages=3, width=2550, height=3300)))
+    assert (scan.size, scan.n_frames, scan.info["dpi"]) == ((2550, 3300), 3, (300.0, 300.0))
+    assert sample.pdf("x").startswith(b"%PDF-") and sample.pdf("x").rstrip().endswith(b"%%EOF")
