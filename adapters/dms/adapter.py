@@ -257,6 +257,15 @@ class DmsAdapter:
                 self._hold(folder, key, missing)
                 return
             members = [self._member(folder, d) for d in documents]
+            twice = {m.key: m for m in reversed(members)}
+            for member in members:
+                if twice[member.key].position != member.position:
+                    err = IndexError_(
+                        f"{member.place}: the same index fields as document {twice[member.key].position} "
+                        "(the same order twice)"
+                    )
+                    self._index_error(folder, key, err)
+                    return
             self.state.set_members(drop, members)
             self.state.hold(key, "")
             self._held.pop(key, None)
@@ -272,7 +281,7 @@ class DmsAdapter:
         places = {"done": str(_fresh(self.dms.done / folder.name))}
         places["errors"] = str(_fresh(self.dms.errors / folder.name))
         # chosen once: a filing cut short resumes into them
-        self.state.sent(key, json.dumps({"stage": "resolved", "drop": drop, **places}))
+        self.state.sent(key, json.dumps({"stage": "resolved", "drop": drop, "index": digest, **places}))
         self._file(folder, key)
 
     def _member(self, folder: Path, document: Document) -> Member:
@@ -423,8 +432,15 @@ class DmsAdapter:
         for record in self.state.records(SENT, kind="batch"):
             if _stage(record) == "resolved":
                 folder = self.dms.inbox / record.batch
-                if folder.is_dir() and not folder.is_symlink():
+                index = folder / self.dms.index_name
+                # the same batch (its index moved already, or unchanged), not a new one dropped under its name
+                same = not _lexists(index) or (
+                    plain(index) and _digest(index)[:16] == json.loads(record.outcome)["index"]
+                )
+                if folder.is_dir() and not folder.is_symlink() and same:
                     self._file(folder, record.key)
+                elif folder.is_dir() and not folder.is_symlink():  # a new batch under the old name: its own turn
+                    self.state.sent(record.key, json.dumps({"stage": "filed", "at": _now_text(), "replaced": True}))
                 else:  # its folder was removed by hand meanwhile: nothing left to file
                     self.state.sent(record.key, json.dumps({"stage": "filed", "at": _now_text(), "gone": True}))
 
@@ -443,7 +459,7 @@ class DmsAdapter:
                 failed += 1
                 reason = f"document {member.position} ({member.place})\n{doc.detail if doc else ''}"
                 _write_text(target / f"{member.image}.reason.txt", reason)
-            if _lexists(folder / member.image):
+            if _lexists(folder / member.image) and not _lexists(target / member.image):
                 _move(folder / member.image, target / member.image)
             lines.append(f"{member.position}\t{member.image}\t{status}\t{outcome}")
         done.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ from zeep.plugins import HistoryPlugin
 from zeep.wsse.username import UsernameToken
 
 ORDERS_BINDING = "{urn:ca:courts:ccpor:orders:1}OrdersService"
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _TRANSIENT_FAULTS = ("Client.Conflict", "Client.Authentication")
 #: HTTP answers without a SOAP fault that say the request itself cannot be taken (too large, ...).
 _REQUEST_REFUSED = frozenset({400, 413, 414, 415, 431})
@@ -60,7 +61,7 @@ class HubSection:
     def __post_init__(self) -> None:
         if not self.url.startswith(("https://", "http://")):
             raise ValueError(f"url: must start with https:// (or http:// for a hub on this machine), got {self.url!r}")
-        if self.url.startswith("http://") and urlsplit(self.url).hostname not in ("127.0.0.1", "::1", "localhost"):
+        if self.url.startswith("http://") and urlsplit(self.url).hostname not in _LOOPBACK:
             raise ValueError(
                 f"url: http:// only for a hub on this machine (orders would cross the network in clear): {self.url!r}"
             )
@@ -141,11 +142,15 @@ class HubClient:
         self._service: Any = None
         self._history = HistoryPlugin(maxlen=1)  # the last answer as received: handed on as the WSDL has it
         self.session = requests.Session()
+        self.session.max_redirects = 0  # a redirect would resend the request (and its certificate) elsewhere
+        if urlsplit(section.url).hostname in _LOOPBACK:  # a hub on this machine: never through a proxy
+            self.session.trust_env = False
         if section.ca_file is not None:
             # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own CA file
             # (psf/requests#3829): with a CA configured the environment decides only the proxies.
             self.session.trust_env = False
-            self.session.proxies.update(requests.utils.get_environ_proxies(section.url))
+            if urlsplit(section.url).hostname not in _LOOPBACK:
+                self.session.proxies.update(requests.utils.get_environ_proxies(section.url))
             self.session.verify = str(section.ca_file)
         if section.auth == "certificate":
             self.session.cert = (str(section.client_cert), str(section.client_key))

@@ -14,6 +14,7 @@ hub's to check, and its fault comes back with each violation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -88,7 +89,7 @@ def _date(name: str, text: str) -> date:
 
 
 def _number(name: str, text: str) -> int:
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,9}", text):  # ASCII digits: str.isdigit() takes "²", int() does not
         raise RecordError(f"{name}: not a whole number")
     return int(text)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 import traceback
 from dataclasses import dataclass
@@ -47,6 +48,15 @@ from adapters.framework.settle import Settling, signature
 from adapters.framework.state import FAILED, SENT, WAITING, StateStore
 
 _MEDIA = {"application/pdf": "pdf", "image/tiff": "tif"}
+#: What a sheriff completes of a court's draft (DOMAIN.md workflow b): the restrained person's
+#: descriptors and the terms CARPOS needs. The court's record -- court, case, form, dates, names,
+#: sealing -- is not the sheriff's to change (the hub refuses that too, under shared entry).
+COMPLETION_FIELDS = (
+    "RestrainedDOB", "RestrainedSex", "RestrainedRace", "RestrainedHeight", "RestrainedWeight",
+    "RestrainedEyes", "RestrainedHair", "Conditions", "StayAwayYards", "Brady",
+)  # fmt: skip
+_ORDER_ID = re.compile(r"[A-Z]{3}[0-9]{10}")  # the hub's public ids (hub/ids.py): never a path, whoever sent it
+_MOST_PAGES = 20
 #: Of the draft as GetOrder gives it, what a completion never sends back: the references were
 #: resolved when the draft was saved, and the source ids are the completion's own.
 _NOT_RESENT = ("DocumentReference", "SourceSystemName", "SourceMessageID")
@@ -187,28 +197,68 @@ class RmsAdapter:
 
     # -- the queue, out ---------------------------------------------------------------------------
     def hand_out(self) -> None:
+        """Every page of the queue into ``out/``; one order that cannot be fetched (a damaged image
+        on the hub, an answer that fails its digest) is retried later without holding the others
+        back; an order that left the queue (completed, submitted by the court, held, sealed past
+        the caller's role) is taken out of ``out/``."""
+        queued: set[str] = set()
         page: int | None = 1
-        while page and not self.stopping.requested:
+        while page:
+            if self.stopping.requested:
+                return
             result = self.client.call(
                 "ListAwaitingCompletion", CourtORIIdentification=self.rms.court_ori or None, PageNumber=page
             )
             for item in result.Item or []:
+                queued.add(item.OrderId)
                 key = f"out:{item.OrderId}"
                 record = self.state.waiting(key, kind="handout")
                 if record.status == SENT and record.outcome == f"v{item.Version}":
                     continue  # the RMS has this version; a newer one (the court changed it) is written again
-                version = self.write_order(self.rms.place("out"), item.OrderId)
+                if not self.state.due(record):
+                    continue
+                try:
+                    version = self.write_order(self.rms.place("out"), item.OrderId)
+                except Permanent as refused:  # this order only: logged, tried again after a backoff
+                    self.state.retry_later(key, refused.code, self.backoff.delay(record.attempts + 1))
+                    self.state.attempt(key)
+                    self.log.error("order.not_handed_out", order=item.OrderId, code=refused.code)
+                    continue
+                except Transient as failure:
+                    if not failure.reason.startswith("Server."):
+                        raise  # the hub is unreachable: the round waits
+                    self.state.retry_later(key, failure.reason.split(":")[0], self.backoff.delay(record.attempts + 1))
+                    self.state.attempt(key)
+                    self.log.error("order.not_handed_out", order=item.OrderId, code=failure.reason.split(":")[0])
+                    continue
                 self.state.sent(key, f"v{version}")
                 self.log.info("order.handed_out", order=item.OrderId, version=version)
             page = result.NextPageNumber
+        self._withdraw(queued)
+
+    def _withdraw(self, queued: set[str]) -> None:
+        out = self.rms.place("out")
+        for record in list(self.state.records(kind="handout")):
+            order_id = record.key.removeprefix("out:")
+            if order_id in queued:
+                continue
+            for path in out.glob(f"{order_id}*"):
+                if path.name == f"{order_id}.xml" or path.name.startswith(f"{order_id}-"):
+                    path.unlink(missing_ok=True)
+            self.state.forget(record.key)
+            self.log.info("order.withdrawn", order=order_id)
 
     def write_order(self, folder: Path, order_id: str) -> int:
         """``order_id``'s images, then its ``OrderRecord`` as the hub sent it, into ``folder``."""
+        if not _ORDER_ID.fullmatch(order_id):  # it names files: only the hub's own id shape
+            raise Permanent("Adapter.InvalidRecord", f"{order_id[:20]!r} is not an order id")
         self.client.call("GetOrder", OrderId=order_id, IncludeHistory=False)
         record = self.client.answer_element("OrderRecord")
         xml = etree.tostring(record, xml_declaration=True, encoding="UTF-8")
         for image in record.iterfind("{*}Image"):
             image_id = image.findtext("{*}ImageId") or ""
+            if not _ORDER_ID.fullmatch(image_id):
+                raise Permanent("Adapter.InvalidRecord", f"the hub named an image {image_id[:20]!r}")
             extension = _MEDIA.get(image.findtext("{*}MediaType") or "", "bin")
             target = folder / f"{order_id}-{image_id}.{extension}"
             if not target.exists():
@@ -223,18 +273,26 @@ class RmsAdapter:
     # -- completions, in ----------------------------------------------------------------------------
     def completion(self, path: Path) -> None:
         try:
-            fields = self._fields(path)
+            data = self._read(path)
+            fields = read_fields(data, self.rms.encoding, path.name)
             order_id, version = fields.pop("OrderId", ""), fields.pop("Version", "")
-            if not order_id or not version.isdigit():
+            if not _ORDER_ID.fullmatch(order_id) or not re.fullmatch(r"[0-9]{1,9}", version):
                 raise orderfields.RecordError("OrderId: and Version: (from out/ORDERID.xml) are required")
+            refused = sorted(set(fields) - set(COMPLETION_FIELDS))
+            if refused:
+                raise orderfields.RecordError(
+                    f"{refused[0]}: a sheriff completes the CARPOS fields ({', '.join(COMPLETION_FIELDS)}); "
+                    "the rest of the order is the court's"
+                )
         except orderfields.RecordError as err:
             self._file(path, "error", f"Adapter.InvalidRecord: {err}\n")
-            self.log.error("completion.refused", file=path.name, code="Adapter.InvalidRecord", reason=str(err))
+            self.log.error("completion.refused", file=path.name, code="Adapter.InvalidRecord")
             return
-        key = f"in:{order_id}:v{version}"
+        # one state record per content: a corrected file for the same version is a new attempt
+        key = f"in:{order_id}:v{version}:{hashlib.sha256(data).hexdigest()[:16]}"
         record = self.state.waiting(key, kind="document", batch=path.name)
-        if record.status == SENT:  # the same completion dropped again
-            self._file(path, "error", f"ALREADY_SUBMITTED: {record.outcome}\n")
+        if record.status == SENT:  # submitted (the same file again, or a restart before it was filed)
+            self._file(path, "done", f"{record.outcome}\n")
             return
         if record.status == FAILED:
             self._file(path, "error", record.detail)
@@ -246,14 +304,10 @@ class RmsAdapter:
         except Permanent as refused:
             self.state.failed(key, refused.code, refused.report())
             self._file(path, "error", refused.report())
-            self.log.error(
-                "completion.refused",
-                file=path.name,
-                order=order_id,
-                code=refused.code,
-                reason=refused.message,
-                violations=[f"{p}: {m}" for p, m in refused.violations],
-            )
+            self.log.error(  # codes and paths only: the messages may quote the order's personal data
+                "completion.refused", file=path.name, order=order_id, code=refused.code,
+                violations=[p for p, _ in refused.violations],
+            )  # fmt: skip
             return
         except Transient as failure:
             self.state.retry_later(key, str(failure), self.backoff.delay(record.attempts + 1))
@@ -266,11 +320,11 @@ class RmsAdapter:
         record = self.client.call("GetOrder", OrderId=order_id)
         if (record.OrderStatus, record.Version) != ("DRAFT", version) and not attempts:
             # (after an attempt, the order may be ACTIVE by our own submission: the hub's replay answers)
-            self.state.forget(f"out:{order_id}")  # handed out again, as it is now
+            self.state.forget(f"out:{order_id}")  # handed out again if it is still in the queue
             raise Permanent(
                 "Adapter.OrderChanged",
                 f"order {order_id} is {record.OrderStatus} version {record.Version} now; this file completes "
-                f"version {version} (the current one is handed out again in out/)",
+                f"version {version} (a draft still awaiting completion is handed out again in out/)",
             )
         draft = zeep.helpers.serialize_object(record.Order, target_cls=dict)
         for name in _NOT_RESENT:
@@ -283,41 +337,67 @@ class RmsAdapter:
         arguments: dict[str, Any] = {"Order": order, "OrderId": order_id, "Version": version}
         if self.rms.submit_to_carpos:
             arguments["SubmitToCarposIndicator"] = True
-        receipt = self.client.call("SubmitOrder", **arguments)
+        try:
+            receipt = self.client.call("SubmitOrder", **arguments)
+        except Transient as failure:
+            if failure.reason.startswith("Client.Conflict"):  # changed meanwhile: by the court, or by us?
+                now = self.client.call("GetOrder", OrderId=order_id)
+                if (now.OrderStatus, now.Version) != ("DRAFT", version):
+                    self.state.forget(f"out:{order_id}")
+                    raise Permanent(
+                        "Adapter.OrderChanged",
+                        f"order {order_id} is {now.OrderStatus} version {now.Version} now; this file completes "
+                        f"version {version}",
+                    ) from failure
+            raise
         again = " (submitted before)" if receipt.DuplicateIndicator else ""
         return f"{receipt.OrderId} version {receipt.Version} {receipt.OrderStatus}{again}"
 
     # -- officers' requests -------------------------------------------------------------------------
     def request(self, path: Path) -> None:
         try:
-            fields = self._fields(path)
+            fields = read_fields(self._read(path), self.rms.encoding, path.name)
             if set(fields) - {"OrderId", "CaseNumber"} or len(fields) != 1:
                 raise orderfields.RecordError("a request names one OrderId: or one CaseNumber:")
             if "OrderId" in fields:
+                if not _ORDER_ID.fullmatch(fields["OrderId"]):
+                    raise orderfields.RecordError("OrderId: not an order id")
                 order_ids = [fields["OrderId"]]
             else:
-                found = self.client.call("SearchOrders", Criteria={"CaseDocketID": fields["CaseNumber"]})
-                order_ids = [item.OrderId for item in found.Item or []]
+                if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9\-/.]{0,29}", fields["CaseNumber"]):
+                    raise orderfields.RecordError("CaseNumber: a case number, without wildcards")
+                order_ids = self._case(fields["CaseNumber"])
             for order_id in order_ids:
                 self.write_order(self.rms.place("fetched"), order_id)
         except orderfields.RecordError as err:
             self._file(path, "error", f"Adapter.InvalidRecord: {err}\n")
+            self.log.error("request.refused", file=path.name, code="Adapter.InvalidRecord")
             return
         except Permanent as refused:
             self._file(path, "error", refused.report())
-            self.log.error("request.refused", file=path.name, code=refused.code, reason=refused.message)
+            self.log.error("request.refused", file=path.name, code=refused.code)
             return
         self._file(path, "done", "fetched: " + (", ".join(order_ids) or "no order matches") + "\n")
         self.log.info("request.fetched", file=path.name, orders=order_ids)
 
+    def _case(self, case_number: str) -> list[str]:
+        """Every order of the case the account may see (all pages; a case has a handful)."""
+        found: list[str] = []
+        page: int | None = 1
+        while page and page <= _MOST_PAGES:
+            result = self.client.call("SearchOrders", Criteria={"CaseDocketID": case_number}, PageNumber=page)
+            found += [item.OrderId for item in result.Item or []]
+            page = result.NextPageNumber
+        return found
+
     # -- shared ---------------------------------------------------------------------------------------
-    def _fields(self, path: Path) -> dict[str, str]:
-        size = path.stat().st_size
+    def _read(self, path: Path) -> bytes:
+        size = path.lstat().st_size
         if size > self.rms.max_file_bytes:
             raise orderfields.RecordError(
                 f"{path.name}: {size} bytes; at most {self.rms.max_file_bytes} (rms.max_file_bytes)"
             )
-        return read_fields(path.read_bytes(), self.rms.encoding, path.name)
+        return path.read_bytes()
 
     def _file(self, path: Path, place: str, note: str) -> None:
         """``path`` into ``done/`` or ``error/`` (a fresh name if one is there), its note beside it."""

@@ -204,8 +204,8 @@ def _adapter_config(folder: Path, server: HubRun, tls: Tls, account: str, passwo
     """An adapter's TOML file as a court's IT writes it (docs/ADAPTERS.md), its password beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     secret = folder / "password"
-    secret.write_text(password + "\n", encoding="utf-8")
-    secret.chmod(0o600)
+    with os.fdopen(os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+        out.write(password + "\n")  # mode 0600 from its first byte; thrown away with var/demo
     hub = f'[hub]\nurl = "{server.url}"\nusername = "{account}"\npassword_file = "password"\nca_file = "{tls.ca}"\n'
     config = folder / "adapter.toml"
     config.write_text(hub + "\n" + section, encoding="utf-8")
@@ -308,7 +308,8 @@ def main() -> int:
         "accounts: la-court-dms (QUERY_UPDATE, court CA019015J, PasswordDigest), la-court-clets (QUERY_ONLY, CLETS,"
         " the court's), la-sheriff (QUERY_ONLY, CLETS, CA0190000), jc-admin (ADMINISTRATOR), imperial-faccts"
         " (Imperial's FACCTS, CA013013J, PasswordDigest), la-sheriff-rms (the sheriff's RMS adapter, QUERY_UPDATE,"
-        " PasswordDigest here; mutual TLS in production); passwords generated, held only by this demo process"
+        " PasswordDigest here; mutual TLS in production); passwords generated, held by this demo process and,"
+        " for the two adapters, in their password files (mode 0600) under var/demo"
     )
 
     step("starting it all with ccpor-hub run --mock-doj: the hub (HTTPS), the worker (gateway and jobs), the switch")

@@ -26,7 +26,7 @@ from hub.codes import (
     default_kind_of_ori,
 )
 from hub.contract import order_child_names, validate_order_profile
-from hub.db.models import Image, Order, OrderVersion, Organization
+from hub.db.models import Dsp917Order, Image, Order, OrderVersion, Organization
 from hub.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationError, Violation
 from hub.orders import locks, records, rules
 from hub.orders.document import OrderDocument
@@ -462,17 +462,34 @@ class OrderService:
     ) -> Receipt:
         now = self.clock()
         previous = OrderDocument.from_xml(order.document)
-        if order.owner_org_id != who.organization_id and doc.court_ori != previous.court_ori:
-            raise Forbidden(
-                "a sheriff completing a court's order (shared entry) cannot change its issuing court "
-                f"({previous.court_ori})"
-            )
+        if order.owner_org_id != who.organization_id:
+            self._require_court_record_kept(s, order, previous, doc)
         if new_status is OrderStatus.ACTIVE:  # entering the registry, or staying in it
             owner = order.owner
             self._require_issuing_court(s, OrganizationKind(owner.kind), owner.ori, owner.county_code, doc)
         records.rewrite(s, who, order, doc, previous, action, allowed, new_status, now)
         link_documents(s, who, order, doc, path)
         return records.receipt_for(s, who, order, source, records.operation_of(action), now)
+
+    @staticmethod
+    def _require_court_record_kept(s: Session, order: Order, previous: OrderDocument, doc: OrderDocument) -> None:
+        """Shared entry: the county sheriff completes the CARPOS fields of a court's order; the
+        court's judicial record -- issuing court, case number, sealing -- stays the court's, and a
+        draft held for the court's own correction (a DSP917 notification the rules refused) waits
+        for the court."""
+        kept = (
+            ("issuing court", previous.court_ori, doc.court_ori, f" ({previous.court_ori})"),
+            ("case number", previous.case_number, doc.case_number, f" ({previous.case_number})"),
+            ("sealing", previous.sealed, doc.sealed, ""),
+        )
+        for what, before, after, shown in kept:
+            if before != after:
+                raise Forbidden(f"a sheriff completing a court's order (shared entry) cannot change its {what}{shown}")
+        held = s.scalar(select(Dsp917Order.held).where(Dsp917Order.order_id == order.id))
+        if order.status == OrderStatus.DRAFT.value and held:
+            raise InvalidState(
+                f"order {ids.public(ids.ORDER, order.id)} is held for its court's correction: the court sends the fix"
+            )
 
     @staticmethod
     def _require_issuing_court(

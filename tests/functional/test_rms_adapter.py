@@ -175,10 +175,52 @@ def test_the_hub_down_then_up_and_a_resend_after_a_crash_submit_once(world: Part
     assert "version 2 ACTIVE" in rms.filed("done", f"{draft}.txt")
     # the crash after the call reached the hub, made certain: the record back to WAITING with an attempt
     state = sqlite3.connect(rms.folder / "ccpor-rms-state.sqlite", isolation_level=None, timeout=30)
-    assert state.execute("UPDATE records SET status = 'WAITING' WHERE key = ?", (f"in:{draft}:v1",)).rowcount == 1
+    assert state.execute("UPDATE records SET status = 'WAITING' WHERE key LIKE ?", (f"in:{draft}:v1:%",)).rowcount == 1
     state.close()
     rms.drop("in", f"{draft}.txt", COMPLETION.format(id=draft, version=1))
     until(lambda: (rms.folder / "done" / f"{draft}.2.txt.receipt.txt").exists(), "the resend filed")
     assert "(submitted before)" in (rms.folder / "done" / f"{draft}.2.txt.receipt.txt").read_text(encoding="utf-8")
     history = world.client("clerk").service.GetOrder(OrderId=draft, IncludeHistory=True).History
     assert [h.ActionText for h in history].count("SUBMIT") == 1
+
+
+def test_a_completion_may_not_touch_the_courts_record_and_a_corrected_one_is_taken(
+    world: PartnerWorld, rms: Rms
+) -> None:
+    draft = _draft(world, "26RMS0006")
+    rms.handed_out(draft)
+    rms.drop("in", f"{draft}.txt", COMPLETION.format(id=draft, version=1) + "Sealed: N\r\nCaseNumber: 99XX1\r\n")
+    reason = rms.filed("error", f"{draft}.txt")
+    assert "CaseNumber: a sheriff completes the CARPOS fields" in reason
+    rms.drop("in", f"{draft}.txt", COMPLETION.format(id=draft, version=1).replace("Brady: Y", "Brady: X"))
+    until(lambda: (rms.folder / "error" / f"{draft}.2.txt.reason.txt").exists(), "the bad Brady refused")
+    rms.drop("in", f"{draft}.txt", COMPLETION.format(id=draft, version=1))  # corrected: the same version again
+    assert "version 2 ACTIVE" in rms.filed("done", f"{draft}.txt")
+    record = world.client("clerk").service.GetOrder(OrderId=draft)
+    assert record.Order.CaseDocketID == "26RMS0006" and record.Order.ProtectionOrderBradyIndicator == "Y"
+    rms.drop("in", "odd.txt", "OrderId: CCP0000000001\r\nVersion: \xb2\r\n")  # cp1252 0xB2 is a superscript two
+    assert "OrderId: and Version:" in rms.filed("error", "odd.txt")
+
+
+def test_an_order_that_leaves_the_queue_leaves_out(world: PartnerWorld, rms: Rms) -> None:
+    draft = _draft(world, "26RMS0007")
+    rms.handed_out(draft)
+    world.client("clerk").service.SubmitOrder(
+        Order=order(CaseDocketID="26RMS0007", CourtOrderIssuingCourt=COURT), OrderId=draft, Version=1
+    )  # the court completed it itself
+    until(lambda: not (rms.folder / "out" / f"{draft}.xml").exists(), "its copy taken out of out/")
+    assert any(e.get("order") == draft for e in rms.events("order.withdrawn"))
+
+
+def test_one_order_the_hub_cannot_serve_does_not_hold_the_others_back(world: PartnerWorld, rms: Rms) -> None:
+    import hashlib
+
+    broken, fine = _draft(world, "26RMS0008"), _draft(world, "26RMS0009")
+    scan = sample.pdf("to be damaged")
+    world.client("clerk").service.AttachImage(OrderId=broken, Document={"Base64BinaryObject": scan})
+    sha = hashlib.sha256(scan).hexdigest()
+    (stored,) = [p for p in (world.root / "images").rglob("*") if p.is_file() and p.name.startswith(sha[:16])]
+    stored.write_bytes(b"%PDF-1.4 damaged on the hub's disk %%EOF")  # GetImage: Server.IntegrityFailure
+    rms.handed_out(fine)
+    until(lambda: any(e.get("order") == broken for e in rms.events("order.not_handed_out")), "the broken one logged")
+    assert not (rms.folder / "out" / f"{broken}.xml").exists()

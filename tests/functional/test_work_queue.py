@@ -99,3 +99,31 @@ def test_the_queue_lists_the_countys_court_drafts_oldest_first_and_completing_on
 def test_only_a_county_sheriff_with_an_update_role_may_ask(hub, accounts, user):
     # courts of every role, an administrator, and the LA sheriff's QUERY_ONLY_SEALED account
     assert _fault(hub.client(user).service.ListAwaitingCompletion) == "Client.Forbidden"
+
+
+def test_the_sheriff_completes_the_carpos_fields_but_not_the_courts_record(hub, accounts):
+    """Shared entry: issuing court, case number and sealing stay the court's; a held draft waits for it."""
+    court = {"OrganizationORIIdentification": COURT}
+    clerk, deputy = hub.client("wq-clerk"), hub.client("wq-sealed-deputy")
+    draft = _draft(clerk, "26WQ-KEEP")
+    for change, says in (
+        ({"CaseDocketID": "26WQ-OTHER"}, "cannot change its case number"),
+        ({"CaseDocketID": "26WQ-KEEP", "SealedIndicator": True}, "cannot change its sealing"),
+    ):
+        with pytest.raises(zeep.exceptions.Fault) as refused:
+            deputy.service.SubmitOrder(Order=order(CourtOrderIssuingCourt=court, **change), OrderId=draft, Version=1)
+        assert refused.value.code.endswith("Client.Forbidden") and says in refused.value.message
+    held = _draft(clerk, "26WQ-HELD2")
+    _hold(hub, held)
+    with pytest.raises(zeep.exceptions.Fault) as refused:
+        deputy.service.SubmitOrder(
+            Order=order(CaseDocketID="26WQ-HELD2", CourtOrderIssuingCourt=court), OrderId=held, Version=1
+        )
+    assert (
+        refused.value.code.endswith("Client.InvalidState")
+        and "held for its court's correction" in refused.value.message
+    )
+    done = deputy.service.SubmitOrder(
+        Order=order(CaseDocketID="26WQ-KEEP", CourtOrderIssuingCourt=court), OrderId=draft, Version=1
+    )
+    assert done.OrderStatus == "ACTIVE"

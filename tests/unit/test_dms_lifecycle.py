@@ -212,3 +212,38 @@ def test_the_hub_down_leaves_the_document_waiting_and_up_again_sends_it_once(tmp
         adapter.round()  # each round is the product's own; the 1 ms backoff runs out between them
     adapter.close()
     assert hub.images("26FL-DN1") == [1]
+
+
+def test_two_documents_with_the_same_index_fields_are_an_index_error(tmp_path: Path, hub: FakeHub) -> None:
+    record = sample.record("26FL-TWICE")
+    sample.kofax_batch(
+        tmp_path / "inbox" / "B", [(record, "1.pdf", sample.pdf("a")), (record, "2.pdf", sample.pdf("b"))]
+    )
+    adapter = _adapter(tmp_path, hub)
+    adapter.round()
+    adapter.close()
+    assert "the same index fields as document 1" in (tmp_path / "error" / "B" / "INDEX_ERROR.txt").read_text(
+        encoding="utf-8"
+    )
+    assert hub.orders == {}
+
+
+def test_a_new_batch_dropped_under_the_name_of_one_cut_short_while_filed_is_its_own(
+    tmp_path: Path, hub: FakeHub, monkeypatch
+) -> None:
+    sample.kofax_batch(tmp_path / "inbox" / "B", [(sample.record("26FL-OLD"), "1.pdf", sample.pdf("old"))])
+    first = _adapter(tmp_path, hub)
+    monkeypatch.setattr(dms_adapter, "_move", lambda source, target: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        first.round()
+    first.close()
+    monkeypatch.undo()
+    for leftover in (tmp_path / "inbox" / "B").iterdir():  # the station re-exports B with another order
+        leftover.unlink()
+    sample.kofax_batch(tmp_path / "inbox" / "B", [(sample.record("26FL-NEW"), "1.pdf", sample.pdf("new"))])
+    again = _adapter(tmp_path, hub)
+    again.round()
+    again.close()
+    assert hub.images("26FL-NEW") == [1] and hub.images("26FL-OLD") == [1]
+    receipt = (tmp_path / "done" / "B.2" / "receipt.txt").read_text(encoding="utf-8")  # done/B: the first's
+    assert (tmp_path / "done" / "B.2" / "1.pdf").read_bytes() == sample.pdf("new") and "SENT" in receipt
