@@ -130,6 +130,8 @@ class Order(Base):
         Index(None, "court_ori", "issue_date"),
         Index(None, "county_code", "issue_date"),
         Index(None, "status", "expiration_date"),
+        # the sheriffs' work queue (ListAwaitingCompletion): one owner's drafts, oldest first
+        Index(None, "owner_org_id", "status", "created_at", "id"),
     )
 
 
