@@ -16,7 +16,8 @@ class Log:
         self.stream = stream or sys.stderr
 
     def _write(self, level: str, event: str, fields: dict[str, Any]) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+        now = time.time()  # one reading: the seconds and the milliseconds of the same moment
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
         line = {"ts": stamp, "level": level, "adapter": self.adapter, "event": event, **fields}
         self.stream.write(json.dumps(line, default=str, ensure_ascii=False) + "\n")
         self.stream.flush()
