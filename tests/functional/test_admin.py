@@ -246,18 +246,28 @@ def test_passwords_sent_to_the_admin_service_never_reach_the_log_or_the_audit(hu
 def test_shared_entry_follows_the_owning_court_s_county_not_the_document(hub):
     court = hub.client("clerk")  # Los Angeles court
     orange = {"OrganizationORIIdentification": "CA030015J", "OrganizationName": "Orange Superior Court"}
-    draft = court.service.SaveDraft(Order=order(CourtOrderIssuingCourt=orange))  # a working copy names Orange
+    case = f"24FL-CTY-{id(hub) % 100000}"  # the sheriff may not change the case number either
+    draft = court.service.SaveDraft(
+        Order=order(CaseDocketID=case, CourtOrderIssuingCourt=orange)
+    )  # a working copy names Orange
     orange_sheriff = hub.client("or-deputy")
     code, _ = refused(orange_sheriff.service.GetOrder, OrderId=draft.OrderId)
     assert code == "Client.NotFound"  # the document names Orange; the draft is still LA's
     la_sheriff = hub.client("la-deputy")
-    code, message = refused(la_sheriff.service.ModifyOrder, OrderId=draft.OrderId, Version=1, Order=order())
+    code, message = refused(
+        la_sheriff.service.ModifyOrder, OrderId=draft.OrderId, Version=1, Order=order(CaseDocketID=case)
+    )
     assert code == "Client.Forbidden" and "cannot change its issuing court" in message
-    kept = la_sheriff.service.ModifyOrder(OrderId=draft.OrderId, Version=1, Order=order(CourtOrderIssuingCourt=orange))
+    kept = la_sheriff.service.ModifyOrder(
+        OrderId=draft.OrderId, Version=1, Order=order(CaseDocketID=case, CourtOrderIssuingCourt=orange)
+    )
     assert kept.Version == 2 and kept.OrderStatus == "DRAFT"
     # Completing it would enter the LA court's order under Orange's ORI: no one may.
     code, message = refused(
-        la_sheriff.service.SubmitOrder, Order=order(CourtOrderIssuingCourt=orange), OrderId=draft.OrderId, Version=2
+        la_sheriff.service.SubmitOrder,
+        Order=order(CaseDocketID=case, CourtOrderIssuingCourt=orange),
+        OrderId=draft.OrderId,
+        Version=2,
     )
     assert code == "Client.Forbidden" and "a court enters its own orders" in message
     completed = court.service.SubmitOrder(Order=order(), OrderId=draft.OrderId, Version=2)
