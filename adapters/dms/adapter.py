@@ -41,13 +41,13 @@ from typing import Any
 
 from adapters.dms.index import INDEX_FILE, LAYOUTS, Document, IndexError_, read
 from adapters.framework import config, orderfields, service
-from adapters.framework.files import plain, write_atomically
+from adapters.framework.files import fresh, plain, write_atomically
 from adapters.framework.hubclient import HubClient, HubSection, Permanent, Transient
 from adapters.framework.logs import Log
 from adapters.framework.retry import Backoff
 from adapters.framework.service import Stopping
 from adapters.framework.settle import Settling, signature
-from adapters.framework.state import FAILED, SENT, WAITING, Member, Record, StateStore
+from adapters.framework.state import FAILED, SENT, WAITING, Member, Record, StateStore, failed_lines, when
 
 
 @dataclass(frozen=True)
@@ -224,9 +224,10 @@ class DmsAdapter:
 
     def batch(self, folder: Path) -> None:
         index_path = folder / self.dms.index_name
-        size = index_path.lstat().st_size
-        if not stat.S_ISREG(index_path.lstat().st_mode) or size > self.dms.max_index_bytes:
-            why = "is not a plain file" if not stat.S_ISREG(index_path.lstat().st_mode) else (
+        found = index_path.lstat()
+        size = found.st_size
+        if not stat.S_ISREG(found.st_mode) or size > self.dms.max_index_bytes:
+            why = "is not a plain file" if not stat.S_ISREG(found.st_mode) else (
                 f"has {size} bytes; an index file may have at most {self.dms.max_index_bytes} (dms.max_index_bytes)"
             )  # fmt: skip
             self._index_error(folder, None, IndexError_(f"{index_path.name} {why}"))
@@ -278,8 +279,8 @@ class DmsAdapter:
             self.state.sent(key, json.dumps({"stage": "filed", "at": _now_text(), "already_imported": True}))
             self._file_again(folder, "every document of this batch was imported before; nothing was sent again")
             return
-        places = {"done": str(_fresh(self.dms.done / folder.name))}
-        places["errors"] = str(_fresh(self.dms.errors / folder.name))
+        places = {"done": str(fresh(self.dms.done / folder.name))}
+        places["errors"] = str(fresh(self.dms.errors / folder.name))
         # chosen once: a filing cut short resumes into them
         self.state.sent(key, json.dumps({"stage": "resolved", "drop": drop, "index": digest, **places}))
         self._file(folder, key)
@@ -484,7 +485,7 @@ class DmsAdapter:
         self._file_all(folder, self.dms.errors, "ALREADY_IMPORTED.txt", f"{why}\n")
 
     def _file_all(self, folder: Path, place: Path, reason_name: str, reason: str) -> None:
-        target = _fresh(place / folder.name)
+        target = fresh(place / folder.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         _move(folder, target)
         _write_text(target / reason_name, reason)
@@ -494,9 +495,6 @@ def status_text(state: StateStore) -> str:
     """What ``ccpor-hub adapter dms CONFIG status`` prints."""
     s = state.status()
 
-    def when(moment: float | None) -> str:
-        return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds") if moment else "never"
-
     lines = [
         f"sent: {s.counts[SENT]}  failed: {s.counts[FAILED]}  waiting: {s.counts[WAITING]}",
         f"last success: {when(s.last_success)}",
@@ -504,10 +502,7 @@ def status_text(state: StateStore) -> str:
     if s.next_attempt_at:
         lines.append(f"next retry: {when(s.next_attempt_at)}")
     lines += [f"held batch {batch}: {why}" for batch, why in s.held]
-    for record in state.records(FAILED):
-        lines.append(
-            f"failed {record.key} ({record.outcome}): {record.detail.splitlines()[0] if record.detail else ''}"
-        )
+    lines += failed_lines(state)
     return "\n".join(lines)
 
 
@@ -525,15 +520,6 @@ def _digest(path: Path) -> str:
 
 def _lexists(path: Path) -> bool:
     return os.path.lexists(path)
-
-
-def _fresh(path: Path) -> Path:
-    """``path``, or ``path.2``, ``path.3``, ... -- the first that does not exist."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.name}.{n}")
-    return candidate
 
 
 def _move(source: Path, target: Path) -> None:

@@ -36,3 +36,14 @@ def plain(path: Path) -> bool:
         return stat.S_ISREG(path.lstat().st_mode)
     except OSError:
         return False
+
+
+def fresh(path: Path, before_suffix: bool = False) -> Path:
+    """``path``, or the first of ``path.2``, ``path.3``, ... that does not exist (with
+    ``before_suffix``: ``name.2.txt``, so the file keeps its kind)."""
+    candidate, n = path, 1
+    while os.path.lexists(candidate):
+        n += 1
+        name = f"{path.stem}.{n}{path.suffix}" if before_suffix else f"{path.name}.{n}"
+        candidate = path.with_name(name)
+    return candidate

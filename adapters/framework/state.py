@@ -232,3 +232,17 @@ class StateStore:
         else:
             rows = self.db.execute(query + " ORDER BY key", (kind,))
         yield from (Record(*row) for row in rows.fetchall())
+
+
+def when(moment: float | None) -> str:
+    """A state time for ``status``: UTC, to the second, or "never"."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds") if moment else "never"
+
+
+def failed_lines(state: StateStore) -> list[str]:
+    """One ``status`` line per refused record: its key, its code and the first line of why."""
+    return [
+        f"failed {r.key} ({r.outcome}): {r.detail.splitlines()[0] if r.detail else ''}" for r in state.records(FAILED)
+    ]

@@ -39,13 +39,13 @@ import zeep.helpers
 from lxml import etree
 
 from adapters.framework import config, orderfields, service
-from adapters.framework.files import plain, write_atomically
+from adapters.framework.files import fresh, plain, write_atomically
 from adapters.framework.hubclient import HubClient, HubSection, Permanent, Transient
 from adapters.framework.logs import Log
 from adapters.framework.retry import Backoff
 from adapters.framework.service import Stopping
 from adapters.framework.settle import Settling, signature
-from adapters.framework.state import FAILED, SENT, WAITING, StateStore
+from adapters.framework.state import FAILED, SENT, WAITING, StateStore, failed_lines, when
 
 _MEDIA = {"application/pdf": "pdf", "image/tiff": "tif"}
 #: What a sheriff completes of a court's draft (DOMAIN.md workflow b): the restrained person's
@@ -105,10 +105,6 @@ SECTIONS = {"hub": HubSection, "rms": RmsSection}
 def load(path: Path) -> tuple[HubSection, RmsSection]:
     loaded = config.load(path, SECTIONS)
     return loaded["hub"], loaded["rms"]
-
-
-class StopRound(Exception):
-    """The hub is unavailable: the rest of the round waits for the next one."""
 
 
 def read_fields(data: bytes, encoding: str, name: str) -> dict[str, str]:
@@ -401,11 +397,7 @@ class RmsAdapter:
 
     def _file(self, path: Path, place: str, note: str) -> None:
         """``path`` into ``done/`` or ``error/`` (a fresh name if one is there), its note beside it."""
-        folder = self.rms.place(place)
-        target, n = folder / path.name, 1
-        while target.exists():
-            n += 1
-            target = folder / f"{path.stem}.{n}{path.suffix}"
+        target = fresh(self.rms.place(place) / path.name, before_suffix=True)
         write_atomically(
             target.with_name(target.name + (".receipt.txt" if place == "done" else ".reason.txt")), note.encode()
         )
@@ -416,9 +408,6 @@ def status_text(state: StateStore) -> str:
     s = state.status()
     handed = state.status("handout").counts[SENT]
 
-    def when(moment: float | None) -> str:
-        return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds") if moment else "never"
-
     lines = [
         f"completions sent: {s.counts[SENT]}  failed: {s.counts[FAILED]}  waiting: {s.counts[WAITING]}",
         f"orders handed out: {handed}",
@@ -426,10 +415,7 @@ def status_text(state: StateStore) -> str:
     ]
     if s.next_attempt_at:
         lines.append(f"next retry: {when(s.next_attempt_at)}")
-    for record in state.records(FAILED):
-        lines.append(
-            f"failed {record.key} ({record.outcome}): {record.detail.splitlines()[0] if record.detail else ''}"
-        )
+    lines += failed_lines(state)
     return "\n".join(lines)
 
 

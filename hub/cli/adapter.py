@@ -19,18 +19,15 @@ from hub.cli.common import Exit
 def register(sub: argparse._SubParsersAction) -> None:
     adapter = sub.add_parser("adapter", help="run a partner adapter (a court's DMS drop folder, a sheriff's RMS)")
     kinds = adapter.add_subparsers(dest="adapter_kind", required=True)
-    dms = kinds.add_parser("dms", help="a court's scan exports (Kofax XML, OnBase DIP) into orders and images")
-    dms.add_argument("config", help="the adapter's TOML file (docs/ADAPTERS.md)")
-    dms.add_argument("action", nargs="?", choices=("run", "status"), default="run", help="run (default) or status")
-    dms.add_argument("--once", action="store_true", help="one round, then exit (for a scheduler)")
-    dms.set_defaults(func=_run, module="adapters.dms.adapter")
-    rms = kinds.add_parser(
-        "rms", help="a sheriff's RMS completing its courts' drafts and fetching orders (shared entry)"
-    )
-    rms.add_argument("config", help="the adapter's TOML file (docs/ADAPTERS.md)")
-    rms.add_argument("action", nargs="?", choices=("run", "status"), default="run", help="run (default) or status")
-    rms.add_argument("--once", action="store_true", help="one round, then exit (for a scheduler)")
-    rms.set_defaults(func=_run, module="adapters.rms.adapter")
+    for kind, what in (
+        ("dms", "a court's scan exports (Kofax XML, OnBase DIP) into orders and images"),
+        ("rms", "a sheriff's RMS completing its courts' drafts and fetching orders (shared entry)"),
+    ):
+        one = kinds.add_parser(kind, help=what)
+        one.add_argument("config", help="the adapter's TOML file (docs/ADAPTERS.md)")
+        one.add_argument("action", nargs="?", choices=("run", "status"), default="run", help="run (default) or status")
+        one.add_argument("--once", action="store_true", help="one round, then exit (for a scheduler)")
+        one.set_defaults(func=_run, module=f"adapters.{kind}.adapter")
 
 
 def _run(args: argparse.Namespace) -> int:
