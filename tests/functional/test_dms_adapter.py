@@ -228,6 +228,8 @@ def test_a_bad_record_goes_to_error_with_its_reason_and_nothing_is_stored(
     clerk = world.client()
     assert _orders(clerk, case) == [] and not clerk.service.SearchQuickAttach(Criteria={"CaseDocketID": case}).Item
     assert len(_orders(clerk, f"{case}-OK")) == 1  # its neighbour went in
+    log = adapter.log.read_text(encoding="utf-8")  # codes and paths only: no value of the index
+    assert "MOUSE" not in log and "05/17/1980" not in log and "13/45/2026" not in log
 
 
 @pytest.mark.parametrize(

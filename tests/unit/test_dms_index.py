@@ -237,3 +237,17 @@ def test_the_sample_scans_are_what_capture_stations_write() -> None:
     scan = Image.open(io.BytesIO(sample.tiff(pages=3, width=2550, height=3300)))
     assert (scan.size, scan.n_frames, scan.info["dpi"]) == ((2550, 3300), 3, (300.0, 300.0))
     assert sample.pdf("x").startswith(b"%PDF-") and sample.pdf("x").rstrip().endswith(b"%%EOF")
+
+
+def test_clear_http_is_only_for_a_hub_on_this_machine_and_never_through_a_proxy_or_a_redirect(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from adapters.framework.hubclient import HubClient, HubSection
+
+    with pytest.raises(ValueError, match="http:// only for a hub on this machine"):
+        HubSection(url="http://ccpor-hub.courts.ca.example", username="u", password_file=tmp_path / "p")
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    local = HubClient(HubSection(url="http://127.0.0.1:8000", username="u", password_file=tmp_path / "p"))
+    assert local.session.trust_env is False and not local.session.proxies  # the proxy is not asked
+    assert local.session.max_redirects == 0  # a redirect would resend the request elsewhere
+    local.close()

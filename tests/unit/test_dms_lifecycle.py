@@ -247,3 +247,18 @@ def test_a_new_batch_dropped_under_the_name_of_one_cut_short_while_filed_is_its_
     assert hub.images("26FL-NEW") == [1] and hub.images("26FL-OLD") == [1]
     receipt = (tmp_path / "done" / "B.2" / "receipt.txt").read_text(encoding="utf-8")  # done/B: the first's
     assert (tmp_path / "done" / "B.2" / "1.pdf").read_bytes() == sample.pdf("new") and "SENT" in receipt
+
+
+def test_a_second_instance_started_from_the_command_line_exits_2(tmp_path: Path, hub: FakeHub, capsys) -> None:
+    from hub.cli import main
+
+    running = _adapter(tmp_path, hub)
+    config = tmp_path / "dms.toml"
+    config.write_text(
+        f'[hub]\nurl = "http://127.0.0.1:1"\nusername = "u"\npassword_file = "p"\n'
+        f'[dms]\ninbox = "{tmp_path / "inbox"}"\ncourt_ori = "CA019015J"\ntrigger_file = "READY"\n',
+        encoding="utf-8",
+    )
+    assert main(["adapter", "dms", str(config), "--once"]) == 2
+    assert "another adapter" in capsys.readouterr().err
+    running.close()
