@@ -17,8 +17,8 @@ import csv
 import os
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from lxml import etree
@@ -35,7 +35,7 @@ from hub.db.engine import Database
 from hub.db.models import EtlLoad, EtlReject
 from hub.errors import HubError, MalformedRequest, ValidationError, Violation
 from hub.images.service import ImageService
-from hub.orders.records import Receipt
+from hub.orders.records import PendingRows, Receipt
 from hub.orders.service import OrderService
 
 BATCH = ns.q(ns.HISTORICAL_BATCH, "HistoricalBatch")
@@ -75,23 +75,6 @@ class Tally:
 class _Header:
     batch_id: str
     source_system: str
-
-
-@contextmanager
-def _core_savepoint(s: Session) -> Iterator[None]:
-    """SAVEPOINT ... RELEASE around Core statements only, on the session's connection: whatever the
-    session holds pending is flushed first, so a rollback here can take back only this record's rows."""
-    if s.new or s.dirty or s.deleted:
-        s.flush()
-    connection = s.connection()
-    connection.exec_driver_sql("SAVEPOINT etl_record")
-    try:
-        yield
-    except BaseException:
-        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT etl_record")
-        connection.exec_driver_sql("RELEASE SAVEPOINT etl_record")
-        raise
-    connection.exec_driver_sql("RELEASE SAVEPOINT etl_record")
 
 
 class HistoricalLoad:
@@ -161,17 +144,19 @@ class HistoricalLoad:
         records = _Numbered(stream, started.done, started.last_record_id)
         path, load_id = started.path, started.load_id
         while True:
-            counts, events = Tally(), []
+            counts, batch = Tally(), _Batch(self.batch_size)
             with self.db.unit_of_work() as s:
                 if s.connection().dialect.name == "sqlite":
                     s.execute(text(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}"))  # this connection's
                 settled, last_id = 0, None
                 for number, record in records:
                     last_id = record.get("RecordId") or ""
-                    self._settle(s, record, number, header, path, load_id, counts, events)
+                    self._settle(s, record, number, header, path, load_id, counts, batch)
                     settled += 1
                     if settled == self.batch_size:
                         break
+                batch.answers |= batch.pending.write(s)
+                events = self._outcomes(s, batch, header, load_id, counts)
                 final = settled < self.batch_size
                 now = self.clock()
                 s.execute(
@@ -206,8 +191,10 @@ class HistoricalLoad:
         path: Path,
         load_id: int,
         counts: Tally,
-        events: list[Event],
+        batch: _Batch,
     ) -> None:
+        """One record: refused (its reject rows, its audit event), or entered -- its outcome known
+        once the batch's held rows are written (:meth:`_outcomes`)."""
         record_id = record.get("RecordId") or ""
         try:
             violations = contract.validate_batch_record(record)
@@ -217,41 +204,77 @@ class HistoricalLoad:
             assert order is not None  # the schema requires it
             _stamp_source(order, header.source_system, record_id)
             scans = [_image(path, image.text or "", self.images.max_bytes) for image in record.iterfind(_IMAGE)]
-            try:
-                receipt = self._enter(s, order, scans, probe=False)  # a batch is mostly new records
-            except IntegrityError:  # this record's receipt exists: loaded before (another batch, a reload)
-                receipt = self._enter(s, order, scans, probe=True)
-            if receipt.duplicate:
-                counts.duplicates += 1
-            else:
-                counts.expired += receipt.status is OrderStatus.EXPIRED
-                counts.loaded += 1
+            receipt, held = self._enter(s, order, scans, batch)
         except HubError as err:
-            counts.rejected += 1
-            found = err.violations or (Violation("/hb:Record", err.message),)
-            for violation in found:
-                s.add(
-                    EtlReject(
-                        load_id=load_id,
-                        record_number=number,
-                        record_id=record_id[:64] or None,
-                        code=err.code,
-                        field=violation.path[:400],
-                        reason=violation.message[:1000],
-                    )
-                )
-            events.append(self._event(number, record_id, header, err.code, "", err.message))
+            batch.outcomes.append(self._reject(s, number, record_id, header, load_id, err, counts))
             return
-        events.append(self._event(number, record_id, header, "OK", receipt.order_id, ""))
+        batch.outcomes.append(_Entered(number, record_id, receipt, held, self.clock()))
 
-    def _enter(self, s: Session, order: etree._Element, scans: list[tuple[str, bytes]], *, probe: bool) -> Receipt:
-        """The order and its scans in a savepoint: a refused record leaves nothing behind. A record
-        whose writes are all Core statements (no scan, no reference, not for CARPOS: the order, its
-        names, its history and receipt rows) gets a plain SQL savepoint; the others the session's
-        own, which also tracks the ORM objects made inside it (measured: the session's savepoint and
-        its bookkeeping were a fifth of a plain record's load)."""
-        plain = not scans and not self.to_carpos and order.find(_REFERENCE) is None
-        with _core_savepoint(s) if plain else s.begin_nested():
+    def _reject(
+        self, s: Session, number: int, record_id: str, header: _Header, load_id: int, err: HubError, counts: Tally
+    ) -> Event:
+        """A refused record's reject rows (one per violation) and its audit event."""
+        counts.rejected += 1
+        found = err.violations or (Violation("/hb:Record", err.message),)
+        for violation in found:
+            s.add(
+                EtlReject(
+                    load_id=load_id,
+                    record_number=number,
+                    record_id=record_id[:64] or None,
+                    code=err.code,
+                    field=violation.path[:400],
+                    reason=violation.message[:1000],
+                )
+            )
+        return self._event(number, record_id, header, err.code, "", err.message, self.clock())
+
+    def _outcomes(self, s: Session, batch: _Batch, header: _Header, load_id: int, counts: Tally) -> list[Event]:
+        """The batch's audit events in record order, its entered records counted -- each with the
+        answer its held order got when written (an order received before is a duplicate, or refused)."""
+        events = []
+        for outcome in batch.outcomes:
+            if isinstance(outcome, _Entered):
+                answer = (
+                    batch.answers.get(outcome.receipt.order_id, outcome.receipt) if outcome.held else outcome.receipt
+                )
+                if isinstance(answer, HubError):
+                    events.append(self._reject(s, outcome.number, outcome.record_id, header, load_id, answer, counts))
+                    continue
+                if answer.duplicate:
+                    counts.duplicates += 1
+                else:
+                    counts.expired += answer.status is OrderStatus.EXPIRED
+                    counts.loaded += 1
+                events.append(
+                    self._event(outcome.number, outcome.record_id, header, "OK", answer.order_id, "", outcome.at)
+                )
+            else:
+                events.append(outcome)
+        return events
+
+    def _enter(
+        self, s: Session, order: etree._Element, scans: list[tuple[str, bytes]], batch: _Batch
+    ) -> tuple[Receipt, bool]:
+        """The order: held with the batch's (:class:`~hub.orders.records.PendingRows`) when it needs
+        no more than its own rows -- no scan, no document reference, not for CARPOS -- else written
+        now (the held rows first) with its scans in a savepoint, so a refused record leaves nothing
+        behind. A held order is checked in full before anything is held, so a refusal has nothing
+        to undo; a batch is mostly new records, so the receipt is looked for only when writing.
+        The receipt, and whether its order is held."""
+        if not scans and not self.to_carpos and order.find(_REFERENCE) is None:
+            held = self.orders.load_historical(
+                s, self.who, order, carpos_requested=False, path=ORDER_PATH, pending=batch.pending
+            )
+            return held, True
+        batch.answers |= batch.pending.write(s)  # their ids come before this order's
+        try:
+            return self._write_now(s, order, scans, probe=False), False
+        except IntegrityError:  # this record's receipt exists: loaded before (another batch, a reload)
+            return self._write_now(s, order, scans, probe=True), False
+
+    def _write_now(self, s: Session, order: etree._Element, scans: list[tuple[str, bytes]], *, probe: bool) -> Receipt:
+        with s.begin_nested():
             receipt = self.orders.load_historical(
                 s, self.who, order, carpos_requested=self.to_carpos, path=ORDER_PATH, probe=probe
             )
@@ -260,10 +283,12 @@ class HistoricalLoad:
                     self.images.attach_historical(s, self.who, receipt.order_id, data, name)
             return receipt
 
-    def _event(self, number: int, record_id: str, header: _Header, outcome: str, target: str, why: str) -> Event:
+    def _event(
+        self, number: int, record_id: str, header: _Header, outcome: str, target: str, why: str, at: datetime
+    ) -> Event:
         detail = f"batch {header.batch_id} record {number} ({record_id})" + (f": {why}" if why else "")
         return Event(
-            at=self.clock(),
+            at=at,
             username=self.who.username,
             org_ori=self.who.ori,
             operation=OPERATION,
@@ -313,6 +338,28 @@ class HistoricalLoad:
             tally.records = max(tally.records, row.records_done)
             tally.loaded, tally.duplicates = row.loaded, row.duplicates
             tally.rejected, tally.expired = row.rejected, row.expired
+
+
+@dataclass(frozen=True)
+class _Entered:
+    """A record entered: its receipt (a held order's until the batch is written) and when."""
+
+    number: int
+    record_id: str
+    receipt: Receipt
+    #: held with the batch's orders: its answer is the one their writing gave
+    held: bool
+    at: datetime
+
+
+class _Batch:
+    """One transaction's records: their outcomes in record order (refusals as their audit events),
+    the orders held to be written together, and the answers their writing gave."""
+
+    def __init__(self, size: int) -> None:
+        self.outcomes: list[_Entered | Event] = []
+        self.pending = PendingRows(chunk=size)
+        self.answers: dict[str, Receipt | HubError] = {}
 
 
 @dataclass(frozen=True)

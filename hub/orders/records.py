@@ -9,20 +9,23 @@ both move the same version; the loser gets ``Client.Conflict``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import ids
 from hub.accounts.service import Principal
 from hub.codes import OrderStatus, PartyRole, county_code_of_ori
 from hub.db.models import IntakeReceipt, Order, OrderParty, OrderVersion
-from hub.errors import Conflict
+from hub.errors import Conflict, HubError
 from hub.orders import locks
 from hub.orders.document import OrderDocument
 
@@ -159,8 +162,10 @@ def insert_new(
     action: str,
     now: datetime,
     cloned_from: int | None = None,
+    pending: PendingRows | None = None,
 ) -> NewOrder:
-    """A new order's row, its names' rows and its first history row (version 1)."""
+    """A new order's row, its names' rows and its first history row (version 1) -- written now, or,
+    with ``pending``, held there to be written with the others' (:class:`PendingRows`)."""
     # Everything the writes need is derived from the document before the first of them: on
     # SQLite that statement takes the database's one write lock, held to COMMIT.
     parties, changed = party_keys(doc), doc.changed_elements(None)
@@ -180,6 +185,12 @@ def insert_new(
     # SubmitOrder. Nothing in the call reads the order back; the audit's note of a privilege used
     # (OrdersApi._permission_note) takes the seal and owner from the receipt.
     connection = s.connection()
+    if pending is not None:
+        order = NewOrder(
+            pending.allocate(s), 1, status.value, doc.sealed, doc.served, who.organization_id, values["document"]
+        )
+        pending.hold(who, order, values, parties, action, changed, now)
+        return order
     if connection.dialect.name == "postgresql":  # the names and history in the same statement
         params = {f"o_{name}": value for name, value in values.items()}
         params |= {f"p_{key}": [party[key] for party in parties] for key in _PARTY_KEYS}
@@ -277,40 +288,58 @@ def guarded_update(
 def history(
     s: Session, who: Principal, order: Order | NewOrder, action: str, changed: list[str], now: datetime
 ) -> None:
-    s.connection().execute(
-        _INSERT_VERSION,
-        dict(
-            order_id=order.id,
-            version=order.version,
-            action=action,
-            status=order.status,
-            document=order.document,
-            changed="\n".join(changed),
-            actor_id=who.account_id,
-            actor_name=who.username,
-            actor_ori=who.ori,
-            at=now,
-        ),
+    s.connection().execute(_INSERT_VERSION, _version_row(who, order, action, changed, now))
+
+
+def _version_row(
+    who: Principal, order: Order | NewOrder, action: str, changed: list[str], now: datetime
+) -> dict[str, object]:
+    return dict(
+        order_id=order.id,
+        version=order.version,
+        action=action,
+        status=order.status,
+        document=order.document,
+        changed="\n".join(changed),
+        actor_id=who.account_id,
+        actor_name=who.username,
+        actor_ori=who.ori,
+        at=now,
     )
 
 
 def receipt_for(
-    s: Session, who: Principal, order: Order | NewOrder, source: Source, operation: str, now: datetime
+    s: Session,
+    who: Principal,
+    order: Order | NewOrder,
+    source: Source,
+    operation: str,
+    now: datetime,
+    pending: PendingRows | None = None,
 ) -> Receipt:
+    if pending is not None:
+        return pending.receipt(who, order, source, operation, now)
     if source.keyed:
-        s.connection().execute(
-            _INSERT_RECEIPT,
-            dict(
-                organization_id=who.organization_id,
-                source_system=source.system,
-                source_message_id=source.message_id,
-                operation=operation,
-                order_id=order.id,
-                version=order.version,
-                at=now,
-            ),
-        )
+        s.connection().execute(_INSERT_RECEIPT, _receipt_row(who, order, source, operation, now))
     s.flush()
+    return _receipt_of(order, now)
+
+
+def _receipt_row(
+    who: Principal, order: Order | NewOrder, source: Source, operation: str, now: datetime
+) -> dict[str, object]:
+    return dict(
+        organization_id=who.organization_id,
+        source_system=source.system,
+        source_message_id=source.message_id,
+        operation=operation,
+        order_id=order.id,
+        version=order.version,
+        at=now,
+    )
+
+
+def _receipt_of(order: Order | NewOrder, now: datetime) -> Receipt:
     return Receipt(
         ids.public(ids.ORDER, order.id),
         order.version,
@@ -344,10 +373,12 @@ def party_keys(doc: OrderDocument) -> list[dict[str, object]]:
 def insert_parties(s: Session, order: Order | NewOrder, keys: list[dict[str, object]]) -> None:
     """The order's ``order_parties`` rows: its names' keys, with its status, seal and owner repeated."""
     if keys:
-        repeated = dict(
-            order_id=order.id, order_status=order.status, sealed=order.sealed, owner_org_id=order.owner_org_id
-        )
-        s.connection().execute(_INSERT_PARTY, [{**k, **repeated} for k in keys])
+        s.connection().execute(_INSERT_PARTY, _party_rows(order, keys))
+
+
+def _party_rows(order: Order | NewOrder, keys: list[dict[str, object]]) -> list[dict[str, object]]:
+    repeated = dict(order_id=order.id, order_status=order.status, sealed=order.sealed, owner_org_id=order.owner_org_id)
+    return [{**k, **repeated} for k in keys]
 
 
 def columns(doc: OrderDocument) -> dict[str, object]:
@@ -379,6 +410,188 @@ _OPERATIONS = {
     "HOLD": "Notify",
     "LOAD": "LoadHistoricalOrder",
 }
+
+
+class PendingRows:
+    """New orders held back, so that a batch of them is written with one statement a table (hub.etl:
+    four executemany calls for hundreds of historical records instead of four statements and a
+    savepoint each). Nothing is written until :meth:`write`, so a record refused before it leaves
+    nothing to undo. The orders' ids are taken here: on PostgreSQL from the table's sequence, a
+    chunk at a time; on SQLite after the table's highest, which is safe because a write transaction
+    (BEGIN IMMEDIATE) holds the database's one write lock to COMMIT -- so while rows are held,
+    nothing else may insert orders in the same transaction: :meth:`write` them first.
+
+    Idempotent as a submission: a message id already held is answered with its receipt
+    (:meth:`replay`); one received before (an earlier batch, another writer) is found by
+    :meth:`write`, which drops the held order and answers with the original receipt instead."""
+
+    def __init__(self, chunk: int = 500) -> None:
+        self.chunk = chunk
+        self._orders: list[dict[str, object]] = []
+        self._parties: list[dict[str, object]] = []
+        self._versions: list[dict[str, object]] = []
+        self._receipts: list[dict[str, object]] = []
+        #: message id (organization, system, id) -> what was held for it
+        self._keys: dict[tuple[int, str, str], _Held] = {}
+        self._free: list[int] = []  # ids taken and not used yet, the lowest last
+        self._next: int | None = None  # SQLite: the next id after the table's highest
+        self._floor = 0  # SQLite: above every id given out, so a dropped order's id is never given again
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def allocate(self, s: Session) -> int:
+        """A new order's id."""
+        connection = s.connection()
+        if connection.dialect.name == "postgresql":
+            if not self._free:
+                taken = connection.execute(_NEXT_ORDER_IDS, {"n": self.chunk}).scalars()
+                self._free = sorted(taken, reverse=True)
+            return self._free.pop()
+        if self._next is None:
+            highest = int(connection.execute(select(func.max(Order.__table__.c.id))).scalar() or 0)
+            self._next = max(highest + 1, self._floor)
+        self._next += 1
+        self._floor = self._next
+        return self._next - 1
+
+    def hold(
+        self,
+        who: Principal,
+        order: NewOrder,
+        values: dict[str, object],
+        parties: list[dict[str, object]],
+        action: str,
+        changed: list[str],
+        now: datetime,
+    ) -> None:
+        """What :func:`insert_new` would write for ``order``."""
+        self._orders.append({"id": order.id, **values})
+        self._parties.extend(_party_rows(order, parties))
+        self._versions.append(_version_row(who, order, action, changed, now))
+
+    def receipt(self, who: Principal, order: NewOrder, source: Source, operation: str, now: datetime) -> Receipt:
+        """What :func:`receipt_for` would write and answer for ``order``."""
+        receipt = _receipt_of(order, now)
+        if source.keyed:
+            assert source.system is not None and source.message_id is not None  # keyed
+            self._receipts.append(_receipt_row(who, order, source, operation, now))
+            self._keys[(who.organization_id, source.system, source.message_id)] = _Held(who, operation, receipt)
+        return receipt
+
+    def replay(self, who: Principal, source: Source, operation: str) -> Receipt | None:
+        """The receipt of the order held for this message id, as :func:`replay` answers one stored."""
+        held = self._keys.get((who.organization_id, source.system or "", source.message_id or ""))
+        if held is None:
+            return None
+        if held.operation != operation:
+            raise Conflict(
+                f"message id {source.message_id} from {source.system} was already used for "
+                f"{held.operation}; every message needs its own id"
+            )
+        return dataclasses.replace(held.receipt, duplicate=True)
+
+    def write(self, s: Session) -> dict[str, Receipt | HubError]:
+        """Write what is held, but the orders whose message id was received before: those are dropped,
+        and for each the answer :func:`replay` gives (the original receipt, or its refusal), by the
+        dropped order's id -- never given to another order held here, but on SQLite an order written
+        outside this instance may take it, so look up only the receipts held here. A unique key
+        broken meanwhile by another writer's message id is looked for again and the rest written;
+        any other broken constraint is raised."""
+        answers = self._drop_received(s)
+        connection = s.connection()
+        while self._orders:
+            connection.exec_driver_sql("SAVEPOINT held_orders")
+            try:
+                self._insert(connection)
+            except IntegrityError:
+                connection.exec_driver_sql("ROLLBACK TO SAVEPOINT held_orders")
+                connection.exec_driver_sql("RELEASE SAVEPOINT held_orders")
+                found = self._drop_received(s)
+                if not found:
+                    raise
+                answers |= found
+                continue
+            connection.exec_driver_sql("RELEASE SAVEPOINT held_orders")
+            break
+        self._orders, self._parties, self._versions, self._receipts = [], [], [], []
+        self._keys, self._next = {}, None
+        return answers
+
+    def _insert(self, connection: Connection) -> None:
+        """The held rows, a table at a time: SQLite's executemany; PostgreSQL's COPY, the server's bulk
+        path (an executemany there is a statement a row)."""
+        tables = (
+            (Order.__table__, self._orders),
+            (OrderParty.__table__, self._parties),
+            (OrderVersion.__table__, self._versions),
+            (IntakeReceipt.__table__, self._receipts),
+        )
+        if connection.dialect.name != "postgresql":
+            for table, rows in tables:
+                if rows:
+                    connection.execute(insert(table), rows)
+            return
+        from psycopg import errors, sql
+
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            for table, rows in tables:
+                if not rows:
+                    continue
+                names = list(rows[0])
+                statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+                )
+                try:
+                    with cursor.copy(statement) as copy:
+                        for row in rows:
+                            copy.write_row([row[name] for name in names])
+                except errors.IntegrityError as broken:  # as SQLAlchemy raises it for a statement
+                    raise IntegrityError(statement.as_string(cursor), None, broken) from broken
+
+    def _drop_received(self, s: Session) -> dict[str, Receipt | HubError]:
+        """Drop the held orders whose message id has a receipt already; the answers for them."""
+        by_source: dict[tuple[int, str], list[str]] = {}
+        for organization, system, message in self._keys:
+            by_source.setdefault((organization, system), []).append(message)
+        received: list[tuple[int, str, str]] = []
+        table = IntakeReceipt.__table__
+        for (organization, system), messages in by_source.items():
+            # one (organization, system) and a list of ids: the unique key's index answers it
+            found = s.execute(
+                select(table.c.source_message_id).where(
+                    table.c.organization_id == organization,
+                    table.c.source_system == system,
+                    table.c.source_message_id.in_(messages),
+                )
+            ).scalars()
+            received.extend((organization, system, message) for message in found)
+        answers: dict[str, Receipt | HubError] = {}
+        for key in received:
+            held = self._keys.pop(key)
+            try:
+                answer: Receipt | HubError | None = replay(s, held.who, Source(key[1], key[2]), held.operation)
+            except HubError as refusal:
+                answer = refusal
+            assert answer is not None  # its receipt was just found
+            answers[held.receipt.order_id] = answer
+        if answers:
+            gone = {ids.parse(ids.ORDER, order_id) for order_id in answers}
+            self._orders = [row for row in self._orders if row["id"] not in gone]
+            self._parties = [row for row in self._parties if row["order_id"] not in gone]
+            self._versions = [row for row in self._versions if row["order_id"] not in gone]
+            self._receipts = [row for row in self._receipts if row["order_id"] not in gone]
+        return answers
+
+
+@dataclass(frozen=True)
+class _Held:
+    who: Principal
+    operation: str
+    receipt: Receipt
+
+
+_NEXT_ORDER_IDS = text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, :n)")
 
 
 def operation_of(action: str) -> str:

@@ -97,18 +97,32 @@ class OrderService:
         carpos_requested: bool,
         path: str,
         probe: bool = True,
+        pending: records.PendingRows | None = None,
     ) -> Receipt:
         """A court's historical order (hub.etl): the rules of an ACTIVE order, entered ACTIVE -- or
         EXPIRED, in the same one version, when its last day in force (a California date) is over;
         an expired one is never forwarded to CARPOS. Idempotent like a submission; with ``probe``
         off the receipt is not looked for first, and an order already loaded fails on the receipt's
-        unique key (IntegrityError: the caller, in a savepoint, then asks again with the probe)."""
+        unique key (IntegrityError: the caller, in a savepoint, then asks again with the probe).
+        With ``pending`` (an order that references no image and is not for CARPOS), the order's rows
+        are held there to be written with the batch's (:class:`~hub.orders.records.PendingRows`)."""
         doc = OrderDocument(order_el)
         expires = doc.expiration_date
         over = expires is not None and expires < self.calendar.date_of(self.clock())
         status = OrderStatus.EXPIRED if over else OrderStatus.ACTIVE
         return self._intake(
-            s, who, order_el, None, None, status, "LOAD", path, carpos_requested=carpos_requested, probe=probe, doc=doc
+            s,
+            who,
+            order_el,
+            None,
+            None,
+            status,
+            "LOAD",
+            path,
+            carpos_requested=carpos_requested,
+            probe=probe,
+            doc=doc,
+            pending=pending,
         )
 
     def _intake(
@@ -125,14 +139,21 @@ class OrderService:
         carpos_requested: bool = False,
         probe: bool = True,
         doc: OrderDocument | None = None,
+        pending: records.PendingRows | None = None,
     ) -> Receipt:
         """A new order in ``status``, or an existing DRAFT moved to ``status`` (the schema already
         checked the profile of ``order_el``; the cross-field rules are checked here). ``doc``: the
-        caller's reading of ``order_el``, if it made one."""
+        caller's reading of ``order_el``, if it made one. ``pending``: see :meth:`load_historical`."""
         doc = doc or OrderDocument(order_el)
         self._check(doc, active=status is not OrderStatus.DRAFT, path=path)
         source = Source(doc.source_system, doc.source_message_id)
-        replay = records.replay(s, who, source, records.operation_of(action), order_id) if probe else None
+        operation = records.operation_of(action)
+        if pending is not None:
+            if order_id is not None or carpos_requested or doc.document_references:
+                raise ValueError("only a new order that references no image and is not for CARPOS is held")
+            replay = pending.replay(who, source, operation)
+        else:
+            replay = records.replay(s, who, source, operation, order_id) if probe else None
         if replay is not None:
             return replay
         forwarded = carpos_requested and status is OrderStatus.ACTIVE
@@ -140,7 +161,7 @@ class OrderService:
         if forwarded:
             self.forwarding.check(None, doc, who, Change.ENTER, path)
         if order_id is None:
-            receipt = self._create(s, who, doc, status, action, source, path=path)
+            receipt = self._create(s, who, doc, status, action, source, path=path, pending=pending)
         else:
             order = self._load_for_change(
                 s, who, order_id, version, _DRAFT_ONLY, _COMPLETING[status], sealed_after=doc.sealed
@@ -438,14 +459,15 @@ class OrderService:
         *,
         path: str,
         cloned_from: int | None = None,
+        pending: records.PendingRows | None = None,
     ) -> Receipt:
         permissions.require_create(who, sealed=doc.sealed)
         if status is not OrderStatus.DRAFT:
             self._require_issuing_court(s, who.org_kind, who.ori, who.county_code, doc)
         now = self.clock()
-        order = records.insert_new(s, who, doc, status, action, now, cloned_from)
+        order = records.insert_new(s, who, doc, status, action, now, cloned_from, pending)
         link_documents(s, who, order, doc, path)
-        return records.receipt_for(s, who, order, source, records.operation_of(action), now)
+        return records.receipt_for(s, who, order, source, records.operation_of(action), now, pending)
 
     def _replace(
         self,

@@ -359,3 +359,130 @@ def test_at_23_30_pacific_an_order_on_its_last_day_loads_active(db: Database, tm
 def test_by_default_nothing_goes_to_carpos(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
     assert loader_for().load(_batch(tmp_path / "b.xml", [order(), order()])).loaded == 2
     assert _count(db, OutboxMessage) == 0
+
+
+def _keyed(message: str, surname: str) -> dict:
+    """An order with its own source message id (``LEGACY``/``message``), its restrained person named ``surname``."""
+    from tests.support.orders import restrained
+
+    return order(
+        SourceSystemName="LEGACY", SourceMessageID=message, ProtectionOrderRestrictedPerson=restrained(surname)
+    )
+
+
+def _names_by_case(db: Database) -> dict[str, set[str]]:
+    from hub.db.models import OrderParty
+
+    with db.read() as s:
+        rows = s.execute(select(Order.case_number, OrderParty.surname_key).join(OrderParty)).all()
+    found: dict[str, set[str]] = {}
+    for case, surname in rows:
+        found.setdefault(case, set()).add(surname)
+    return found
+
+
+def test_held_orders_written_together_keep_every_answer_a_record_at_a_time_gives(
+    db: Database, tmp_path: Path, loader_for
+) -> None:  # type: ignore[no-untyped-def]
+    """Plain records are held and written a batch at a time; a record with a scan is written at once,
+    the held ones first. Repeats inside a transaction, repeats of an earlier batch (plain or with a
+    scan) and new records interleave: each gets the answer it would get alone."""
+    from tests.support.orders import tiny_pdf
+
+    loader_for().load(_batch(tmp_path / "early.xml", [_keyed("P", "EARLYP"), _keyed("Q", "EARLYQ")], "EARLY"))
+    with db.read() as s:
+        early = dict(s.execute(select(Order.case_number, Order.id)).all())
+    (tmp_path / "c.pdf").write_bytes(tiny_pdf("c"))
+    (tmp_path / "q.pdf").write_bytes(tiny_pdf("q"))
+    records = [
+        _keyed("A", "ALPHA"),  # 1 new
+        _keyed("B", "BRAVO"),  # 2 new
+        _keyed("A", "ALPHA"),  # 3 a repeat of 1, both held in one transaction
+        _keyed("C", "CHARLIE"),  # 4 new, with a scan: written at once, 1 and 2 before it
+        _keyed("D", "DELTA"),  # 5 new, held after the write
+        _keyed("P", "EARLYP"),  # 6 loaded by the earlier batch, held: found when written
+        _keyed("Q", "EARLYQ"),  # 7 loaded earlier, with a scan: a duplicate, its scan not kept
+        _keyed("E", "ECHO"),  # 8 new
+        _keyed("A", "ALPHA"),  # 9 a repeat of 1 from an earlier transaction
+    ]
+    tally = loader_for(batch_size=4).load(_batch(tmp_path / "b.xml", records, "MIXED", images={4: "c.pdf", 7: "q.pdf"}))
+    assert (tally.records, tally.loaded, tally.duplicates, tally.rejected) == (9, 5, 4, 0)
+    assert _count(db, Order) == 7 and _count(db, Image) == 1
+    with db.read() as s:
+        by_case = dict(s.execute(select(Order.case_number, Order.id)).all())
+        image_case = s.scalar(select(Order.case_number).join(Image, Image.order_id == Order.id))
+        targets = dict(
+            s.execute(
+                select(AuditEvent.detail, AuditEvent.target).where(
+                    AuditEvent.operation == "LoadHistoricalOrder", AuditEvent.detail.like("batch MIXED %")
+                )
+            ).all()
+        )
+        seqs = list(
+            s.scalars(select(AuditEvent.detail).where(AuditEvent.detail.like("batch MIXED %")).order_by(AuditEvent.seq))
+        )
+    cases = [r["CaseDocketID"] for r in records]
+    assert image_case == cases[3]  # the scan went to its own order, not a held one's
+    assert {case: by_case[case] for case in early} == early
+    assert set(by_case) == set(early) | {cases[i] for i in (0, 1, 3, 4, 7)}
+    # every order's names rows are its own document's
+    names = _names_by_case(db)
+    surnames = ["ALPHA", "BRAVO", "ALPHA", "CHARLIE", "DELTA", "EARLYP", "EARLYQ", "ECHO", "ALPHA"]
+    for case, surname in zip(cases, surnames, strict=True):
+        if case in by_case:
+            assert surname in names[case], case
+    # a repeat's audit event names the order first made for its message id
+    from hub import ids
+
+    def target(number: int) -> str:
+        return next(t for d, t in targets.items() if d.startswith(f"batch MIXED record {number} "))
+
+    first_a = ids.public(ids.ORDER, by_case[cases[0]])
+    assert target(3) == target(9) == first_a
+    early_p = next(case for case in early if "EARLYP" in names[case])
+    assert target(6) == ids.public(ids.ORDER, early[early_p])
+    assert [d.split()[3] for d in seqs] == [str(n) for n in range(1, 10)]  # events in record order
+    with db.read() as s:
+        assert not loader_for.audit.verify(s.connection()).problems
+
+
+def test_a_message_id_a_submission_used_is_refused_when_the_held_rows_are_written(
+    db: Database, tmp_path: Path, loader_for
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.orders import order_element
+
+    clerk = make_user(db, "la-clerk")
+    service = OrderService(calendar=COURTS, forwarding=CarposForwarding())
+    with db.unit_of_work() as s:
+        service.submit(s, clerk, order_element(_keyed("USED", "SUBMITTED")))
+    records = [_keyed("NEW", "NEWONE"), _keyed("USED", "LOADED"), _keyed("USED", "LOADED")]
+    tally = loader_for().load(_batch(tmp_path / "b.xml", records), rejects_dir=tmp_path)
+    assert (tally.loaded, tally.duplicates, tally.rejected) == (1, 0, 2)
+    rows = _rejects(tally)
+    assert {r["record"] for r in rows} == {"2", "3"}
+    assert all(r["code"] == "Client.Conflict" and "already used for SubmitOrder" in r["reason"] for r in rows)
+    assert _count(db, Order) == 2  # the submission's and record 1's; nothing of 2 and 3
+    assert "LOADED" not in {n for names in _names_by_case(db).values() for n in names}
+
+
+def test_a_message_id_received_meanwhile_is_looked_for_again_and_the_rest_written(
+    db: Database, tmp_path: Path, loader_for, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Another writer's receipt for a held message id lands after the look-up (here: the look-up is
+    made to miss once): the unique key refuses the write, the look-up runs again, the rest is written."""
+    from hub.orders import records as order_records
+
+    loader_for().load(_batch(tmp_path / "early.xml", [_keyed("X", "XRAY"), _keyed("Y", "YANKEE")], "EARLY"))
+    looked_up = order_records.PendingRows._drop_received
+    calls = []
+
+    def miss_once(self, s):  # type: ignore[no-untyped-def]
+        calls.append(len(self))
+        return {} if len(calls) == 1 else looked_up(self, s)
+
+    monkeypatch.setattr(order_records.PendingRows, "_drop_received", miss_once)
+    records = [_keyed("X", "XRAY"), _keyed("Z", "ZULU"), _keyed("Y", "YANKEE")]
+    tally = loader_for().load(_batch(tmp_path / "b.xml", records, "LATER"))
+    assert calls[:2] == [3, 3]  # the first look-up missed, the refused write looked again
+    assert (tally.loaded, tally.duplicates, tally.rejected) == (1, 2, 0)
+    assert _count(db, Order) == 3

@@ -141,3 +141,32 @@ def test_backoff_doubles_to_its_cap_with_jitter_in_the_upper_half() -> None:
     for failures, ceiling in ((1, 2), (2, 4), (3, 8), (6, 60), (20, 60)):
         delays = [backoff.delay(failures, rnd) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays) and len(set(delays)) > 1
+
+
+def test_a_file_written_for_another_system_replaces_a_planted_link_and_never_writes_through_it(tmp_path: Path) -> None:
+    from adapters.framework.files import write_atomically
+
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not yours")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "CCP0000000001.xml"
+    target.symlink_to(outside)  # planted where the adapter writes
+    write_atomically(target, b"<OrderRecord/>")
+    assert not target.is_symlink() and target.read_bytes() == b"<OrderRecord/>"
+    assert outside.read_bytes() == b"not yours"
+    assert [p.name for p in folder.iterdir()] == ["CCP0000000001.xml"]  # no temporary left beside it
+
+
+def test_a_failed_write_for_another_system_leaves_neither_the_file_nor_its_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.framework import files
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        files.write_atomically(tmp_path / "a.xml", b"data")
+    assert list(tmp_path.iterdir()) == []
