@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from hub import masterkey, ns
 from hub.accounts.service import Principal
@@ -465,24 +466,27 @@ def test_a_message_id_a_submission_used_is_refused_when_the_held_rows_are_writte
     assert "LOADED" not in {n for names in _names_by_case(db).values() for n in names}
 
 
-def test_a_message_id_received_meanwhile_is_looked_for_again_and_the_rest_written(
+def test_held_orders_are_looked_up_only_when_refused_and_a_refusal_that_is_no_repeat_is_raised(
     db: Database, tmp_path: Path, loader_for, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    """Another writer's receipt for a held message id lands after the look-up (here: the look-up is
-    made to miss once): the unique key refuses the write, the look-up runs again, the rest is written."""
+    """New records are written without a look-up; a batch with a repeat is refused by the receipts'
+    unique key, looked up and written without it; a refusal the look-up cannot explain (here: it is
+    made to find nothing) is raised, and the transaction's records are not kept."""
     from hub.orders import records as order_records
 
-    loader_for().load(_batch(tmp_path / "early.xml", [_keyed("X", "XRAY"), _keyed("Y", "YANKEE")], "EARLY"))
     looked_up = order_records.PendingRows._drop_received
-    calls = []
+    calls: list[int] = []
 
-    def miss_once(self, s):  # type: ignore[no-untyped-def]
+    def counted(self, s):  # type: ignore[no-untyped-def]
         calls.append(len(self))
-        return {} if len(calls) == 1 else looked_up(self, s)
+        return looked_up(self, s)
 
-    monkeypatch.setattr(order_records.PendingRows, "_drop_received", miss_once)
-    records = [_keyed("X", "XRAY"), _keyed("Z", "ZULU"), _keyed("Y", "YANKEE")]
-    tally = loader_for().load(_batch(tmp_path / "b.xml", records, "LATER"))
-    assert calls[:2] == [3, 3]  # the first look-up missed, the refused write looked again
-    assert (tally.loaded, tally.duplicates, tally.rejected) == (1, 2, 0)
-    assert _count(db, Order) == 3
+    monkeypatch.setattr(order_records.PendingRows, "_drop_received", counted)
+    loader_for().load(_batch(tmp_path / "early.xml", [_keyed("X", "XRAY"), _keyed("Y", "YANKEE")], "EARLY"))
+    assert calls == []  # nothing received before: no look-up
+    tally = loader_for().load(_batch(tmp_path / "b.xml", [_keyed("X", "XRAY"), _keyed("Z", "ZULU")], "LATER"))
+    assert calls == [2] and (tally.loaded, tally.duplicates) == (1, 1)
+    monkeypatch.setattr(order_records.PendingRows, "_drop_received", lambda self, s: {})
+    with pytest.raises(IntegrityError):
+        loader_for().load(_batch(tmp_path / "c.xml", [_keyed("W", "WHISKEY"), _keyed("Y", "YANKEE")], "LAST"))
+    assert _count(db, Order) == 3  # X, Y and Z: nothing of the refused transaction
