@@ -7,13 +7,15 @@ against the schema, then submitted exactly as a SubmitOrder would be -- the same
 an audit event per record -- in transactions of ``batch_size`` records. Each transaction also moves
 the load's checkpoint (``etl_loads.records_done``) and keeps its rejects (``etl_rejects``), so an
 interrupted load (Ctrl-C, kill -9) resumes after the last committed record: nothing twice, nothing
-skipped. A record that is refused leaves nothing behind (a savepoint per record) and is reported
+skipped. A record that is refused leaves nothing behind (it is checked before its rows are written;
+a record with scans is written in a savepoint with them) and is reported
 with every violation; the rejects CSV is written from the table at the end.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -144,7 +146,7 @@ class HistoricalLoad:
         records = _Numbered(stream, started.done, started.last_record_id)
         path, load_id = started.path, started.load_id
         while True:
-            counts, batch = Tally(), _Batch(self.batch_size)
+            counts, batch = Tally(), _Batch()
             with self.db.unit_of_work() as s:
                 if s.connection().dialect.name == "sqlite":
                     s.execute(text(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}"))  # this connection's
@@ -155,7 +157,7 @@ class HistoricalLoad:
                     settled += 1
                     if settled == self.batch_size:
                         break
-                batch.answers |= batch.pending.write(s)
+                batch.flush(s)
                 events = self._outcomes(s, batch, header, load_id, counts)
                 final = settled < self.batch_size
                 now = self.clock()
@@ -211,7 +213,15 @@ class HistoricalLoad:
         batch.outcomes.append(_Entered(number, record_id, receipt, held, self.clock()))
 
     def _reject(
-        self, s: Session, number: int, record_id: str, header: _Header, load_id: int, err: HubError, counts: Tally
+        self,
+        s: Session,
+        number: int,
+        record_id: str,
+        header: _Header,
+        load_id: int,
+        err: HubError,
+        counts: Tally,
+        at: datetime | None = None,
     ) -> Event:
         """A refused record's reject rows (one per violation) and its audit event."""
         counts.rejected += 1
@@ -227,30 +237,33 @@ class HistoricalLoad:
                     reason=violation.message[:1000],
                 )
             )
-        return self._event(number, record_id, header, err.code, "", err.message, self.clock())
+        return self._event(number, record_id, header, err.code, "", err.message, at or self.clock())
 
     def _outcomes(self, s: Session, batch: _Batch, header: _Header, load_id: int, counts: Tally) -> list[Event]:
-        """The batch's audit events in record order, its entered records counted -- each with the
-        answer its held order got when written (an order received before is a duplicate, or refused)."""
+        """The batch's audit events in record order, its entered records counted -- a held one with
+        the answer its writing gave (a new order's real id; for a message id received before, a
+        duplicate of the original, or a refusal)."""
         events = []
         for outcome in batch.outcomes:
-            if isinstance(outcome, _Entered):
-                answer = (
-                    batch.answers.get(outcome.receipt.order_id, outcome.receipt) if outcome.held else outcome.receipt
-                )
-                if isinstance(answer, HubError):
-                    events.append(self._reject(s, outcome.number, outcome.record_id, header, load_id, answer, counts))
-                    continue
-                if answer.duplicate:
-                    counts.duplicates += 1
-                else:
-                    counts.expired += answer.status is OrderStatus.EXPIRED
-                    counts.loaded += 1
-                events.append(
-                    self._event(outcome.number, outcome.record_id, header, "OK", answer.order_id, "", outcome.at)
-                )
-            else:
+            if not isinstance(outcome, _Entered):
                 events.append(outcome)
+                continue
+            answer: Receipt | HubError = outcome.receipt
+            if outcome.held:
+                answer = batch.answers[outcome.receipt.order_id]
+                if isinstance(answer, Receipt) and outcome.receipt.duplicate:  # a repeat of a held order
+                    answer = dataclasses.replace(answer, duplicate=True)
+            if isinstance(answer, HubError):
+                events.append(
+                    self._reject(s, outcome.number, outcome.record_id, header, load_id, answer, counts, outcome.at)
+                )
+                continue
+            if answer.duplicate:
+                counts.duplicates += 1
+            else:
+                counts.expired += answer.status is OrderStatus.EXPIRED
+                counts.loaded += 1
+            events.append(self._event(outcome.number, outcome.record_id, header, "OK", answer.order_id, "", outcome.at))
         return events
 
     def _enter(
@@ -267,7 +280,7 @@ class HistoricalLoad:
                 s, self.who, order, carpos_requested=False, path=ORDER_PATH, pending=batch.pending
             )
             return held, True
-        batch.answers |= batch.pending.write(s)  # their ids come before this order's
+        batch.flush(s)  # the held orders first: their ids come before this order's
         try:
             return self._write_now(s, order, scans, probe=False), False
         except IntegrityError:  # this record's receipt exists: loaded before (another batch, a reload)
@@ -356,10 +369,15 @@ class _Batch:
     """One transaction's records: their outcomes in record order (refusals as their audit events),
     the orders held to be written together, and the answers their writing gave."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self) -> None:
         self.outcomes: list[_Entered | Event] = []
-        self.pending = PendingRows(chunk=size)
+        self.pending = PendingRows()
+        #: a held order's answer, by the stand-in id of its receipt (PendingRows.write)
         self.answers: dict[str, Receipt | HubError] = {}
+
+    def flush(self, s: Session) -> None:
+        """Write the held orders."""
+        self.answers |= self.pending.write(s)
 
 
 @dataclass(frozen=True)

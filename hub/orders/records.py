@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, true, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub import ids
@@ -184,13 +185,9 @@ def insert_new(
     # no ORM object for the new row: building one and joining it to the session cost ~5 % of a
     # SubmitOrder. Nothing in the call reads the order back; the audit's note of a privilege used
     # (OrdersApi._permission_note) takes the seal and owner from the receipt.
-    connection = s.connection()
     if pending is not None:
-        order = NewOrder(
-            pending.allocate(s), 1, status.value, doc.sealed, doc.served, who.organization_id, values["document"]
-        )
-        pending.hold(who, order, values, parties, action, changed, now)
-        return order
+        return pending.hold(who, values, parties, action, changed, now)
+    connection = s.connection()
     if connection.dialect.name == "postgresql":  # the names and history in the same statement
         params = {f"o_{name}": value for name, value in values.items()}
         params |= {f"p_{key}": [party[key] for party in parties] for key in _PARTY_KEYS}
@@ -242,10 +239,7 @@ def replay(s: Session, who: Principal, source: Source, operation: str, order_id:
             f"{ids.public(ids.ORDER, row.order_id)}; every message needs its own id"
         )
     if row.operation != operation:
-        raise Conflict(
-            f"message id {source.message_id} from {source.system} was already used for "
-            f"{row.operation}; every message needs its own id"
-        )
+        raise _used_for(source, row.operation)
     ver = s.scalar(
         select(OrderVersion).where(OrderVersion.order_id == row.order_id, OrderVersion.version == row.version)
     )
@@ -257,6 +251,13 @@ def replay(s: Session, who: Principal, source: Source, operation: str, order_id:
         served=OrderDocument.from_xml(ver.document).served,
         received_at=row.at,
         duplicate=True,
+    )
+
+
+def _used_for(source: Source, operation: str) -> Conflict:
+    return Conflict(
+        f"message id {source.message_id} from {source.system} was already used for {operation}; every "
+        "message needs its own id"
     )
 
 
@@ -414,65 +415,60 @@ _OPERATIONS = {
 
 class PendingRows:
     """New orders held back, so that a batch of them is written with one statement a table (hub.etl:
-    four executemany calls for hundreds of historical records instead of four statements and a
-    savepoint each). Nothing is written until :meth:`write`, so a record refused before it leaves
-    nothing to undo. The orders' ids are taken here: on PostgreSQL from the table's sequence, a
-    chunk at a time; on SQLite after the table's highest, which is safe because a write transaction
-    (BEGIN IMMEDIATE) holds the database's one write lock to COMMIT -- so while rows are held,
-    nothing else may insert orders in the same transaction: :meth:`write` them first.
+    one executemany -- on PostgreSQL one COPY -- a table for hundreds of historical records, instead
+    of four statements and a savepoint each). Nothing is written until :meth:`write`, so a record
+    refused before it leaves nothing to undo.
+
+    A held order has a stand-in id (negative) until it is written: its real one is taken when it is
+    written, with the others' in the order they were held -- from the sequence on PostgreSQL, after
+    the table's highest on SQLite (under the write transaction's lock, BEGIN IMMEDIATE) -- so orders
+    written in between (a record with a scan, after :meth:`write`) keep the records' order, and no
+    id is taken for an order that is not written. What :meth:`write` answers for each held order
+    (by its stand-in id) is its receipt with the real id.
 
     Idempotent as a submission: a message id already held is answered with its receipt
-    (:meth:`replay`); one received before (an earlier batch, another writer) is found by
-    :meth:`write`, which drops the held order and answers with the original receipt instead."""
+    (:meth:`replay`); one received before (an earlier batch, another writer) is found when the
+    receipts' unique key refuses the rows, and that order is dropped and answered with the original
+    receipt (or its refusal) instead."""
 
-    def __init__(self, chunk: int = 500) -> None:
-        self.chunk = chunk
+    def __init__(self) -> None:
         self._orders: list[dict[str, object]] = []
         self._parties: list[dict[str, object]] = []
         self._versions: list[dict[str, object]] = []
         self._receipts: list[dict[str, object]] = []
+        #: stand-in id -> the held order's receipt (with the stand-in id)
+        self._held: dict[int, Receipt] = {}
         #: message id (organization, system, id) -> what was held for it
         self._keys: dict[tuple[int, str, str], _Held] = {}
-        self._free: list[int] = []  # ids taken and not used yet, the lowest last
-        self._next: int | None = None  # SQLite: the next id after the table's highest
-        self._floor = 0  # SQLite: above every id given out, so a dropped order's id is never given again
+        self._stand_ins = 0  # never reused by this instance, so answers of two writes never mix
 
     def __len__(self) -> int:
         return len(self._orders)
 
-    def allocate(self, s: Session) -> int:
-        """A new order's id."""
-        connection = s.connection()
-        if connection.dialect.name == "postgresql":
-            if not self._free:
-                taken = connection.execute(_NEXT_ORDER_IDS, {"n": self.chunk}).scalars()
-                self._free = sorted(taken, reverse=True)
-            return self._free.pop()
-        if self._next is None:
-            highest = int(connection.execute(select(func.max(Order.__table__.c.id))).scalar() or 0)
-            self._next = max(highest + 1, self._floor)
-        self._next += 1
-        self._floor = self._next
-        return self._next - 1
-
     def hold(
         self,
         who: Principal,
-        order: NewOrder,
-        values: dict[str, object],
+        values: dict[str, Any],
         parties: list[dict[str, object]],
         action: str,
         changed: list[str],
         now: datetime,
-    ) -> None:
-        """What :func:`insert_new` would write for ``order``."""
+    ) -> NewOrder:
+        """What :func:`insert_new` would write for a new order of ``values``, held under a stand-in id."""
+        self._stand_ins += 1
+        order = NewOrder(
+            -self._stand_ins, 1, values["status"], values["sealed"], values["served"], who.organization_id,
+            values["document"],
+        )  # fmt: skip
         self._orders.append({"id": order.id, **values})
         self._parties.extend(_party_rows(order, parties))
         self._versions.append(_version_row(who, order, action, changed, now))
+        return order
 
     def receipt(self, who: Principal, order: NewOrder, source: Source, operation: str, now: datetime) -> Receipt:
-        """What :func:`receipt_for` would write and answer for ``order``."""
+        """What :func:`receipt_for` would write and answer for the held ``order`` (its stand-in id)."""
         receipt = _receipt_of(order, now)
+        self._held[order.id] = receipt
         if source.keyed:
             assert source.system is not None and source.message_id is not None  # keyed
             self._receipts.append(_receipt_row(who, order, source, operation, now))
@@ -485,26 +481,22 @@ class PendingRows:
         if held is None:
             return None
         if held.operation != operation:
-            raise Conflict(
-                f"message id {source.message_id} from {source.system} was already used for "
-                f"{held.operation}; every message needs its own id"
-            )
+            raise _used_for(source, held.operation)
         return dataclasses.replace(held.receipt, duplicate=True)
 
     def write(self, s: Session) -> dict[str, Receipt | HubError]:
-        """Write what is held, but the orders whose message id was received before: those are dropped,
-        and for each the answer :func:`replay` gives (the original receipt, or its refusal), by the
-        dropped order's id -- never given to another order held here, but on SQLite an order written
-        outside this instance may take it, so look up only the receipts held here. A batch is mostly
-        new orders, so the message ids are looked up only when the receipts' unique key refuses the
-        rows (received before, or by another writer meanwhile); any other broken constraint is
-        raised."""
+        """Write what is held; for each held order, by its stand-in id, its answer: its receipt with
+        its real id, or -- for one whose message id was received before -- what :func:`replay` gives
+        (the original receipt, or its refusal), that order dropped. A batch is mostly new orders, so
+        the message ids are looked up only when the receipts' unique key refuses the rows (received
+        before, or by another writer meanwhile); any other refusal is raised."""
         answers: dict[str, Receipt | HubError] = {}
         connection = s.connection()
         while self._orders:
+            real = dict(zip((row["id"] for row in self._orders), self._new_ids(connection), strict=True))
             connection.exec_driver_sql("SAVEPOINT held_orders")
             try:
-                self._insert(connection)
+                self._insert(connection, real)
             except IntegrityError:
                 connection.exec_driver_sql("ROLLBACK TO SAVEPOINT held_orders")
                 connection.exec_driver_sql("RELEASE SAVEPOINT held_orders")
@@ -514,41 +506,43 @@ class PendingRows:
                 answers |= found
                 continue
             connection.exec_driver_sql("RELEASE SAVEPOINT held_orders")
+            for stand_in, order_id in real.items():
+                receipt = self._held[stand_in]  # type: ignore[index]
+                answers[receipt.order_id] = dataclasses.replace(receipt, order_id=ids.public(ids.ORDER, order_id))
             break
         self._orders, self._parties, self._versions, self._receipts = [], [], [], []
-        self._keys, self._next = {}, None
+        self._held, self._keys = {}, {}
         return answers
 
-    def _insert(self, connection: Connection) -> None:
-        """The held rows, a table at a time: SQLite's executemany; PostgreSQL's COPY, the server's bulk
-        path (an executemany there is a statement a row)."""
+    def _new_ids(self, connection: Connection) -> list[int]:
+        """Ids for the held orders, ascending."""
+        if connection.dialect.name == "postgresql":
+            return sorted(connection.execute(_NEXT_ORDER_IDS, {"n": len(self._orders)}).scalars())
+        highest = int(connection.execute(select(func.max(Order.__table__.c.id))).scalar() or 0)
+        return list(range(highest + 1, highest + 1 + len(self._orders)))
+
+    def _insert(self, connection: Connection, real: dict[object, int]) -> None:
+        """The held rows with their orders' real ids, a table at a time: SQLite's executemany;
+        PostgreSQL's COPY, the server's bulk path (an executemany there is a statement a row)."""
         tables = (
-            (Order.__table__, self._orders),
-            (OrderParty.__table__, self._parties),
-            (OrderVersion.__table__, self._versions),
-            (IntakeReceipt.__table__, self._receipts),
+            (Order.__table__, [{**row, "id": real[row["id"]]} for row in self._orders]),
+            *(
+                (table, [{**row, "order_id": real[row["order_id"]]} for row in rows])
+                for table, rows in (
+                    (OrderParty.__table__, self._parties),
+                    (OrderVersion.__table__, self._versions),
+                    (IntakeReceipt.__table__, self._receipts),
+                )
+            ),
         )
         if connection.dialect.name != "postgresql":
             for table, rows in tables:
                 if rows:
                     connection.execute(insert(table), rows)
             return
-        from psycopg import errors, sql
-
-        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-            for table, rows in tables:
-                if not rows:
-                    continue
-                names = list(rows[0])
-                statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
-                )
-                try:
-                    with cursor.copy(statement) as copy:
-                        for row in rows:
-                            copy.write_row([row[name] for name in names])
-                except errors.IntegrityError as broken:  # as SQLAlchemy raises it for a statement
-                    raise IntegrityError(statement.as_string(cursor), None, broken) from broken
+        for table, rows in tables:
+            if rows:
+                _copy(connection, table, rows)
 
     def _drop_received(self, s: Session) -> dict[str, Receipt | HubError]:
         """Drop the held orders whose message id has a receipt already; the answers for them."""
@@ -583,12 +577,58 @@ class PendingRows:
             assert answer is not None  # its receipt was just found
             answers[held.receipt.order_id] = answer
         if answers:
-            gone = {ids.parse(ids.ORDER, order_id) for order_id in answers}
+            gone = {stand_in for stand_in, receipt in self._held.items() if receipt.order_id in answers}
+            self._held = {stand_in: r for stand_in, r in self._held.items() if stand_in not in gone}
             self._orders = [row for row in self._orders if row["id"] not in gone]
             self._parties = [row for row in self._parties if row["order_id"] not in gone]
             self._versions = [row for row in self._versions if row["order_id"] not in gone]
             self._receipts = [row for row in self._receipts if row["order_id"] not in gone]
         return answers
+
+
+def _copy(connection: Connection, table: Table, rows: list[dict[str, object]]) -> None:
+    """``rows`` into ``table`` by PostgreSQL's COPY, on the session's connection (its transaction),
+    each value through its column type's bind processing, as a statement's parameters are. A
+    refusal is raised as SQLAlchemy raises a statement's (IntegrityError for a broken constraint),
+    saying only its SQLSTATE, table, column and constraint: the server's message, DETAIL and
+    CONTEXT may quote the row -- names, dates of birth -- which no error or log may carry."""
+    import psycopg
+    from psycopg import sql
+
+    names = list(rows[0])
+    processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    raw = connection.connection.driver_connection
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(
+                    [
+                        row[name] if process is None else process(row[name])
+                        for name, process in zip(names, processors, strict=True)
+                    ]
+                )
+    except psycopg.Error as failure:
+        diag = failure.diag
+        # where, from the server's CONTEXT ("COPY orders, line 3, column case_number_key: <value>"):
+        # the line and the column's name only, never the value after them
+        at = re.search(r"line (\d+), column (\w+)", diag.context or "")
+        said = [f"row {at[1]}, column {at[2]}"] if at else []
+        said += [f"constraint {diag.constraint_name}"] if diag.constraint_name else []
+        message = f"COPY {table.name} refused: SQLSTATE {failure.sqlstate} ({type(failure).__name__})"
+        message += "".join(f", {part}" for part in said)
+        kind: type[DBAPIError] = DatabaseError
+        if isinstance(failure, psycopg.IntegrityError):
+            kind = IntegrityError
+        elif isinstance(failure, psycopg.OperationalError):
+            kind = OperationalError
+        raise kind(f"COPY {table.name}", None, _Refused(message)) from None  # not chained: it quotes the row
+
+
+class _Refused(Exception):
+    """What a refused COPY is raised with in place of the driver's own error (see :func:`_copy`)."""
 
 
 @dataclass(frozen=True)

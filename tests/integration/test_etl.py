@@ -490,3 +490,77 @@ def test_held_orders_are_looked_up_only_when_refused_and_a_refusal_that_is_no_re
     with pytest.raises(IntegrityError):
         loader_for().load(_batch(tmp_path / "c.xml", [_keyed("W", "WHISKEY"), _keyed("Y", "YANKEE")], "LAST"))
     assert _count(db, Order) == 3  # X, Y and Z: nothing of the refused transaction
+
+
+def test_a_second_refusal_while_writing_held_orders_is_looked_up_again(
+    db: Database, tmp_path: Path, loader_for, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Another writer's receipt for a held message id lands between the look-up and the next try
+    (here: made to land there): the unique key refuses the rows again, the look-up runs again, and
+    the rest is written -- each repeat answered with the order its receipt names."""
+    from hub import ids
+    from hub.db.models import IntakeReceipt
+    from hub.orders import records as order_records
+
+    loader_for().load(_batch(tmp_path / "early.xml", [_keyed("X", "XRAY")], "EARLY"))
+    with db.read() as s:
+        first = s.scalars(select(IntakeReceipt).where(IntakeReceipt.source_message_id == "X")).one()
+        row = {c.name: getattr(first, c.name) for c in IntakeReceipt.__table__.columns if c.name != "id"}
+    looked_up = order_records.PendingRows._drop_received
+    calls: list[int] = []
+
+    def another_writer_meanwhile(self, s):  # type: ignore[no-untyped-def]
+        calls.append(len(self))
+        found = looked_up(self, s)
+        if len(calls) == 1:  # Z's receipt, naming X's order, lands now
+            s.execute(IntakeReceipt.__table__.insert().values(row | {"source_message_id": "Z"}))
+        return found
+
+    monkeypatch.setattr(order_records.PendingRows, "_drop_received", another_writer_meanwhile)
+    records = [_keyed("X", "XRAY"), _keyed("Z", "ZULU"), _keyed("W", "WHISKEY")]
+    tally = loader_for().load(_batch(tmp_path / "b.xml", records, "LATER"))
+    assert calls == [3, 2]  # refused by X, looked up; refused by Z, looked up again; W written
+    assert (tally.loaded, tally.duplicates, tally.rejected) == (1, 2, 0)
+    assert _count(db, Order) == 2
+    with db.read() as s:
+        targets = dict(
+            s.execute(select(AuditEvent.detail, AuditEvent.target).where(AuditEvent.detail.like("batch LATER %"))).all()
+        )
+    x_order = ids.public(ids.ORDER, first.order_id)
+    assert sorted(t for d, t in targets.items() if " record 1 " in d or " record 2 " in d) == [x_order, x_order]
+
+
+def test_orders_keep_the_records_order_of_ids_with_scans_in_between(db: Database, tmp_path: Path, loader_for) -> None:  # type: ignore[no-untyped-def]
+    """A held order's id is taken when it is written, so one with a scan written in between (the
+    held ones first) does not take an id out of the records' order."""
+    from tests.support.orders import tiny_pdf
+
+    (tmp_path / "s.pdf").write_bytes(tiny_pdf("s"))
+    records = [order() for _ in range(6)]
+    loader_for(batch_size=4).load(_batch(tmp_path / "b.xml", records, images={2: "s.pdf", 5: "s.pdf"}))
+    with db.read() as s:
+        by_id = list(s.scalars(select(Order.case_number).order_by(Order.id)))
+        ids_ = list(s.scalars(select(Order.id).order_by(Order.id)))
+    assert by_id == [r["CaseDocketID"] for r in records]
+    assert ids_ == list(range(ids_[0], ids_[0] + 6))  # no id taken for nothing
+
+
+def test_a_refused_copy_says_where_not_what(
+    db: Database, tmp_path: Path, loader_for, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL's COPY refusing a held row (here: a name key made longer than its column) is
+    raised as SQLAlchemy raises a statement's, naming the table, column and SQLSTATE -- never the
+    row's values, which the server's own message quotes."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's path; SQLite does not enforce the column's length")
+    from sqlalchemy.exc import DatabaseError
+
+    from hub.orders import records as order_records
+
+    monkeypatch.setattr(order_records, "name_key", lambda text: "SECRETNAME" * 30)
+    with pytest.raises(DatabaseError) as refused:
+        loader_for().load(_batch(tmp_path / "b.xml", [order()]))
+    said = str(refused.value)
+    assert "COPY orders refused: SQLSTATE 22001" in said and "row 1, column case_number_key" in said
+    assert "SECRETNAME" not in said and refused.value.__cause__ is None and refused.value.__suppress_context__
+    assert _count(db, Order) == 0
