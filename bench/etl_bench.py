@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -123,6 +124,7 @@ def main() -> int:
         finally:
             if drop is not None:
                 drop()
+            shutil.rmtree(work, ignore_errors=True)  # ~7 GB of SQLite database at 1,000,000 records
     (results_dir / f"etl-{kind}.json").write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
