@@ -472,7 +472,8 @@ class PendingRows:
         if source.keyed:
             assert source.system is not None and source.message_id is not None  # keyed
             self._receipts.append(_receipt_row(who, order, source, operation, now))
-            self._keys[(who.organization_id, source.system, source.message_id)] = _Held(who, operation, receipt)
+            key = (who.organization_id, source.system, source.message_id)
+            self._keys[key] = _Held(who, operation, order.id, receipt)
         return receipt
 
     def replay(self, who: Principal, source: Source, operation: str) -> Receipt | None:
@@ -493,7 +494,8 @@ class PendingRows:
         answers: dict[str, Receipt | HubError] = {}
         connection = s.connection()
         while self._orders:
-            real = dict(zip((row["id"] for row in self._orders), self._new_ids(connection), strict=True))
+            stand_ins = [int(row["id"]) for row in self._orders]  # type: ignore[call-overload]
+            real = dict(zip(stand_ins, self._new_ids(connection), strict=True))
             connection.exec_driver_sql("SAVEPOINT held_orders")
             try:
                 self._insert(connection, real)
@@ -507,7 +509,7 @@ class PendingRows:
                 continue
             connection.exec_driver_sql("RELEASE SAVEPOINT held_orders")
             for stand_in, order_id in real.items():
-                receipt = self._held[stand_in]  # type: ignore[index]
+                receipt = self._held[stand_in]
                 answers[receipt.order_id] = dataclasses.replace(receipt, order_id=ids.public(ids.ORDER, order_id))
             break
         self._orders, self._parties, self._versions, self._receipts = [], [], [], []
@@ -521,7 +523,7 @@ class PendingRows:
         highest = int(connection.execute(select(func.max(Order.__table__.c.id))).scalar() or 0)
         return list(range(highest + 1, highest + 1 + len(self._orders)))
 
-    def _insert(self, connection: Connection, real: dict[object, int]) -> None:
+    def _insert(self, connection: Connection, real: dict[int, int]) -> None:
         """The held rows with their orders' real ids, a table at a time: SQLite's executemany;
         PostgreSQL's COPY, the server's bulk path (an executemany there is a statement a row)."""
         tables = (
@@ -568,16 +570,17 @@ class PendingRows:
                 ).scalars()
             received.extend((organization, system, message) for message in found)
         answers: dict[str, Receipt | HubError] = {}
+        gone: set[int] = set()
         for key in received:
             held = self._keys.pop(key)
+            gone.add(held.stand_in)
             try:
                 answer: Receipt | HubError | None = replay(s, held.who, Source(key[1], key[2]), held.operation)
             except HubError as refusal:
                 answer = refusal
             assert answer is not None  # its receipt was just found
             answers[held.receipt.order_id] = answer
-        if answers:
-            gone = {stand_in for stand_in, receipt in self._held.items() if receipt.order_id in answers}
+        if gone:
             self._held = {stand_in: r for stand_in, r in self._held.items() if stand_in not in gone}
             self._orders = [row for row in self._orders if row["id"] not in gone]
             self._parties = [row for row in self._parties if row["order_id"] not in gone]
@@ -635,6 +638,7 @@ class _Refused(Exception):
 class _Held:
     who: Principal
     operation: str
+    stand_in: int
     receipt: Receipt
 
 
