@@ -49,6 +49,7 @@ from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from hub.db.models import Account, AuditChain, AuditEvent, Order
+from hub.db.prepared import Prepared
 from hub.db.types import UTCDateTime
 from hub.errors import IntegrityFailure
 from hub.masterkey import MasterKey
@@ -151,6 +152,9 @@ _INSERT_ONE_AND_SET_HEAD = _SET_HEAD.add_cte(
     .values({name: bindparam(f"e_{name}") for name in ("seq", "mac", *_FIELDS)})
     .cte("new_event")
 )
+#: Every audited call runs these (hub.db.prepared: on the cursor, compiled once).
+_ADVANCE_NOW, _INSERT_NOW, _SET_HEAD_NOW = Prepared(_ADVANCE), Prepared(_INSERT), Prepared(_SET_HEAD)
+_INSERT_ONE_AND_SET_HEAD_NOW = Prepared(_INSERT_ONE_AND_SET_HEAD)
 
 
 class AuditTrail:
@@ -194,7 +198,7 @@ class AuditTrail:
         batch of CARPOS transactions at once); their seqs."""
         if not events:
             return []
-        last, previous, base_seq, base_mac, seal = connection.execute(_ADVANCE, {"b_count": len(events)}).one()
+        last, previous, base_seq, base_mac, seal = _ADVANCE_NOW.one(connection, {"b_count": len(events)})
         first = last - len(events) + 1
         rows, mac = [], previous
         for seq, event in enumerate(events, start=first):
@@ -208,10 +212,12 @@ class AuditTrail:
             )
         head = {"b_mac": mac, "b_seal": self.seal(last, mac, base_seq, base_mac) if intact else seal}
         if len(rows) == 1 and connection.dialect.name == "postgresql":
-            connection.execute(_INSERT_ONE_AND_SET_HEAD, {f"e_{name}": value for name, value in rows[0].items()} | head)
+            _INSERT_ONE_AND_SET_HEAD_NOW.rows(
+                connection, {f"e_{name}": value for name, value in rows[0].items()} | head
+            )
         else:
-            connection.execute(_INSERT, rows)
-            connection.execute(_SET_HEAD, head)
+            _INSERT_NOW.many(connection, rows)
+            _SET_HEAD_NOW.rows(connection, head)
         return list(range(first, last + 1))
 
     def verify(

@@ -31,6 +31,7 @@ from hub.clock import Clock, freshness, utcnow
 from hub.codes import COUNTIES, AccountStatus, OrganizationKind, Role, county_code_of_ori, default_kind_of_ori
 from hub.db.engine import Database
 from hub.db.models import Account, Organization, UsedNonce
+from hub.db.prepared import Prepared
 from hub.db.types import UTCDateTime
 from hub.errors import AuthenticationError, Conflict, InvalidState, NotFound, ValidationError, Violation
 from hub.masterkey import Sealer
@@ -182,7 +183,8 @@ _ACCOUNT_COLUMNS = select(
     Organization.county_code,
     Organization.kind,
 ).join(Organization, Organization.id == Account.organization_id)
-_ACCOUNT_BY_NAME = _ACCOUNT_COLUMNS.where(Account.username == bindparam("username"))
+#: Every call authenticates: run on the cursor, compiled once (hub.db.prepared).
+_ACCOUNT_BY_NAME = Prepared(_ACCOUNT_COLUMNS.where(Account.username == bindparam("username")))
 _ACCOUNT_BY_CERT = _ACCOUNT_COLUMNS.where(Account.client_cert_sha256 == bindparam("fingerprint"))
 
 
@@ -281,7 +283,7 @@ class Authenticator:
         hashing and no writes of its own -- else raise :class:`Unverified` (the caller then asks
         again with hashing, outside its transaction). SQLite's call wrapper uses it inside the
         write transaction, which must not wait for a scrypt or open a second writer."""
-        row = connection.execute(_ACCOUNT_BY_NAME, {"username": username}).one_or_none()
+        row = _ACCOUNT_BY_NAME.one_or_none(connection, {"username": username})
         if row is None or row.status != AccountStatus.ACTIVE.value:
             if not hashing:
                 raise Unverified
@@ -318,7 +320,7 @@ class Authenticator:
         now = self.clock()
         # Freshness first: its answer must not depend on whether the account exists.
         check_freshness(token.created, now, self.max_age, self.skew, "UsernameToken")
-        row = connection.execute(_ACCOUNT_BY_NAME, {"username": token.username}).one_or_none()
+        row = _ACCOUNT_BY_NAME.one_or_none(connection, {"username": token.username})
         if row is None or row.status != AccountStatus.ACTIVE.value or row.password_sealed is None:
             raise AuthenticationError(_FAILED)  # no digest-enabled active account: the same answer
         try:

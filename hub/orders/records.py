@@ -26,16 +26,17 @@ from hub import ids
 from hub.accounts.service import Principal
 from hub.codes import OrderStatus, PartyRole, county_code_of_ori
 from hub.db.models import IntakeReceipt, Order, OrderParty, OrderVersion
+from hub.db.prepared import Prepared
 from hub.errors import Conflict, HubError
 from hub.orders import locks
 from hub.orders.document import OrderDocument
 
 # Statements built once: the intake hot path runs them through the connection (Core), which costs
 # a fraction of the ORM unit of work for rows nothing reads back in the same transaction.
-_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
-_INSERT_VERSION = insert(OrderVersion.__table__)
+_INSERT_ORDER = Prepared(insert(Order.__table__).returning(Order.__table__.c.id))
+_INSERT_VERSION = Prepared(insert(OrderVersion.__table__))
 _INSERT_RECEIPT = insert(IntakeReceipt.__table__)
-_INSERT_PARTY = insert(OrderParty.__table__)
+_INSERT_PARTY = Prepared(insert(OrderParty.__table__))
 _PARTY_STATUS = (
     update(OrderParty.__table__)
     .where(OrderParty.__table__.c.order_id == bindparam("b_order_id"))
@@ -56,7 +57,7 @@ _PARTY_KEYS = ("role", "alias", "surname_key", "surname_rkey", "given_key", "giv
 
 
 @functools.cache
-def _insert_new_order() -> Any:
+def _insert_new_order() -> Prepared:
     """PostgreSQL: a new order's row, its names' rows and its first history row in one statement
     (data-modifying CTEs: the names and the history row take the order's id, and the history row
     its version, status, document, actor and time, from the row just inserted), so the document
@@ -107,7 +108,9 @@ def _insert_new_order() -> Any:
         new.c.created_at,
     )
     columns = ("order_id", "version", "action", "status", "document", "changed", "actor_id", "actor_name", "actor_ori")
-    return insert(versions).from_select([*columns, "at"], history).add_cte(new_parties).returning(versions.c.order_id)
+    return Prepared(
+        insert(versions).from_select([*columns, "at"], history).add_cte(new_parties).returning(versions.c.order_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -192,9 +195,9 @@ def insert_new(
         params = {f"o_{name}": value for name, value in values.items()}
         params |= {f"p_{key}": [party[key] for party in parties] for key in _PARTY_KEYS}
         params |= {"h_action": action, "h_changed": "\n".join(changed), "h_actor_name": who.username}
-        new_id = connection.execute(_insert_new_order(), params | {"h_actor_ori": who.ori}).scalar_one()
+        (new_id,) = _insert_new_order().one(connection, params | {"h_actor_ori": who.ori})
         return NewOrder(new_id, 1, status.value, doc.sealed, doc.served, who.organization_id, values["document"])
-    new_id = connection.execute(_INSERT_ORDER, values).scalar_one()
+    (new_id,) = _INSERT_ORDER.one(connection, values)
     order = NewOrder(new_id, 1, status.value, doc.sealed, doc.served, who.organization_id, values["document"])
     insert_parties(s, order, parties)
     history(s, who, order, action, changed, now)
@@ -289,7 +292,7 @@ def guarded_update(
 def history(
     s: Session, who: Principal, order: Order | NewOrder, action: str, changed: list[str], now: datetime
 ) -> None:
-    s.connection().execute(_INSERT_VERSION, _version_row(who, order, action, changed, now))
+    _INSERT_VERSION.rows(s.connection(), _version_row(who, order, action, changed, now))
 
 
 def _version_row(
@@ -374,7 +377,7 @@ def party_keys(doc: OrderDocument) -> list[dict[str, object]]:
 def insert_parties(s: Session, order: Order | NewOrder, keys: list[dict[str, object]]) -> None:
     """The order's ``order_parties`` rows: its names' keys, with its status, seal and owner repeated."""
     if keys:
-        s.connection().execute(_INSERT_PARTY, _party_rows(order, keys))
+        _INSERT_PARTY.many(s.connection(), _party_rows(order, keys))
 
 
 def _party_rows(order: Order | NewOrder, keys: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -52,6 +52,8 @@ def shape(sql: str) -> str:
 
 def _caller() -> str:
     for frame in reversed(traceback.extract_stack()):
+        if frame.filename.endswith(f"{os.sep}db{os.sep}prepared.py"):  # the statement's runner, not its caller
+            continue
         if f"{os.sep}hub{os.sep}" in frame.filename or f"{os.sep}gateway{os.sep}" in frame.filename:
             return f"{Path(frame.filename).parent.name}/{Path(frame.filename).name}:{frame.lineno} {frame.name}"
     return "?"
