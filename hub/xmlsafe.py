@@ -48,9 +48,11 @@ _CHUNK = 64 * 1024
 _ENTITY_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);|#[0-9]{1,7};|#x[0-9a-fA-F]{1,6};)")
 
 
-def _pull_parser(*, huge_tree: bool = True) -> etree.XMLPullParser:
+def _pull_parser(*, huge_tree: bool = True, namespaces: bool = False) -> etree.XMLPullParser:
+    """``namespaces``: report each namespace declaration too (a ``start-ns`` event before its element's
+    ``start``), so that they are counted without building every element's ``nsmap``."""
     return etree.XMLPullParser(
-        events=("start", "end", "pi"),
+        events=("start-ns", "start", "end", "pi") if namespaces else ("start", "end", "pi"),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -76,7 +78,7 @@ def parse_chunks(chunks: Iterable[bytes], limits: XmlLimits) -> etree._Element:
     :class:`~hub.errors.HubError`. The whole document never has to sit in memory as bytes beside
     its tree: each piece is screened, then fed to the parser, then dropped."""
     screen = _Screen(limits.max_bytes)
-    parser = _pull_parser()
+    parser = _pull_parser(namespaces=True)
     shape = _Shape(limits)
     try:
         for chunk in chunks:
@@ -234,17 +236,20 @@ class _Screen:
 class _Shape:
     """The shape limits, enforced while the tree is built: checking only after a full parse would
     let a 27 MB body of empty elements build a ~900 MB tree before it is refused; here the parse
-    stops at the first element over a limit."""
+    stops at the first element over a limit. An element's attributes and the namespaces it declares
+    count together against ``max_attributes`` (the namespaces it inherits cost nothing to parse)."""
 
     def __init__(self, limits: XmlLimits) -> None:
         self.limits = limits
-        self.elements = self.depth = 0
+        self.elements = self.depth = self.declared = 0
 
     def count(self, events: Iterable[tuple[str, Any]]) -> None:
         limits = self.limits
         for event, node in events:
             if event == "end":
                 self.depth -= 1
+            elif event == "start-ns":  # a declaration of the element whose start comes next
+                self.declared += 1
             elif event == "pi":
                 raise HostileXml("processing instructions are not accepted")
             else:
@@ -254,8 +259,11 @@ class _Shape:
                     raise RequestTooLarge(f"elements are nested deeper than {limits.max_depth} levels")
                 if self.elements > limits.max_elements:
                     raise RequestTooLarge(f"the request has more than {limits.max_elements} elements")
-                if len(node.attrib) + len(node.nsmap) > limits.max_attributes:
-                    raise RequestTooLarge(f"an element has more than {limits.max_attributes} attributes")
+                if len(node.attrib) + self.declared > limits.max_attributes:
+                    raise RequestTooLarge(
+                        f"an element has more than {limits.max_attributes} attributes and namespace declarations"
+                    )
+                self.declared = 0
 
 
 def parser_for_stored() -> etree.XMLParser:

@@ -48,11 +48,21 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin_immediate(conn: Any) -> None:
             # Take the write lock at BEGIN: a deferred transaction that reads then writes can fail
             # with "database is locked" without waiting when another worker writes meanwhile.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            # On the driver's connection, as hub.db.prepared runs the intake's statements (every
+            # call begins): SQLAlchemy's error handling, and its own path while statements are observed.
+            if conn.dispatch.before_cursor_execute:
+                conn.exec_driver_sql(begin)
+                return
+            try:
+                conn.connection.driver_connection.execute(begin)
+            except Exception as exc:  # noqa: BLE001 - handed to SQLAlchemy, which raises its own
+                conn._handle_dbapi_exception(exc, begin, (), None, None)  # noqa: SLF001
 
         # pysqlite's own transaction handling must step aside for the BEGIN above.
         @event.listens_for(engine, "connect", insert=True)

@@ -3,13 +3,14 @@ SQLAlchemy's own execution would, in the connection's transaction, with SQLAlche
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 
 from hub.db.engine import Database
 from hub.db.prepared import Prepared
@@ -150,3 +151,38 @@ def test_a_connection_the_server_ended_is_invalidated(db: Database, probe: sa.En
     with probe.begin() as conn:  # the pool gave out a new connection
         _INSERT.one(conn, {"name": "later", "at": AT, "flag": True})
     assert [r[0] for r in _stored(probe)] == ["later"]
+
+
+def _sqlite_file(db: Database) -> str:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    return db.engine.url.database or ""
+
+
+def test_a_write_transaction_holds_sqlites_write_lock_from_its_begin(db: Database) -> None:
+    """BEGIN IMMEDIATE, run on the driver's connection: another writer cannot start meanwhile."""
+    path = _sqlite_file(db)
+    with db.unit_of_work() as s:
+        s.connection()
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # released at the end of the unit of work
+    other.execute("ROLLBACK")
+    other.close()
+
+
+def test_a_begin_that_waits_too_long_raises_sqlalchemys_operational_error(db: Database) -> None:
+    path = _sqlite_file(db)
+    with db.engine.connect() as conn:
+        conn.connection.driver_connection.execute("PRAGMA busy_timeout=20")  # type: ignore[union-attr]
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(OperationalError, match="locked"):
+                conn.begin()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()

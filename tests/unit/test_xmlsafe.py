@@ -35,6 +35,33 @@ def test_refusals(doc: bytes, error: type[Exception]):
         parse(doc, LIMITS)
 
 
+@pytest.mark.parametrize(
+    "doc, refused",
+    [
+        (b'<a p="1" q="2" r="3" s="4" t="5"/>', False),
+        (b'<a xmlns:n1="urn:1" xmlns:n2="urn:2" p="1" q="2" r="3"/>', False),
+        (b'<a xmlns:n1="urn:1" xmlns:n2="urn:2" xmlns:n3="urn:3" p="1" q="2" r="3"/>', True),
+        (
+            b'<a xmlns="urn:0" xmlns:n1="urn:1" xmlns:n2="urn:2" xmlns:n3="urn:3" xmlns:n4="urn:4" xmlns:n5="urn:5"/>',
+            True,
+        ),
+        # the root's five declarations are the root's: its children declare none of their own
+        (
+            b'<a xmlns:n1="urn:1" xmlns:n2="urn:2" xmlns:n3="urn:3" xmlns:n4="urn:4" xmlns:n5="urn:5">'
+            b'<b p="1"/><c/></a>',
+            False,
+        ),
+        (b'<a xmlns:n1="urn:1"><b xmlns:n2="urn:2" xmlns:n3="urn:3" p="1" q="2" r="3" s="4"/></a>', True),
+    ],
+)
+def test_attributes_and_namespace_declarations_count_per_element(doc: bytes, refused: bool):
+    if refused:
+        with pytest.raises(RequestTooLarge, match="attributes and namespace declarations"):
+            parse(doc, LIMITS)
+    else:
+        assert parse(doc, LIMITS) is not None
+
+
 def test_utf16_doctype_is_caught_after_parsing_without_expansion():
     doc = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "boom">]><a>&x;</a>'.encode("utf-16")
     with pytest.raises(HostileXml):
