@@ -38,7 +38,6 @@ an order, image or account identifier, ``detail`` an administrator's change in w
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 from collections.abc import Iterator
@@ -164,12 +163,12 @@ class AuditTrail:
         self._key = key.derive("audit-chain")
 
     def mac(self, previous: str, seq: int, values: dict[str, object]) -> str:
-        return hmac.new(self._key, previous.encode() + b"\x1e" + _canonical(seq, values), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, previous.encode() + b"\x1e" + _canonical(seq, values), "sha256").hex()
 
     def seal(self, seq: int, mac: str, base_seq: int, base_mac: str) -> str:
         """The keyed seal of the chain row: head and base cannot be moved without the key."""
         material = f"chain\x1e{seq}\x1e{mac}\x1e{base_seq}\x1e{base_mac}".encode()
-        return hmac.new(self._key, material, hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, material, "sha256").hex()
 
     def sealed(self, seq: int, mac: str, base_seq: int, base_mac: str, seal: str) -> bool:
         """The chain row is as the hub left it, or the untouched initial row (no event ever recorded:

@@ -267,7 +267,7 @@ class Authenticator:
         self._dummy_hash = hash_password(secrets.token_urlsafe(16))
 
     def _cache_key(self, username: str, password: str) -> bytes:
-        return hmac.new(self._key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
+        return hmac.digest(self._key, f"{username}\0{password}".encode(), "sha256")
 
     def remembered(self, username: str, password: str) -> bool:
         """These credentials passed the password check in this process less than ``cache_seconds``

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from hub.cli.accesslog import ACCESS_FORMAT
 from hub.cli.common import Exit, master_key, settings, switch_settings, warn
 
 
@@ -262,7 +263,9 @@ def gunicorn(bind: str, workers: int, app: str) -> list[str]:
         "-",
         # No request bodies or headers in the access log: they carry passwords and CJI.
         "--access-logformat",
-        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        ACCESS_FORMAT,
+        "--logger-class",
+        "hub.cli.accesslog.AccessLogger",
         # X-Forwarded-* only from the configured TLS-terminating proxies (gunicorn's default trusts loopback).
         "--forwarded-allow-ips",
         ",".join(settings().trusted_proxies),

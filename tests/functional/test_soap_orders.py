@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
+import re
+import time
 from datetime import date
 from pathlib import Path
 
@@ -455,3 +458,18 @@ def test_save_draft_over_an_active_order_is_invalid_state_over_http(hub):
             operation(Order=order(), OrderId=receipt.OrderId, Version=1)
         assert fault_code(f) == "Client.InvalidState" and "ModifyOrder" in f.value.message
     assert c.service.GetOrder(OrderId=receipt.OrderId).Version == 1
+
+
+def test_every_request_has_an_access_log_line_without_its_credentials(hub):
+    """hub.cli.accesslog: address, request line, status, bytes, time -- never a header or the body."""
+    marker = f"/ws/orders?wsdl&probe={os.getpid()}"
+    answer = requests.get(f"{hub.server.url}{marker}", headers={"Authorization": "Basic c2VjcmV0"}, timeout=10)
+    assert answer.status_code == 200
+    refused = requests.post(hub.endpoint, data=b"<not-soap", headers={"Content-Type": "text/xml"}, timeout=10)
+    line = re.compile(rf'^127\.0\.0\.1 "GET {re.escape(marker)} HTTP/1\.1" 200 {len(answer.content)} \d+ms$', re.M)
+    deadline = time.monotonic() + 10  # gunicorn writes the line after the answer was sent
+    while not line.search(log := hub.server.log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert line.search(log), log[-2000:]
+    assert re.search(rf'^127\.0\.0\.1 "POST /ws/orders HTTP/1\.1" {refused.status_code} \d+ \d+ms$', log, re.M)
+    assert "c2VjcmV0" not in log
