@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import StatementError
@@ -61,14 +62,12 @@ class Prepared:
             result = connection.execute(self.statement, params)
             return [plan.row._make(r) for r in result] if result.returns_rows else []
         values = self._bound(plan, params)
-        cursor = self._cursor(connection)
+        cursor = _cursor(connection)
         try:
             cursor.execute(plan.sql, values)
             rows = cursor.fetchall() if plan.results is not None else []
         except Exception as exc:  # noqa: BLE001 - handed to SQLAlchemy, which raises its own
-            connection._handle_dbapi_exception(exc, plan.sql, values, cursor, None)  # noqa: SLF001
-        finally:
-            cursor.close()
+            _failed(connection, exc, plan.sql, values, cursor)
         if plan.results is None:
             return rows
         if not any(plan.results):
@@ -101,19 +100,11 @@ class Prepared:
         if plan.results is not None:
             raise TypeError("executemany with RETURNING is not supported here")
         values = [self._bound(plan, p) for p in params]
-        cursor = self._cursor(connection)
+        cursor = _cursor(connection)
         try:
             cursor.executemany(plan.sql, values)
         except Exception as exc:  # noqa: BLE001 - as in rows()
-            connection._handle_dbapi_exception(exc, plan.sql, values, cursor, None)  # noqa: SLF001
-        finally:
-            cursor.close()
-
-    @staticmethod
-    def _cursor(connection: Connection) -> Any:
-        if not connection.in_transaction():
-            connection.begin()  # as Connection.execute's autobegin: the engine's begin event runs
-        return connection.connection.cursor()
+            _failed(connection, exc, plan.sql, values, cursor)
 
     @staticmethod
     def _bound(plan: _Plan, params: dict[str, Any]) -> Any:
@@ -133,6 +124,39 @@ class Prepared:
         if plan is None:
             plan = self._plans[key] = _compile(self.statement, dialect, key[1])
         return plan
+
+
+#: Where a DBAPI connection keeps the cursor these statements run on: ``(driver connection, cursor)``.
+_KEPT = "ccpor.prepared.cursor"
+
+
+def _cursor(connection: Connection) -> Any:
+    """The cursor of ``connection``'s DBAPI connection that these statements share, in a transaction.
+
+    A connection not yet in a transaction begins one first (as ``Connection.execute``'s autobegin:
+    the engine's ``begin`` event runs). The cursor is kept with the DBAPI connection (its pool
+    record's ``info``, checked against the driver connection it was opened on, so a replaced
+    connection gets a new one): psycopg gives each new cursor its own adaptation state, and the
+    order's statement then cost 43 µs to adapt instead of 25 µs.
+    """
+    if not connection.in_transaction():
+        connection.begin()
+    fairy = connection.connection
+    kept = fairy.info.get(_KEPT)
+    if kept is None or kept[0] is not fairy.driver_connection:
+        kept = fairy.info[_KEPT] = (fairy.driver_connection, fairy.cursor())
+    return kept[1]
+
+
+def _failed(connection: Connection, exc: Exception, sql: str, values: Any, cursor: Any) -> NoReturn:
+    """A statement failed: its cursor is dropped, and SQLAlchemy's error handling raises the usual
+    exception (hide_parameters; a dropped connection invalidated)."""
+    connection.connection.info.pop(_KEPT, None)
+    try:
+        connection._handle_dbapi_exception(exc, sql, values, cursor, None)  # noqa: SLF001
+    finally:
+        with suppress(Exception):
+            cursor.close()
 
 
 def _compile(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
