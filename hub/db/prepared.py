@@ -5,9 +5,10 @@ execution context, every parameter through ``construct_params``, a result object
 runs seven statements, so that was ~15 % of its CPU (docs/PERFORMANCE.md, issue 10).
 :class:`Prepared` compiles a Core statement once per dialect and set of keys, with SQLAlchemy's
 own compiler, and keeps what an execution needs: the SQL text, the order of its parameters, each
-parameter's bind processor (the column types' conversions) and the values the statement fixes
-itself (``id = 1``, a column's scalar default). A call is then one tuple of values and one cursor
-call, in the connection's transaction.
+parameter's bind processor (the column types' conversions; the result columns' are taken from
+the cursor's description on the first execution, as SQLAlchemy's result takes them) and the values
+the statement fixes itself (``id = 1``, a column's scalar default). A call is then one tuple of
+values and one call on a cursor the DBAPI connection keeps, in the connection's transaction.
 
 What stays SQLAlchemy's:
 - errors: a DBAPI error goes through the connection's own handling (the same exception classes,
@@ -17,10 +18,11 @@ What stays SQLAlchemy's:
 - observers: while anyone listens for ``before_cursor_execute`` (the statement tests, a tracer), the
   statement runs through ``Connection.execute`` instead, so they see it as before.
 
-Only what the hot path needs is supported, and anything else is refused when the statement is
-compiled, not guessed at: INSERT, UPDATE and SELECT with bound parameters, scalar column
-defaults, RETURNING columns (rows come back as named tuples, read as SQLAlchemy's rows are),
-executemany without RETURNING, the qmark (SQLite) and pyformat (psycopg) parameter styles.
+Only what the hot path needs is supported, and anything else is refused, not guessed at: INSERT,
+UPDATE and SELECT with bound parameters, scalar column defaults, RETURNING columns (rows come back
+as named tuples, read as SQLAlchemy's rows are), executemany without RETURNING and with the same
+keys in every row, the qmark (SQLite) and pyformat (psycopg) parameter styles. Connection
+execution options (``schema_translate_map``, ``echo``) are not applied; the hub sets none.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound, StatementError
 from sqlalchemy.sql import ClauseElement
 
 
@@ -43,8 +45,11 @@ class _Plan:
     processors: tuple[Callable[[Any], Any] | None, ...]
     fixed: dict[str, Any]  # parameters the statement supplies itself
     positional: bool  # qmark: a tuple of values; pyformat: a dict by name
-    results: tuple[Callable[[Any], Any] | None, ...] | None  # the result columns' processors
+    types: tuple[Any, ...] | None  # the result columns' types (None: the statement returns no rows)
     row: Any  # a named tuple of the result columns (``row.status``, as SQLAlchemy's Row)
+    #: the result columns' processors, taken on the first execution, as SQLAlchemy's result takes
+    #: them: each from its type and the driver's type code of the column (cursor.description)
+    results: list[tuple[Callable[[Any], Any] | None, ...]] = field(default_factory=list)
 
 
 class Prepared:
@@ -52,11 +57,12 @@ class Prepared:
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
+        self._plans: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
 
     def rows(self, connection: Connection, params: dict[str, Any]) -> list[Any]:
         """Execute with one set of parameters; the rows it returns, as named tuples (none without
-        RETURNING)."""
+        RETURNING -- except that on PostgreSQL SQLAlchemy's compiler gives a single-row INSERT its
+        primary key's RETURNING, as it does for its own execution)."""
         plan = self._plan(connection.dialect, params)
         if connection.dispatch.before_cursor_execute:  # observed: SQLAlchemy's own path
             result = connection.execute(self.statement, params)
@@ -65,27 +71,32 @@ class Prepared:
         cursor = _cursor(connection)
         try:
             cursor.execute(plan.sql, values)
-            rows = cursor.fetchall() if plan.results is not None else []
+            if plan.types is None:
+                return []
+            rows = cursor.fetchall()
+            if not plan.results:
+                plan.results.append(_result_processors(connection.dialect, plan.types, cursor.description))
         except Exception as exc:  # noqa: BLE001 - handed to SQLAlchemy, which raises its own
             _failed(connection, exc, plan.sql, values, cursor)
-        if plan.results is None:
-            return rows
-        if not any(plan.results):
+        processors = plan.results[0]
+        if not any(processors):
             return [plan.row._make(row) for row in rows]
-        return [plan.row._make(p(v) if p else v for p, v in zip(plan.results, row, strict=True)) for row in rows]
+        return [plan.row._make(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in rows]
 
     def one(self, connection: Connection, params: dict[str, Any]) -> Any:
-        """Execute; the one row it returns (as ``Result.one``: none or more is an error)."""
+        """Execute; the one row it returns (as ``Result.one``, with its exceptions)."""
         rows = self.rows(connection, params)
-        if len(rows) != 1:
-            raise LookupError(f"expected one row, got {len(rows)}")
+        if not rows:
+            raise NoResultFound("No row was found when one was required")
+        if len(rows) > 1:
+            raise MultipleResultsFound("Multiple rows were found when exactly one was required")
         return rows[0]
 
     def one_or_none(self, connection: Connection, params: dict[str, Any]) -> Any:
-        """Execute; its one row, or None (as ``Result.one_or_none``: more is an error)."""
+        """Execute; its one row, or None (as ``Result.one_or_none``, with its exception)."""
         rows = self.rows(connection, params)
         if len(rows) > 1:
-            raise LookupError(f"expected at most one row, got {len(rows)}")
+            raise MultipleResultsFound("Multiple rows were found when one or none was required")
         return rows[0] if rows else None
 
     def many(self, connection: Connection, params: Sequence[dict[str, Any]]) -> None:
@@ -97,8 +108,11 @@ class Prepared:
             connection.execute(self.statement, list(params))
             return
         plan = self._plan(connection.dialect, params[0])
-        if plan.results is not None:
+        if plan.types is not None:
             raise TypeError("executemany with RETURNING is not supported here")
+        keys = params[0].keys()
+        if any(p.keys() != keys for p in params):
+            raise TypeError("executemany with rows of different keys is not supported here")
         values = [self._bound(plan, p) for p in params]
         cursor = _cursor(connection)
         try:
@@ -119,10 +133,10 @@ class Prepared:
         return tuple(values) if plan.positional else dict(zip(plan.names, values, strict=True))
 
     def _plan(self, dialect: Dialect, params: dict[str, Any]) -> _Plan:
-        key = (dialect.name, tuple(sorted(params)))
+        key = (dialect.name, dialect.driver, tuple(sorted(params)))
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = _compile(self.statement, dialect, key[1])
+            plan = self._plans[key] = _compile(self.statement, dialect, key[2])
         return plan
 
 
@@ -181,11 +195,11 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) 
                 raise TypeError(f"parameter {name} has no value")
             fixed[name] = bind.value
     processors = compiled._bind_processors  # noqa: SLF001 - SQLAlchemy's own, per bind name
-    results, row = None, None
+    types, row = None, None
     dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
     if compiled.returning or not dml:
         entries = compiled._result_columns  # noqa: SLF001 - what a result object reads
-        results = tuple(entry.type._cached_result_processor(dialect, None) for entry in entries)  # noqa: SLF001
+        types = tuple(entry.type for entry in entries)
         row = namedtuple("Row", [entry.keyname for entry in entries], rename=True)  # noqa: PYI024
     return _Plan(
         sql=compiled.string,
@@ -193,6 +207,13 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) 
         processors=tuple(processors.get(n) for n in names),
         fixed=fixed,
         positional=positional,
-        results=results,
+        types=types,
         row=row,
     )
+
+
+def _result_processors(dialect: Dialect, types: tuple[Any, ...], description: Any) -> tuple[Any, ...]:
+    """Each result column's processor, from its type and the driver's type code for it -- as
+    SQLAlchemy's cursor result takes them (a PostgreSQL NUMERIC's depends on the code)."""
+    codes = [column[1] for column in description] if description else [None] * len(types)
+    return tuple(t._cached_result_processor(dialect, code) for t, code in zip(types, codes, strict=True))  # noqa: SLF001

@@ -6,11 +6,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
+from sqlalchemy import Boolean, Column, Integer, MetaData, Numeric, String, Table, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound, OperationalError, StatementError
 
 from hub.db.engine import Database
 from hub.db.prepared import _KEPT, Prepared
@@ -26,6 +27,7 @@ _probe = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("flag", Boolean, nullable=False),
     Column("count", Integer, nullable=False, default=7),
+    Column("amount", Numeric(8, 2), nullable=True),
 )
 _INSERT = Prepared(insert(_probe).returning(_probe.c.id))
 _INSERT_MANY = Prepared(insert(_probe))
@@ -74,7 +76,7 @@ def test_returned_rows_are_named_and_typed_as_sqlalchemys(probe: sa.Engine) -> N
         assert _BY_NAME.one_or_none(conn, {"b_name": "a"}) == (row.id, "a", True)
         assert _BY_NAME.one_or_none(conn, {"b_name": "nobody"}) is None
         assert _FLIP.rows(conn, {"b_name": "nobody", "b_flag": True}) == []
-        with pytest.raises(LookupError):
+        with pytest.raises(NoResultFound):
             _FLIP.one(conn, {"b_name": "nobody", "b_flag": True})
 
 
@@ -205,3 +207,26 @@ def test_the_statements_share_one_cursor_until_one_fails(probe: sa.Engine) -> No
         assert conn.connection.info[_KEPT] is not kept
         conn.commit()
     assert [r[0] for r in _stored(probe)] == ["first", "second"]
+
+
+def test_a_column_whose_conversion_depends_on_the_driver_type_reads_as_sqlalchemys(probe: sa.Engine) -> None:
+    """A NUMERIC's result processor depends on the column's type code (PostgreSQL): taken from
+    the cursor's description on the first execution, as SQLAlchemy's result takes it."""
+    amount = Prepared(
+        update(_probe).where(_probe.c.name == bindparam("b_name")).values(flag=True).returning(_probe.c.amount)
+    )
+    with probe.begin() as conn:
+        conn.execute(insert(_probe), {"name": "paid", "at": AT, "flag": False, "amount": Decimal("1.50")})
+        ours = amount.one(conn, {"b_name": "paid"}).amount
+        theirs = conn.execute(amount.statement, {"b_name": "paid"}).one().amount
+    assert ours == theirs == Decimal("1.50")
+    assert type(ours) is type(theirs) is Decimal
+
+
+def test_executemany_refuses_rows_of_different_keys(probe: sa.Engine) -> None:
+    rows = [{"name": "a", "at": AT, "flag": True}, {"name": "b", "at": AT, "flag": True, "count": 9}]
+    with probe.connect() as conn:
+        if conn.dialect.name == "sqlite":  # elsewhere SQLAlchemy's own executemany runs them
+            with pytest.raises(TypeError, match="different keys"):
+                _INSERT_MANY.many(conn, rows)
+    assert _stored(probe) == []

@@ -35,6 +35,17 @@ def test_refusals(doc: bytes, error: type[Exception]):
         parse(doc, LIMITS)
 
 
+def _nested(levels: int, per_level: int, attributes: int = 0) -> bytes:
+    """``levels`` nested elements, each declaring ``per_level`` new namespaces; the innermost with
+    ``attributes`` attributes."""
+    opens = [
+        "<e{} {}>".format(level, " ".join(f'xmlns:p{level}x{i}="urn:{level}:{i}"' for i in range(per_level)))
+        for level in range(levels)
+    ]
+    leaf = "<leaf {}/>".format(" ".join(f'a{i}="1"' for i in range(attributes)))
+    return ("".join(opens) + leaf + "".join(f"</e{level}>" for level in reversed(range(levels)))).encode()
+
+
 @pytest.mark.parametrize(
     "doc, refused",
     [
@@ -45,21 +56,35 @@ def test_refusals(doc: bytes, error: type[Exception]):
             b'<a xmlns="urn:0" xmlns:n1="urn:1" xmlns:n2="urn:2" xmlns:n3="urn:3" xmlns:n4="urn:4" xmlns:n5="urn:5"/>',
             True,
         ),
-        # the root's five declarations are the root's: its children declare none of their own
+        # inherited namespaces count too: each element's nsmap holds them
+        (b'<a xmlns:n1="urn:1" xmlns:n2="urn:2" xmlns:n3="urn:3" xmlns:n4="urn:4" xmlns:n5="urn:5"><c/></a>', False),
         (
-            b'<a xmlns:n1="urn:1" xmlns:n2="urn:2" xmlns:n3="urn:3" xmlns:n4="urn:4" xmlns:n5="urn:5">'
-            b'<b p="1"/><c/></a>',
+            b'<a xmlns:n1="urn:1" xmlns:n2="urn:2" xmlns:n3="urn:3" xmlns:n4="urn:4" xmlns:n5="urn:5"><b p="1"/></a>',
+            True,
+        ),
+        (
+            b'<a xmlns:n1="urn:1"><b xmlns:n2="urn:2" p="1" q="2" r="3"/><c xmlns:n3="urn:3" p="1" q="2" r="3"/></a>',
             False,
         ),
-        (b'<a xmlns:n1="urn:1"><b xmlns:n2="urn:2" xmlns:n3="urn:3" p="1" q="2" r="3" s="4"/></a>', True),
+        (_nested(2, 2), False),  # 4 in scope at the leaf
+        (_nested(3, 2), True),  # 6: no level over the limit alone, together they are
+        (_nested(2, 2, attributes=2), True),
     ],
 )
-def test_attributes_and_namespace_declarations_count_per_element(doc: bytes, refused: bool):
+def test_attributes_and_namespaces_in_scope_count_per_element(doc: bytes, refused: bool):
     if refused:
-        with pytest.raises(RequestTooLarge, match="attributes and namespace declarations"):
+        with pytest.raises(RequestTooLarge, match="attributes and namespaces in scope"):
             parse(doc, LIMITS)
     else:
         assert parse(doc, LIMITS) is not None
+
+
+def test_namespaces_piled_up_over_the_levels_are_refused_at_the_default_limits():
+    """A request declaring a few namespaces at each of many levels (the in-scope maps grow to
+    thousands, which every nsmap walk afterwards pays for) is refused while it is parsed."""
+    with pytest.raises(RequestTooLarge, match="namespaces in scope"):
+        parse(_nested(30, 10), XmlLimits(max_bytes=1_000_000))
+    assert parse(_nested(30, 2), XmlLimits(max_bytes=1_000_000)) is not None  # 60 in scope: within 64
 
 
 def test_utf16_doctype_is_caught_after_parsing_without_expansion():
