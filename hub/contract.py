@@ -83,9 +83,13 @@ def _canonical(text: str, prefix_uris: dict[str, str]) -> str:
 def _violations(schema: etree.XMLSchema, element: etree._Element, path_prefix: str = "") -> list[Violation]:
     if schema.validate(element):
         return []
+    # The prefixes the paths and messages use: those in scope at the element, and each element's
+    # own (read from the element, O(1)); not every element's nsmap, a dict of everything in scope
+    # there: 20,000 elements under 64 namespaces made a refused request cost 0.25 s of CPU.
     prefix_uris = {p: u for p, u in element.nsmap.items() if p}
     for descendant in element.iter(etree.Element):
-        prefix_uris.update({p: u for p, u in descendant.nsmap.items() if p})
+        if descendant.prefix and descendant.prefix not in prefix_uris:
+            prefix_uris[descendant.prefix] = etree.QName(descendant).namespace
     found = []
     for entry in schema.error_log:
         path = _canonical(entry.path or "", prefix_uris)
