@@ -8,7 +8,7 @@ own compiler, and keeps what an execution needs: the SQL text, the order of its 
 parameter's bind processor (the column types' conversions; the result columns' are taken from
 the cursor's description on the first execution, as SQLAlchemy's result takes them) and the values
 the statement fixes itself (``id = 1``, a column's scalar default). A call is then one tuple of
-values and one call on a cursor the DBAPI connection keeps, in the connection's transaction.
+values and one cursor call, in the connection's transaction.
 
 What stays SQLAlchemy's:
 - errors: a DBAPI error goes through the connection's own handling (the same exception classes,
@@ -78,6 +78,8 @@ class Prepared:
                 plan.results.append(_result_processors(connection.dialect, plan.types, cursor.description))
         except Exception as exc:  # noqa: BLE001 - handed to SQLAlchemy, which raises its own
             _failed(connection, exc, plan.sql, values, cursor)
+        finally:
+            cursor.close()
         processors = plan.results[0]
         if not any(processors):
             return [plan.row._make(row) for row in rows]
@@ -119,6 +121,8 @@ class Prepared:
             cursor.executemany(plan.sql, values)
         except Exception as exc:  # noqa: BLE001 - as in rows()
             _failed(connection, exc, plan.sql, values, cursor)
+        finally:
+            cursor.close()
 
     @staticmethod
     def _bound(plan: _Plan, params: dict[str, Any]) -> Any:
@@ -140,32 +144,17 @@ class Prepared:
         return plan
 
 
-#: Where a DBAPI connection keeps the cursor these statements run on: ``(driver connection, cursor)``.
-_KEPT = "ccpor.prepared.cursor"
-
-
 def _cursor(connection: Connection) -> Any:
-    """The cursor of ``connection``'s DBAPI connection that these statements share, in a transaction.
-
-    A connection not yet in a transaction begins one first (as ``Connection.execute``'s autobegin:
-    the engine's ``begin`` event runs). The cursor is kept with the DBAPI connection (its pool
-    record's ``info``, checked against the driver connection it was opened on, so a replaced
-    connection gets a new one): psycopg gives each new cursor its own adaptation state, and the
-    order's statement then cost 43 µs to adapt instead of 25 µs.
-    """
+    """A cursor of ``connection``'s DBAPI connection, in a transaction: a connection not yet in one
+    begins it first (as ``Connection.execute``'s autobegin: the engine's ``begin`` event runs)."""
     if not connection.in_transaction():
         connection.begin()
-    fairy = connection.connection
-    kept = fairy.info.get(_KEPT)
-    if kept is None or kept[0] is not fairy.driver_connection:
-        kept = fairy.info[_KEPT] = (fairy.driver_connection, fairy.cursor())
-    return kept[1]
+    return connection.connection.cursor()
 
 
 def _failed(connection: Connection, exc: Exception, sql: str, values: Any, cursor: Any) -> NoReturn:
-    """A statement failed: its cursor is dropped, and SQLAlchemy's error handling raises the usual
-    exception (hide_parameters; a dropped connection invalidated)."""
-    connection.connection.info.pop(_KEPT, None)
+    """A statement failed: SQLAlchemy's error handling raises the usual exception
+    (hide_parameters; a dropped connection invalidated)."""
     try:
         connection._handle_dbapi_exception(exc, sql, values, cursor, None)  # noqa: SLF001
     finally:

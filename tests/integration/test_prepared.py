@@ -14,7 +14,7 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, Numeric, String, Tabl
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound, OperationalError, StatementError
 
 from hub.db.engine import Database
-from hub.db.prepared import _KEPT, Prepared
+from hub.db.prepared import Prepared
 from hub.db.types import UTCDateTime
 from tests.support.statements import recorded
 
@@ -188,25 +188,6 @@ def test_a_begin_that_waits_too_long_raises_sqlalchemys_operational_error(db: Da
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-
-
-def test_the_statements_share_one_cursor_until_one_fails(probe: sa.Engine) -> None:
-    """One cursor a DBAPI connection (psycopg adapts values faster on a cursor it knows); a failed
-    statement leaves it behind, and the connection's next statements run on a new one."""
-    with probe.connect() as conn:
-        _INSERT.one(conn, {"name": "first", "at": AT, "flag": True})
-        kept = conn.connection.info[_KEPT]
-        _FLIP.one(conn, {"b_name": "first", "b_flag": False})
-        assert conn.connection.info[_KEPT] is kept
-        conn.commit()
-        with pytest.raises(IntegrityError):
-            _INSERT.one(conn, {"name": "first", "at": AT, "flag": True})
-        assert _KEPT not in conn.connection.info
-        conn.rollback()
-        _INSERT.one(conn, {"name": "second", "at": AT, "flag": True})
-        assert conn.connection.info[_KEPT] is not kept
-        conn.commit()
-    assert [r[0] for r in _stored(probe)] == ["first", "second"]
 
 
 def test_a_column_whose_conversion_depends_on_the_driver_type_reads_as_sqlalchemys(probe: sa.Engine) -> None:
